@@ -1,0 +1,165 @@
+"""Find the knowledge-base topic a question is about, and how sure we are.
+
+BM25 over every way a topic is asked (title, canonical question, paraphrases), on two fields —
+jieba words and character bigrams — plus a lighter BM25 over the answers. A topic scores as its
+best-matching question. Confidence is how much of the question's information (idf mass) the best
+match covers, damped when the runner-up is close: a question made of words the KB has never seen
+scores low however the ranking falls, which is what lets the bot say "I am not sure" honestly.
+
+Pure and in-memory; numpy keeps a lookup well under a millisecond on the real KB and a few
+milliseconds on a 10k-entry one (bench/kb_eval.py measures both).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .loader import KnowledgeBase
+from .text import Analyzer, Terms
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Calibrated on bench/data/kb_eval.yaml (see bench/kb_eval.py --calibrate)."""
+
+    answer: float = 0.55     # confidence at or above: answer directly
+    clarify: float = 0.30    # at or above (and below answer): offer a numbered menu
+    menu_ratio: float = 0.6  # menu shows runners-up scoring at least this share of the top
+
+
+@dataclass(frozen=True)
+class Candidate:
+    topic: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Result:
+    kind: Literal["answer", "clarify", "unsure"]
+    candidates: tuple[Candidate, ...]
+    confidence: float
+
+    @property
+    def topic(self) -> str | None:
+        return self.candidates[0].topic if self.candidates else None
+
+
+class _Field:
+    """Postings with precomputed BM25 weights: scoring a query is a sum of array slices."""
+
+    def __init__(self, docs: Sequence[Sequence[str]]):
+        self.n_docs = len(docs)
+        avgdl = (sum(len(d) for d in docs) / self.n_docs) if self.n_docs else 1.0
+        df: Counter[str] = Counter()
+        for d in docs:
+            df.update(set(d))
+        self.idf = {t: math.log(1 + (self.n_docs - n + 0.5) / (n + 0.5)) for t, n in df.items()}
+        self.max_idf = math.log(1 + (self.n_docs - 0.5) / 1.5) if self.n_docs else 1.0
+        postings: dict[str, list[tuple[int, float]]] = {}
+        for i, d in enumerate(docs):
+            norm = K1 * (1 - B + B * len(d) / (avgdl or 1.0))
+            for t, tf in Counter(d).items():
+                w = self.idf[t] * tf * (K1 + 1) / (tf + norm)
+                postings.setdefault(t, []).append((i, w))
+        self.postings = {
+            t: (np.fromiter((i for i, _ in p), np.int32, len(p)), np.fromiter((w for _, w in p), np.float32, len(p)))
+            for t, p in postings.items()
+        }
+        self.doc_terms = [frozenset(d) for d in docs]
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        hits = [self.postings[t] for t in set(terms) if t in self.postings]
+        if not hits:
+            return np.zeros(self.n_docs, np.float32)
+        idx = np.concatenate([h[0] for h in hits])
+        w = np.concatenate([h[1] for h in hits])
+        return np.bincount(idx, weights=w, minlength=self.n_docs).astype(np.float32)
+
+    def coverage(self, terms: Sequence[str], doc: int) -> float:
+        """Share of the query's idf mass found in one document (unknown terms weigh the most)."""
+        uniq = set(terms)
+        if not uniq:
+            return 0.0
+        total = sum(self.idf.get(t, self.max_idf) for t in uniq)
+        found = sum(self.idf[t] for t in uniq if t in self.doc_terms[doc])
+        return found / total if total else 0.0
+
+
+class Retriever:
+    WORD_WEIGHT = 1.0
+    GRAM_WEIGHT = 0.5
+    ANSWER_WEIGHT = 0.15
+
+    def __init__(self, kb: KnowledgeBase, analyzer: Analyzer | None = None,
+                 thresholds: Thresholds = Thresholds()):
+        self.kb = kb
+        self.thresholds = thresholds
+        self.analyzer = analyzer or Analyzer(kb.lexicon.words, kb.lexicon.synonyms)
+        self.topics: list[str] = list(kb.topics)
+        q_terms: list[Terms] = []
+        doc_topic: list[int] = []
+        answers: list[Terms] = []
+        for ti, topic in enumerate(self.topics):
+            questions = dict.fromkeys(q for e in kb.topics[topic] for q in e.questions)
+            for q in questions:
+                q_terms.append(self.analyzer.terms(q))
+                doc_topic.append(ti)
+            answers.append(self.analyzer.terms(" ".join(e.answer for e in kb.topics[topic])))
+        self.doc_topic = np.asarray(doc_topic, np.int32)
+        # Documents are grouped by topic, so a topic's best question is one reduceat away.
+        self.topic_starts = np.flatnonzero(np.r_[True, self.doc_topic[1:] != self.doc_topic[:-1]]) \
+            if len(doc_topic) else np.zeros(0, np.int64)
+        self.words = _Field([t.words for t in q_terms])
+        self.grams = _Field([t.grams for t in q_terms])
+        self.answer_words = _Field([t.words for t in answers])
+
+    def warm(self) -> None:
+        self.analyzer.warm()
+        self.search("施工许可证")
+
+    def search(self, text: str, k: int = 3) -> Result:
+        terms = self.analyzer.terms(text)
+        if not self.topics or not (terms.words or terms.grams):
+            return Result("unsure", (), 0.0)
+        doc_scores = (self.WORD_WEIGHT * self.words.scores(terms.words)
+                      + self.GRAM_WEIGHT * self.grams.scores(terms.grams))
+        topic_scores = np.maximum.reduceat(doc_scores, self.topic_starts)
+        topic_scores = topic_scores + self.ANSWER_WEIGHT * self.answer_words.scores(terms.words)
+        order = np.argsort(-topic_scores)[: max(k, 2)]
+        top = float(topic_scores[order[0]])
+        if top <= 0:
+            return Result("unsure", (), 0.0)
+        candidates = tuple(Candidate(self.topics[i], float(topic_scores[i])) for i in order if topic_scores[i] > 0)
+        confidence = self._confidence(terms, doc_scores, int(order[0]), candidates)
+        th = self.thresholds
+        if confidence >= th.answer:
+            kind = "answer"
+        elif confidence >= th.clarify:
+            kind = "clarify"
+        else:
+            kind = "unsure"
+        if kind == "clarify":
+            candidates = tuple(c for c in candidates[:k] if c.score >= th.menu_ratio * top)
+            if len(candidates) == 1:
+                kind = "answer" if confidence >= th.clarify else "unsure"
+        return Result(kind, candidates[:k], confidence)
+
+    def _confidence(self, terms: Terms, doc_scores: np.ndarray, top_topic: int,
+                    candidates: tuple[Candidate, ...]) -> float:
+        start = self.topic_starts[top_topic]
+        end = self.topic_starts[top_topic + 1] if top_topic + 1 < len(self.topic_starts) else len(doc_scores)
+        best_doc = int(start + np.argmax(doc_scores[start:end]))
+        cov_w = self.words.coverage(terms.words, best_doc) if terms.words else 0.0
+        cov_g = self.grams.coverage(terms.grams, best_doc) if terms.grams else cov_w
+        coverage = 0.5 * cov_w + 0.5 * cov_g
+        if len(candidates) > 1:
+            margin = 1.0 - candidates[1].score / candidates[0].score
+            coverage *= 0.7 + 0.3 * min(1.0, margin * 2.5)
+        return round(coverage, 4)

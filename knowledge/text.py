@@ -1,0 +1,82 @@
+"""Text analysis for retrieval: normalisation, jieba words with the domain lexicon, synonyms,
+and character bigrams (they survive typos like 施工许可正 and abbreviations jieba cannot know).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+_PUNCT_RE = re.compile(r"[\s\u3000\W_]+", re.UNICODE)
+_CJK_RUN_RE = re.compile(r"[\u4e00-\u9fff]+")
+
+# Function words that say nothing about which topic is meant. Question words that do
+# (材料, 多久, 流程, 条件, 收费 ...) are deliberately kept.
+STOPWORDS = frozenset(
+    "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 是 我 我们 我司 咱们 你 你们 您 他 她 它 这 那 这个 那个 一下 请问 "
+    "请 问 想 想问 问下 问一下 麻烦 谢谢 就 都 也 还 又 和 与 及 或 或者 在 对 把 被 给 让 从 到 "
+    "个 些 一 有 没 没有 能 能不能 可以 可不可以 会 要 需要 得 地 着 过 么 呗 啦 嗯 额 下 上 里 "
+    "一个 怎么 怎样 如何 什么 啥 咋 哪 哪些 哪个 多少 吗? 是不是 有没有 现在 目前 如果 然后 所以 因为".split()
+)
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, lower case, punctuation and spaces removed."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    return _PUNCT_RE.sub("", text)
+
+
+def bigrams(text: str) -> list[str]:
+    out: list[str] = []
+    for run in _CJK_RUN_RE.findall(text):
+        if len(run) == 1:
+            out.append(run)
+        out.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+@dataclass(frozen=True)
+class Terms:
+    words: tuple[str, ...]
+    grams: tuple[str, ...]
+
+
+class Analyzer:
+    """Turns a question into index terms. One instance per knowledge base (own jieba dictionary)."""
+
+    def __init__(self, words=(), synonyms=()):
+        self._jieba = jieba.Tokenizer()
+        self._canon: dict[str, str] = {}
+        for group in synonyms:
+            canonical = normalize(group[0])
+            for variant in group:
+                self._canon[normalize(variant)] = canonical
+        for w in {*words, *(v for g in synonyms for v in g)}:
+            w = normalize(w)
+            if len(w) > 1:
+                self._jieba.add_word(w, freq=20000)
+        # Longest variant first, so 建设工程规划许可证 wins over 规划许可证 inside it.
+        multi = sorted((v for v in self._canon if len(v) > 1 and self._canon[v] != v), key=len, reverse=True)
+        self._variant_re = re.compile("|".join(map(re.escape, multi))) if multi else None
+
+    def warm(self) -> None:
+        """Load jieba's dictionary now rather than on the first user's message."""
+        self._jieba.initialize()
+
+    def canonical_text(self, text: str) -> str:
+        t = normalize(text)
+        if self._variant_re is not None:
+            t = self._variant_re.sub(lambda m: self._canon[m.group(0)], t)
+        return t
+
+    def terms(self, text: str) -> Terms:
+        t = self.canonical_text(text)
+        words = [self._canon.get(w, w) for w in self._jieba.lcut(t, HMM=False)]
+        words = [w for w in words if w not in STOPWORDS and w.strip()]
+        grams = [g for g in bigrams(t) if g not in STOPWORDS]
+        return Terms(tuple(words), tuple(grams))

@@ -1,0 +1,248 @@
+"""The WeChat callback as WeChat's servers drive it: signed, optionally encrypted, retried."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from wechatpy.crypto import WeChatCrypto
+
+from bot.config import Settings
+from bot.kv import MemoryKV, RedisKV
+from bot.models import KbQuery, WechatUser
+from dialogs import build_manager
+from dialogs import texts
+from knowledge import load
+from webhook import create_app
+from webhook.simulator import WeChatServer, event_xml, reply_fields, text_xml
+
+FIXTURE_KB = Path(__file__).with_name("kb_fixture")
+TOKEN = "test-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APPID = "wx2c2769f8efd9abc2"
+
+
+def make_app(database_url, kv=None, aes=False, kb=None):
+    settings = Settings(wechat_token=TOKEN, database_url=database_url,
+                        wechat_aes_key=AES_KEY if aes else "", wechat_appid=APPID if aes else "")
+    manager = build_manager(settings, kb=kb or load(FIXTURE_KB), kv=kv or MemoryKV())
+    return create_app(settings, manager=manager), manager
+
+
+@pytest.fixture()
+def app(sqlite_url):
+    return make_app(sqlite_url)[0]
+
+
+@pytest.fixture()
+def wx():
+    return WeChatServer(TOKEN)
+
+
+def post(client, cb):
+    return client.post(cb.path, data=cb.body, content_type="text/xml")
+
+
+def count(app, model):
+    sessions = app.extensions["bangban_dialogs"].sessions
+    with sessions() as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+# -- server verification (GET) ------------------------------------------------------------
+
+def test_public_signature_vector():
+    from webhook.simulator import signature
+
+    assert signature("test", "1410685589", "test") == "f21891de399b4e33a1a93c9a7b8a8fffb5a443ff"
+
+
+def test_signed_get_echoes_echostr(app, wx):
+    r = app.test_client().get("/wechat?" + wx.verify_query("hello-wechat"))
+    assert r.status_code == 200
+    assert r.get_data(as_text=True) == "hello-wechat"
+
+
+@pytest.mark.parametrize("tamper", ["signature=0000", "no-signature", "stale"])
+def test_bad_get_is_refused(app, wx, tamper):
+    if tamper == "stale":
+        query = wx.verify_query(timestamp=int(time.time()) - 3600)
+    else:
+        query = wx.verify_query()
+        query = "&".join(p for p in query.split("&") if not p.startswith("signature="))
+        if tamper != "no-signature":
+            query += "&" + tamper
+    r = app.test_client().get("/wechat?" + query)
+    assert r.status_code == 403
+    assert "echo" not in r.get_data(as_text=True)
+
+
+# -- messages (POST) ----------------------------------------------------------------------
+
+def test_text_message_gets_cited_answer_addressed_back(app, wx):
+    r = post(app.test_client(), wx.callback(text_xml("oUserA", "施工许可证需要准备哪些材料？", to="gh_acct")))
+    assert r.status_code == 200
+    reply = reply_fields(r.get_data(as_text=True))
+    assert reply["ToUserName"] == "oUserA"
+    assert reply["FromUserName"] == "gh_acct"
+    assert reply["MsgType"] == "text"
+    assert "施工合同" in reply["Content"]
+    assert reply["Content"].rstrip().splitlines()[-1].startswith("来源：《建筑工程施工许可管理办法》")
+
+
+def test_wrong_signature_is_403_and_changes_nothing(app, wx):
+    cb = wx.callback(text_xml("oIntruder", "施工许可证要什么材料"))
+    forged = cb.query.replace("signature=", "signature=bad")
+    r = app.test_client().post("/wechat?" + forged, data=cb.body, content_type="text/xml")
+    assert r.status_code == 403
+    assert count(app, WechatUser) == 0
+    assert count(app, KbQuery) == 0
+
+
+def test_replayed_old_request_is_refused(app, wx):
+    cb = wx.callback(text_xml("oUserOld", "你好"), timestamp=int(time.time()) - 600)
+    assert post(app.test_client(), cb).status_code == 403
+    assert count(app, WechatUser) == 0
+
+
+def test_subscribe_event_gets_welcome(app, wx):
+    r = post(app.test_client(), wx.callback(event_xml("oNewFollower", "subscribe")))
+    reply = reply_fields(r.get_data(as_text=True))
+    assert reply["Content"] == texts.WELCOME
+    assert count(app, WechatUser) == 1
+
+
+def test_unknown_event_and_message_types_are_acknowledged(app, wx):
+    c = app.test_client()
+    r = post(c, wx.callback(event_xml("oU", "VIEW")))
+    assert (r.status_code, r.get_data(as_text=True)) == (200, "success")
+    image = text_xml("oU", "x").replace("<MsgType><![CDATA[text]]>", "<MsgType><![CDATA[image]]>")
+    r = post(c, wx.callback(image))
+    assert reply_fields(r.get_data(as_text=True))["Content"] == texts.NON_TEXT
+
+
+@pytest.mark.parametrize("body,status", [
+    (b"not xml at all", 400),
+    (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><xml><Content>&lol;</Content></xml>', 400),
+    (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Content>&e;</Content></xml>', 400),
+])
+def test_hostile_bodies_are_refused(app, wx, body, status):
+    cb = wx.callback("<xml/>")
+    r = app.test_client().post(cb.path, data=body, content_type="text/xml")
+    assert r.status_code == status
+    assert count(app, WechatUser) == 0
+
+
+def test_oversized_body_is_refused(app, wx):
+    cb = wx.callback(text_xml("oBig", "很长" * 40000))
+    assert post(app.test_client(), cb).status_code == 413
+    assert count(app, WechatUser) == 0
+
+
+def test_retried_message_gets_same_reply_and_no_second_side_effect(app, wx):
+    xml = text_xml("oRetry", "施工证要什么材料", msg_id=424242)
+    c = app.test_client()
+    first = post(c, wx.callback(xml)).get_data(as_text=True)
+    second = post(c, wx.callback(xml)).get_data(as_text=True)  # WeChat re-signs each retry
+    assert reply_fields(first)["Content"] == reply_fields(second)["Content"]
+    assert count(app, KbQuery) == 1
+
+
+def test_same_msgid_from_two_users_is_two_messages(app, wx):
+    c = app.test_client()
+    for user in ("oUser1", "oUser2"):
+        post(c, wx.callback(text_xml(user, "施工证要什么材料", msg_id=777)))
+    assert count(app, KbQuery) == 2
+
+
+def test_long_answer_is_paged_and_more_returns_the_rest(sqlite_url, wx, tmp_path):
+    import shutil
+
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(FIXTURE_KB, kb_dir)
+    long_answer = "".join(f"第{i}条：申请材料须真实、合法、齐全、有效，并符合规定的申办要求。" for i in range(1, 61))
+    (kb_dir / "entries" / "long.yaml").write_text(
+        "- id: long.rules\n  title: 材料总体要求\n  question: 材料有什么总体要求\n"
+        f"  answer: {long_answer}\n  source: [{{title: 测试文件}}]\n", encoding="utf-8")
+    from knowledge import load as load_kb
+
+    kb = load_kb(kb_dir, strict=False)  # the long answer is over the curated limit on purpose
+    app, _ = make_app(sqlite_url, kb=kb)
+    c = app.test_client()
+    pages = [reply_fields(post(c, wx.callback(text_xml("oLong", "材料有什么总体要求"))).get_data(as_text=True))["Content"]]
+    while texts.MORE_HINT.strip() in pages[-1]:
+        pages.append(reply_fields(post(c, wx.callback(text_xml("oLong", "更多"))).get_data(as_text=True))["Content"])
+        assert len(pages) < 10
+    assert len(pages) >= 2
+    for page in pages:
+        assert len(page.encode("utf-8")) <= 2048
+    for page in pages[:-1]:
+        body = page.replace(texts.MORE_HINT, "")
+        assert body.endswith("。"), "pages end at a sentence boundary"
+    joined = "".join(p.replace(texts.MORE_HINT, "") for p in pages)
+    assert "第1条" in joined and "第60条" in joined
+    assert pages[-1].rstrip().endswith("来源：测试文件")
+    nothing = reply_fields(post(c, wx.callback(text_xml("oLong", "更多"))).get_data(as_text=True))["Content"]
+    assert nothing == texts.NO_MORE
+
+
+# -- safe mode (AES) ----------------------------------------------------------------------
+
+def test_tencent_sample_vector_decrypts_with_wechatpy():
+    crypto = WeChatCrypto("spamtest", AES_KEY, APPID)
+    encrypted = ("hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PG"
+                 "HQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsV"
+                 "ticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe"
+                 "+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo"
+                 "5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE=")
+    xml = f"<xml><ToUserName><![CDATA[gh]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    plain = crypto.decrypt_message(xml, "5d197aaffba7e9b25a30732f161a50dee96bd5fa", "1409735669", "1320562132")
+    fields = reply_fields(plain)
+    assert fields["Content"] == "abcdteT"
+    assert fields["FromUserName"] == "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+
+
+def test_aes_round_trip(sqlite_url):
+    app, _ = make_app(sqlite_url, aes=True)
+    wx = WeChatServer(TOKEN, AES_KEY, APPID)
+    cb = wx.callback(text_xml("oSecure", "代办要钱吗"))
+    assert b"<Content>" not in cb.body  # really encrypted on the wire
+    r = post(app.test_client(), cb)
+    assert r.status_code == 200
+    assert b"<Encrypt>" in r.data and "免费" not in r.get_data(as_text=True)
+    reply = reply_fields(wx.read_reply(r.data))
+    assert reply["ToUserName"] == "oSecure"
+    assert "免费" in reply["Content"]
+
+
+def test_aes_with_wrong_msg_signature_is_403(sqlite_url):
+    app, _ = make_app(sqlite_url, aes=True)
+    wx = WeChatServer(TOKEN, AES_KEY, APPID)
+    cb = wx.callback(text_xml("oSecure", "你好"))
+    tampered = cb.query.replace("msg_signature=", "msg_signature=0")
+    r = app.test_client().post("/wechat?" + tampered, data=cb.body, content_type="text/xml")
+    assert r.status_code == 403
+    assert count(app, WechatUser) == 0
+
+
+def test_aes_callback_without_configured_key_is_refused(app):
+    wx = WeChatServer(TOKEN, AES_KEY, APPID)
+    assert post(app.test_client(), wx.callback(text_xml("oX", "你好"))).status_code == 403
+
+
+# -- production parts: the real Redis and PostgreSQL --------------------------------------
+
+def test_full_path_on_postgres_and_redis(postgres_url, redis_client, wx):
+    from bot.db import upgrade
+
+    upgrade(postgres_url)
+    app, _ = make_app(postgres_url, kv=RedisKV(redis_client))
+    c = app.test_client()
+    xml = text_xml("oProd", "东湖哪些项目可以申请代办", msg_id=99)
+    first = reply_fields(post(c, wx.callback(xml)).get_data(as_text=True))["Content"]
+    again = reply_fields(post(c, wx.callback(xml)).get_data(as_text=True))["Content"]
+    assert first == again
+    assert "经营性房地产" in first
+    assert count(app, KbQuery) == 1
+    assert redis_client.exists("wx:seen:oProd:99")

@@ -1,0 +1,38 @@
+"""HTTP edge: the WeChat callback (and, as they land, the staff console and web chat)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+
+from bot.config import Settings, load_settings
+from bot.kv import make_kv
+
+
+def create_app(settings: Settings | None = None, manager=None) -> Flask:
+    """App factory: one place that wires settings, the dialog manager and the blueprints."""
+    from dialogs import build_manager
+
+    from .retry_guard import RetryGuard
+    from .wechat import bp as wechat_bp
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["BANGBAN_SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    kv = make_kv(settings.redis_url)
+    if manager is None:
+        manager = build_manager(settings, kv=kv)
+        manager.retriever.warm()  # load jieba now, not on the first user's message
+    app.extensions["bangban_dialogs"] = manager
+    app.extensions["bangban_retry_guard"] = RetryGuard(
+        manager.store.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
+    app.register_blueprint(wechat_bp)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return app

@@ -1,0 +1,154 @@
+"""`bangban`: the one command for people, tests and benchmarks.
+
+It sits at the top of the dependency graph (it wires every layer), which is why it lives beside
+the other entry points here rather than in bot/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+
+from bot.config import load_settings
+
+
+def _manager(settings):
+    from dialogs import build_manager
+
+    return build_manager(settings)
+
+
+def cmd_serve(args) -> int:
+    from . import create_app
+
+    settings = load_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    print(f"帮办通 listening on http://{host}:{port}/wechat  (health: /healthz)", flush=True)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    turn = _manager(load_settings()).handle_text(args.user or f"cli-{uuid.uuid4().hex[:12]}", args.question)
+    if args.json:
+        print(json.dumps(turn.as_dict(), ensure_ascii=False))
+    else:
+        print(turn.reply)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    manager = _manager(load_settings())
+    user = args.user or f"cli-{uuid.uuid4().hex[:12]}"
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("帮办通 · 输入问题后回车，Ctrl-D 退出", flush=True)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if interactive and not text.strip():
+            continue
+        turn = manager.handle_text(user, text)
+        print(turn.reply + ("\n" if interactive else ""), flush=True)
+        if not interactive:
+            print("---", flush=True)  # separates replies for whoever reads a pipe
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from bot.db import upgrade
+
+    url = load_settings().database_url
+    upgrade(url, args.revision)
+    print(f"database at {args.revision}: {url.split('@')[-1]}")
+    return 0
+
+
+def cmd_kb_check(args) -> int:
+    from knowledge import check
+
+    problems = check()
+    if problems:
+        print(f"{len(problems.lines)} problem(s) in the knowledge base:")
+        for line in problems.lines:
+            print("  - " + line)
+        return 1
+    print("knowledge base OK")
+    return 0
+
+
+def cmd_kb_stats(args) -> int:
+    from collections import Counter
+
+    from knowledge import load
+
+    kb = load()
+    regions = Counter(e.region for e in kb.entries)
+    print(f"entries: {len(kb.entries)}  topics: {len(kb.topics)}  "
+          f"questions: {sum(len(e.questions) for e in kb.entries)}")
+    print(f"regions: {len(kb.regions)}  stages: {len(kb.stages)}  approval items: {len(kb.items)}")
+    print("entries by region: " + ", ".join(f"{r} {n}" for r, n in sorted(regions.items())))
+    print(f"general national guidance: {sum(e.general_guidance for e in kb.entries)} entries")
+    reviewed = sorted(e.reviewed for e in kb.entries if e.reviewed)
+    if reviewed:
+        print(f"last reviewed: oldest {reviewed[0]}, newest {reviewed[-1]}")
+    return 0
+
+
+def cmd_kb_gaps(args) -> int:
+    from bot import kb_log
+    from bot.db import open_database, transaction
+
+    with transaction(open_database(load_settings().database_url)) as db:
+        gaps = kb_log.gaps(db, limit=args.limit)
+    if not gaps:
+        print("no unanswered questions recorded")
+        return 0
+    print("times  last asked        question  (best guess)")
+    for g in gaps:
+        print(f"{g.times:5d}  {g.last_asked}  {g.question}  ({g.best_guess or '-'})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bangban", description="帮办通: WeChat 帮办/代办 assistant")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the WeChat webhook (development server)")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("ask", help="the reply a brand-new user gets to one message")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true", help="one JSON object: reply, intent, topic, confidence")
+    s.add_argument("--user", help="user id (default: a new one)")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="a conversation: one message per line on stdin")
+    s.add_argument("--user", help="user id; reuse it to continue a conversation")
+    s.set_defaults(func=cmd_chat)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    s = db.add_parser("upgrade", help="apply migrations (DATABASE_URL)")
+    s.add_argument("revision", nargs="?", default="head")
+    s.set_defaults(func=cmd_db_upgrade)
+
+    kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)
+    kb.add_parser("check", help="validate every entry").set_defaults(func=cmd_kb_check)
+    kb.add_parser("stats", help="counts").set_defaults(func=cmd_kb_stats)
+    s = kb.add_parser("gaps", help="questions the bot could not answer, most frequent first")
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(func=cmd_kb_gaps)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""WeChat re-sends a callback up to 3 times when the reply is slow. Each retry must get the
+same reply and cause no second side effect, across every worker and host (so the marker lives
+in the shared KV store, not in process memory).
+"""
+from __future__ import annotations
+
+import time
+
+from bot.kv import KV
+
+PENDING = b"\x00pending"
+
+
+def retry_key(message) -> str:
+    """MsgId is unique only per sender; events carry no MsgId, so sender + CreateTime + event."""
+    sender = getattr(message, "source", "") or ""
+    msg_id = getattr(message, "id", None)
+    if msg_id:
+        return f"wx:seen:{sender}:{msg_id}"
+    return f"wx:seen:{sender}:{getattr(message, 'create_time', '')}:{getattr(message, 'event', '')}"
+
+
+class RetryGuard:
+    def __init__(self, kv: KV, ttl_s: int, wait_s: float, poll_s: float = 0.05):
+        self.kv = kv
+        self.ttl_s = ttl_s
+        self.wait_s = wait_s
+        self.poll_s = poll_s
+
+    def claim(self, key: str) -> bool:
+        """True for the first delivery of a message: the caller handles it and calls `done`."""
+        return self.kv.set(key, PENDING, ttl=self.ttl_s, nx=True)
+
+    def done(self, key: str, reply: str) -> None:
+        self.kv.set(key, reply.encode("utf-8"), ttl=self.ttl_s)
+
+    def release(self, key: str) -> None:
+        """The first delivery failed before replying: let WeChat's retry try again."""
+        self.kv.delete(key)
+
+    def earlier_reply(self, key: str) -> str | None:
+        """The reply given to the first delivery, waiting briefly if it is still being made.
+        None means it is still not ready: answer an empty `success` and let that one finish."""
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            value = self.kv.get(key)
+            if value is None:
+                return None
+            if value != PENDING:
+                return value.decode("utf-8")
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll_s)

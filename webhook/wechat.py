@@ -1,0 +1,131 @@
+"""The WeChat callback: verify, decrypt, dedupe, hand to the dialog manager, render the reply.
+
+Thin on purpose: everything it knows is WeChat's protocol; what to answer is the dialogs' job.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from flask import Blueprint, Response, abort, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import create_reply
+from wechatpy.utils import check_signature
+
+from bot.kv import LockTimeout
+from dialogs import texts
+
+from .retry_guard import RetryGuard, retry_key
+
+log = logging.getLogger(__name__)
+bp = Blueprint("wechat", __name__)
+
+# Entity declarations are how XML bombs and external-entity reads start; WeChat never sends them.
+_DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+SUCCESS = "success"
+
+
+def _settings():
+    return current_app.config["BANGBAN_SETTINGS"]
+
+
+def _verify_signature_and_freshness() -> tuple[str, str]:
+    args = request.args
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    try:
+        check_signature(_settings().wechat_token, args.get("signature", ""), timestamp, nonce)
+    except InvalidSignatureException:
+        abort(403)
+    try:
+        skew = abs(time.time() - int(timestamp))
+    except ValueError:
+        abort(403)
+    if skew > _settings().max_timestamp_skew_s:
+        abort(403)  # a replay of an old, validly signed request
+    return timestamp, nonce
+
+
+@bp.get("/wechat")
+def verify_server():
+    """WeChat's server-address check (开发 → 基本配置): echo `echostr` if the signature holds."""
+    _verify_signature_and_freshness()
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+def _crypto() -> WeChatCrypto | None:
+    s = _settings()
+    if not s.wechat_aes_key:
+        return None
+    return WeChatCrypto(s.wechat_token, s.wechat_aes_key, s.wechat_appid)
+
+
+@bp.post("/wechat")
+def receive():
+    if (request.content_length or 0) > _settings().max_body_bytes:
+        abort(413)
+    timestamp, nonce = _verify_signature_and_freshness()
+    body = request.get_data(cache=False)
+    if len(body) > _settings().max_body_bytes:
+        abort(413)
+    encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+    crypto = _crypto() if encrypted else None
+    if encrypted:
+        if crypto is None:
+            abort(403)  # safe-mode callback but no EncodingAESKey configured: cannot trust it
+        if _DTD_RE.search(body):
+            abort(400)
+        try:
+            body = crypto.decrypt_message(body, request.args.get("msg_signature", ""), timestamp, nonce)
+        except (InvalidSignatureException, InvalidAppIdException):
+            abort(403)
+        except Exception:  # noqa: BLE001 - malformed ciphertext or envelope
+            abort(400)
+        body = body.encode("utf-8") if isinstance(body, str) else body
+    if _DTD_RE.search(body):
+        abort(400)
+    try:
+        message = parse_message(body)
+    except Exception:  # noqa: BLE001 - not XML, not a WeChat message
+        abort(400)
+
+    reply_xml = _reply_once(message)
+    if reply_xml == SUCCESS or not encrypted:
+        return Response(reply_xml, mimetype="application/xml" if reply_xml != SUCCESS else "text/plain")
+    return Response(crypto.encrypt_message(reply_xml, nonce, timestamp), mimetype="application/xml")
+
+
+def _reply_once(message) -> str:
+    guard: RetryGuard = current_app.extensions["bangban_retry_guard"]
+    key = retry_key(message)
+    if not guard.claim(key):
+        return guard.earlier_reply(key) or SUCCESS
+    try:
+        reply_xml = _dispatch(message)
+    except Exception:
+        guard.release(key)
+        raise
+    guard.done(key, reply_xml)
+    return reply_xml
+
+
+def _dispatch(message) -> str:
+    manager = current_app.extensions["bangban_dialogs"]
+    user = message.source
+    if message.type == "text":
+        try:
+            text = manager.handle_text(user, message.content or "").reply
+        except LockTimeout:
+            text = texts.BUSY
+    elif message.type == "event":
+        turn = manager.handle_event(user, (message.event or "").lower())
+        if turn is None:
+            return SUCCESS
+        text = turn.reply
+    elif message.type in ("image", "voice", "video", "shortvideo", "location", "link"):
+        text = texts.NON_TEXT
+    else:
+        return SUCCESS
+    return create_reply(text, message).render()
