@@ -66,6 +66,15 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def cmd_db_revision(args) -> int:
+    from alembic import command
+
+    from bot.db import alembic_config
+
+    command.revision(alembic_config(load_settings().database_url), message=args.message, autogenerate=True)
+    return 0
+
+
 def cmd_kb_check(args) -> int:
     from knowledge import check
 
@@ -135,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = db.add_parser("upgrade", help="apply migrations (DATABASE_URL)")
     s.add_argument("revision", nargs="?", default="head")
     s.set_defaults(func=cmd_db_upgrade)
+    s = db.add_parser("revision", help="autogenerate a migration from bot/models.py (developers)")
+    s.add_argument("-m", "--message", required=True)
+    s.set_defaults(func=cmd_db_revision)
 
     kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)
     kb.add_parser("check", help="validate every entry").set_defaults(func=cmd_kb_check)

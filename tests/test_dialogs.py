@@ -1,0 +1,138 @@
+"""Conversations through the dialog manager: menus, regions, paging, state that survives."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.config import Settings
+from bot.kv import MemoryKV, RedisKV
+from bot.models import KbQuery, WechatUser
+from dialogs import build_manager, texts
+from knowledge import load
+
+FIXTURE_KB = Path(__file__).with_name("kb_fixture")
+
+
+@pytest.fixture(scope="module")
+def fixture_kb():
+    return load(FIXTURE_KB)
+
+
+@pytest.fixture()
+def manager(sqlite_url, fixture_kb):
+    return build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV())
+
+
+def test_greeting_and_menu(manager):
+    assert texts.MENU in manager.handle_text("u1", "你好").reply
+    assert manager.handle_text("u1", "菜单").reply == texts.MENU
+
+
+@pytest.mark.parametrize("message", ["", "   ", "😀😀", "👍", "\u200b"])
+def test_empty_or_emoji_only_gets_polite_prompt(manager, message):
+    turn = manager.handle_text("u1", message)
+    assert (turn.intent, turn.reply) == ("empty", texts.EMPTY)
+
+
+def test_region_specific_question_asks_region_once_then_remembers(manager):
+    turn = manager.handle_text("u2", "我们的项目能申请代办吗")
+    assert turn.intent == "ask_region"
+    assert "1. 武汉东湖新技术开发区" in turn.reply and "2. 重庆市江北区" in turn.reply
+    answer = manager.handle_text("u2", "2").reply
+    assert "已记下您的项目在重庆市江北区" in answer and "社会投资建设项目" in answer
+    assert answer.splitlines()[-1].startswith("来源：《重庆市江北区")
+    again = manager.handle_text("u2", "哪些项目可以申请帮办代办")
+    assert again.intent == "consult" and "江北区" in again.reply  # not asked twice
+    with manager.sessions() as s:
+        assert s.get(WechatUser, "u2").region == "jiangbei"
+
+
+def test_region_named_in_the_question_is_used(manager):
+    turn = manager.handle_text("u3", "光谷那边哪些项目可以申请帮办代办")
+    assert "经营性房地产开发" in turn.reply
+
+
+def test_other_region_without_general_answer_still_answers(manager):
+    manager.handle_text("u4", "哪些项目可以申请帮办代办")
+    turn = manager.handle_text("u4", "其他")
+    assert turn.topic == "service.scope" and "来源" in turn.reply
+
+
+def test_region_menu_out_of_range_keeps_menu_open(manager):
+    manager.handle_text("u5", "哪些项目可以申请帮办代办")
+    assert "1-2" in manager.handle_text("u5", "9").reply
+    assert "东湖" in manager.handle_text("u5", "1").reply
+
+
+def test_bare_number_without_menu(manager):
+    assert manager.handle_text("u6", "3").reply == texts.MENU_EXPIRED
+
+
+def test_unanswerable_question_is_honest_and_logged_for_curators(manager):
+    turn = manager.handle_text("u7", "明天武汉天气怎么样")
+    assert turn.reply == texts.UNSURE
+    with manager.sessions() as s:
+        row = s.scalars(sa.select(KbQuery)).one()
+    assert row.outcome == "unsure" and row.question == "明天武汉天气怎么样"
+    assert row.user_ref != "u7"  # never the raw openid
+
+
+def test_clarification_menu_answers_by_number(manager):
+    turn = manager.handle_text("u8", "施工许可正多久")  # a typo between two close topics
+    assert texts.CLARIFY_HEAD in turn.reply
+    chosen = manager.handle_text("u8", "1")
+    assert chosen.intent == "select" and "来源" in chosen.reply
+
+
+def test_human_handoff_and_thanks(manager):
+    assert manager.handle_text("u9", "转人工").intent == "human"
+    assert manager.handle_text("u9", "谢谢").reply == texts.THANKS
+
+
+def test_state_survives_restart_in_redis(sqlite_url, fixture_kb, redis_client):
+    settings = Settings(database_url=sqlite_url)
+    first = build_manager(settings, kb=fixture_kb, kv=RedisKV(redis_client))
+    assert first.handle_text("uR", "哪些项目可以申请帮办代办").intent == "ask_region"
+    restarted = build_manager(settings, kb=fixture_kb, kv=RedisKV(redis_client))
+    assert "东湖" in restarted.handle_text("uR", "1").reply
+
+
+def test_two_users_at_once_keep_their_own_menus(manager):
+    results = {}
+
+    def converse(user, pick):
+        manager.handle_text(user, "哪些项目可以申请帮办代办")
+        results[user] = manager.handle_text(user, pick).reply
+
+    threads = [threading.Thread(target=converse, args=(f"par{i}", str(1 + i % 2))) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(8):
+        expected = "东湖" if i % 2 == 0 else "江北区"
+        assert expected in results[f"par{i}"]
+
+
+def test_same_user_turns_are_serialised(sqlite_url, fixture_kb):
+    manager = build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV())
+    inside, overlap = [0], [0]
+    original = manager._decide
+
+    def slow_decide(*args, **kwargs):
+        inside[0] += 1
+        overlap[0] = max(overlap[0], inside[0])
+        threading.Event().wait(0.05)
+        inside[0] -= 1
+        return original(*args, **kwargs)
+
+    manager._decide = slow_decide
+    threads = [threading.Thread(target=manager.handle_text, args=("same", "你好")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlap[0] == 1
