@@ -1,7 +1,7 @@
 """Domain tables (SQLAlchemy 2). Schema changes go through Alembic in bot/migrations/."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -49,3 +49,115 @@ class KbQuery(Base):
     outcome: Mapped[str] = mapped_column(sa.String(16), index=True)  # answered|clarified|unsure
     topic: Mapped[str | None] = mapped_column(sa.String(80))
     confidence: Mapped[float] = mapped_column(default=0.0)
+
+
+class Staff(Base):
+    """A 帮代办专员 (commissioner) or a supervisor (大厅管理/营建办) of one jurisdiction."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(16))  # commissioner | supervisor
+    region: Mapped[str] = mapped_column(sa.String(32), index=True)
+    wechat_openid: Mapped[str | None] = mapped_column(sa.String(64))  # where alerts go
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class CaseCounter(Base):
+    """Per-year sequence behind case numbers like BD-2026-000123 (row-locked on increment)."""
+
+    __tablename__ = "case_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Case(Base):
+    """One 帮办/代办 request, from the chat application to the archive."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    mode: Mapped[str] = mapped_column(sa.String(8))  # 帮办 | 代办
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    applicant_openid: Mapped[str] = mapped_column(sa.String(64), index=True)
+    company_name: Mapped[str] = mapped_column(sa.String(120))
+    credit_code: Mapped[str] = mapped_column(sa.String(18), index=True)
+    project_name: Mapped[str] = mapped_column(sa.String(200))
+    project_code: Mapped[str | None] = mapped_column(sa.String(32))
+    region: Mapped[str] = mapped_column(sa.String(32), index=True)
+    investment_type: Mapped[str] = mapped_column(sa.String(16))  # 社会投资 | 政府投资
+    key_project: Mapped[bool] = mapped_column(default=False)
+    project_kind: Mapped[str | None] = mapped_column(sa.String(32))  # e.g. 工业, 经营性房地产开发
+    stage: Mapped[str] = mapped_column(sa.String(16))
+    contact_name: Mapped[str] = mapped_column(sa.String(64))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    agreement_consented_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    commissioner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    termination_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Idempotency for the chat submission: a retried "确认" never makes a second case.
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+
+class CaseItem(Base):
+    """One approval item (审批事项) tracked inside a case, with its committed due date."""
+
+    __tablename__ = "case_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    item_code: Mapped[str] = mapped_column(sa.String(64))  # knowledge items.yaml id
+    name: Mapped[str] = mapped_column(sa.String(120))
+    department: Mapped[str] = mapped_column(sa.String(120))
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    time_limit_wd: Mapped[int | None] = mapped_column()
+    due_date: Mapped[date | None] = mapped_column(sa.Date, index=True)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """服务记录台账: every action on a case, append-only (nothing is updated or deleted)."""
+
+    __tablename__ = "ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    case_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_items.id"))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))  # enterprise | commissioner | supervisor | system
+    actor_id: Mapped[str | None] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    attachments: Mapped[list | None] = mapped_column(sa.JSON)
+
+
+class Notification(Base):
+    """Transactional outbox: written with the change that causes it, sent by the dispatcher."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    recipient_openid: Mapped[str] = mapped_column(sa.String(64), index=True)
+    recipient_kind: Mapped[str] = mapped_column(sa.String(16))  # enterprise | staff
+    purpose: Mapped[str] = mapped_column(sa.String(32))  # assignment, accepted, progress, ...
+    text: Mapped[str] = mapped_column(sa.Text)  # the customer-service message form
+    template: Mapped[str | None] = mapped_column(sa.String(32))  # template key for the fallback form
+    data: Mapped[dict | None] = mapped_column(sa.JSON)  # template fields
+    url: Mapped[str | None] = mapped_column(sa.String(500))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    state: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)  # pending|sent|dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    channel: Mapped[str | None] = mapped_column(sa.String(16))  # how it finally went: custom|template|subscribe
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

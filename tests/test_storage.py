@@ -16,9 +16,9 @@ def test_migrations_reach_head_and_are_idempotent(database_url):
     upgrade(database_url)
     upgrade(database_url)  # a second start must be a no-op
     engine = make_engine(database_url)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     names = set(sa.inspect(engine).get_table_names())
-    assert {"wechat_users", "kb_queries", "alembic_version"} <= names
+    assert {"wechat_users", "kb_queries", "cases", "case_items", "ledger", "staff", "notifications", "alembic_version"} <= names
     engine.dispose()
 
 

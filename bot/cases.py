@@ -1,0 +1,266 @@
+"""Case services: the 帮办/代办 request from submission to archive.
+
+Every change is one transaction that also writes its ledger line and any push it causes (the
+outbox), so a crash can lose neither the enterprise's submission nor its notification.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from . import outbox
+from .models import Case, CaseCounter, CaseItem, LedgerEntry, Staff, utcnow
+from .workdays import WorkCalendar
+
+CASE_STATES = {
+    "applied": "已申请", "accepted": "已受理", "in_progress": "办理中", "completed": "已办结",
+    "delivered": "已送达", "rated": "已评价", "archived": "已归档", "terminated": "已终止",
+}
+OPEN_STATES = ("applied", "accepted", "in_progress")
+CASE_TRANSITIONS = {
+    "applied": {"accepted", "terminated"},
+    "accepted": {"in_progress", "terminated"},
+    "in_progress": {"completed", "terminated"},
+    "completed": {"delivered"},
+    "delivered": {"rated", "archived"},
+    "rated": {"archived"},
+    "terminated": {"archived"},
+    "archived": set(),
+}
+ITEM_STATES = {
+    "pending": "待申报", "submitted": "已申报", "accepted": "已受理", "correction": "需补正",
+    "reviewing": "审批中", "done": "已办结",
+}
+ITEM_TRANSITIONS = {
+    "pending": {"submitted"},
+    "submitted": {"accepted", "correction"},
+    "accepted": {"reviewing", "correction", "done"},
+    "correction": {"reviewing", "submitted"},
+    "reviewing": {"correction", "done"},
+    "done": set(),
+}
+TERMINATION_REASONS = ("项目不具备条件", "企业主动终止", "其他")
+
+
+class CaseError(ValueError):
+    """A refused change, with a message fit to show the person who asked for it."""
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    """What the case needs to know of a catalogue item (the caller reads the knowledge base)."""
+
+    code: str
+    name: str
+    department: str
+    stage: str
+    time_limit_wd: int | None
+
+
+@dataclass(frozen=True)
+class Application:
+    mode: str  # 帮办 | 代办
+    applicant_openid: str
+    company_name: str
+    credit_code: str
+    project_name: str
+    region: str
+    investment_type: str
+    stage: str
+    contact_name: str
+    items: tuple[ItemPlan, ...]
+    project_code: str | None = None
+    key_project: bool = False
+    project_kind: str | None = None
+    contact_phone: str | None = None
+    agreement_consented_at: datetime | None = None
+    submission_key: str | None = None
+
+
+@dataclass
+class PlannedItem:
+    plan: ItemPlan
+    due: date | None
+
+
+@dataclass
+class Schedule:
+    """A 进度计划 planned backwards-free: stages run in order, items within a stage in parallel."""
+
+    start: date
+    items: list[PlannedItem] = field(default_factory=list)
+
+    @property
+    def finish(self) -> date | None:
+        dues = [p.due for p in self.items if p.due]
+        return max(dues) if dues else None
+
+
+def plan_schedule(items: tuple[ItemPlan, ...] | list[ItemPlan], start: date, calendar: WorkCalendar) -> Schedule:
+    """Expected dates: each stage starts when the previous one's slowest item is due (并联审批
+    within a stage, stages in sequence). Items without a published limit get no date."""
+    schedule = Schedule(start)
+    stage_start = start
+    for stage in sorted({i.stage for i in items}, key=_stage_order):
+        stage_items = [i for i in items if i.stage == stage]
+        dues = []
+        for plan in stage_items:
+            due = calendar.add_workdays(stage_start, plan.time_limit_wd) if plan.time_limit_wd is not None else None
+            schedule.items.append(PlannedItem(plan, due))
+            if due:
+                dues.append(due)
+        if dues:
+            stage_start = max(dues)
+    return schedule
+
+
+def _stage_order(stage: str) -> tuple[int, str]:
+    return (int(stage), "") if stage.isdigit() else (99, stage)
+
+
+def next_number(session: Session, year: int, prefix: str = "BD") -> str:
+    """BD-2026-000123. Create the year's counter if missing (racing creators both succeed), then
+    one atomic increment, so two concurrent submissions never share a number."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(CaseCounter).values(year=year, last=0).on_conflict_do_nothing())
+    last = session.execute(
+        sa.update(CaseCounter).where(CaseCounter.year == year).values(last=CaseCounter.last + 1)
+        .returning(CaseCounter.last)
+    ).scalar_one()
+    return f"{prefix}-{year}-{last:06d}"
+
+
+def pick_commissioner(session: Session, region: str) -> Staff | None:
+    """属地 assignment: the active commissioner of the region with the fewest open cases."""
+    open_count = (
+        sa.select(sa.func.count(Case.id)).where(Case.commissioner_id == Staff.id, Case.state.in_(OPEN_STATES))
+        .correlate(Staff).scalar_subquery()
+    )
+    return session.scalar(
+        sa.select(Staff).where(Staff.region == region, Staff.role == "commissioner", Staff.active.is_(True))
+        .order_by(open_count, Staff.id).limit(1)
+    )
+
+
+def log(session: Session, case: Case, action: str, detail: str = "", *, actor_kind: str = "system",
+        actor_id: str | None = None, item: CaseItem | None = None, attachments: list | None = None) -> LedgerEntry:
+    entry = LedgerEntry(case_id=case.id, case_item_id=item.id if item else None, actor_kind=actor_kind,
+                        actor_id=actor_id, action=action, detail=detail, attachments=attachments)
+    session.add(entry)
+    return entry
+
+
+def submit(session: Session, app: Application, calendar: WorkCalendar, today: date | None = None,
+           console_url: str = "") -> Case:
+    """Store a new request with its items, assign a commissioner and queue the assignment alert.
+    A repeated submission (same submission_key) returns the case made the first time."""
+    if app.submission_key:
+        existing = session.scalar(sa.select(Case).where(Case.submission_key == app.submission_key))
+        if existing is not None:
+            return existing
+    if app.mode not in ("帮办", "代办"):
+        raise CaseError("服务方式只能是帮办或代办")
+    if app.mode == "代办" and app.agreement_consented_at is None:
+        raise CaseError("代办需要先确认委托协议")
+    if not app.items:
+        raise CaseError("请至少选择一个需要办理的审批事项")
+    today = today or date.today()
+    case = Case(
+        number=next_number(session, today.year), mode=app.mode, state="applied",
+        applicant_openid=app.applicant_openid, company_name=app.company_name, credit_code=app.credit_code,
+        project_name=app.project_name, project_code=app.project_code, region=app.region,
+        investment_type=app.investment_type, key_project=app.key_project, project_kind=app.project_kind,
+        stage=app.stage, contact_name=app.contact_name, contact_phone=app.contact_phone,
+        agreement_consented_at=app.agreement_consented_at, submission_key=app.submission_key,
+    )
+    commissioner = pick_commissioner(session, app.region)
+    case.commissioner_id = commissioner.id if commissioner else None
+    session.add(case)
+    session.flush()
+    for planned in plan_schedule(app.items, today, calendar).items:
+        session.add(CaseItem(case_id=case.id, item_code=planned.plan.code, name=planned.plan.name,
+                             department=planned.plan.department, state="pending",
+                             time_limit_wd=planned.plan.time_limit_wd, due_date=planned.due))
+    log(session, case, "submitted", f"企业在线提交{app.mode}申请（{len(app.items)}个事项）",
+        actor_kind="enterprise", actor_id=app.applicant_openid)
+    if app.agreement_consented_at:
+        log(session, case, "agreement_consented", f"企业确认代办委托协议（{app.agreement_consented_at:%Y-%m-%d %H:%M}）",
+            actor_kind="enterprise", actor_id=app.applicant_openid)
+    if commissioner is None:
+        log(session, case, "unassigned", "该地区暂无可分派的帮代办专员，待主管分派")
+    else:
+        log(session, case, "assigned", f"分派给帮代办专员 {commissioner.name}")
+        if commissioner.wechat_openid:
+            outbox.enqueue(
+                session, key=f"assign:{case.number}:{commissioner.id}", recipient=commissioner.wechat_openid,
+                recipient_kind="staff", purpose="assignment", case_id=case.id,
+                text=(f"【新{app.mode}申请】{case.number}\n{app.company_name}·{app.project_name}\n"
+                      f"联系人：{app.contact_name}\n请尽快受理：回复「受理 {case.number}」或在工作台处理。"),
+                template="assignment",
+                data={"number": case.number, "company": app.company_name[:20], "mode": app.mode},
+                url=f"{console_url}/console/cases/{case.number}" if console_url else None,
+            )
+    return case
+
+
+def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_id: str | None,
+               detail: str = "", reason: str | None = None) -> Case:
+    """Move a case along its state machine; an illegal move is refused with a clear error."""
+    if to not in CASE_STATES:
+        raise CaseError(f"未知状态：{to}")
+    if to not in CASE_TRANSITIONS[case.state]:
+        raise CaseError(f"案件当前为「{CASE_STATES[case.state]}」，不能变更为「{CASE_STATES[to]}」")
+    if to == "terminated":
+        if not reason or not reason.strip():
+            raise CaseError("终止必须填写原因（项目不具备条件 / 企业主动终止 / 其他）")
+        case.termination_reason = reason.strip()[:200]
+    now = utcnow()
+    if to == "accepted":
+        case.accepted_at = now
+    if to in ("completed", "terminated"):
+        case.closed_at = now
+    before = case.state
+    case.state = to
+    log(session, case, f"state:{to}", detail or f"{CASE_STATES[before]} → {CASE_STATES[to]}"
+        + (f"（原因：{case.termination_reason}）" if to == "terminated" else ""),
+        actor_kind=actor_kind, actor_id=actor_id)
+    return case
+
+
+def move_item(session: Session, case: Case, item: CaseItem, to: str, *, actor_kind: str,
+              actor_id: str | None, detail: str = "") -> CaseItem:
+    if to not in ITEM_STATES:
+        raise CaseError(f"未知事项状态：{to}")
+    if to not in ITEM_TRANSITIONS[item.state]:
+        raise CaseError(f"事项「{item.name}」当前为「{ITEM_STATES[item.state]}」，不能变更为「{ITEM_STATES[to]}」")
+    before = item.state
+    item.state = to
+    item.updated_at = utcnow()
+    log(session, case, f"item:{to}", detail or f"{item.name}：{ITEM_STATES[before]} → {ITEM_STATES[to]}",
+        actor_kind=actor_kind, actor_id=actor_id, item=item)
+    return item
+
+
+def open_cases_of(session: Session, openid: str) -> list[Case]:
+    return list(session.scalars(sa.select(Case).where(Case.applicant_openid == openid)
+                                .order_by(Case.created_at.desc())))
+
+
+def by_number(session: Session, number: str) -> Case | None:
+    return session.scalar(sa.select(Case).where(Case.number == number.strip().upper()))
+
+
+def items_of(session: Session, case: Case) -> list[CaseItem]:
+    return list(session.scalars(sa.select(CaseItem).where(CaseItem.case_id == case.id).order_by(CaseItem.id)))
+
+
+def ledger_of(session: Session, case: Case) -> list[LedgerEntry]:
+    return list(session.scalars(sa.select(LedgerEntry).where(LedgerEntry.case_id == case.id)
+                                .order_by(LedgerEntry.at, LedgerEntry.id)))
