@@ -5,6 +5,7 @@ state store. Production sets DATABASE_URL and REDIS_URL (see README, "Configurat
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +33,11 @@ class Settings:
     # When set, callbacks may arrive in safe/compat mode (encrypt_type=aes, msg_signature).
     wechat_aes_key: str = ""
     # Where wechatpy's API client points; tests and the demo use the local emulator.
-    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # Template message ids by purpose ({"assignment": "tmpl-id", ...}), from 公众号后台 → 模板消息.
+    wechat_templates: dict = field(default_factory=dict)
+    # Where people reach this deployment (links in alerts), e.g. https://bangban.example.gov.cn
+    public_url: str = "http://127.0.0.1:8000"
 
     database_url: str = field(default_factory=default_database_url)
     redis_url: str = ""  # empty: in-process store (one process only)
@@ -68,6 +73,8 @@ def load_settings() -> Settings:
         wechat_secret=_env("WECHAT_SECRET"),
         wechat_aes_key=_env("WECHAT_ENCODING_AES_KEY"),
         wechat_api_base=_env("WECHAT_API_BASE", defaults.wechat_api_base),
+        wechat_templates=json.loads(_env("WECHAT_TEMPLATE_IDS") or "{}"),
+        public_url=_env("PUBLIC_URL", defaults.public_url).rstrip("/"),
         database_url=_env("DATABASE_URL") or default_database_url(),
         redis_url=_env("REDIS_URL"),
         max_timestamp_skew_s=_env_int("WECHAT_MAX_TIMESTAMP_SKEW", defaults.max_timestamp_skew_s),
