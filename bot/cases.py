@@ -11,7 +11,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import outbox
+from . import clock, outbox
 from .models import Case, CaseCounter, CaseItem, LedgerEntry, Staff, utcnow
 from .workdays import WorkCalendar
 
@@ -171,7 +171,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         raise CaseError("代办需要先确认委托协议")
     if not app.items:
         raise CaseError("请至少选择一个需要办理的审批事项")
-    today = today or date.today()
+    today = today or clock.today()
     case = Case(
         number=next_number(session, today.year), mode=app.mode, state="applied",
         applicant_openid=app.applicant_openid, company_name=app.company_name, credit_code=app.credit_code,

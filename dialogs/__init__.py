@@ -4,8 +4,10 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.db import open_database
 from bot.kv import KV, make_kv
+from bot.workdays import WorkCalendar, load_calendar
 from knowledge import KnowledgeBase, Retriever, load
 
+from .actions import runtime
 from .manager import DialogManager, Turn
 from .state import ConversationStore
 
@@ -13,13 +15,12 @@ __all__ = ["DialogManager", "Turn", "build_manager"]
 
 
 def build_manager(settings: Settings, kb: KnowledgeBase | None = None, kv: KV | None = None,
-                  retriever: Retriever | None = None) -> DialogManager:
-    """Wire the dialog manager to its knowledge base, state store and database."""
+                  retriever: Retriever | None = None, calendar: WorkCalendar | None = None) -> DialogManager:
+    """Wire the dialog manager and its actions to the knowledge base, state store and database."""
     kb = kb or load()
-    kv = kv or make_kv(settings.redis_url)
-    return DialogManager(
-        kb=kb,
-        retriever=retriever or Retriever(kb),
-        store=ConversationStore(kv, ttl_s=settings.conversation_ttl_s),
-        sessions=open_database(settings.database_url),
-    )
+    retriever = retriever or Retriever(kb)
+    sessions = open_database(settings.database_url)
+    runtime.configure(runtime.Runtime(settings, kb, retriever, sessions, calendar or load_calendar()))
+    return DialogManager(kb=kb, retriever=retriever,
+                         store=ConversationStore(kv or make_kv(settings.redis_url), ttl_s=settings.conversation_ttl_s),
+                         sessions=sessions)

@@ -5,6 +5,7 @@ what a test sees on the command line is what a WeChat user gets.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,9 +16,17 @@ from knowledge import KnowledgeBase, Result, Retriever
 from knowledge.text import normalize
 
 from . import texts
+from .actions.application import EDITABLE, prompt
+from .actions.service import ActionCaseProgress, ActionOneTimeNotice, ActionUrge
+from .context import item_names, rewrite
+from .forms import ApplicationForm, run_action
 from .nlu import Understanding, understand
 from .paging import split_pages
 from .state import ConversationStore
+
+# A message that asks something, rather than answering the form's question.
+_QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
+SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice()}
 
 
 @dataclass
@@ -40,6 +49,8 @@ class DialogManager:
         self.retriever = retriever
         self.store = store
         self.sessions = sessions
+        self.form = ApplicationForm()
+        self._item_names = item_names(kb)
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -49,7 +60,10 @@ class DialogManager:
             u = understand(text)
             with transaction(self.sessions) as db:
                 users.touch(db, user)
-                turn = self._decide(user, u, state, db)
+                region = users.region_of(db, user)
+            # Actions open their own transactions (they run under the rasa-sdk server too), so the
+            # profile write above is committed first and never holds a lock across them.
+            turn = self._decide(user, u, state, region)
             if u.intent != "more":
                 turn.reply = self._first_page(turn.reply, state)
             self.store.save(user, state)
@@ -67,32 +81,41 @@ class DialogManager:
 
     # -- decisions ------------------------------------------------------------------------
 
-    def _decide(self, user: str, u: Understanding, state: dict, db: Session) -> Turn:
-        menu = state.pop("menu", None)  # a menu answers only the very next message
+    def _decide(self, user: str, u: Understanding, state: dict, region: str | None) -> Turn:
         if u.intent == "more":
             return self._more(state)
         state.pop("pages", None)
+        if "form" in state:
+            return self._in_form(user, u, state)
+        menu = state.pop("menu", None)  # a menu answers only the very next message
         if u.intent == "select" and menu:
-            return self._select(user, u.number, menu, state, db)
+            return self._select(user, u.number, menu, state, region)
         if u.intent == "other_region" and menu and menu.get("kind") == "regions":
             return self._answer_topic(menu["topic"], None, state, region_known=True)
-        if u.intent == "empty":
-            return Turn(texts.EMPTY, "empty")
+        simple = {"empty": texts.EMPTY, "help": texts.MENU, "thanks": texts.THANKS, "human": texts.HUMAN,
+                  "select": texts.MENU_EXPIRED, "cancel": texts.NOTHING_TO_CANCEL, "edit": texts.EDIT_OUTSIDE_FORM}
+        if u.intent in simple:
+            return Turn(simple[u.intent], u.intent)
         if u.intent == "greet":
             return Turn("您好！我是帮办通。\n" + texts.MENU, "greet")
-        if u.intent == "help":
-            return Turn(texts.MENU, "help")
-        if u.intent == "thanks":
-            return Turn(texts.THANKS, "thanks")
-        if u.intent == "human":
-            return Turn(texts.HUMAN, "human")
-        if u.intent == "select":  # a bare number with no menu open
-            return Turn(texts.MENU_EXPIRED, "select")
-        return self._consult(user, u.text, state, db)
+        if u.intent in ("apply", "apply_bangban", "apply_daiban"):
+            return self._start_form(user, u, state, region)
+        if u.intent in SERVICE_ACTIONS:
+            messages, _ = run_action(SERVICE_ACTIONS[u.intent], user, {}, u.text, intent=u.intent, entities=u.entities)
+            return Turn("\n\n".join(messages), u.intent)
+        return self._consult(user, u.text, state, region)
 
-    def _consult(self, user: str, text: str, state: dict, db: Session) -> Turn:
+    def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
         result = self.retriever.search(text)
-        kb_log.record(db, user, text, normalize(text), _outcome(result), result.topic, result.confidence)
+        previous = state.get("last_question")
+        if result.kind != "answer" and previous:
+            follow = rewrite(text, previous, self._item_names)
+            if follow:
+                again = self.retriever.search(follow)
+                if again.kind == "answer":
+                    result = again
+        with transaction(self.sessions) as db:
+            kb_log.record(db, user, text, normalize(text), _outcome(result), result.topic, result.confidence)
         if result.kind == "unsure":
             return Turn(texts.UNSURE, "consult", None, result.confidence)
         if result.kind == "clarify":
@@ -101,8 +124,7 @@ class DialogManager:
             lines = [f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1)]
             reply = "\n".join([texts.CLARIFY_HEAD, *lines, texts.CLARIFY_TAIL])
             return Turn(reply, "consult", None, result.confidence)
-        region = self.kb.find_region(text) or users.region_of(db, user)
-        turn = self._answer_topic(result.topic, region, state)
+        turn = self._answer_topic(result.topic, self.kb.find_region(text) or region, state)
         turn.confidence = result.confidence
         return turn
 
@@ -116,23 +138,71 @@ class DialogManager:
         if entry is None:  # no general variant exists: the first region's is the honest best
             entry = self.kb.topics[topic][0]
         state["last_topic"] = topic
+        state["last_question"] = entry.question
         return Turn(entry.cited_answer(), "consult", topic)
 
-    def _select(self, user: str, number: int, menu: dict, state: dict, db: Session) -> Turn:
+    def _select(self, user: str, number: int, menu: dict, state: dict, region: str | None) -> Turn:
         options = menu.get("options") or []
         if not 1 <= number <= len(options):
             state["menu"] = menu  # keep it open: the user only mistyped
             return Turn(texts.MENU_OUT_OF_RANGE.format(n=len(options)), "select")
         choice = options[number - 1]
         if menu.get("kind") == "regions":
-            users.set_region(db, user, choice)
+            with transaction(self.sessions) as db:
+                users.set_region(db, user, choice)
             turn = self._answer_topic(menu["topic"], choice, state)
             turn.reply = texts.REGION_SET.format(region=self.kb.regions[choice].name) + "\n" + turn.reply
             return turn
-        region = users.region_of(db, user)
         turn = self._answer_topic(choice, region, state)
         turn.intent = "select"
         return turn
+
+    # -- the application form -------------------------------------------------------------
+
+    def _start_form(self, user: str, u: Understanding, state: dict, region: str | None) -> Turn:
+        mode = u.entities.get("mode")
+        slots = self.form.new_slots()
+        prefill = {"service_mode": mode, "region": self.kb.find_region(u.text) or region}
+        turn = self.form.fill(user, slots, {k: v for k, v in prefill.items() if v})
+        state["form"] = {"slots": turn.slots, "requested": turn.requested}
+        intro = texts.FORM_START.format(mode=mode or "帮办代办")
+        return Turn("\n".join([intro, *turn.messages]), u.intent)
+
+    def _in_form(self, user: str, u: Understanding, state: dict) -> Turn:
+        form = state["form"]
+        slots, requested = form["slots"], form["requested"]
+        if u.intent == "cancel":
+            del state["form"]
+            return Turn(texts.FORM_CANCELLED, "cancel")
+        if u.intent == "edit":
+            slot = _editable_slot(u.entities.get("what", ""))
+            if slot is None:
+                return Turn(texts.EDIT_UNKNOWN + "\n" + prompt(requested, slots), "edit")
+            slots[slot] = None
+            slots["confirmed"] = None
+            if slot == "stage":
+                slots["items"] = None
+            form["requested"] = slot
+            return Turn(prompt(slot, slots), "edit")
+        if u.intent in ("help", "greet"):
+            return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
+        if u.intent == "human":
+            return Turn(texts.HUMAN + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
+        if requested != "service_mode" and _QUESTION_RE.search(u.text):
+            result = self.retriever.search(u.text)
+            if result.kind == "answer":
+                entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]
+                return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots), "consult",
+                            result.topic, result.confidence)
+        turn = self.form.fill(user, slots, {requested: u.text}, u.text)
+        if turn.ineligible:
+            del state["form"]
+            return Turn("\n".join(turn.messages), "ineligible")
+        if turn.requested is None and turn.slots.get("confirmed"):
+            del state["form"]
+            return Turn("\n\n".join(self.form.submit(user, turn.slots)), "submitted")
+        form["slots"], form["requested"] = turn.slots, turn.requested
+        return Turn("\n".join(turn.messages), "form")
 
     # -- long replies ---------------------------------------------------------------------
 
@@ -154,6 +224,14 @@ class DialogManager:
         else:
             state.pop("pages", None)
         return Turn(page, "more")
+
+
+def _editable_slot(what: str) -> str | None:
+    what = what.strip()
+    for name in sorted(EDITABLE, key=len, reverse=True):
+        if name in what:
+            return EDITABLE[name]
+    return None
 
 
 def _outcome(result: Result) -> str:

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from bot import cases
+from bot import cases, clock
 from bot.db import make_engine, make_sessionmaker, transaction, upgrade
 from bot.models import CaseItem, LedgerEntry, Notification, Staff
 from bot.workdays import load_calendar
@@ -104,7 +104,7 @@ def test_numbers_are_unique_under_concurrent_submissions(sessions):
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(numbers) == [f"BD-{date.today().year}-{i:06d}" for i in range(1, 9)]
+    assert sorted(numbers) == [f"BD-{clock.today().year}-{i:06d}" for i in range(1, 9)]
 
 
 def test_daiban_needs_agreement_and_items_are_required(sessions):

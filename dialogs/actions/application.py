@@ -1,0 +1,361 @@
+"""The 帮办/代办 application form, written against rasa-sdk so the same code runs in process (our
+form loop in dialogs/forms.py) and behind `python -m rasa_sdk --actions dialogs.actions`.
+
+ValidateApplicationForm validates each answer, says clearly what is wrong, and asks the next
+question; ActionSubmitApplication stores the request and answers with its number and the
+一次性告知.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import cases, clock
+from bot.db import transaction
+from bot.identifiers import check_credit_code, check_phone, check_project_code, mask_credit_code
+from bot.models import Staff
+
+from .. import texts
+from ..nlu import clean, menu_number, service_mode
+from ..notice import item_plans, one_time_notice
+from . import runtime
+
+FORM = "application_form"
+SLOTS = ["service_mode", "region", "company_name", "credit_code", "project_name", "project_code",
+         "investment_type", "key_project", "project_kind", "stage", "items", "contact_name",
+         "contact_phone", "agreement", "confirmed"]
+OPTIONAL_NONE = ""  # an optional slot the user skipped (None means "not asked yet")
+INVESTMENT_TYPES = ["社会投资", "政府投资"]
+PROJECT_KINDS = ["工业项目", "商业/办公项目", "经营性房地产开发", "市政基础设施", "公共服务设施（教育、医疗等）", "其他"]
+SKIP_WORDS = {"无", "没有", "暂无", "跳过", "没", "不知道", "还没有", "不清楚", "skip", "否", "没有代码", "还没赋码"}
+YES = {"是", "是的", "对", "对的", "确认", "确定", "提交", "同意", "好", "好的", "可以", "yes", "y", "ok", "没问题", "确认提交", "我同意"}
+NO = {"不是", "否", "不", "不对", "不同意", "no", "n", "不是重点项目", "非重点"}
+EDITABLE = {
+    "联系人": "contact_name", "联系电话": "contact_phone", "电话": "contact_phone", "手机": "contact_phone",
+    "公司": "company_name", "企业": "company_name", "公司名称": "company_name", "企业名称": "company_name",
+    "单位": "company_name", "信用代码": "credit_code", "统一社会信用代码": "credit_code", "代码": "credit_code",
+    "项目名称": "project_name", "项目名": "project_name", "项目代码": "project_code", "地区": "region",
+    "区域": "region", "所在地": "region", "阶段": "stage", "事项": "items", "办理事项": "items",
+    "投资类型": "investment_type", "重点项目": "key_project", "项目类型": "project_kind",
+    "服务方式": "service_mode", "方式": "service_mode",
+}
+
+DOMAIN: dict[str, Any] = {
+    "version": "3.1",
+    "slots": {s: {"type": "any", "mappings": [{"type": "custom"}]} for s in SLOTS + ["requested_slot", "ineligible"]},
+    "forms": {FORM: {"required_slots": SLOTS}},
+    "responses": {},
+    "actions": ["validate_application_form", "action_submit_application"],
+}
+
+
+def required_slots_for(slots: dict) -> list[str]:
+    """The agreement is asked only for 代办 (帮办 needs no 委托, seed 002)."""
+    return [s for s in SLOTS if s != "agreement" or slots.get("service_mode") == "代办"]
+
+
+def _numbered(options) -> str:
+    return "\n".join(f"{i}. {o}" for i, o in enumerate(options, 1))
+
+
+def _pick(value: str, options: list[str]) -> str | None:
+    """An option chosen by number or by (part of) its name."""
+    c = clean(value)
+    n = menu_number(c)
+    if n is not None:
+        return options[n - 1] if 1 <= n <= len(options) else None
+    hits = [o for o in options if clean(o) and (clean(o) in c or (len(c) >= 2 and c in clean(o)))]
+    return hits[0] if len(hits) == 1 else None
+
+
+def stage_options(kb) -> list[tuple[str, str]]:
+    return [(s.id, s.name) for s in kb.stages.values()]
+
+
+def item_options(kb, stage: str) -> list[tuple[str, str]]:
+    return [(i.id, i.name) for i in kb.items.values() if i.stage == stage]
+
+
+def prompt(slot: str, slots: dict) -> str:
+    """The question for `slot`, with the choices the user can answer by number."""
+    kb = runtime.get().kb
+    if slot == "service_mode":
+        return "请选择服务方式：\n1. 帮办（专员指导您准备材料、跟踪催办，您自己申报）\n2. 代办（签委托协议，专员代您申报、跑办）\n不确定可回复「区别」。"
+    if slot == "region":
+        return "项目在哪个地区？（帮代办按属地提供）请回复数字：\n" + _numbered(r.name for r in kb.regions.values())
+    if slot == "company_name":
+        return "请输入项目单位（企业）全称，与营业执照一致："
+    if slot == "credit_code":
+        return "请输入企业的18位统一社会信用代码（营业执照上可以找到）："
+    if slot == "project_name":
+        return "请输入项目名称："
+    if slot == "project_code":
+        return "项目已在投资项目在线审批监管平台赋码的，请输入项目代码（如 2020-420118-47-03-012345）；还没有请回复「无」。"
+    if slot == "investment_type":
+        return "项目的投资类型是？\n" + _numbered(INVESTMENT_TYPES)
+    if slot == "key_project":
+        return "是否为市、区（县）确定的重点项目或招商引资项目？回复「是」或「否」。"
+    if slot == "project_kind":
+        return "项目属于哪一类？\n" + _numbered(PROJECT_KINDS)
+    if slot == "stage":
+        return "项目目前处在哪个审批阶段？\n" + _numbered(name for _, name in stage_options(kb))
+    if slot == "items":
+        options = item_options(kb, slots.get("stage") or "")
+        return ("需要帮您办理哪些事项？可多选，如「1 3」，或回复「全部」：\n" + _numbered(n for _, n in options))
+    if slot == "contact_name":
+        return "请留下项目经办人（联系人）姓名："
+    if slot == "contact_phone":
+        return "联系电话（手机或座机，专员会与您联系）；不方便留可以回复「跳过」。"
+    if slot == "agreement":
+        return texts.AGREEMENT_TERMS
+    if slot == "confirmed":
+        return summary(slots) + "\n\n信息无误请回复「确认」提交；需要修改请回复「修改+项目」，如「修改联系人」。"
+    return ""
+
+
+def summary(slots: dict) -> str:
+    kb = runtime.get().kb
+    region = kb.regions.get(slots.get("region") or "")
+    stage = kb.stages.get(slots.get("stage") or "")
+    names = [kb.items[c].name for c in slots.get("items") or [] if c in kb.items]
+    lines = [
+        f"请核对您的{slots.get('service_mode') or ''}申请：",
+        f"地区：{region.name if region else '-'}",
+        f"单位：{slots.get('company_name') or '-'}",
+        f"信用代码：{slots.get('credit_code') or '-'}",
+        f"项目：{slots.get('project_name') or '-'}",
+        f"项目代码：{slots.get('project_code') or '暂无'}",
+        f"投资类型：{slots.get('investment_type') or '-'}；重点项目：{'是' if slots.get('key_project') else '否'}",
+        f"项目类型：{slots.get('project_kind') or '-'}",
+        f"阶段：{stage.name if stage else '-'}",
+        f"事项：{'、'.join(names) or '-'}",
+        f"联系人：{slots.get('contact_name') or '-'}  电话：{slots.get('contact_phone') or '未留'}",
+    ]
+    if slots.get("service_mode") == "代办" and slots.get("agreement"):
+        lines.append("委托协议：已同意")
+    return "\n".join(lines)
+
+
+def scope_problem(region_id: str, investment_type: str | None, project_kind: str | None) -> str | None:
+    """Why this region's service does not cover the project, or None when it does."""
+    region = runtime.get().kb.regions.get(region_id)
+    if region is None:
+        return None
+    for excluded in region.excluded_project_kinds:
+        for value in (project_kind, investment_type):
+            if value and (value in excluded or excluded in value):
+                return texts.INELIGIBLE.format(region=region.name, excluded=excluded,
+                                               source=region.source.cite() if region.source else "当地实施方案")
+    return None
+
+
+class ValidateApplicationForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_application_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        return required_slots_for(tracker.slots)
+
+    async def next_requested_slot(self, dispatcher, tracker, domain):
+        # Always name the next slot (rasa-sdk skips this unless required_slots differs from the
+        # domain's list), and ask it, so the reply is complete wherever the action runs.
+        if tracker.slots.get("ineligible"):
+            return SlotSet("requested_slot", None)
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        missing = next((s for s in required if tracker.slots.get(s) is None), None)
+        if missing:
+            dispatcher.utter_message(text=prompt(missing, tracker.slots))
+        return SlotSet("requested_slot", missing)
+
+    # -- one validator per slot: return the clean value, or None after saying what is wrong --
+
+    def validate_service_mode(self, value, dispatcher, tracker, domain):
+        c = clean(str(value))
+        mode = {1: "帮办", 2: "代办"}.get(menu_number(c) or 0) or service_mode(c)
+        if mode:
+            return {"service_mode": mode}
+        if any(w in c for w in ("区别", "不同", "不确定", "不知道", "哪个好", "有啥不一样")):
+            dispatcher.utter_message(text=texts.MODE_DIFFERENCE)
+        else:
+            dispatcher.utter_message(text="请回复 1（帮办）或 2（代办）。")
+        return {"service_mode": None}
+
+    def validate_region(self, value, dispatcher, tracker, domain):
+        kb = runtime.get().kb
+        ids = list(kb.regions)
+        if value in kb.regions:
+            return {"region": value}
+        n = menu_number(clean(str(value)))
+        region = ids[n - 1] if n and 1 <= n <= len(ids) else kb.find_region(str(value))
+        if region:
+            return {"region": region}
+        dispatcher.utter_message(text=f"目前支持以下地区，请回复数字 1-{len(ids)}。不在其中的，请咨询当地政务服务中心。")
+        return {"region": None}
+
+    def validate_company_name(self, value, dispatcher, tracker, domain):
+        name = re.sub(r"\s+", "", str(value)).strip("：:，,。")
+        if not 4 <= len(name) <= 60 or not re.search(r"[\u4e00-\u9fff]", name) or re.fullmatch(r"[\d\W]+", name):
+            dispatcher.utter_message(text="请填写企业的完整名称（4-60个字，与营业执照一致），例如「武汉某某科技有限公司」。")
+            return {"company_name": None}
+        return {"company_name": name}
+
+    def validate_credit_code(self, value, dispatcher, tracker, domain):
+        result = check_credit_code(str(value))
+        if not result.ok:
+            dispatcher.utter_message(text=result.error)
+            return {"credit_code": None}
+        return {"credit_code": result.value}
+
+    def validate_project_name(self, value, dispatcher, tracker, domain):
+        name = str(value).strip().strip("：:，,。")
+        if not 2 <= len(name) <= 100:
+            dispatcher.utter_message(text="项目名称请控制在2-100个字。")
+            return {"project_name": None}
+        return {"project_name": name}
+
+    def validate_project_code(self, value, dispatcher, tracker, domain):
+        if value == OPTIONAL_NONE or clean(str(value)) in SKIP_WORDS:
+            return {"project_code": OPTIONAL_NONE}
+        result = check_project_code(str(value))
+        if not result.ok:
+            dispatcher.utter_message(text=result.error + " 如果还没有项目代码，请回复「无」。")
+            return {"project_code": None}
+        return {"project_code": result.value}
+
+    def validate_investment_type(self, value, dispatcher, tracker, domain):
+        choice = _pick(str(value), INVESTMENT_TYPES) or ("社会投资" if "企业投资" in str(value) else None)
+        if not choice:
+            dispatcher.utter_message(text="请回复 1（社会投资）或 2（政府投资）。")
+            return {"investment_type": None}
+        problem = scope_problem(tracker.get_slot("region") or "", choice, None)
+        if problem:
+            dispatcher.utter_message(text=problem)
+            return {"investment_type": choice, "ineligible": problem}
+        return {"investment_type": choice}
+
+    def validate_key_project(self, value, dispatcher, tracker, domain):
+        if isinstance(value, bool):
+            return {"key_project": value}
+        c = clean(str(value))
+        if c in NO or c.startswith("不是") or c.startswith("否") or menu_number(c) == 2:
+            return {"key_project": False}
+        if c in YES or "重点" in c or "招商" in c or menu_number(c) == 1:
+            return {"key_project": True}
+        dispatcher.utter_message(text="请回复「是」或「否」。")
+        return {"key_project": None}
+
+    def validate_project_kind(self, value, dispatcher, tracker, domain):
+        choice = _pick(str(value), PROJECT_KINDS) or ("经营性房地产开发" if "房地产" in str(value) else None)
+        if not choice:
+            dispatcher.utter_message(text=f"请回复数字 1-{len(PROJECT_KINDS)} 选择项目类型。")
+            return {"project_kind": None}
+        problem = scope_problem(tracker.get_slot("region") or "", None, choice)
+        if problem:
+            dispatcher.utter_message(text=problem)
+            return {"project_kind": choice, "ineligible": problem}
+        return {"project_kind": choice}
+
+    def validate_stage(self, value, dispatcher, tracker, domain):
+        kb = runtime.get().kb
+        options = stage_options(kb)
+        if value in kb.stages:
+            return {"stage": value, "items": None}
+        name = _pick(str(value), [n for _, n in options])
+        if not name:
+            for sid, stage in kb.stages.items():
+                if any(clean(a) in clean(str(value)) for a in stage.aliases if a):
+                    return {"stage": sid, "items": None}
+            dispatcher.utter_message(text=f"请回复数字 1-{len(options)} 选择阶段。")
+            return {"stage": None}
+        return {"stage": next(sid for sid, n in options if n == name), "items": None}
+
+    def validate_items(self, value, dispatcher, tracker, domain):
+        kb = runtime.get().kb
+        options = item_options(kb, tracker.get_slot("stage") or "")
+        if isinstance(value, list) and value and all(v in kb.items for v in value):
+            return {"items": value}
+        text = str(value)
+        if clean(text) in {"全部", "都要", "所有", "全选", "都办"}:
+            return {"items": [code for code, _ in options]}
+        numbers = [int(n) for n in re.findall(r"\d+", text)]
+        chosen = [options[n - 1][0] for n in numbers if 1 <= n <= len(options)]
+        if not numbers:
+            chosen = [code for code, name in options
+                      if clean(name) in clean(text) or any(clean(a) in clean(text) for a in kb.items[code].aliases if len(a) > 1)]
+        bad = [n for n in numbers if not 1 <= n <= len(options)]
+        if not chosen or bad:
+            dispatcher.utter_message(text=f"请回复列表中的数字（1-{len(options)}），多个用空格隔开，或回复「全部」。")
+            return {"items": None}
+        return {"items": list(dict.fromkeys(chosen))}
+
+    def validate_contact_name(self, value, dispatcher, tracker, domain):
+        name = re.sub(r"\s+", "", str(value)).strip("：:，,。")
+        if not 2 <= len(name) <= 20 or re.search(r"\d", name):
+            dispatcher.utter_message(text="请填写联系人姓名（2-20个字，不含数字），例如「陈经理」或「陈明」。")
+            return {"contact_name": None}
+        return {"contact_name": name}
+
+    def validate_contact_phone(self, value, dispatcher, tracker, domain):
+        if value == OPTIONAL_NONE or clean(str(value)) in SKIP_WORDS:
+            return {"contact_phone": OPTIONAL_NONE}
+        result = check_phone(str(value))
+        if not result.ok:
+            dispatcher.utter_message(text=result.error + " 不方便留可以回复「跳过」。")
+            return {"contact_phone": None}
+        return {"contact_phone": result.value}
+
+    def validate_agreement(self, value, dispatcher, tracker, domain):
+        c = clean(str(value))
+        if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}T", value):
+            return {"agreement": value}
+        if c in YES or c.startswith("同意"):
+            return {"agreement": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if c in NO or "不同意" in c:
+            dispatcher.utter_message(text="好的，不签委托协议也可以选择帮办：专员指导您准备材料并全程跟踪。已为您改为帮办。")
+            return {"agreement": None, "service_mode": "帮办"}
+        dispatcher.utter_message(text="请回复「同意」确认委托协议，或回复「不同意」改为帮办。")
+        return {"agreement": None}
+
+    def validate_confirmed(self, value, dispatcher, tracker, domain):
+        c = clean(str(value))
+        if value is True or c in YES:
+            return {"confirmed": True}
+        dispatcher.utter_message(text="请回复「确认」提交，或回复「修改+项目」（如「修改联系人」），不想申请了回复「取消」。")
+        return {"confirmed": None}
+
+
+class ActionSubmitApplication(Action):
+    """Store the confirmed request in one transaction and answer with its number at once."""
+
+    def name(self) -> str:
+        return "action_submit_application"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        rt = runtime.get()
+        s = tracker.slots
+        consent = s.get("agreement")
+        today = clock.today()
+        app = cases.Application(
+            mode=s["service_mode"], applicant_openid=tracker.sender_id, company_name=s["company_name"],
+            credit_code=s["credit_code"], project_name=s["project_name"], region=s["region"],
+            investment_type=s["investment_type"], stage=s["stage"], contact_name=s["contact_name"],
+            items=tuple(item_plans(rt.kb, s["items"])), project_code=s.get("project_code") or None,
+            key_project=bool(s.get("key_project")), project_kind=s.get("project_kind"),
+            contact_phone=s.get("contact_phone") or None,
+            agreement_consented_at=datetime.fromisoformat(consent) if consent else None,
+            submission_key=s.get("submission_key") or None,
+        )
+        with transaction(rt.sessions) as db:
+            case = cases.submit(db, app, rt.calendar, today=today, console_url=rt.settings.public_url)
+            commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
+            number = case.number
+        who = (f"帮代办专员{commissioner.name}将与{app.contact_name}联系（一般1个工作日内）。" if commissioner
+               else "我们正在为您分派帮代办专员，分派后会通知您。")
+        dispatcher.utter_message(text=texts.SUBMITTED.format(number=number, mode=app.mode, who=who))
+        dispatcher.utter_message(text=one_time_notice(rt.kb, s["items"], s["stage"], today, rt.calendar, number))
+        return [SlotSet("case_number", number), SlotSet("credit_code_masked", mask_credit_code(app.credit_code))]

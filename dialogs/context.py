@@ -1,0 +1,33 @@
+"""Follow-ups that lean on the previous answer: after 「施工许可证要什么材料」, 「那规划证呢」 asks the
+same thing about another item. Pure string work over the knowledge base's item names."""
+from __future__ import annotations
+
+import re
+
+from knowledge import KnowledgeBase
+from knowledge.text import normalize
+
+_FOLLOW_UP_RE = re.compile(r"^(那|那么|那个|还有|另外|再问下?|如果是|换成)?(?P<subject>.{1,14}?)(呢|怎么样|咋样|呐)?[?？。!！]*$")
+
+
+def is_follow_up(text: str) -> bool:
+    t = text.strip()
+    return len(normalize(t)) <= 14 and (t.startswith(("那", "还有", "另外", "换成", "如果是")) or t.rstrip("?？。").endswith("呢"))
+
+
+def item_names(kb: KnowledgeBase) -> list[str]:
+    names = {n for i in kb.items.values() for n in (i.name, *i.aliases) if len(n) >= 2}
+    names |= {w for w in kb.lexicon.words if len(w) >= 3}
+    return sorted(names, key=len, reverse=True)
+
+
+def rewrite(text: str, previous_question: str, names: list[str]) -> str | None:
+    """The previous question with its subject swapped for the new one, or None if not a follow-up."""
+    if not is_follow_up(text):
+        return None
+    m = _FOLLOW_UP_RE.match(text.strip())
+    subject = m.group("subject") if m else text.strip()
+    for name in names:
+        if name in previous_question:
+            return previous_question.replace(name, subject, 1)
+    return f"{subject} {previous_question}"

@@ -1,0 +1,290 @@
+"""Applying for 帮办/代办 in chat, end to end: through the signed webhook, through the dialog
+manager with Redis state, and through the real rasa-sdk action server over HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+import sqlalchemy as sa
+
+from bot import clock
+from bot.config import Settings
+from bot.db import upgrade
+from bot.kv import MemoryKV, RedisKV
+from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
+from dialogs import build_manager, texts
+from knowledge import Retriever, load
+from webhook import create_app
+from webhook.simulator import WeChatServer, reply_fields, text_xml
+
+VALID_CODE = "91350100M000100Y43"
+BANGBAN_ANSWERS = [
+    "我要申请帮办", "5", "武汉光谷示例科技有限公司", VALID_CODE, "光谷示例研发楼", "无",
+    "1", "否", "1", "3", "1 3", "陈明", "13800138000",
+]
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load()
+
+
+@pytest.fixture(scope="module")
+def retriever(kb):
+    return Retriever(kb)
+
+
+def seed_staff(sessions):
+    with sessions.begin() as db:
+        db.add_all([
+            Staff(username="dh1", name="周专员", role="commissioner", region="donghu", wechat_openid="oStaffZhou"),
+            Staff(username="dh2", name="吴专员", role="commissioner", region="donghu", wechat_openid="oStaffWu"),
+            Staff(username="dhs", name="郑主任", role="supervisor", region="donghu", wechat_openid="oBossZheng"),
+        ])
+
+
+@pytest.fixture()
+def manager(database_url, kb, retriever):
+    if database_url.startswith("postgresql"):
+        upgrade(database_url)
+    m = build_manager(Settings(database_url=database_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    seed_staff(m.sessions)
+    return m
+
+
+def talk(manager, user, messages):
+    return [manager.handle_text(user, m) for m in messages]
+
+
+def cases_of(manager, user):
+    with manager.sessions() as s:
+        return list(s.scalars(sa.select(Case).where(Case.applicant_openid == user)))
+
+
+def test_bangban_application_is_stored_assigned_and_answered_with_number(manager):
+    turns = talk(manager, "oEnt1", BANGBAN_ANSWERS)
+    assert "请核对您的帮办申请" in turns[-1].reply and "陈明" in turns[-1].reply
+    done = manager.handle_text("oEnt1", "确认")
+    assert done.intent == "submitted"
+    [case] = cases_of(manager, "oEnt1")
+    assert case.number in done.reply and done.reply.startswith("✅ 申请已提交")
+    assert (case.mode, case.region, case.credit_code, case.project_code) == ("帮办", "donghu", VALID_CODE, None)
+    assert case.agreement_consented_at is None
+    with manager.sessions() as s:
+        items = s.scalars(sa.select(CaseItem).where(CaseItem.case_id == case.id)).all()
+        assert sorted(i.item_code for i in items) == ["construction_permit", "drawing_review"]
+        commissioner = s.get(Staff, case.commissioner_id)
+        alert = s.scalars(sa.select(Notification).where(Notification.purpose == "assignment")).one()
+    assert commissioner.region == "donghu" and commissioner.name in done.reply
+    assert alert.recipient_openid == commissioner.wechat_openid and case.number in alert.text
+    # 一次性告知: every chosen item with department, limit, materials and an expected date.
+    assert "【一次性告知】" in done.reply
+    assert "建筑工程施工许可证申请表" in done.reply and "预计" in done.reply
+    # Asking again later gives the same notice.
+    assert "【一次性告知】" in manager.handle_text("oEnt1", "我还要准备什么").reply
+
+
+def test_progress_shows_state_items_and_commissioner(manager):
+    talk(manager, "oEnt2", BANGBAN_ANSWERS + ["确认"])
+    [case] = cases_of(manager, "oEnt2")
+    reply = manager.handle_text("oEnt2", "我的申请怎么样了").reply
+    with manager.sessions() as s:
+        name = s.get(Staff, case.commissioner_id).name
+    assert case.number in reply and "已申请" in reply and name in reply
+    assert "建筑工程施工许可证核发：待申报" in reply
+    assert manager.handle_text("oSomeoneElse", "我的申请怎么样了").reply == texts.NO_CASE
+
+
+def test_daiban_records_explicit_agreement_consent(manager):
+    answers = ["申请代办"] + BANGBAN_ANSWERS[1:]
+    talk(manager, "oEnt3", answers)
+    agreement = manager.handle_text("oEnt3", "好吧")  # not a clear yes
+    assert "请回复「同意」" in agreement.reply
+    assert "请核对您的代办申请" in manager.handle_text("oEnt3", "同意").reply
+    manager.handle_text("oEnt3", "确认")
+    [case] = cases_of(manager, "oEnt3")
+    assert case.mode == "代办" and case.agreement_consented_at is not None
+    with manager.sessions() as s:
+        actions = [e.action for e in s.scalars(sa.select(LedgerEntry).where(LedgerEntry.case_id == case.id))]
+    assert "agreement_consented" in actions
+
+
+def test_invalid_credit_code_is_explained_and_nothing_stored(manager):
+    talk(manager, "oEnt4", BANGBAN_ANSWERS[:3])
+    wrong_check = manager.handle_text("oEnt4", VALID_CODE[:-1] + "4").reply
+    assert "校验" in wrong_check and "统一社会信用代码" in wrong_check
+    too_short = manager.handle_text("oEnt4", VALID_CODE[:-1]).reply
+    assert "18位" in too_short and "17位" in too_short
+    letter_o = manager.handle_text("oEnt4", VALID_CODE.replace("0", "O", 1)).reply
+    assert "O" in letter_o
+    assert "项目名称" in manager.handle_text("oEnt4", VALID_CODE).reply
+    assert cases_of(manager, "oEnt4") == []
+
+
+def test_cancel_midway_leaves_cleanly(manager):
+    talk(manager, "oEnt5", BANGBAN_ANSWERS[:5])
+    assert manager.handle_text("oEnt5", "算了").reply == texts.FORM_CANCELLED
+    assert cases_of(manager, "oEnt5") == []
+    after = manager.handle_text("oEnt5", "施工许可证需要哪些材料")
+    assert after.intent == "consult" and "来源" in after.reply
+
+
+def test_question_midway_is_answered_and_form_resumes(manager):
+    talk(manager, "oEnt6", BANGBAN_ANSWERS[:4])  # next question: project name
+    turn = manager.handle_text("oEnt6", "施工许可证一般多久能办下来？")
+    assert "来源" in turn.reply and texts.FORM_RESUME in turn.reply and "请输入项目名称" in turn.reply
+    assert "项目代码" in manager.handle_text("oEnt6", "光谷示例研发楼").reply
+
+
+def test_edit_contact_before_submitting(manager):
+    talk(manager, "oEnt7", BANGBAN_ANSWERS)
+    assert "联系人" in manager.handle_text("oEnt7", "修改联系人").reply
+    summary = manager.handle_text("oEnt7", "林晓").reply
+    assert "联系人：林晓" in summary and "请核对" in summary
+    manager.handle_text("oEnt7", "确认")
+    assert cases_of(manager, "oEnt7")[0].contact_name == "林晓"
+
+
+def test_ineligible_project_is_told_why_and_what_else(manager):
+    answers = BANGBAN_ANSWERS[:8] + ["3"]  # 东湖 + 经营性房地产开发
+    turn = talk(manager, "oEnt8", answers)[-1]
+    assert turn.intent == "ineligible"
+    assert "经营性房地产开发" in turn.reply and "咨询" in turn.reply
+    assert cases_of(manager, "oEnt8") == []
+
+
+def test_urge_reaches_commissioner_once_a_day(manager):
+    talk(manager, "oEnt9", BANGBAN_ANSWERS + ["确认"])
+    first = manager.handle_text("oEnt9", "催一下").reply
+    second = manager.handle_text("oEnt9", "能快点吗，怎么还没办").reply
+    assert "已把您的催办转告帮代办专员" in first
+    assert "今天已经为您催办过" in second
+    with manager.sessions() as s:
+        urges = s.scalars(sa.select(Notification).where(Notification.purpose == "urge")).all()
+    assert len(urges) == 1 and f"urge:{cases_of(manager, 'oEnt9')[0].number}:{clock.today()}" in urges[0].idempotency_key
+
+
+def test_two_users_filling_forms_at_once(manager):
+    errors = []
+
+    def fill(user):
+        try:
+            talk(manager, user, BANGBAN_ANSWERS + ["确认"])
+        except Exception as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=fill, args=(f"oPar{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    numbers = [cases_of(manager, f"oPar{i}")[0].number for i in range(4)]
+    assert len(set(numbers)) == 4
+
+
+def test_form_survives_a_restart_with_redis(sqlite_url, kb, retriever, redis_client):
+    settings = Settings(database_url=sqlite_url)
+    first = build_manager(settings, kb=kb, kv=RedisKV(redis_client), retriever=retriever)
+    seed_staff(first.sessions)
+    talk(first, "oRestart", BANGBAN_ANSWERS[:6])
+    restarted = build_manager(settings, kb=kb, kv=RedisKV(redis_client), retriever=retriever)
+    talk(restarted, "oRestart", BANGBAN_ANSWERS[6:] + ["确认"])
+    assert len(cases_of(restarted, "oRestart")) == 1
+
+
+def test_application_through_the_signed_webhook(sqlite_url, kb, retriever):
+    settings = Settings(wechat_token="t0k", database_url=sqlite_url)
+    manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
+    seed_staff(manager.sessions)
+    client = create_app(settings, manager=manager).test_client()
+    wx = WeChatServer("t0k")
+    replies = []
+    for i, message in enumerate(BANGBAN_ANSWERS + ["确认"]):
+        xml = text_xml("oViaWeChat", message, msg_id=5000 + i)
+        r = client.post(wx.callback(xml).path, data=wx.callback(xml).body, content_type="text/xml")
+        replies.append(reply_fields(r.get_data(as_text=True))["Content"])
+    # WeChat retries the confirming message: same reply, still one case.
+    xml = text_xml("oViaWeChat", "确认", msg_id=5000 + len(BANGBAN_ANSWERS))
+    cb = wx.callback(xml)
+    retry = reply_fields(client.post(cb.path, data=cb.body, content_type="text/xml").get_data(as_text=True))["Content"]
+    assert retry == replies[-1]
+    assert len(cases_of(manager, "oViaWeChat")) == 1
+    assert all(len(r.encode("utf-8")) <= 2048 for r in replies)
+
+
+# -- the same actions behind the rasa-sdk action server ---------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def action_server(sqlite_url):
+    upgrade(sqlite_url)
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": sqlite_url}
+    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "dialogs.actions", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("action server exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("action server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def _post(url, payload):
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def test_actions_served_by_rasa_sdk_over_http(action_server):
+    from dialogs.actions.application import DOMAIN, SLOTS
+
+    with urllib.request.urlopen(action_server + "/actions", timeout=10) as r:
+        names = {a["name"] for a in json.loads(r.read())}
+    assert {"validate_application_form", "action_submit_application", "action_case_progress", "action_urge"} <= names
+
+    slots = {s: None for s in SLOTS} | {"service_mode": "帮办", "region": "donghu", "company_name": "武汉光谷示例科技有限公司"}
+    tracker = {
+        "sender_id": "oRasa", "slots": {**slots, "requested_slot": "credit_code", "credit_code": "91350100M000100Y44"},
+        "latest_message": {"text": "91350100M000100Y44", "intent": {"name": "inform"}, "entities": []},
+        "events": [{"event": "user", "text": "91350100M000100Y44"},
+                   {"event": "slot", "name": "credit_code", "value": "91350100M000100Y44"}],
+        "paused": False, "followup_action": None, "active_loop": {"name": "application_form"},
+        "latest_action_name": "action_listen",
+    }
+    bad = _post(action_server + "/webhook", {"next_action": "validate_application_form", "tracker": tracker,
+                                             "domain": DOMAIN, "sender_id": "oRasa"})
+    assert {"event": "slot", "name": "credit_code", "value": None} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in bad["events"]]
+    assert any("校验" in (m.get("text") or "") for m in bad["responses"])
+
+    tracker["events"][-1]["value"] = VALID_CODE
+    tracker["slots"]["credit_code"] = VALID_CODE
+    good = _post(action_server + "/webhook", {"next_action": "validate_application_form", "tracker": tracker,
+                                              "domain": DOMAIN, "sender_id": "oRasa"})
+    events = {e["name"]: e["value"] for e in good["events"] if e["event"] == "slot"}
+    assert events["credit_code"] == VALID_CODE and events["requested_slot"] == "project_name"
+    assert any("项目名称" in (m.get("text") or "") for m in good["responses"])
