@@ -101,7 +101,8 @@ class Retriever:
                  thresholds: Thresholds = Thresholds()):
         self.kb = kb
         self.thresholds = thresholds
-        self.analyzer = analyzer or Analyzer(kb.lexicon.words, kb.lexicon.synonyms)
+        self.analyzer = analyzer or Analyzer(kb.lexicon.words, kb.lexicon.synonyms,
+                                             drop=[n for r in kb.regions.values() for n in r.names])
         self.topics: list[str] = list(kb.topics)
         q_terms: list[Terms] = []
         doc_topic: list[int] = []

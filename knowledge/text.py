@@ -21,7 +21,10 @@ STOPWORDS = frozenset(
     "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 是 我 我们 我司 咱们 你 你们 您 他 她 它 这 那 这个 那个 一下 请问 "
     "请 问 想 想问 问下 问一下 麻烦 谢谢 就 都 也 还 又 和 与 及 或 或者 在 对 把 被 给 让 从 到 "
     "个 些 一 有 没 没有 能 能不能 可以 可不可以 会 要 需要 得 地 着 过 么 呗 啦 嗯 额 下 上 里 "
-    "一个 怎么 怎样 如何 什么 啥 咋 哪 哪些 哪个 多少 吗? 是不是 有没有 现在 目前 如果 然后 所以 因为".split()
+    "一个 怎么 怎样 如何 什么 啥 咋 哪 哪些 哪个 多少 吗? 是不是 有没有 现在 目前 如果 然后 所以 因为 "
+    "你好 您好 老师 领导 同志 想问问 问问 咨询 咨询一下 这边 那边 这里 那里 这种 那种 听说 一下子 "
+    "请教 打扰 谢谢 麻烦 帮忙 看看 知道 清楚 了解 具体 一般 到底 究竟 真的 其实 呀 喔 哟 哇 "
+    "公司 我们公司 企业 我们企业 单位 我们单位 老板 领导".split()
 )
 
 
@@ -49,8 +52,12 @@ class Terms:
 class Analyzer:
     """Turns a question into index terms. One instance per knowledge base (own jieba dictionary)."""
 
-    def __init__(self, words=(), synonyms=()):
+    def __init__(self, words=(), synonyms=(), drop=()):
         self._jieba = jieba.Tokenizer()
+        # Words removed before matching: region names are an entity the dialog handles on its own;
+        # as index terms they only pull questions toward whichever region variant mentions them.
+        drop = sorted({normalize(d) for d in drop if normalize(d)}, key=len, reverse=True)
+        self._drop_re = re.compile("|".join(map(re.escape, drop))) if drop else None
         self._canon: dict[str, str] = {}
         for group in synonyms:
             canonical = normalize(group[0])
@@ -70,6 +77,8 @@ class Analyzer:
 
     def canonical_text(self, text: str) -> str:
         t = normalize(text)
+        if self._drop_re is not None:
+            t = self._drop_re.sub(" ", t)
         if self._variant_re is not None:
             t = self._variant_re.sub(lambda m: self._canon[m.group(0)], t)
         return t
