@@ -52,6 +52,7 @@ class Scores:
     top1: float
     answered_correct: float
     clarified: float
+    menu_has_right: float
     abstained: float
     confidently_wrong: float
     unanswerable_recognised: float
@@ -64,7 +65,7 @@ class Scores:
             f"questions                {self.n} ({self.answerable} answerable, {self.n - self.answerable} not)",
             f"top-1 accuracy           {pct(self.top1)}   (target >= 95%)",
             f"answered correctly       {pct(self.answered_correct)}",
-            f"clarification menu       {pct(self.clarified)}",
+            f"clarification menu       {pct(self.clarified)}   (right topic in the menu: {pct(self.menu_has_right)} of menus)",
             f"abstention (answerable)  {pct(self.abstained)}",
             f"confidently wrong        {pct(self.confidently_wrong)}   (target <= 2%)",
             f"unanswerable recognised  {pct(self.unanswerable_recognised)}   (target >= 80%; "
@@ -75,7 +76,7 @@ class Scores:
 def evaluate(retriever: Retriever, cases: list[Case]) -> Scores:
     answerable = [c for c in cases if c.expect]
     unanswerable = [c for c in cases if not c.expect]
-    top1 = answered_ok = clarified = abstained = wrong = recog = strict = 0
+    top1 = answered_ok = clarified = menu_right = abstained = wrong = recog = strict = 0
     misses = []
     for c in cases:
         r = retriever.search(c.q)
@@ -85,6 +86,7 @@ def evaluate(retriever: Retriever, cases: list[Case]) -> Scores:
                 answered_ok += r.topic == c.expect
                 wrong += r.topic != c.expect
             clarified += r.kind == "clarify"
+            menu_right += r.kind == "clarify" and c.expect in {x.topic for x in r.candidates}
             abstained += r.kind == "unsure"
             if r.topic != c.expect or r.kind != "answer":
                 misses.append((c, r))
@@ -95,20 +97,44 @@ def evaluate(retriever: Retriever, cases: list[Case]) -> Scores:
             if r.kind == "answer":
                 misses.append((c, r))
     na, nu = max(1, len(answerable)), max(1, len(unanswerable))
-    return Scores(len(cases), len(answerable), top1 / na, answered_ok / na, clarified / na, abstained / na,
+    return Scores(len(cases), len(answerable), top1 / na, answered_ok / na, clarified / na,
+                  menu_right / max(1, clarified), abstained / na,
                   wrong / max(1, len(cases)), recog / nu, strict / nu, misses)
 
 
+def fit_weights(retriever: Retriever, cases: list[Case]) -> tuple[float, float, float, float]:
+    """Logistic regression (plain gradient descent) of "the top topic is right" on the features."""
+    import numpy as np
+
+    xs, ys = [], []
+    for c in cases:
+        terms = retriever.analyzer.terms(c.q)
+        r = retriever.search(c.q)
+        if not r.candidates:
+            continue
+        top = retriever.topics.index(r.candidates[0].topic)
+        xs.append((1.0, *retriever.features(terms, top, r.candidates)))
+        ys.append(1.0 if c.expect and r.topic == c.expect else 0.0)
+    x, y = np.asarray(xs), np.asarray(ys)
+    w = np.zeros(x.shape[1])
+    for _ in range(20000):
+        p = 1 / (1 + np.exp(-x @ w))
+        w -= 0.1 * (x.T @ (p - y) / len(y) + 1e-3 * np.r_[0, w[1:]])
+    return tuple(round(float(v), 3) for v in w)
+
+
 def calibrate(retriever: Retriever, cases: list[Case]) -> Thresholds:
-    """Pick thresholds on the even-numbered half; the caller reports on the odd half."""
+    """Fit the confidence model and pick thresholds on the even-numbered half; the caller
+    reports on the odd half, which neither step has seen."""
     tune = cases[0::2]
+    retriever.thresholds = replace(retriever.thresholds, weights=fit_weights(retriever, tune))
     best, best_key = retriever.thresholds, None
-    for answer in [x / 100 for x in range(30, 91, 2)]:
-        for clarify in [x / 100 for x in range(10, int(answer * 100), 2)]:
+    for answer in [x / 100 for x in range(20, 96, 2)]:
+        for clarify in [x / 100 for x in range(4, int(answer * 100), 2)]:
             retriever.thresholds = replace(retriever.thresholds, answer=answer, clarify=clarify)
             s = evaluate(retriever, tune)
             # Being confidently wrong is the worst outcome; then recognise what we cannot answer;
-            # then answer as much as possible directly.
+            # then answer as much as possible directly (a menu with the right topic is half as good).
             ok = s.confidently_wrong <= 0.02 and s.unanswerable_recognised >= 0.8
             key = (ok, s.answered_correct + 0.5 * s.clarified, -s.confidently_wrong)
             if best_key is None or key > best_key:
@@ -162,7 +188,8 @@ def main() -> int:
           f"eval set: {EVAL_FILE.relative_to(Path.cwd()) if EVAL_FILE.is_relative_to(Path.cwd()) else EVAL_FILE}")
     if args.calibrate:
         th = calibrate(retriever, cases)
-        print(f"\ncalibrated on the even half: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f}")
+        print(f"\ncalibrated on the even half: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f}, "
+              f"weights {th.weights}")
         print("held-out (odd half) with these thresholds:")
         for line in evaluate(retriever, cases[1::2]).lines():
             print("  " + line)

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.kv import MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
 from dialogs import build_manager, texts
-from knowledge import load
+from knowledge import Retriever, Thresholds, load
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 
@@ -80,11 +80,17 @@ def test_unanswerable_question_is_honest_and_logged_for_curators(manager):
     assert row.user_ref != "u7"  # never the raw openid
 
 
-def test_clarification_menu_answers_by_number(manager):
-    turn = manager.handle_text("u8", "施工许可正多久")  # a typo between two close topics
+def test_clarification_menu_answers_by_number(sqlite_url, fixture_kb):
+    # Thresholds pinned so any match is "not sure enough": this tests the menu, not calibration.
+    unsure_retriever = Retriever(fixture_kb, thresholds=Thresholds(answer=0.999, clarify=0.0, menu_ratio=0.0))
+    manager = build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV(), retriever=unsure_retriever)
+    turn = manager.handle_text("u8", "施工许可证多久")
     assert texts.CLARIFY_HEAD in turn.reply
+    options = [line for line in turn.reply.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(options) >= 2 and "施工许可证多久能办下来" in turn.reply
     chosen = manager.handle_text("u8", "1")
     assert chosen.intent == "select" and "来源" in chosen.reply
+    assert manager.handle_text("u8", "1").reply == texts.MENU_EXPIRED  # a menu answers one message only
 
 
 def test_human_handoff_and_thanks(manager):
