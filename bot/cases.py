@@ -58,6 +58,7 @@ class ItemPlan:
     department: str
     stage: str
     time_limit_wd: int | None
+    after: tuple[str, ...] = ()  # codes of items whose result this one needs first
 
 
 @dataclass(frozen=True)
@@ -100,18 +101,25 @@ class Schedule:
 
 
 def plan_schedule(items: tuple[ItemPlan, ...] | list[ItemPlan], start: date, calendar: WorkCalendar) -> Schedule:
-    """Expected dates: each stage starts when the previous one's slowest item is due (并联审批
-    within a stage, stages in sequence). Items without a published limit get no date."""
+    """Expected dates: stages run in order (a stage starts when the previous one's slowest item
+    is due); within a stage items run in parallel (并联审批) unless one needs another's result
+    (`after`), in which case it starts when that one is due. Items without a published limit get
+    no date and hold nothing up."""
     schedule = Schedule(start)
+    due: dict[str, date | None] = {}
     stage_start = start
     for stage in sorted({i.stage for i in items}, key=_stage_order):
-        stage_items = [i for i in items if i.stage == stage]
-        dues = []
-        for plan in stage_items:
-            due = calendar.add_workdays(stage_start, plan.time_limit_wd) if plan.time_limit_wd is not None else None
-            schedule.items.append(PlannedItem(plan, due))
-            if due:
-                dues.append(due)
+        pending = [i for i in items if i.stage == stage]
+        while pending:
+            ready = [i for i in pending if all(a in due or a not in {p.code for p in pending} for a in i.after)]
+            ready = ready or pending[:1]  # a cycle in the data must not hang the planner
+            for plan in ready:
+                begin = max([stage_start, *(due[a] for a in plan.after if due.get(a))])
+                due[plan.code] = (calendar.add_workdays(begin, plan.time_limit_wd)
+                                  if plan.time_limit_wd is not None else None)
+                schedule.items.append(PlannedItem(plan, due[plan.code]))
+                pending.remove(plan)
+        dues = [due[i.code] for i in items if i.stage == stage and due.get(i.code)]
         if dues:
             stage_start = max(dues)
     return schedule

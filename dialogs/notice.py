@@ -10,7 +10,8 @@ from knowledge import KnowledgeBase
 
 
 def item_plans(kb: KnowledgeBase, codes) -> list[ItemPlan]:
-    return [ItemPlan(i.id, i.name, i.department, i.stage, i.time_limit_wd) for c in codes if (i := kb.items.get(c))]
+    return [ItemPlan(i.id, i.name, i.department, i.stage, i.time_limit_wd, i.after)
+            for c in codes if (i := kb.items.get(c))]
 
 
 def later_items(kb: KnowledgeBase, stage: str, chosen) -> list[str]:

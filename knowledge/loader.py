@@ -155,6 +155,9 @@ def check(data_dir: Path = DATA_DIR) -> Problems:
             problems.add(f"items.yaml [{item.id}]", f"kb_entry {item.kb_entry!r} does not exist")
         if not item.sources:
             problems.add(f"items.yaml [{item.id}]", "missing source")
+        for pre in item.after:
+            if pre not in kb.items:
+                problems.add(f"items.yaml [{item.id}]", f"after: unknown item {pre!r}")
     return problems
 
 

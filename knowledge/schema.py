@@ -95,6 +95,8 @@ class Item:
     sources: tuple[Source, ...] = ()
     general_guidance: bool = False
     kb_entry: str = ""
+    after: tuple[str, ...] = ()  # items whose result this one needs first
+    optional: bool = False  # an extra the enterprise may ask for (营业执照, 不动产登记)
 
 
 @dataclass
@@ -221,4 +223,6 @@ def build_item(raw: dict, file: str, problems: Problems) -> Item | None:
         sources=_sources(raw.get("source"), where, problems),
         general_guidance=bool(raw.get("general_guidance", False)),
         kb_entry=str(raw.get("kb_entry", "") or ""),
+        after=tuple(str(a) for a in _tuple(raw.get("after"))),
+        optional=bool(raw.get("optional", False)),
     )

@@ -161,3 +161,17 @@ def test_schedule_runs_stages_in_order_and_items_in_parallel():
     assert due["drawing_review"] == CAL.add_workdays(date(2026, 3, 23), 10)
     assert due["water_connection"] is None  # no published limit: no invented date
     assert plan.finish == due["drawing_review"]
+
+
+def test_item_that_needs_another_result_starts_after_it():
+    reviewed = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住建", "3", 7, after=("drawing_review",))
+    plan = cases.plan_schedule([reviewed, DRAWINGS], date(2026, 3, 2), CAL)
+    due = {p.plan.code: p.due for p in plan.items}
+    assert [p.plan.code for p in plan.items] == ["drawing_review", "construction_permit"]
+    assert due["construction_permit"] == CAL.add_workdays(due["drawing_review"], 7)
+
+
+def test_prerequisite_not_chosen_does_not_delay():
+    alone = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住建", "3", 7, after=("drawing_review",))
+    plan = cases.plan_schedule([alone], date(2026, 3, 2), CAL)
+    assert plan.items[0].due == CAL.add_workdays(date(2026, 3, 2), 7)
