@@ -1,0 +1,68 @@
+"""`bangban` as a newcomer runs it: a real subprocess, the embedded defaults, a fresh directory."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BANGBAN = str(Path(sys.executable).with_name("bangban"))
+
+
+def run(args, cwd, stdin=None):
+    # A newcomer's shell: embedded defaults, nothing pointing at shared servers.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return subprocess.run([BANGBAN, *args], cwd=cwd, input=stdin, capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+@pytest.fixture()
+def workdir(tmp_path):
+    return tmp_path
+
+
+def test_ask_answers_a_seed_question_with_its_source(workdir):
+    r = run(["ask", "代办服务收费吗"], workdir)
+    assert r.returncode == 0, r.stderr
+    assert "免费" in r.stdout and "来源：《" in r.stdout
+    assert (workdir / "var" / "bangban.sqlite3").exists()  # embedded database made on first use
+
+
+def test_ask_json_has_reply_intent_topic_confidence(workdir):
+    r = run(["ask", "--json", "施工许可证需要准备哪些材料"], workdir)
+    data = json.loads(r.stdout)
+    assert data["intent"] == "consult" and data["topic"] == "materials.construction_permit"
+    assert "建设工程规划许可证" in data["reply"] and 0 < data["confidence"] <= 1
+
+
+def test_chat_keeps_state_between_lines(workdir):
+    r = run(["chat", "--user", "oPipe"], workdir, stdin="你好\n我要申请帮办\n算了\n")
+    replies = [p.strip() for p in r.stdout.split("---") if p.strip()]
+    assert len(replies) == 3
+    assert "帮办通" in replies[0] and "项目在哪个地区" in replies[1] and "已取消本次申请" in replies[2]
+
+
+@pytest.mark.parametrize("message", ["", "🙂🙂🙂", "施工" * 2500, "Hello, how to get 施工许可证 materials list?",
+                                     "\x07\x1b[31m控制字符\x08", "<xml>&lt;</xml>"])
+def test_bad_input_gets_a_polite_answer_never_a_traceback(workdir, message):
+    r = run(["ask", "--json", message], workdir)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert json.loads(r.stdout)["reply"].strip()
+
+
+def test_kb_tools(workdir):
+    assert "knowledge base OK" in run(["kb", "check"], workdir).stdout
+    stats = run(["kb", "stats"], workdir).stdout
+    assert "entries:" in stats and "approval items:" in stats
+    run(["ask", "社保每个月交多少"], workdir)
+    run(["ask", "社保每个月交多少"], workdir)
+    gaps = run(["kb", "gaps"], workdir).stdout
+    assert "社保每个月交多少" in gaps and gaps.splitlines()[1].split()[0] == "2"
+
+
+def test_db_upgrade(workdir):
+    r = run(["db", "upgrade"], workdir)
+    assert r.returncode == 0 and "database at head" in r.stdout
