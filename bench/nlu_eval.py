@@ -1,0 +1,64 @@
+"""Intent accuracy of the rule + lexicon NLU on a labelled set written independently of the rules.
+
+    .venv/bin/python bench/nlu_eval.py [--errors]
+
+Prints accuracy (target >= 95%), per-intent precision/recall, the confusions, and the time per
+message. The set lives in bench/data/nlu_eval.yaml.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dialogs.nlu import understand  # noqa: E402
+
+DATA = Path(__file__).with_name("data") / "nlu_eval.yaml"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--errors", action="store_true")
+    args = ap.parse_args()
+    cases = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    gold, pred, wrong, entity_ok, entity_n = [], [], [], 0, 0
+    t0 = time.perf_counter()
+    for c in cases:
+        u = understand(str(c["text"]))
+        gold.append(c["intent"])
+        pred.append(u.intent)
+        if u.intent != c["intent"]:
+            wrong.append((c["text"], c["intent"], u.intent))
+        for name, value in (c.get("entities") or {}).items():
+            entity_n += 1
+            entity_ok += u.entities.get(name) == value
+    per_msg = (time.perf_counter() - t0) * 1e6 / len(cases)
+    acc = sum(g == p for g, p in zip(gold, pred)) / len(cases)
+    print(f"NLU on {len(cases)} labelled messages: accuracy {100 * acc:.1f}%  (target >= 95%)")
+    if entity_n:
+        print(f"case-number entities: {entity_ok}/{entity_n} extracted")
+    print(f"time per message: {per_msg:.0f} µs")
+    print(f"\n{'intent':<15}{'n':>5}{'precision':>11}{'recall':>8}")
+    for intent in sorted(set(gold)):
+        tp = sum(g == p == intent for g, p in zip(gold, pred))
+        n_pred = sum(p == intent for p in pred)
+        n_gold = sum(g == intent for g in gold)
+        print(f"{intent:<15}{n_gold:>5}{(tp / n_pred if n_pred else 0):>11.2f}{tp / n_gold:>8.2f}")
+    print("\nmost common confusions (gold → predicted):")
+    for (g, p), n in Counter((g, p) for _, g, p in wrong).most_common(8):
+        print(f"  {g} → {p}: {n}")
+    if args.errors:
+        print("\nerrors:")
+        for text, g, p in wrong:
+            print(f"  {g:>13} → {p:<13} {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
