@@ -20,6 +20,32 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    return float(raw) if raw else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name).lower()
+    return default if not raw else raw in ("1", "true", "yes", "on")
+
+
+def _env_hours(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = _env(name)
+    return tuple(int(h) for h in raw.split(",") if h.strip()) if raw else default
+
+
+def _load_yaml(path: str) -> dict:
+    if not path:
+        return {}
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of region id to contact channels")
+    return data
+
+
 def default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'var' / 'bangban.sqlite3'}"
 
@@ -36,6 +62,9 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com"
     # Template message ids by purpose ({"assignment": "tmpl-id", ...}), from 公众号后台 → 模板消息.
     wechat_templates: dict = field(default_factory=dict)
+    # Region contact channels (window, phone, hours) published by the service centres: operator
+    # configuration, never knowledge-base data (config/contacts.example.yaml).
+    contacts: dict = field(default_factory=dict)
     # Where people reach this deployment (links in alerts), e.g. https://bangban.example.gov.cn
     public_url: str = "http://127.0.0.1:8000"
 
@@ -56,6 +85,40 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Subscribe-message fallback (bizsend) by template key: {"sla_apology": "sub-id"} or, when the
+    # subscribe template's fields differ from the template message's,
+    # {"sla_apology": {"id": "sub-id", "fields": {"thing1": "item", "time2": "due"}}}.
+    wechat_subscribe_templates: dict = field(default_factory=dict)
+
+    # Outbox dispatcher (bot/dispatcher.py).
+    dispatch_interval_s: float = 3.0
+    dispatch_batch: int = 100
+    dispatch_max_attempts: int = 8
+    # A claimed row is invisible to other dispatchers this long; must stay well under WeChat's
+    # 10-minute client_msg_id window, so a resend after a crash is still deduplicated.
+    dispatch_lease_s: int = 60
+    dispatch_backoff_base_s: float = 30.0
+    dispatch_backoff_cap_s: float = 3600.0
+
+    # SLA sweep (bot/sla.py): warn N working days ahead; escalate M working days after the due date.
+    sla_warn_workdays: int = 2
+    sla_escalate_workdays: int = 3
+    sla_sweep_hours: tuple[int, ...] = (9, 14)
+
+    # Unaccepted assignments: re-alert the commissioner after the first period, alert the region's
+    # supervisors (and log 'escalated') after the second one more.
+    accept_realert_minutes: int = 60
+    accept_escalate_minutes: int = 120
+    accept_check_interval_s: float = 300.0
+
+    # Daily digest to supervisors, at this hour of service time (bot.clock.SERVICE_TZ, like the sweep hours).
+    digest_hour: int = 8
+
+    # Scheduler leadership (bot/scheduler.py): run it inside app processes (one leader elected
+    # through Redis), or set false and run `bangban scheduler` as its own process.
+    scheduler_in_app: bool = True
+    scheduler_lock_ttl_s: float = 30.0
+
     @property
     def uses_redis(self) -> bool:
         return bool(self.redis_url)
@@ -75,6 +138,7 @@ def load_settings() -> Settings:
         wechat_api_base=_env("WECHAT_API_BASE", defaults.wechat_api_base),
         wechat_templates=json.loads(_env("WECHAT_TEMPLATE_IDS") or "{}"),
         public_url=_env("PUBLIC_URL", defaults.public_url).rstrip("/"),
+        contacts=_load_yaml(_env("BANGBAN_CONTACTS")),
         database_url=_env("DATABASE_URL") or default_database_url(),
         redis_url=_env("REDIS_URL"),
         max_timestamp_skew_s=_env_int("WECHAT_MAX_TIMESTAMP_SKEW", defaults.max_timestamp_skew_s),
@@ -82,4 +146,20 @@ def load_settings() -> Settings:
         secret_key=_env("SECRET_KEY", defaults.secret_key),
         host=_env("HOST", defaults.host),
         port=_env_int("PORT", defaults.port),
+        wechat_subscribe_templates=json.loads(_env("WECHAT_SUBSCRIBE_TEMPLATE_IDS") or "{}"),
+        dispatch_interval_s=_env_float("DISPATCH_INTERVAL_S", defaults.dispatch_interval_s),
+        dispatch_batch=_env_int("DISPATCH_BATCH", defaults.dispatch_batch),
+        dispatch_max_attempts=_env_int("DISPATCH_MAX_ATTEMPTS", defaults.dispatch_max_attempts),
+        dispatch_lease_s=_env_int("DISPATCH_LEASE_S", defaults.dispatch_lease_s),
+        dispatch_backoff_base_s=_env_float("DISPATCH_BACKOFF_BASE_S", defaults.dispatch_backoff_base_s),
+        dispatch_backoff_cap_s=_env_float("DISPATCH_BACKOFF_CAP_S", defaults.dispatch_backoff_cap_s),
+        sla_warn_workdays=_env_int("SLA_WARN_WORKDAYS", defaults.sla_warn_workdays),
+        sla_escalate_workdays=_env_int("SLA_ESCALATE_WORKDAYS", defaults.sla_escalate_workdays),
+        sla_sweep_hours=_env_hours("SLA_SWEEP_HOURS", defaults.sla_sweep_hours),
+        accept_realert_minutes=_env_int("ACCEPT_REALERT_MINUTES", defaults.accept_realert_minutes),
+        accept_escalate_minutes=_env_int("ACCEPT_ESCALATE_MINUTES", defaults.accept_escalate_minutes),
+        accept_check_interval_s=_env_float("ACCEPT_CHECK_INTERVAL_S", defaults.accept_check_interval_s),
+        digest_hour=_env_int("DIGEST_HOUR", defaults.digest_hour),
+        scheduler_in_app=_env_bool("SCHEDULER_IN_APP", defaults.scheduler_in_app),
+        scheduler_lock_ttl_s=_env_float("SCHEDULER_LOCK_TTL_S", defaults.scheduler_lock_ttl_s),
     )

@@ -44,8 +44,9 @@ class Turn:
 
 class DialogManager:
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, store: ConversationStore,
-                 sessions: sessionmaker[Session]):
+                 sessions: sessionmaker[Session], contacts: dict | None = None):
         self.kb = kb
+        self.contacts = contacts or {}
         self.retriever = retriever
         self.store = store
         self.sessions = sessions
@@ -139,7 +140,23 @@ class DialogManager:
             entry = self.kb.topics[topic][0]
         state["last_topic"] = topic
         state["last_question"] = entry.question
-        return Turn(entry.cited_answer(), "consult", topic)
+        reply = entry.cited_answer()
+        if "联系方式" in entry.tags:
+            reply += self._contacts_for(region)
+        return Turn(reply, "consult", topic)
+
+    def _contacts_for(self, region: str | None) -> str:
+        """The operator-configured channels for the user's region (or every configured region)."""
+        regions = [region] if region in self.contacts else list(self.contacts)
+        lines = []
+        for r in regions:
+            c = self.contacts[r] or {}
+            name = self.kb.regions[r].name if r in self.kb.regions else r
+            parts = [f"{label}：{c[key]}" for key, label in (("window", "窗口"), ("phone", "电话"), ("hours", "时间"))
+                     if c.get(key)]
+            if parts:
+                lines.append(f"{name}　" + "；".join(parts))
+        return ("\n\n当地公布的联系方式：\n" + "\n".join(lines)) if lines else ""
 
     def _select(self, user: str, number: int, menu: dict, state: dict, region: str | None) -> Turn:
         options = menu.get("options") or []
