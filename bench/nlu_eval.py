@@ -39,14 +39,14 @@ def main() -> int:
             entity_n += 1
             entity_ok += u.entities.get(name) == value
     per_msg = (time.perf_counter() - t0) * 1e6 / len(cases)
-    acc = sum(g == p for g, p in zip(gold, pred)) / len(cases)
+    acc = sum(g == p for g, p in zip(gold, pred, strict=False)) / len(cases)
     print(f"NLU on {len(cases)} labelled messages: accuracy {100 * acc:.1f}%  (target >= 95%)")
     if entity_n:
         print(f"case-number entities: {entity_ok}/{entity_n} extracted")
     print(f"time per message: {per_msg:.0f} µs")
     print(f"\n{'intent':<15}{'n':>5}{'precision':>11}{'recall':>8}")
     for intent in sorted(set(gold)):
-        tp = sum(g == p == intent for g, p in zip(gold, pred))
+        tp = sum(g == p == intent for g, p in zip(gold, pred, strict=False))
         n_pred = sum(p == intent for p in pred)
         n_gold = sum(g == intent for g in gold)
         print(f"{intent:<15}{n_gold:>5}{(tp / n_pred if n_pred else 0):>11.2f}{tp / n_gold:>8.2f}")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from bot import cases, clock
 from bot.db import make_engine, make_sessionmaker, transaction, upgrade
-from bot.models import CaseItem, LedgerEntry, Notification, Staff
+from bot.models import LedgerEntry, Notification, Staff
 from bot.workdays import load_calendar
 
 CAL = load_calendar()

@@ -8,7 +8,7 @@ question; ActionSubmitApplication stores the request and answers with its number
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
