@@ -1,8 +1,10 @@
 """Understanding one message: which intent, and which entities it names.
 
-Rules and the domain lexicon first, measured on a labelled set (bench/nlu_eval.py). Anything that
-is not a conversational move or a service request is a consultation question for the knowledge
-base, which has its own confidence and says when it is unsure.
+Rules and the domain lexicon, measured on a labelled set written independently of them
+(bench/nlu_eval.py). Three steps: normalise (width, case, emoji, common pinyin-input typos, a
+few English cues), then an ordered list of intent rules — conversational moves and service
+requests, each a small set of cues — and anything else is a consultation question for the
+knowledge base, which has its own confidence and says when it is unsure.
 """
 from __future__ import annotations
 
@@ -10,7 +12,29 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-_SPACE_PUNCT_RE = re.compile(r"[\s\u3000,.!?;:~，。！？；：、…·\-—'\"“”‘’()（）\[\]【】<>《》]+")
+_SPACE_PUNCT_RE = re.compile(r"[\s\u3000,.!?;:~，。！？；：、…·\-—－'\"“”‘’()（）\[\]【】<>《》]+")
+_EMOJI_OK = {"👌", "👍", "🙏", "🤝", "💪", "✌", "🆗"}
+
+# What pinyin input and hurried thumbs produce, and a few English cues, mapped to what they mean.
+_TYPOS = {
+    "代半": "代办", "带办": "代办", "待办": "代办", "帮半": "帮办", "邦办": "帮办", "绑办": "帮办",
+    "申清": "申请", "申情": "申请", "崔一下": "催一下", "崔催": "催催", "崔办": "催办", "严收": "验收",
+    "jindu": "进度", "zheng": "证",
+}
+_ENGLISH = [
+    (r"\b(i want to|i'd like to|we want to|let me) apply\b|\bapply (now|for it)\b|^apply$", "我要申请"),
+    (r"\bstatus\b|\bprogress\b|\bwhere is my (application|case)\b", "进度"),
+    (r"\bhurry\b|\bspeed (it )?up\b|\btoo slow\b", "催一下"),
+    (r"^rate\b|\brate (the|your|this) service\b|\bgive (a )?rating\b", "我要评价"),
+    (r"\bedit\b|\bchange my\b|\bcorrect my\b", "修改"),
+    (r"\bcontact\b", "联系人"),
+    (r"\b(human|agent|real person|operator)\b", "人工"),
+    (r"\b(thanks|thank you|thx)\b", "谢谢"),
+    (r"^(hi|hello|hey)\b", "你好"),
+    (r"^(help|menu)$", "菜单"),
+    (r"^(cancel|stop|quit)$", "取消"),
+    (r"^more$", "更多"),
+]
 
 
 def clean(text: str) -> str:
@@ -22,40 +46,58 @@ def _has_words(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
-GREET = {"你好", "您好", "hi", "hello", "在吗", "在不在", "有人吗", "哈喽", "嗨", "早上好", "下午好", "晚上好",
-         "你好呀", "您好呀", "喂", "老师好", "领导好"}
-HELP = {"菜单", "帮助", "help", "功能", "你能做什么", "你会什么", "能做什么", "怎么用", "使用说明", "menu", "0",
-        "你是谁", "你能干啥", "有什么功能"}
-THANKS = {"谢谢", "谢谢你", "谢谢您", "感谢", "多谢", "好的谢谢", "好的", "明白了", "知道了", "收到", "thanks",
-          "thankyou", "ok", "好", "好嘞", "辛苦了", "谢啦", "懂了"}
-MORE = {"更多", "继续", "下一页", "还有呢", "后面呢", "more", "接着说"}
-CANCEL = {"取消", "算了", "不办了", "不要了", "退出", "不申请了", "先不了", "不用了", "结束", "cancel", "取消申请",
-          "不弄了", "以后再说"}
-OTHER_REGION = {"其他", "其它", "都不是", "别的地方"}
+def normalize_message(text: str) -> str:
+    t = unicodedata.normalize("NFKC", text or "").lower().strip()
+    for pattern, meaning in _ENGLISH:
+        t = re.sub(pattern, meaning, t)
+    t = clean(t)
+    for typo, fixed in _TYPOS.items():
+        t = t.replace(typo, fixed)
+    return t
 
-_HUMAN_RE = re.compile(r"^(转)?人工|人工(服务|客服)|找(个)?(真人|专员|人工)|联系(专员|人工|工作人员)|^客服$")
-_APPLY_RE = re.compile(
-    r"(申请|预约|要|想|需要|找人|找你们|请|帮我|给我)(一下)?(个)?(帮办|代办|帮代办|代跑|帮忙办|全程代办)"
-    r"|(帮办|代办|帮代办)(服务)?(申请|怎么申请|在哪申请|的申请)?$"
-    r"|^(我要|我想|想)(申请|办理)(服务)?$|能(帮|替)我(们)?(办|跑)|帮我(们)?(跑|办)(一下)?(手续|审批|证)"
-)
-_APPLY_HOWTO_RE = re.compile(r"(怎么|如何|怎样|哪里|在哪|哪儿|流程|条件|能不能|可以吗|可不可以|需要什么|区别|收费|要钱|是什么|吗|么$|有哪些|哪些)")
-_PROGRESS_RE = re.compile(
-    r"(我的|我们的|我司的|咱们的)?(申请|案件|事项|审批|项目|手续|件)(办|进行|进展|处理)?(得|到)?(怎么样|咋样|如何|哪一步|哪了|哪儿|进度|状态)"
-    r"|(查|看|问)(一下|下)?(我的)?(进度|办理进度|审批进度|申请进度|状态)|^进度(查询)?$|办到哪"
-    r"|BD-?\d{4}-?\d{6}"
-)
-_URGE_RE = re.compile(r"催(一下|一催|办|促|下)|太慢|怎么还没|还没(办|批|好|下来)|能快点|快一点|加快")
-# Only when the message has no subject of its own: 「施工证需要准备哪些材料」 is a consultation.
-_NOTICE_RE = re.compile(r"^(那|那么)?(我|我们|我司)?(还|接下来|下一步|现在)?(要|需要|得|该)(准备|提交|交|补)(些)?(什么|啥|哪些)(材料|资料|东西)?(呢|吗)?$"
-                        r"|一次性告知|^(我|我们)?还差(什么|啥|哪些)(材料|资料)?(呢|吗)?$")
-_EDIT_RE = re.compile(r"^(修改|更改|改一下|改|更正|换)(一下)?(?P<what>.{1,8})$")
-_RATE_RE = re.compile(r"(评价|打分|好评|差评|评分|满意度)")
-_ACCEPT_RE = re.compile(r"^受理\s*(?P<number>BD-?\d{4}-?\d{6})$", re.IGNORECASE)
 
+_CASE_NUMBER_RE = re.compile(r"bd[-－]?(\d{4})[-－]?(\d{6})", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"^(?:第)?([0-9]{1,2})(?:个|项|号)?$")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CASE_NUMBER_RE = re.compile(r"BD-?(\d{4})-?(\d{6})", re.IGNORECASE)
+
+# Words that make a message a question about something rather than a request to do it.
+_ASKING = re.compile(r"怎么|如何|怎样|咋|哪里|在哪|哪儿|什么|啥|哪些|哪个|几个|多少|多久|能不能|可不可以|可以吗|"
+                     r"是否|是不是|有没有|吗|么$|不$|没$|了解|区别|意思|流程|条件|规定|要求|维度|等级|标准|需要")
+
+GREET = {"你好", "您好", "在吗", "在么", "在不在", "有人吗", "有人在吗", "有人么", "哈喽", "嗨", "早上好", "下午好", "晚上好", "你好呀", "您好呀",
+         "喂", "老师好", "领导好", "您好在吗", "你好在吗", "hello", "hi"}
+OTHER_REGION = {"其他", "其它", "都不是", "别的地方"}
+_THANKS_RE = re.compile(r"^(好的|好嘞|好|ok|嗯|收到|明白|知道了|懂了)?(谢谢|多谢|感谢|谢啦|谢了|辛苦|3q|thx)|"
+                        r"^(好的|好嘞|ok|okk|收到|明白了|明白|知道了|懂了|了解了|好|嗯嗯?|行|可以|没问题|妥)(了|啦)?$")
+_MORE_RE = re.compile(r"^(更多|继续|继续说|下一页|下一条|还有呢|还有吗|后面呢|后面的|接着说|展开|展开说说|然后呢|详细点|详细说说|再详细点|"
+                      r"往下说|没说完|说完|全部|看全文|剩下的)$")
+_CANCEL_RE = re.compile(r"^(取消|算了|不办了|不要了|退出|不申请了|先不了|先不办了|不用了|结束|停|停止|不弄了|以后再说|回头再说|"
+                        r"不想(办|申请|填)了|放弃|不填了|先这样|暂时不(办|申请|用)了)")
+_HELP_RE = re.compile(r"^(菜单|帮助|功能|使用说明|怎么用|教教我|0|目录|主菜单|返回菜单)$|你(都)?能(帮我)?(做|干|办)(什么|啥|嘛)|你会(什么|啥)|"
+                      r"有(哪些|什么|啥)功能|不会用|怎么使用|使用方法|你是谁|能干啥|能帮(我)?(什么|啥)忙|这个(公众号|号)(能|可以)(干|做)|怎么玩")
+_HUMAN_RE = re.compile(r"人工|真人|找(个)?专员|联系专员|联系工作人员|(给我|帮我)?打(个)?电话(给我)?$|专员给我打|找(你们)?领导|^客服$|"
+                       r"找客服|转接|^人呢|有人(工)?(能|可以)(回答|回复)|和人(说|聊)|跟人(说|聊)|工作人员(联系|回复)我")
+_FIELD_WORDS = ("联系人", "联系方式", "电话", "手机", "地址", "名称", "公司名", "企业名", "信用代码", "代码", "地区", "阶段",
+                "事项", "项目名", "项目代码", "投资类型", "项目类型", "服务方式")
+_EDIT_RE = re.compile(r"修改|更改|改一下|改下|要改|改成|更正|填错|输错|写错|选错|重新填|重填")
+_ACCEPT_RE = re.compile(r"受理")
+_ACCEPT_QUESTION_RE = re.compile(r"受理了(吗|没)|受理没|受理是|是否受理|什么时候受理|受理了")
+_PROGRESS_RE = re.compile(r"进度|进展|到哪|哪个环节|哪一步|什么阶段了|办(得|的)?怎么样|怎么样了|咋样了|状态|批下来(没|了吗)|"
+                          r"(办|批|弄)好了(没|吗)|办完了(没|吗)|批了(没|吗)|有(结果|消息|动静)了?(没|吗)|结果出来了(没|吗)|"
+                          r"我的申请$|查(一下|下)?(我的)?(申请|案件|件)|看(一下|下)?(我的)?(申请|案件)|受理了(吗|没)")
+_URGE_RE = re.compile(r"催(一下|一催|催|办|促|下)?|快点|快一点|加快|抓紧|尽快(办|处理|批)|超期|太慢|还没(批|办|好|下来)|怎么还没|"
+                      r"拖了|等不及|等了(好|很)?久|急死|很急|着急")
+_URGE_ASKING = re.compile(r"催办(是|的)?(什么|啥|意思|怎么|流程)|怎么催|如何催|能催吗")
+_RATE_RE = re.compile(r"评价|打分|打个分|好评|差评|满意度|评分|投诉")
+_NOTICE_RE = re.compile(r"还差(什么|啥|哪些|些)|还缺(什么|啥|哪些|些)|缺(什么|啥|哪些)(材料|资料)|还(要|需要|得)(准备|提交|交|补)|"
+                        r"还有(什么|啥)(要|需要)(准备|交|补)|我(这边|们)?(要|需要)准备(什么|啥|哪些)|"
+                        r"要补(什么|啥|哪些)|补(什么|啥|哪些)(材料)?|补正.*(补什么|补哪些|具体)|一次性告知|接下来要准备|下一步(要|需要)准备")
+_ITEM_WORDS = ("施工许可", "施工证", "规划", "图审", "审图", "验收", "备案", "立项", "报装", "环评", "消防", "人防", "用地")
+_APPLY_CUES = re.compile(r"(我|我们|我司|想|要|现在|开始|马上|直接|就)(要)?(提交)?(个)?申请|申请(一下|走起|吧|!|！)?$|申请表|"
+                         r"填(个)?申请|开始申请|提交(个)?申请|交给你们|委托你们|全程帮忙|请你们(帮忙|全程)|帮(我们?)?(跑|办)(一下)?(手续|审批|证)|"
+                         r"安排(个)?专员对接|^(我要|我想|想)(申请|办理)|就(帮办|代办)吧|^(帮办|代办)$|(帮办|代办)[,，!！]?(申请|现在申请)|"
+                         r"^(我们?)?(申请|想要|要|需要|选|开个|给我开个|委托|找你们|想找你们|麻烦)(个|一下)?[^，,。]{0,6}(帮办|代办)(服务)?(一下|吧)?$|"
+                         r"^(申请|办理)(帮代办|帮办代办)|(帮|替)我们?(全程)?代办")
 
 
 @dataclass(frozen=True)
@@ -83,9 +125,10 @@ def case_number(text: str) -> str | None:
 
 
 def service_mode(cleaned: str) -> str | None:
-    """帮办 or 代办 when the message names exactly one of them."""
-    has_dai = any(w in cleaned for w in ("代办", "代跑", "替我办", "全程代办", "委托"))
-    has_bang = "帮办" in cleaned and "帮代办" not in cleaned
+    """帮办 or 代办 when the message chooses exactly one of them (不要代办 chooses 帮办)."""
+    c = re.sub(r"(不要|不用|不需要|不选)(帮办|代办)", "", cleaned)
+    has_dai = any(w in c for w in ("代办", "代跑", "替我办", "委托"))
+    has_bang = "帮办" in c.replace("帮代办", "")
     if has_dai and not has_bang:
         return "代办"
     if has_bang and not has_dai:
@@ -95,47 +138,53 @@ def service_mode(cleaned: str) -> str | None:
 
 def understand(text: str) -> Understanding:
     raw = (text or "").strip()
+    if raw and not _has_words(raw):
+        if any(ch in raw for ch in _EMOJI_OK):
+            return Understanding("thanks", raw)
+        if raw.strip("?？ ") == "":
+            return Understanding("help", raw)
     if not raw or not _has_words(raw):
         return Understanding("empty", raw)
-    c = clean(raw)
-    number = menu_number(c)
-    if number is not None:
-        return Understanding("select", raw, number=number)
-    if c in MORE:
+    c = normalize_message(raw)
+    number = case_number(raw)
+    entities = {"case_number": number} if number else {}
+    rest = _CASE_NUMBER_RE.sub("", c)  # the message without its case number
+
+    n = menu_number(c)
+    if n is not None:
+        return Understanding("select", raw, number=n)
+    if _MORE_RE.match(c):
         return Understanding("more", raw)
-    if c in CANCEL:
+    if _CANCEL_RE.match(c) and len(c) <= 10:
         return Understanding("cancel", raw)
-    if _HUMAN_RE.search(c):
-        return Understanding("human", raw)
+    if number and _ACCEPT_RE.search(rest) and not _ACCEPT_QUESTION_RE.search(rest):
+        return Understanding("accept_case", raw, entities=entities)
     if c in GREET:
         return Understanding("greet", raw)
-    if c in HELP:
-        return Understanding("help", raw)
-    if c in THANKS:
-        return Understanding("thanks", raw)
     if c in OTHER_REGION:
         return Understanding("other_region", raw)
-    m = _ACCEPT_RE.match(raw.replace(" ", ""))
-    if m:
-        return Understanding("accept_case", raw, entities={"case_number": case_number(m.group("number"))})
-    m = _EDIT_RE.match(c)
-    if m:
-        return Understanding("edit", raw, entities={"what": m.group("what")})
-    if _URGE_RE.search(c):
-        return Understanding("urge", raw, entities=_case_entity(raw))
-    if _PROGRESS_RE.search(raw) or _PROGRESS_RE.search(c):
-        return Understanding("progress", raw, entities=_case_entity(raw))
-    if _NOTICE_RE.search(c):
-        return Understanding("notice", raw)
-    if _RATE_RE.search(c) and len(c) <= 12:
-        return Understanding("rate", raw)
-    if _APPLY_RE.search(c) and not _APPLY_HOWTO_RE.search(c):
+    if _THANKS_RE.search(c) and not _ASKING.search(c.split("谢")[-1] if "谢" in c else c) and len(c) <= 14:
+        return Understanding("thanks", raw)
+    if _HELP_RE.search(c) and not any(w in c for w in _ITEM_WORDS):
+        return Understanding("help", raw)
+    if _HUMAN_RE.search(c) and not re.search(r"人工(服务)?(是|的)(什么|啥)", c):
+        return Understanding("human", raw)
+    if _EDIT_RE.search(c) and (any(w in c for w in _FIELD_WORDS) or len(c) <= 4):
+        what = next((w for w in _FIELD_WORDS if w in c), "")
+        return Understanding("edit", raw, entities={"what": what or c})
+    if _URGE_RE.search(c) and not _URGE_ASKING.search(c):
+        return Understanding("urge", raw, entities=entities)
+    if _NOTICE_RE.search(c) and not any(w in rest for w in _ITEM_WORDS):
+        return Understanding("notice", raw, entities=entities)
+    if _RATE_RE.search(c) and (not _ASKING.search(rest) or re.search(r"^(我要|我想|给|帮我)", c)) \
+            and not re.search(r"怎么(给|评|打)|如何(评|打)", c):
+        return Understanding("rate", raw, entities=entities)
+    if number and (not rest or _PROGRESS_RE.search(rest) or len(rest) <= 4):
+        return Understanding("progress", raw, entities=entities)
+    if _PROGRESS_RE.search(c) and not re.search(r"(查询|查看)进度(怎么|如何)|进度(怎么|如何)查", c):
+        return Understanding("progress", raw, entities=entities)
+    if _APPLY_CUES.search(c) and not _ASKING.search(re.sub(r"接下来怎么操作$", "", c)):
         mode = service_mode(c)
         intent = {"帮办": "apply_bangban", "代办": "apply_daiban"}.get(mode or "", "apply")
         return Understanding(intent, raw, entities={"mode": mode} if mode else {})
     return Understanding("consult", raw)
-
-
-def _case_entity(raw: str) -> dict:
-    n = case_number(raw)
-    return {"case_number": n} if n else {}

@@ -31,10 +31,14 @@ def test_greeting_and_menu(manager):
     assert manager.handle_text("u1", "菜单").reply == texts.MENU
 
 
-@pytest.mark.parametrize("message", ["", "   ", "😀😀", "👍", "\u200b"])
+@pytest.mark.parametrize("message", ["", "   ", "😀😀", "🎉", "\u200b"])
 def test_empty_or_emoji_only_gets_polite_prompt(manager, message):
     turn = manager.handle_text("u1", message)
     assert (turn.intent, turn.reply) == ("empty", texts.EMPTY)
+
+
+def test_thumbs_up_is_an_acknowledgement(manager):
+    assert manager.handle_text("u1", "👍").reply == texts.THANKS
 
 
 def test_region_specific_question_asks_region_once_then_remembers(manager):
