@@ -161,3 +161,22 @@ class Notification(Base):
     channel: Mapped[str | None] = mapped_column(sa.String(16))  # how it finally went: custom|template|subscribe
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A bearer token for the 工程建设项目审批管理系统 API, acting for one staff member's region.
+
+    Only a SHA-256 of the token is kept: the token is random and long, so a fast hash is enough
+    and lets a request be looked up by hash; a leaked table does not leak usable tokens.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(12))  # first characters, to tell tokens apart in lists
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

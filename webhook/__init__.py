@@ -6,7 +6,6 @@ import logging
 from flask import Flask, jsonify
 
 from bot.config import Settings, load_settings
-from bot.kv import make_kv
 
 
 def create_app(settings: Settings | None = None, manager=None) -> Flask:
@@ -21,14 +20,15 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.config["BANGBAN_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    kv = make_kv(settings.redis_url)
     if manager is None:
-        manager = build_manager(settings, kv=kv)
+        manager = build_manager(settings)
         manager.retriever.warm()  # load jieba now, not on the first user's message
     app.extensions["bangban_dialogs"] = manager
     app.extensions["bangban_retry_guard"] = RetryGuard(
         manager.store.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
     app.register_blueprint(wechat_bp)
+    from .console import init_app as init_console
+    init_console(app)  # staff console (/console) and the approval-system API (/api/v1)
 
     @app.get("/healthz")
     def healthz():

@@ -1,0 +1,546 @@
+"""The staff console as commissioners and supervisors use it, on SQLite and the real PostgreSQL:
+sign-in, CSRF, the login rate limit, who sees which case, and every case action writing its
+change, ledger line and push together (or nothing at all)."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+from werkzeug.routing import IntegerConverter
+from werkzeug.security import generate_password_hash
+
+from bot import cases, notify
+from bot import staff as staff_module
+from bot.config import Settings
+from bot.db import transaction, upgrade
+from bot.kv import MemoryKV
+from bot.models import Notification, Staff
+from bot.workdays import load_calendar
+from dialogs import build_manager
+from knowledge import load
+from webhook import create_app
+from webhook.console.actions import china_today
+
+FIXTURE_KB = Path(__file__).with_name("kb_fixture")
+CAL = load_calendar()
+PASSWORD = "correct-horse-9"
+PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
+DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
+FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashes(monkeypatch):
+    """scrypt (werkzeug's default, ~0.1 s a hash) for 15 people per test is slow; one test below
+    checks the real default."""
+    monkeypatch.setattr(staff_module, "generate_password_hash",
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+
+
+@pytest.fixture()
+def app(database_url):
+    upgrade(database_url)
+    settings = Settings(database_url=database_url)
+    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=MemoryKV())
+    flask_app = create_app(settings, manager=manager)
+    with transaction(manager.sessions) as db:
+        staff_module.seed_demo_roster(db, password=PASSWORD)
+    yield flask_app
+    manager.sessions.kw["bind"].dispose()
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def db_of(app):
+    return transaction(app.extensions["bangban_dialogs"].sessions)
+
+
+def new_case(app, region="donghu", openid="oEnterprise", items=(PERMIT,), commissioner: str | None = None,
+             company="武汉光谷示例科技有限公司", project="光谷示例研发楼") -> str:
+    """Submit a case as the chat would; `commissioner` pins the assignment (username)."""
+    with db_of(app) as db:
+        case = cases.submit(db, cases.Application(
+            mode="帮办", applicant_openid=openid, company_name=company, credit_code="91350100M000100Y43",
+            project_name=project, region=region, investment_type="社会投资", stage="3", contact_name="陈经理",
+            contact_phone="13800000000", items=tuple(items)), CAL)
+        if commissioner:
+            case.commissioner_id = db.scalar(sa.select(Staff.id).where(Staff.username == commissioner))
+        return case.number
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD):
+    token = csrf_token(client.get("/console/login").get_data(as_text=True))
+    return client.post("/console/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def signed_in(app, username):
+    client = app.test_client()
+    assert login(client, username).status_code == 303
+    return client
+
+
+def act(client, number, action, **form):
+    """POST a case form with the page's CSRF token; returns (response after redirect, flashes)."""
+    token = csrf_token(client.get("/console/cases").get_data(as_text=True))
+    r = client.post(f"/console/cases/{number}/{action}", data={**form, "csrf_token": token}, follow_redirects=True)
+    return r, FLASH.findall(r.get_data(as_text=True))
+
+
+def snapshot(app, number):
+    """Everything an action may change: case state, item states, ledger and outbox sizes."""
+    with db_of(app) as db:
+        case = cases.by_number(db, number)
+        return (case.state, case.commissioner_id, tuple(i.state for i in cases.items_of(db, case)),
+                len(cases.ledger_of(db, case)),
+                db.scalar(sa.select(sa.func.count()).select_from(Notification).where(Notification.case_id == case.id)))
+
+
+def item_ids(app, number):
+    with db_of(app) as db:
+        return [i.id for i in cases.items_of(db, cases.by_number(db, number))]
+
+
+def pushes_to(app, openid):
+    with db_of(app) as db:
+        return [(n.purpose, n.text) for n in db.scalars(
+            sa.select(Notification).where(Notification.recipient_openid == openid).order_by(Notification.id))]
+
+
+# -- sign-in ------------------------------------------------------------------------------
+
+def test_login_then_logout(app):
+    client = app.test_client()
+    r = client.get("/console/cases")
+    assert r.status_code == 303 and r.headers["Location"].startswith("/console/login")
+    r = login(client, "donghu-1")
+    assert r.status_code == 303 and r.headers["Location"] == "/console/cases"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/console/cases").get_data(as_text=True)
+    assert "田雅琪" in page and "我的案件" in page
+    token = csrf_token(page)
+    r = client.post("/console/logout", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["Location"] == "/console/login"
+    assert client.get("/console/cases").status_code == 303
+
+
+def test_login_returns_to_the_page_asked_for_but_never_off_site(app):
+    number = new_case(app, commissioner="donghu-1")
+    client = app.test_client()
+    r = client.get(f"/console/cases/{number}")
+    next_url = r.headers["Location"].split("next=", 1)[1]
+    token = csrf_token(client.get(r.headers["Location"]).get_data(as_text=True))
+    r = client.post("/console/login", data={"username": "donghu-1", "password": PASSWORD, "csrf_token": token,
+                                            "next": unquote(next_url)})
+    assert r.headers["Location"] == f"/console/cases/{number}"
+    other = app.test_client()
+    token = csrf_token(other.get("/console/login").get_data(as_text=True))
+    r = other.post("/console/login", data={"username": "donghu-1", "password": PASSWORD, "csrf_token": token,
+                                           "next": "https://evil.example/console/x"})
+    assert r.headers["Location"] == "/console/cases"
+
+
+@pytest.mark.parametrize("username,password", [("donghu-1", "wrong-password"), ("nobody", PASSWORD)])
+def test_wrong_password_or_unknown_user_gets_the_same_refusal(app, username, password):
+    client = app.test_client()
+    r = login(client, username, password)
+    assert r.status_code == 401
+    assert "用户名或密码错误" in r.get_data(as_text=True)
+    assert client.get("/console/cases").status_code == 303  # still signed out
+
+
+def test_inactive_staff_cannot_sign_in_and_is_signed_out(app):
+    client = signed_in(app, "donghu-2")
+    with db_of(app) as db:
+        db.scalar(sa.select(Staff).where(Staff.username == "donghu-2")).active = False
+    assert client.get("/console/cases").status_code == 303
+    assert login(app.test_client(), "donghu-2").status_code == 401
+
+
+def test_password_change_ends_existing_sessions(app):
+    client = signed_in(app, "donghu-1")
+    with db_of(app) as db:
+        staff_module.set_password(db.scalar(sa.select(Staff).where(Staff.username == "donghu-1")), "a-new-password")
+    assert client.get("/console/cases").status_code == 303
+    assert login(app.test_client(), "donghu-1", "a-new-password").status_code == 303
+
+
+def test_failed_logins_are_rate_limited_per_username_and_address(app):
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(5):
+        assert login(attacker, "donghu-1", "guess-guess").status_code == 401
+    r = login(attacker, "donghu-1", PASSWORD)  # even the right password: the key is locked
+    assert r.status_code == 429
+    assert "分钟后再试" in r.get_data(as_text=True) and int(r.headers["Retry-After"]) > 0
+    assert attacker.get("/console/cases").status_code == 303
+
+    colleague = app.test_client()
+    colleague.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert login(colleague, "donghu-1").status_code == 303  # another address is not locked out
+    same_address = app.test_client()
+    same_address.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    assert login(same_address, "donghu-2").status_code == 303  # nor another username from the address
+
+    throttle = app.extensions["bangban_login_throttle"]
+    real_clock = throttle.clock
+    throttle.clock = lambda: real_clock() + 601  # ten minutes later the window has passed
+    assert login(attacker, "donghu-1").status_code == 303
+
+
+def test_successful_login_clears_earlier_failures(app):
+    client = app.test_client()
+    for _ in range(4):
+        login(client, "donghu-1", "nope-nope")
+    assert login(client, "donghu-1").status_code == 303
+    client.post("/console/logout", data={"csrf_token": csrf_token(client.get("/console/cases").get_data(as_text=True))})
+    for _ in range(4):
+        assert login(client, "donghu-1", "nope-nope").status_code == 401  # counting from zero again
+    assert login(client, "donghu-1").status_code == 303
+
+
+def test_real_password_hashes_are_scrypt(database_url, monkeypatch):
+    monkeypatch.undo()  # the real werkzeug default, not the fast test hash
+    upgrade(database_url)
+    from bot.db import make_engine, make_sessionmaker
+
+    engine = make_engine(database_url)
+    with transaction(make_sessionmaker(engine)) as db:
+        person = staff_module.create_staff(db, username="Real", name="真实", role="commissioner",
+                                           region="donghu", password="long-enough-1")
+        assert person.password_hash.startswith("scrypt:") and "long-enough-1" not in person.password_hash
+        assert staff_module.authenticate(db, " real ", "long-enough-1").id == person.id
+        assert staff_module.authenticate(db, "real", "long-enough-2") is None
+        with pytest.raises(staff_module.StaffError, match="至少"):
+            staff_module.create_staff(db, username="short", name="短", role="commissioner", region="donghu",
+                                      password="1234")
+    engine.dispose()
+
+
+# -- CSRF ---------------------------------------------------------------------------------
+
+def test_forms_without_csrf_token_are_rejected(app):
+    r = app.test_client().post("/console/login", data={"username": "donghu-1", "password": PASSWORD})
+    assert r.status_code == 400 and "页面已过期" in r.get_data(as_text=True)
+
+    number = new_case(app, commissioner="donghu-1")
+    client = signed_in(app, "donghu-1")
+    before = snapshot(app, number)
+    assert client.post(f"/console/cases/{number}/accept").status_code == 400
+    assert client.post(f"/console/cases/{number}/accept", data={"csrf_token": "forged"}).status_code == 400
+    other = signed_in(app, "donghu-2")  # a real token, but from someone else's session
+    stolen = csrf_token(other.get("/console/cases").get_data(as_text=True))
+    assert client.post(f"/console/cases/{number}/accept", data={"csrf_token": stolen}).status_code == 400
+    assert snapshot(app, number) == before
+    assert client.post("/console/logout").status_code == 400
+
+
+# -- who sees what ------------------------------------------------------------------------
+
+def test_commissioner_sees_and_acts_on_own_cases_only(app):
+    mine = new_case(app, commissioner="donghu-1", company="甲公司", project="甲项目")
+    theirs = new_case(app, commissioner="donghu-2", company="乙公司", project="乙项目")
+    client = signed_in(app, "donghu-1")
+    listing = client.get("/console/cases").get_data(as_text=True)
+    assert mine in listing and theirs not in listing
+    search = client.get(f"/console/cases?q={theirs}").get_data(as_text=True)
+    assert f"/console/cases/{theirs}" not in search and "没有符合条件的案件" in search
+    assert client.get(f"/console/cases/{theirs}").status_code == 404
+    assert client.get("/console/cases/BD-1999-999999").status_code == 404  # same answer as "not yours"
+    before = snapshot(app, theirs)
+    for action, form in [("accept", {}), ("notes", {"text": "越权"}), ("terminate", {"reason": "企业主动终止"}),
+                         (f"items/{item_ids(app, theirs)[0]}/state", {"to": "submitted"})]:
+        r, _ = act(client, theirs, action, **form)
+        assert r.status_code == 404, action
+    assert snapshot(app, theirs) == before
+
+
+def test_supervisor_sees_the_whole_region_and_nothing_else(app):
+    a = new_case(app, commissioner="donghu-1")
+    b = new_case(app, commissioner="donghu-2")
+    elsewhere = new_case(app, region="jiangbei", commissioner="jiangbei-1")
+    client = signed_in(app, "donghu-lead")
+    listing = client.get("/console/cases").get_data(as_text=True)
+    assert a in listing and b in listing and elsewhere not in listing
+    assert "本地区案件" in listing and "田雅琪" in listing and "龚志勇" in listing
+    assert client.get(f"/console/cases/{a}").status_code == 200
+    assert client.get(f"/console/cases/{elsewhere}").status_code == 404
+
+    # Oversight, not case work: accepting is the commissioner's; a 督办 note is the supervisor's.
+    before = snapshot(app, a)
+    token = csrf_token(listing)
+    assert client.post(f"/console/cases/{a}/accept", data={"csrf_token": token}).status_code == 403
+    assert snapshot(app, a) == before
+    r, flashes = act(client, a, "notes", text="请本周内完成受理")
+    assert ("success", "服务记录已写入台账。") in flashes
+    with db_of(app) as db:
+        note = cases.ledger_of(db, cases.by_number(db, a))[-1]
+        assert (note.action, note.actor_kind, note.actor_id) == ("note", "supervisor", "donghu-lead")
+    r, _ = act(client, elsewhere, "notes", text="跨区")
+    assert r.status_code == 404
+
+
+def test_supervisor_reassigns_within_the_region(app):
+    number = new_case(app, commissioner="donghu-1")
+    client = signed_in(app, "donghu-lead")
+    with db_of(app) as db:
+        ids = dict(db.execute(sa.select(Staff.username, Staff.id)).all())
+    r, flashes = act(client, number, "assign", commissioner_id=ids["jiangbei-1"])
+    assert flashes == [("error", "只能分派给本地区在岗的帮代办专员")]
+    r, flashes = act(client, number, "assign", commissioner_id=ids["donghu-2"])
+    assert flashes == [("success", "已分派，专员会收到提醒。")]
+    assert snapshot(app, number)[1] == ids["donghu-2"]
+    assert [p for p, _ in pushes_to(app, "oStaff_donghu_2")] == ["assignment"]
+    assert signed_in(app, "donghu-2").get(f"/console/cases/{number}").status_code == 200
+    assert signed_in(app, "donghu-1").get(f"/console/cases/{number}").status_code == 404
+
+
+# -- actions ------------------------------------------------------------------------------
+
+def test_each_action_writes_change_ledger_and_push_together(app):
+    number = new_case(app, commissioner="donghu-1", items=(PERMIT, DRAWINGS))
+    client = signed_in(app, "donghu-1")
+    permit, drawings = item_ids(app, number)
+    state, _, items, ledger, outbox = snapshot(app, number)
+    assert (state, items) == ("applied", ("pending", "pending"))
+
+    act(client, number, "accept")
+    assert snapshot(app, number)[0::2] == ("accepted", ("pending", "pending"), outbox + 1)
+    assert snapshot(app, number)[3] == ledger + 1
+
+    act(client, number, f"items/{permit}/state", to="submitted")  # also starts 承办
+    assert snapshot(app, number)[0::2] == ("in_progress", ("submitted", "pending"), outbox + 2)
+    assert snapshot(app, number)[3] == ledger + 3
+
+    act(client, number, "notes", text="电话告知经办人施工图审查进度")
+    assert snapshot(app, number)[3:] == (ledger + 4, outbox + 2)  # a note is recorded, not pushed
+
+    with db_of(app) as db:
+        actions = [(e.action, e.actor_kind, e.actor_id) for e in cases.ledger_of(db, cases.by_number(db, number))]
+    assert actions[-4:] == [("state:accepted", "commissioner", "donghu-1"), ("state:in_progress", "commissioner", "donghu-1"),
+                            ("item:submitted", "commissioner", "donghu-1"), ("note", "commissioner", "donghu-1")]
+
+
+def test_a_failing_push_rolls_the_whole_action_back(app, monkeypatch):
+    number = new_case(app, commissioner="donghu-1")
+    client = signed_in(app, "donghu-1")
+    before = snapshot(app, number)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(notify, "accepted", broken)
+    token = csrf_token(client.get("/console/cases").get_data(as_text=True))
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert client.post(f"/console/cases/{number}/accept", data={"csrf_token": token}).status_code == 500
+    assert snapshot(app, number) == before
+
+
+def test_illegal_moves_are_refused_with_a_message_and_change_nothing(app):
+    number = new_case(app, commissioner="donghu-1", items=(PERMIT, DRAWINGS))
+    client = signed_in(app, "donghu-1")
+    permit, drawings = item_ids(app, number)
+    tomorrow = (china_today() + timedelta(days=1)).isoformat()
+    yesterday = (china_today() - timedelta(days=1)).isoformat()
+
+    def refused(action, message, **form):
+        before = snapshot(app, number)
+        r, flashes = act(client, number, action, **form)
+        assert r.status_code == 200
+        assert flashes == [("error", message)], (action, flashes)
+        assert snapshot(app, number) == before, action
+
+    refused(f"items/{permit}/state", "请先受理案件，再更新事项进度", to="submitted")
+    refused("complete", "还有 2 个事项未办结（建筑工程施工许可证核发、施工图审查），不能办结案件")
+    refused("deliver", "案件当前为「已申请」，不能变更为「已送达」", method="上门")
+    act(client, number, "accept")
+    refused("accept", "案件当前为「已受理」，不能变更为「已受理」")
+    refused(f"items/{permit}/state", "事项「建筑工程施工许可证核发」当前为「待申报」，不能变更为「已办结」", to="done")
+    refused(f"items/{permit}/state", "转为「需补正」请使用“请求补正”，并写明需补正的材料和期限", to="correction")
+    refused(f"items/{permit}/correction", "事项「建筑工程施工许可证核发」当前为「待申报」，不能变更为「需补正」",
+            missing="施工合同", due=tomorrow)
+    act(client, number, f"items/{permit}/state", to="submitted")
+    refused(f"items/{permit}/correction", "请填写需补正的材料", missing=" ", due=tomorrow)
+    refused(f"items/{permit}/correction", "补正期限不能早于今天", missing="施工合同", due=yesterday)
+    refused(f"items/{permit}/correction", "补正期限格式不正确，请按 年-月-日 填写", missing="施工合同", due="下周")
+    refused(f"items/{drawings + 1000}/state", "该案件没有这个事项", to="submitted")
+    refused("notes", "请填写服务记录内容", text="   ")
+    refused("terminate", "请填写具体原因", reason="其他")
+    refused("terminate", "请选择终止原因：项目不具备条件、企业主动终止、其他", reason="不想办了")
+    refused("deliver", "案件当前为「办理中」，不能变更为「已送达」", method="上门")
+
+
+def test_the_whole_story_reaches_the_enterprise_in_order(app):
+    number = new_case(app, commissioner="donghu-1", items=(PERMIT, DRAWINGS), openid="oStory")
+    client = signed_in(app, "donghu-1")
+    permit, drawings = item_ids(app, number)
+    due = china_today() + timedelta(days=5)
+
+    steps = [
+        ("accept", {}),
+        (f"items/{permit}/state", {"to": "submitted"}),
+        (f"items/{permit}/state", {"to": "accepted"}),
+        (f"items/{drawings}/state", {"to": "submitted"}),
+        (f"items/{drawings}/correction", {"missing": "施工图设计文件（盖章版）及消防设计说明", "due": due.isoformat()}),
+        (f"items/{drawings}/state", {"to": "reviewing"}),
+        (f"items/{drawings}/state", {"to": "done"}),
+        (f"items/{permit}/state", {"to": "done"}),
+        ("complete", {}),
+        ("deliver", {"method": "邮寄", "tracking_number": "SF1234567890", "note": ""}),
+    ]
+    for action, form in steps:
+        _, flashes = act(client, number, action, **form)
+        assert [c for c, _ in flashes] == ["success"], (action, flashes)
+
+    sent = pushes_to(app, "oStory")
+    assert [p for p, _ in sent] == ["accepted", "progress", "progress", "progress", "correction", "progress",
+                                    "progress", "progress", "completed", "delivered", "rating"]
+    texts = [t for _, t in sent]
+    assert number in texts[0] and "田雅琪" in texts[0]
+    assert "建筑工程施工许可证核发" in texts[1] and "待申报 → 已申报" in texts[1]
+    assert "需补正：施工图设计文件（盖章版）及消防设计说明" in texts[4]
+    assert f"请于{due:%Y年%m月%d日}前" in texts[4] and "田雅琪" in texts[4]
+    assert "已全部办结" in texts[8]
+    assert "快递单号：SF1234567890" in texts[9]
+    assert "评价" in texts[10] and all(number in t for t in texts)
+
+    with db_of(app) as db:
+        case = cases.by_number(db, number)
+        assert case.state == "delivered" and case.closed_at is not None
+        assert [e.action for e in cases.ledger_of(db, case) if e.action.startswith("state:")] == [
+            "state:accepted", "state:in_progress", "state:completed", "state:delivered"]
+        for n in db.scalars(sa.select(Notification).where(Notification.case_id == case.id)):
+            assert n.template == n.purpose and all(len(v) <= 20 for v in n.data.values()), n.data
+
+    page = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "已送达" in page and "送达方式：邮寄，快递单号 SF1234567890" in page
+
+
+@pytest.mark.parametrize("reason,other,recorded", [
+    ("企业主动终止", "", "企业主动终止"),
+    ("其他", "项目选址调整，暂缓报建", "其他：项目选址调整，暂缓报建"),
+])
+def test_termination_with_reason_tells_the_enterprise_and_invites_a_rating(app, reason, other, recorded):
+    number = new_case(app, commissioner="donghu-1", openid="oEnd")
+    client = signed_in(app, "donghu-1")
+    act(client, number, "accept")
+    _, flashes = act(client, number, "terminate", reason=reason, other=other)
+    assert [c for c, _ in flashes] == ["success"]
+    with db_of(app) as db:
+        case = cases.by_number(db, number)
+        assert (case.state, case.termination_reason) == ("terminated", recorded)
+    sent = pushes_to(app, "oEnd")
+    assert [p for p, _ in sent] == ["accepted", "terminated", "rating"]
+    assert f"原因：{recorded}" in sent[1][1]
+
+
+def test_delivery_by_hand_and_electronic_licence(app):
+    for method, expected in [("上门", "上门当面递交"), ("电子证照", "电子证照")]:
+        number = new_case(app, commissioner="donghu-1", openid=f"o{method}")
+        client = signed_in(app, "donghu-1")
+        item = item_ids(app, number)[0]
+        for action, form in [("accept", {}), (f"items/{item}/state", {"to": "submitted"}),
+                             (f"items/{item}/state", {"to": "accepted"}), (f"items/{item}/state", {"to": "done"}),
+                             ("complete", {})]:
+            act(client, number, action, **form)
+        before = snapshot(app, number)
+        _, flashes = act(client, number, "deliver", method="邮寄")
+        assert flashes == [("error", "请填写快递单号")] and snapshot(app, number) == before
+        _, flashes = act(client, number, "deliver", method=method)
+        assert [c for c, _ in flashes] == ["success"]
+        delivered = [t for p, t in pushes_to(app, f"o{method}") if p == "delivered"]
+        assert len(delivered) == 1 and expected in delivered[0]
+
+
+def test_case_page_shows_overdue_items_ledger_and_failed_pushes(app):
+    number = new_case(app, commissioner="donghu-1", items=(PERMIT, DRAWINGS))
+    client = signed_in(app, "donghu-1")
+    act(client, number, "accept")
+    with db_of(app) as db:
+        case = cases.by_number(db, number)
+        cases.items_of(db, case)[0].due_date = china_today() - timedelta(days=3)
+        accepted = db.scalar(sa.select(Notification).where(Notification.case_id == case.id,
+                                                            Notification.purpose == "accepted"))
+        accepted.state, accepted.last_error = "dead", "43004: require subscribe"
+    page = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "已逾期 3 天" in page
+    assert "失败原因：43004: require subscribe" in page
+    assert "企业在线提交帮办申请" in page and "受理帮办申请" in page  # the ledger, oldest first
+    assert page.index("企业在线提交帮办申请") < page.index("受理帮办申请")
+    assert "13800000000" in page and "91350100M000100Y43" in page
+    listing = client.get("/console/cases").get_data(as_text=True)
+    assert "1 项逾期" in listing
+
+
+def test_list_filters_by_state_and_searches_number_company_project(app):
+    a = new_case(app, commissioner="donghu-1", company="江城建工集团", project="滨江仓储中心")
+    b = new_case(app, commissioner="donghu-1", company="光谷芯片有限公司", project="晶圆厂二期")
+    client = signed_in(app, "donghu-1")
+    act(client, a, "accept")
+
+    def listed(query):
+        page = client.get("/console/cases?" + query).get_data(as_text=True)
+        return {n for n in (a, b) if f'href="/console/cases/{n}"' in page}
+
+    assert listed("") == {a, b}
+    assert listed("state=accepted") == {a}
+    assert listed("state=applied") == {b}
+    assert listed("state=open") == {a, b}
+    assert listed("state=delivered") == set()
+    assert listed("q=芯片") == {b}
+    assert listed("q=仓储") == {a}
+    assert listed(f"q={b[-6:]}") == {b}
+    assert listed("q=" + a.lower()) == {a}
+    assert listed("q=%25") == set()  # a LIKE wildcard is searched for literally
+
+
+def test_notify_functions_are_idempotent_per_event(app):
+    number = new_case(app, commissioner="donghu-1")
+    with db_of(app) as db:
+        case = cases.by_number(db, number)
+        person = db.scalar(sa.select(Staff).where(Staff.username == "donghu-1"))
+        assert notify.accepted(db, case, person) is not None
+        assert notify.accepted(db, case, person) is None
+        item = cases.items_of(db, case)[0]
+        assert notify.item_progress(db, case, item, "pending", 41) is not None
+        assert notify.item_progress(db, case, item, "pending", 41) is None  # same event
+        assert notify.item_progress(db, case, item, "pending", 42) is not None  # a later one
+        assert notify.rating_invitation(db, case) is not None and notify.rating_invitation(db, case) is None
+
+
+# -- every route is behind sign-in ---------------------------------------------------------
+
+def test_every_console_and_api_route_requires_auth(app):
+    number = new_case(app, commissioner="donghu-1")  # something real to reach, were a guard missing
+    item = item_ids(app, number)[0]
+    client = app.test_client()
+    public = {"console.login", "console.static"}
+    checked = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(("/console", "/api/")) or rule.endpoint in public:
+            continue
+        values = {arg: item if isinstance(rule._converters[arg], IntegerConverter) else number
+                  for arg in rule.arguments}
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            r = client.open(url, method=method)
+            if rule.rule.startswith("/api/"):
+                assert r.status_code == 401, (method, url)
+            else:
+                assert r.status_code == 303 and r.headers["Location"].startswith("/console/login"), (method, url)
+            checked.add((method, rule.endpoint))
+    assert len(checked) >= 14  # the walk really found the console pages, actions and API
+    assert snapshot(app, number)[0] == "applied"
+    assert client.get("/console/static/console.css").status_code == 200

@@ -1,0 +1,82 @@
+"""Staff console (帮代办专员 and 主管) and the JSON API for the approval system.
+
+`init_app(app)` is all create_app needs: it configures the session cookie and CSRF, and registers
+the console blueprint (auth.py: login and who may see what; cases.py: the pages and actions) and
+the API blueprint (api.py). Case changes themselves live in actions.py, shared by both.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, Flask, current_app
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+
+from .actions import CHINA_TZ
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static")
+# CSRF is checked by the console's own guard (auth.py), not app-wide: the WeChat callback is
+# signed by WeChat and the API uses bearer tokens, neither carries a browser session.
+csrf = CSRFProtect()
+
+SESSION_LIFETIME = timedelta(hours=12)  # one working day; a CSRF token lives as long as its session
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.config["BANGBAN_SETTINGS"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if settings.secret_key == Settings().secret_key and settings.public_url.startswith("https://"):
+        log.warning("SECRET_KEY is the development default: console sessions can be forged; set SECRET_KEY")
+    csrf.init_app(app)
+    app.extensions["bangban_login_throttle"] = auth.LoginThrottle(app.extensions["bangban_dialogs"].store.kv)
+    app.add_template_filter(china_time, "china_time")
+    app.register_blueprint(bp)
+    app.register_blueprint(api.bp)
+
+
+def sessions() -> sessionmaker[Session]:
+    """The app's database sessions (opened once by the dialog manager's wiring)."""
+    return current_app.extensions["bangban_dialogs"].sessions
+
+
+def settings() -> Settings:
+    return current_app.config["BANGBAN_SETTINGS"]
+
+
+def _catalogue(kind: str) -> dict:
+    """Regions or stages of the knowledge base, for display names (empty if none is loaded)."""
+    return getattr(getattr(current_app.extensions["bangban_dialogs"], "kb", None), kind, {}) or {}
+
+
+def region_name(region_id: str) -> str:
+    region = _catalogue("regions").get(region_id)
+    return region.short if region else region_id
+
+
+def stage_name(stage_id: str) -> str:
+    stage = _catalogue("stages").get(stage_id)
+    return stage.name if stage else stage_id
+
+
+def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # SQLite returns naive datetimes; everything is stored in UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(CHINA_TZ).strftime(fmt)
+
+
+from . import api, auth, cases  # noqa: E402,F401 - the modules attach their routes to the blueprints

@@ -1,0 +1,207 @@
+"""What staff can do to a case, each as one unit: the change, its ledger line, the push it causes.
+
+Shared by the console views and the JSON API so both follow the same rules and send the same
+pushes. The caller opens the transaction (and decides who may act); a CaseError raised here rolls
+all of it back. Imports only `bot`, so it can move into `bot/` unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from bot import cases, notify
+from bot.cases import OPEN_STATES, TERMINATION_REASONS, CaseError
+from bot.models import Case, CaseItem, LedgerEntry, Staff
+
+# China has had no daylight saving since 1991: a fixed offset is exact and needs no tz database.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+MAX_TEXT = 500
+
+
+def china_today() -> date:
+    return datetime.now(CHINA_TZ).date()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does it, as the ledger records it: a person in the console, or the approval system."""
+
+    staff: Staff
+    kind: str  # commissioner | supervisor | system
+    id: str
+
+    @classmethod
+    def person(cls, staff: Staff) -> "Actor":
+        return cls(staff, staff.role, staff.username)
+
+    @classmethod
+    def approval_system(cls, staff: Staff) -> "Actor":
+        return cls(staff, "system", f"api:{staff.username}")
+
+
+def _clean(text: str | None, what: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
+    value = (text or "").strip()
+    if required and not value:
+        raise CaseError(f"请填写{what}")
+    if len(value) > limit:
+        raise CaseError(f"{what}最多 {limit} 个字")
+    return value
+
+
+def _commissioner_of(session: Session, case: Case) -> Staff | None:
+    return session.get(Staff, case.commissioner_id) if case.commissioner_id else None
+
+
+def _ensure_items_can_move(case: Case) -> None:
+    if case.state == "applied":
+        raise CaseError("请先受理案件，再更新事项进度")
+    if case.state not in OPEN_STATES:
+        raise CaseError(f"案件{cases.CASE_STATES[case.state]}，事项不能再变更")
+
+
+def _start_if_needed(session: Session, case: Case, actor: Actor) -> None:
+    """The first item that moves starts 承办: 已受理 → 办理中."""
+    if case.state == "accepted":
+        cases.transition(session, case, "in_progress", actor_kind=actor.kind, actor_id=actor.id,
+                         detail="开始承办：事项进入申报办理")
+
+
+def _item_of(session: Session, case: Case, item_id: int) -> CaseItem:
+    item = session.get(CaseItem, item_id)
+    if item is None or item.case_id != case.id:
+        raise CaseError("该案件没有这个事项")
+    return item
+
+
+# -- actions ------------------------------------------------------------------------------
+
+def accept(session: Session, case: Case, actor: Actor) -> None:
+    """受理. The enterprise learns who its one-to-one commissioner is."""
+    commissioner = _commissioner_of(session, case)
+    if commissioner is None:
+        raise CaseError("案件尚未分派专员，请主管先分派")
+    if case.mode == "代办" and case.agreement_consented_at is None:
+        raise CaseError("代办需企业先确认委托协议，才能受理")
+    cases.transition(session, case, "accepted", actor_kind=actor.kind, actor_id=actor.id,
+                     detail=f"受理{case.mode}申请，专员 {commissioner.name} 一对一服务")
+    notify.accepted(session, case, commissioner)
+
+
+def move_item(session: Session, case: Case, item_id: int, to: str, actor: Actor,
+              console_url: str = "") -> CaseItem:
+    """An item's progress (已申报, 已受理, 审批中, 已办结). 需补正 goes through request_correction,
+    which says what is missing and by when."""
+    if to == "correction":
+        raise CaseError("转为「需补正」请使用“请求补正”，并写明需补正的材料和期限")
+    _ensure_items_can_move(case)
+    item = _item_of(session, case, item_id)
+    before = item.state
+    _start_if_needed(session, case, actor)
+    cases.move_item(session, case, item, to, actor_kind=actor.kind, actor_id=actor.id)
+    event_id = _ledger_event_id(session, case, item)
+    notify.item_progress(session, case, item, before, event_id)
+    if actor.kind == "system":
+        commissioner = _commissioner_of(session, case)
+        if commissioner is not None:
+            notify.item_reported(session, case, item, commissioner, before, event_id, console_url)
+    return item
+
+
+def request_correction(session: Session, case: Case, item_id: int, missing: str, due: date | None,
+                       actor: Actor, today: date | None = None, console_url: str = "") -> CaseItem:
+    """补正: the item goes to 需补正 and the enterprise gets exactly what is missing and by when."""
+    missing = _clean(missing, "需补正的材料", limit=200)
+    if due is None:
+        raise CaseError("请填写补正期限")
+    if due < (today or china_today()):
+        raise CaseError("补正期限不能早于今天")
+    _ensure_items_can_move(case)
+    item = _item_of(session, case, item_id)
+    before = item.state
+    _start_if_needed(session, case, actor)
+    cases.move_item(session, case, item, "correction", actor_kind=actor.kind, actor_id=actor.id,
+                    detail=f"{item.name}：请求补正——{missing}（期限 {due:%Y-%m-%d}）")
+    event_id = _ledger_event_id(session, case, item)
+    notify.correction_requested(session, case, item, missing, due, _commissioner_of(session, case), event_id)
+    if actor.kind == "system":
+        commissioner = _commissioner_of(session, case)
+        if commissioner is not None:
+            notify.item_reported(session, case, item, commissioner, before, event_id, console_url)
+    return item
+
+
+def add_note(session: Session, case: Case, text: str, actor: Actor) -> None:
+    """服务记录: anything done for the enterprise (a call, a visit, a coordination meeting)."""
+    cases.log(session, case, "note", _clean(text, "服务记录内容"), actor_kind=actor.kind, actor_id=actor.id)
+
+
+def complete(session: Session, case: Case, actor: Actor) -> None:
+    """办结: only when every item is done."""
+    if case.state in OPEN_STATES:
+        unfinished = [i.name for i in cases.items_of(session, case) if i.state != "done"]
+        if unfinished:
+            raise CaseError(f"还有 {len(unfinished)} 个事项未办结（{'、'.join(unfinished[:5])}"
+                            f"{'等' if len(unfinished) > 5 else ''}），不能办结案件")
+    cases.transition(session, case, "completed", actor_kind=actor.kind, actor_id=actor.id,
+                     detail="全部事项已办结")
+    notify.completed(session, case)
+
+
+def deliver(session: Session, case: Case, method: str, actor: Actor, tracking_number: str = "",
+            note: str = "") -> None:
+    """统一送达 (上门 / 邮寄 with tracking number / 电子证照), then the rating invitation."""
+    if method not in notify.DELIVERY_METHODS:
+        raise CaseError(f"送达方式只能是{'、'.join(notify.DELIVERY_METHODS)}")
+    tracking_number = _clean(tracking_number, "快递单号", required=method == "邮寄", limit=40)
+    note = _clean(note, "说明", required=False, limit=200)
+    detail = f"送达方式：{method}" + (f"，快递单号 {tracking_number}" if method == "邮寄" else "") \
+        + (f"；{note}" if note else "")
+    cases.transition(session, case, "delivered", actor_kind=actor.kind, actor_id=actor.id, detail=detail)
+    notify.delivered(session, case, method, tracking_number if method == "邮寄" else None, note)
+    notify.rating_invitation(session, case)
+
+
+def terminate(session: Session, case: Case, reason: str, actor: Actor, other: str = "") -> None:
+    """终止 with one of the documented reasons (seed 003/004); 其他 needs the words."""
+    if reason not in TERMINATION_REASONS:
+        raise CaseError(f"请选择终止原因：{'、'.join(TERMINATION_REASONS)}")
+    other = _clean(other, "具体原因", required=reason == "其他", limit=150)
+    full = f"{reason}：{other}" if other else reason
+    cases.transition(session, case, "terminated", actor_kind=actor.kind, actor_id=actor.id, reason=full)
+    notify.terminated(session, case, full)
+    notify.rating_invitation(session, case)
+
+
+def assign(session: Session, case: Case, commissioner_id: int, actor: Actor, console_url: str = "") -> Staff:
+    """A supervisor hands an open case to a commissioner of the same region (属地)."""
+    if case.state not in OPEN_STATES:
+        raise CaseError("已结束的案件不能再分派")
+    commissioner = session.get(Staff, commissioner_id)
+    if (commissioner is None or commissioner.role != "commissioner" or not commissioner.active
+            or commissioner.region != case.region):
+        raise CaseError("只能分派给本地区在岗的帮代办专员")
+    if commissioner.id == case.commissioner_id:
+        raise CaseError(f"案件已由 {commissioner.name} 承办")
+    previous = _commissioner_of(session, case)
+    case.commissioner_id = commissioner.id
+    entry = cases.log(session, case, "assigned",
+                      f"分派给帮代办专员 {commissioner.name}" + (f"（原为 {previous.name}）" if previous else ""),
+                      actor_kind=actor.kind, actor_id=actor.id)
+    session.flush()
+    notify.assigned(session, case, commissioner, entry.id, console_url)
+    return commissioner
+
+
+def regional_commissioners(session: Session, region: str) -> list[Staff]:
+    return list(session.scalars(sa.select(Staff).where(
+        Staff.region == region, Staff.role == "commissioner", Staff.active.is_(True)).order_by(Staff.name)))
+
+
+def _ledger_event_id(session: Session, case: Case, item: CaseItem) -> int:
+    """The id of the ledger line just written for `item`: it names the event in the push's key."""
+    session.flush()
+    return session.scalar(sa.select(sa.func.max(LedgerEntry.id)).where(
+        LedgerEntry.case_id == case.id, LedgerEntry.case_item_id == item.id))

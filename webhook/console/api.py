@@ -1,0 +1,165 @@
+"""JSON API for the 工程建设项目审批管理系统: read cases, report an item's state.
+
+Auth: `Authorization: Bearer <token>` (minted with bot.staff.mint_token). A token acts for one
+staff member and sees that member's region only; anything outside it is 404. There is no cookie
+auth here, so browsers cannot be tricked into calling it (no CSRF surface).
+
+Item updates go through the same actions as the console, so the same rules and pushes apply; the
+ledger records them as the approval system acting for the token's staff member.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, g, jsonify, request
+from sqlalchemy.orm import Session
+
+from bot import cases
+from bot.cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
+from bot.db import transaction
+from bot.models import Case, CaseItem, Staff
+from bot.staff import verify_token
+
+from . import actions, china_time, sessions, settings
+from .actions import Actor, china_today
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_LIMIT = 100
+
+
+def _error(status: int, code: str, message: str, **extra):
+    response = jsonify(error=code, message=message, **extra)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="bangban"'
+    return response
+
+
+@bp.before_request
+def require_token():
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error(401, "unauthorized", "缺少访问令牌（Authorization: Bearer …）")
+    with transaction(sessions()) as db:
+        staff = verify_token(db, token.strip())
+    if staff is None:
+        return _error(401, "unauthorized", "访问令牌无效或已撤销")
+    g.api_staff = staff
+    return None
+
+
+@bp.errorhandler(404)
+def not_found(err):
+    return _error(404, "not_found", "没有找到该案件或事项")
+
+
+@bp.errorhandler(405)
+def not_allowed(err):
+    return _error(405, "method_not_allowed", "不支持该请求方法")
+
+
+def _region_case(db: Session, number: str, for_update: bool = False) -> Case:
+    stmt = sa.select(Case).where(Case.number == number.strip().upper(), Case.region == g.api_staff.region)
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = db.scalar(stmt)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _iso(value) -> str | None:
+    return china_time(value, "%Y-%m-%dT%H:%M:%S+08:00") if value else None
+
+
+def item_json(item: CaseItem, today: date) -> dict:
+    return {
+        "id": item.id, "code": item.item_code, "name": item.name, "department": item.department,
+        "state": item.state, "state_label": ITEM_STATES[item.state],
+        "due_date": item.due_date.isoformat() if item.due_date else None,
+        "overdue": bool(item.due_date and item.state != "done" and item.due_date < today),
+        "updated_at": _iso(item.updated_at),
+    }
+
+
+def case_json(case: Case, commissioner: Staff | None) -> dict:
+    # The enterprise's openid and phone stay here: the approval system has no use for them.
+    return {
+        "number": case.number, "mode": case.mode, "state": case.state, "state_label": CASE_STATES[case.state],
+        "company_name": case.company_name, "credit_code": case.credit_code, "project_name": case.project_name,
+        "project_code": case.project_code, "region": case.region, "stage": case.stage,
+        "investment_type": case.investment_type, "key_project": case.key_project,
+        "commissioner": commissioner.name if commissioner else None,
+        "created_at": _iso(case.created_at), "accepted_at": _iso(case.accepted_at),
+        "closed_at": _iso(case.closed_at), "termination_reason": case.termination_reason,
+    }
+
+
+def _case_detail(db: Session, case: Case) -> dict:
+    commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
+    today = china_today()
+    return {**case_json(case, commissioner), "items": [item_json(i, today) for i in cases.items_of(db, case)]}
+
+
+@bp.get("/cases")
+def list_cases():
+    state = request.args.get("state", "")
+    if state and state != "open" and state not in CASE_STATES:
+        return _error(400, "bad_request", "state 取值不正确", allowed=["open", *CASE_STATES])
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), MAX_LIMIT)
+    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    stmt = sa.select(Case).where(Case.region == g.api_staff.region)
+    if state == "open":
+        stmt = stmt.where(Case.state.in_(OPEN_STATES))
+    elif state:
+        stmt = stmt.where(Case.state == state)
+    with sessions()() as db:
+        total = db.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+        page = list(db.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)))
+        names = dict(db.execute(sa.select(Staff.id, Staff.name).where(
+            Staff.id.in_({c.commissioner_id for c in page if c.commissioner_id}))).all())
+    return jsonify(total=total, limit=limit, offset=offset, cases=[
+        {**case_json(c, None), "commissioner": names.get(c.commissioner_id)} for c in page])
+
+
+@bp.get("/cases/<number>")
+def get_case(number: str):
+    with sessions()() as db:
+        return jsonify(_case_detail(db, _region_case(db, number)))
+
+
+@bp.post("/cases/<number>/items/<int:item_id>/status")
+def update_item(number: str, item_id: int):
+    """Body: {"state": "accepted"}; for 需补正 also "missing" (what) and "due" (YYYY-MM-DD).
+    Repeating an update the item already has answers 200 with "changed": false (safe retries)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "请求体须为 JSON 对象")
+    to = body.get("state")
+    if to not in ITEM_STATES:
+        return _error(400, "bad_request", "state 取值不正确", allowed=list(ITEM_STATES))
+    due = None
+    if to == "correction":
+        try:
+            due = date.fromisoformat(str(body.get("due", "")))
+        except ValueError:
+            return _error(400, "bad_request", "需补正须提供 due（YYYY-MM-DD）和 missing")
+    actor = Actor.approval_system(g.api_staff)
+    try:
+        with transaction(sessions()) as db:
+            case = _region_case(db, number, for_update=True)
+            item = db.get(CaseItem, item_id)
+            if item is None or item.case_id != case.id:
+                abort(404)
+            changed = item.state != to
+            if changed and to == "correction":
+                actions.request_correction(db, case, item_id, str(body.get("missing", "")), due, actor,
+                                           console_url=settings().public_url)
+            elif changed:
+                actions.move_item(db, case, item_id, to, actor, console_url=settings().public_url)
+            db.flush()
+            detail = _case_detail(db, case)
+    except CaseError as err:
+        return _error(409, "refused", str(err))
+    return jsonify(changed=changed, case=detail)

@@ -1,0 +1,201 @@
+"""Console sign-in, the guard in front of every console page, and who may see or do what.
+
+- Session: Flask's signed cookie (HttpOnly, SameSite=Lax, Secure on https) holding the staff id
+  and a fingerprint of the password hash, so changing a password ends every other session.
+- CSRF: every console POST (login and logout included) must carry the form's csrf_token
+  (Flask-WTF, bound to the session).
+- Failed logins: at most 5 per username + IP address in 10 minutes (LoginThrottle), counted in the
+  app's KV store: Redis when configured, so every worker and host shares the count.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
+
+from bot.db import transaction
+from bot.kv import KV
+from bot.models import Case, Staff
+from bot.staff import ROLES, authenticate
+
+from . import bp, csrf, region_name, sessions
+
+PUBLIC_ENDPOINTS = {"console.login", "console.static"}
+
+
+class LoginThrottle:
+    """Sliding window of failed logins per key; a blocked key is refused even with the right
+    password, or the limit would only slow a guesser down until the first hit."""
+
+    def __init__(self, kv: KV, limit: int = 5, window_s: int = 600, clock=time.time):
+        self.kv = kv
+        self.limit = limit
+        self.window_s = window_s
+        self.clock = clock
+
+    @staticmethod
+    def key(username: str, ip: str | None) -> str:
+        # Hashed: the store never holds usernames or addresses in clear.
+        raw = f"{username.strip().lower()}|{ip or '-'}".encode("utf-8")
+        return "login-fail:" + hashlib.sha256(raw).hexdigest()[:32]
+
+    def _recent(self, key: str) -> list[float]:
+        raw = self.kv.get(key)
+        stamps = json.loads(raw) if raw else []
+        cutoff = self.clock() - self.window_s
+        return [t for t in stamps if t > cutoff]
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until this key may try again; 0 when it may try now."""
+        recent = self._recent(key)
+        if len(recent) < self.limit:
+            return 0
+        return max(1, int(sorted(recent)[-self.limit] + self.window_s - self.clock()) + 1)
+
+    def fail(self, key: str) -> None:
+        # Read-modify-write under the store's lock, so concurrent failures all count.
+        with self.kv.lock(key, timeout=5, wait=2):
+            recent = self._recent(key) + [self.clock()]
+            self.kv.set(key, json.dumps(recent[-self.limit * 2:]), ttl=self.window_s)
+
+    def reset(self, key: str) -> None:
+        self.kv.delete(key)
+
+
+def _password_fingerprint(staff: Staff) -> str:
+    return hashlib.sha256((staff.password_hash or "").encode("utf-8")).hexdigest()[:16]
+
+
+def _staff_from_session() -> Staff | None:
+    staff_id = session.get("staff_id")
+    if not isinstance(staff_id, int):
+        return None
+    with sessions()() as db:
+        staff = db.get(Staff, staff_id)
+    if staff is None or not staff.active or session.get("pw") != _password_fingerprint(staff):
+        session.clear()
+        return None
+    return staff
+
+
+@bp.before_request
+def guard():
+    """Sign-in first (so an anonymous POST is sent to the login page, not told about CSRF),
+    then the CSRF check on every POST."""
+    g.staff = _staff_from_session()
+    if g.staff is None and request.endpoint not in PUBLIC_ENDPOINTS:
+        target = request.full_path if request.method == "GET" else None
+        return redirect(url_for("console.login", next=target), 303)
+    if request.method == "POST":
+        csrf.protect()
+    return None
+
+
+@bp.after_request
+def harden(response):
+    # Case pages hold personal data: no caching, no framing, nothing loaded from elsewhere.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(err: CSRFError):
+    return render_template("console/error.html", code=400,
+                           message="页面已过期或来源不明，请返回刷新页面后重试。"), 400
+
+
+@bp.errorhandler(403)
+def forbidden(err):
+    return render_template("console/error.html", code=403, message=getattr(err, "description", "") or
+                           "您没有权限进行此操作。"), 403
+
+
+@bp.errorhandler(404)
+def not_found(err):
+    return render_template("console/error.html", code=404, message="没有找到该页面或案件。"), 404
+
+
+@bp.context_processor
+def staff_context():
+    staff = g.get("staff")
+    return {"me": staff, "role_label": ROLES.get(staff.role, staff.role) if staff else "",
+            "region_label": region_name(staff.region) if staff else ""}
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path inside the console: never an open redirect to another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/console/") or "\\" in target:
+        return None
+    return target.rstrip("?")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if g.staff is not None:
+            return redirect(url_for("console.case_list"))
+        return render_template("console/login.html", next=_safe_next(request.args.get("next")))
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    next_url = _safe_next(request.form.get("next"))
+    throttle: LoginThrottle = current_app.extensions["bangban_login_throttle"]
+    key = throttle.key(username, request.remote_addr)
+    wait = throttle.retry_after(key)
+    if wait:
+        minutes = (wait + 59) // 60
+        return render_template("console/login.html", username=username, next=next_url,
+                               error=f"登录失败次数过多，请 {minutes} 分钟后再试。"), 429, {"Retry-After": str(wait)}
+    with transaction(sessions()) as db:
+        staff = authenticate(db, username, password)
+    if staff is None:
+        throttle.fail(key)
+        return render_template("console/login.html", username=username, next=next_url,
+                               error="用户名或密码错误。"), 401
+    throttle.reset(key)
+    session.clear()  # a fresh session (and a fresh CSRF token) for the signed-in user
+    session.permanent = True
+    session["staff_id"] = staff.id
+    session["pw"] = _password_fingerprint(staff)
+    return redirect(next_url or url_for("console.case_list"), 303)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("console.login"), 303)
+
+
+# -- who may see and do what --------------------------------------------------------------
+
+# A commissioner works their own cases; a supervisor oversees the region and may leave a 督办
+# note or hand a case to another commissioner, but the case work itself is the commissioner's.
+ACTIONS_BY_ROLE = {
+    "commissioner": {"accept", "item", "correction", "note", "complete", "deliver", "terminate"},
+    "supervisor": {"note", "assign"},
+}
+
+
+def case_scope(staff: Staff):
+    """The SQL condition for the cases `staff` may see."""
+    if staff.role == "supervisor":
+        return Case.region == staff.region
+    if staff.role == "commissioner":
+        return Case.commissioner_id == staff.id
+    return sa.false()
+
+
+def may(staff: Staff, action: str) -> bool:
+    return action in ACTIONS_BY_ROLE.get(staff.role, set())

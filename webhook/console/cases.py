@@ -1,0 +1,198 @@
+"""Console pages: 我的案件 (list, filter, search), the case page, and the action forms.
+
+Views only parse the form, check who may act and hand over to actions.py inside one transaction;
+a refused change (CaseError) rolls everything back and comes back as a flash message.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+
+from bot import cases
+from bot.cases import CASE_STATES, ITEM_STATES, ITEM_TRANSITIONS, OPEN_STATES, TERMINATION_REASONS, CaseError
+from bot.db import transaction
+from bot.models import Case, CaseItem, Notification, Staff
+from bot.notify import DELIVERY_METHODS
+
+from . import actions, bp, region_name, sessions, settings, stage_name
+from .actions import Actor, china_today
+from .auth import case_scope, may
+
+PAGE_SIZE = 30
+STATE_FILTERS = {"": "全部", "open": "未结（办理中）", **CASE_STATES}
+ACTOR_KINDS = {"enterprise": "企业", "commissioner": "专员", "supervisor": "主管", "system": "系统"}
+NOTIFICATION_STATES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}
+PURPOSES = {
+    "assignment": "分派提醒", "accepted": "受理通知", "progress": "进度通知", "correction": "补正通知",
+    "completed": "办结通知", "delivered": "送达通知", "terminated": "终止通知", "rating": "评价邀请",
+    "item_reported": "审批系统同步", "sla_warn": "临期提醒", "sla_urge": "催办", "sla_overdue": "逾期督办",
+    "sla_apology": "逾期致歉",
+}
+
+
+def _visible_case(db: Session, number: str, for_update: bool = False) -> Case:
+    """The case if the signed-in staff may see it; otherwise 404, whether it exists or not."""
+    stmt = sa.select(Case).where(Case.number == number.strip().upper(), case_scope(g.staff))
+    if for_update:
+        stmt = stmt.with_for_update()  # two people acting on one case queue up instead of racing
+    case = db.scalar(stmt)
+    if case is None:
+        abort(404)
+    return case
+
+
+# -- pages --------------------------------------------------------------------------------
+
+@bp.get("/")
+def home():
+    return redirect(url_for("console.case_list"))
+
+
+@bp.get("/cases")
+def case_list():
+    state = request.args.get("state", "")
+    state = state if state in STATE_FILTERS else ""
+    query = request.args.get("q", "").strip()[:60]
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    today = china_today()
+    overdue = (sa.select(sa.func.count(CaseItem.id))
+               .where(CaseItem.case_id == Case.id, CaseItem.state != "done", CaseItem.due_date < today)
+               .correlate(Case).scalar_subquery())
+    stmt = (sa.select(Case, overdue.label("overdue"), Staff.name.label("commissioner"))
+            .outerjoin(Staff, Staff.id == Case.commissioner_id).where(case_scope(g.staff)))
+    if state == "open":
+        stmt = stmt.where(Case.state.in_(OPEN_STATES))
+    elif state:
+        stmt = stmt.where(Case.state == state)
+    if query:
+        stmt = stmt.where(sa.or_(Case.number.icontains(query, autoescape=True),
+                                 Case.company_name.icontains(query, autoescape=True),
+                                 Case.project_name.icontains(query, autoescape=True)))
+    with sessions()() as db:
+        total = db.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+        rows = db.execute(stmt.order_by(Case.created_at.desc(), Case.id.desc())
+                          .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return render_template("console/cases.html", rows=rows, total=total, page=page, pages=pages,
+                           state=state, query=query, state_filters=STATE_FILTERS, case_states=CASE_STATES)
+
+
+@bp.get("/cases/<number>")
+def case_page(number: str):
+    today = china_today()
+    with sessions()() as db:
+        case = _visible_case(db, number)
+        items = cases.items_of(db, case)
+        ledger = cases.ledger_of(db, case)
+        notifications = list(db.scalars(sa.select(Notification).where(Notification.case_id == case.id)
+                                        .order_by(Notification.id)))
+        commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
+        actor_ids = {e.actor_id for e in ledger if e.actor_kind in ("commissioner", "supervisor")}
+        names = dict(db.execute(sa.select(Staff.username, Staff.name).where(Staff.username.in_(actor_ids))).all())
+        candidates = actions.regional_commissioners(db, case.region) if may(g.staff, "assign") else []
+    rows = [{
+        "item": item,
+        "overdue_days": (today - item.due_date).days if item.due_date and item.state != "done" and item.due_date < today else 0,
+        "next_states": [(s, ITEM_STATES[s]) for s in ITEM_STATES if s in ITEM_TRANSITIONS[item.state] and s != "correction"],
+        "can_correct": "correction" in ITEM_TRANSITIONS[item.state],
+    } for item in items]
+    return render_template(
+        "console/case.html", case=case, rows=rows, ledger=ledger, notifications=notifications,
+        commissioner=commissioner, names=names, candidates=candidates, today=today,
+        region=region_name(case.region), stage=stage_name(case.stage), case_states=CASE_STATES, item_states=ITEM_STATES,
+        actor_kinds=ACTOR_KINDS, notification_states=NOTIFICATION_STATES, purposes=PURPOSES,
+        open_states=OPEN_STATES, reasons=TERMINATION_REASONS, delivery_methods=DELIVERY_METHODS,
+        may=lambda action: may(g.staff, action),
+    )
+
+
+# -- actions ------------------------------------------------------------------------------
+
+def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None], done: str):
+    """One action = one transaction; a refusal changes nothing and is shown as a flash message."""
+    try:
+        with transaction(sessions()) as db:
+            case = _visible_case(db, number, for_update=True)
+            if not may(g.staff, action):
+                abort(403, description="此操作由承办专员进行；主管可分派案件或添加督办记录。")
+            change(db, case, Actor.person(g.staff))
+    except CaseError as err:
+        flash(str(err), "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("console.case_page", number=number.strip().upper()), 303)
+
+
+def _form(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def _form_date(name: str, what: str) -> date | None:
+    raw = _form(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise CaseError(f"{what}格式不正确，请按 年-月-日 填写") from None
+
+
+@bp.post("/cases/<number>/accept")
+def accept(number: str):
+    return _act(number, "accept", actions.accept, "已受理，已通知企业。")
+
+
+@bp.post("/cases/<number>/items/<int:item_id>/state")
+def move_item(number: str, item_id: int):
+    to = _form("to")
+    return _act(number, "item", lambda db, case, actor: actions.move_item(
+        db, case, item_id, to, actor, console_url=settings().public_url),
+        f"事项已更新为「{ITEM_STATES.get(to, to)}」，已通知企业。")
+
+
+@bp.post("/cases/<number>/items/<int:item_id>/correction")
+def request_correction(number: str, item_id: int):
+    return _act(number, "correction", lambda db, case, actor: actions.request_correction(
+        db, case, item_id, _form("missing"), _form_date("due", "补正期限"), actor),
+        "已请求补正，企业将收到需补正的材料和期限。")
+
+
+@bp.post("/cases/<number>/notes")
+def add_note(number: str):
+    return _act(number, "note", lambda db, case, actor: actions.add_note(db, case, _form("text"), actor),
+                "服务记录已写入台账。")
+
+
+@bp.post("/cases/<number>/complete")
+def complete(number: str):
+    return _act(number, "complete", actions.complete, "案件已办结，已通知企业；请安排统一送达。")
+
+
+@bp.post("/cases/<number>/deliver")
+def deliver(number: str):
+    return _act(number, "deliver", lambda db, case, actor: actions.deliver(
+        db, case, _form("method"), actor, tracking_number=_form("tracking_number"), note=_form("note")),
+        "已记录送达，企业将收到送达通知和评价邀请。")
+
+
+@bp.post("/cases/<number>/terminate")
+def terminate(number: str):
+    return _act(number, "terminate", lambda db, case, actor: actions.terminate(
+        db, case, _form("reason"), actor, other=_form("other")),
+        "案件已终止，企业将收到终止原因和评价邀请。")
+
+
+@bp.post("/cases/<number>/assign")
+def assign(number: str):
+    commissioner_id = request.form.get("commissioner_id", type=int)
+
+    def change(db: Session, case: Case, actor: Actor) -> None:
+        if commissioner_id is None:
+            raise CaseError("请选择要分派的专员")
+        actions.assign(db, case, commissioner_id, actor, console_url=settings().public_url)
+
+    return _act(number, "assign", change, "已分派，专员会收到提醒。")
