@@ -17,7 +17,7 @@ from knowledge.text import normalize
 
 from . import texts
 from .actions.application import EDITABLE, prompt
-from .actions.service import ActionCaseProgress, ActionOneTimeNotice, ActionUrge
+from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .context import item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .nlu import Understanding, understand
@@ -26,7 +26,8 @@ from .state import ConversationStore
 
 # A message that asks something, rather than answering the form's question.
 _QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
-SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice()}
+SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
+                   "accept_case": ActionAcceptCase()}
 
 
 @dataclass

@@ -20,7 +20,7 @@ from bot.workdays import load_calendar
 from dialogs import build_manager
 from knowledge import load
 from webhook import create_app
-from webhook.console.actions import china_today
+from bot.clock import today as china_today
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 CAL = load_calendar()

@@ -288,3 +288,23 @@ def test_actions_served_by_rasa_sdk_over_http(action_server):
     events = {e["name"]: e["value"] for e in good["events"] if e["event"] == "slot"}
     assert events["credit_code"] == VALID_CODE and events["requested_slot"] == "project_name"
     assert any("项目名称" in (m.get("text") or "") for m in good["responses"])
+
+
+def test_commissioner_accepts_in_chat_and_enterprise_is_told(manager):
+    talk(manager, "oEnt10", BANGBAN_ANSWERS + ["确认"])
+    [case] = cases_of(manager, "oEnt10")
+    with manager.sessions() as s:
+        mine = s.get(Staff, case.commissioner_id)
+        other = s.scalar(sa.select(Staff).where(Staff.id != mine.id, Staff.role == "commissioner"))
+    assert manager.handle_text("oEnt10", f"受理 {case.number}").reply == texts.NOT_STAFF
+    refused = manager.handle_text(other.wechat_openid, f"受理 {case.number}").reply
+    assert "没有找到分派给您的案件" in refused
+    done = manager.handle_text(mine.wechat_openid, f"受理 {case.number}").reply
+    assert done.startswith(f"已受理 {case.number}")
+    again = manager.handle_text(mine.wechat_openid, f"受理 {case.number}").reply
+    assert "未能受理" in again and "已受理" in again
+    with manager.sessions() as s:
+        assert s.get(Case, case.id).state == "accepted"
+        pushes = s.scalars(sa.select(Notification).where(Notification.recipient_openid == "oEnt10")).all()
+    assert len(pushes) == 1 and mine.name in pushes[0].text
+    assert mine.name in manager.handle_text("oEnt10", "我的申请怎么样了").reply

@@ -128,3 +128,37 @@ class ActionOneTimeNotice(Action):
             return []
         dispatcher.utter_message(text=one_time_notice(rt.kb, codes, stage, clock.today(), rt.calendar, number))
         return []
+
+
+class ActionAcceptCase(Action):
+    """A commissioner accepts an assigned case from WeChat: 「受理 BD-2026-000123」."""
+
+    def name(self) -> str:
+        return "action_accept_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        from bot.case_actions import Actor, accept
+
+        rt = runtime.get()
+        number = next((e.get("value") for e in tracker.latest_message.get("entities", [])
+                       if e.get("entity") == "case_number"), None)
+        with transaction(rt.sessions) as db:
+            staff = db.scalar(sa.select(Staff).where(Staff.wechat_openid == tracker.sender_id, Staff.active.is_(True)))
+            if staff is None:
+                dispatcher.utter_message(text=texts.NOT_STAFF)
+                return []
+            case = cases.by_number(db, number or "")
+            # Another commissioner's case looks exactly like a missing one: numbers are not secrets,
+            # but who handles what is nobody else's business.
+            if case is None or case.commissioner_id != staff.id:
+                dispatcher.utter_message(text=f"没有找到分派给您的案件 {number}，请核对编号。")
+                return []
+            try:
+                with db.begin_nested():
+                    accept(db, case, Actor.person(staff))
+            except cases.CaseError as err:
+                dispatcher.utter_message(text=f"{case.number} 未能受理：{err}")
+                return []
+            dispatcher.utter_message(text=f"已受理 {case.number}（{case.company_name}·{case.project_name}），"
+                                          f"已通知企业联系人{case.contact_name}。")
+        return []

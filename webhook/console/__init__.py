@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 
-from .actions import CHINA_TZ
+from bot.clock import SERVICE_TZ as CHINA_TZ
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,11 @@ from bot.db import transaction
 from bot.models import Case, CaseItem, Staff
 from bot.staff import verify_token
 
-from . import actions, china_time, sessions, settings
-from .actions import Actor, china_today
+from bot import case_actions as actions
+
+from . import china_time, sessions, settings
+from bot.case_actions import Actor
+from bot.clock import today as china_today
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 100

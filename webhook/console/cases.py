@@ -18,8 +18,11 @@ from bot.db import transaction
 from bot.models import Case, CaseItem, Notification, Staff
 from bot.notify import DELIVERY_METHODS
 
-from . import actions, bp, region_name, sessions, settings, stage_name
-from .actions import Actor, china_today
+from bot import case_actions as actions
+
+from . import bp, region_name, sessions, settings, stage_name
+from bot.case_actions import Actor
+from bot.clock import today as china_today
 from .auth import case_scope, may
 
 PAGE_SIZE = 30

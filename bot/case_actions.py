@@ -7,22 +7,16 @@ all of it back. Imports only `bot`, so it can move into `bot/` unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot import cases, notify
+from bot import cases, clock, notify
 from bot.cases import OPEN_STATES, TERMINATION_REASONS, CaseError
 from bot.models import Case, CaseItem, LedgerEntry, Staff
 
-# China has had no daylight saving since 1991: a fixed offset is exact and needs no tz database.
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_TEXT = 500
-
-
-def china_today() -> date:
-    return datetime.now(CHINA_TZ).date()
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,7 @@ def request_correction(session: Session, case: Case, item_id: int, missing: str,
     missing = _clean(missing, "需补正的材料", limit=200)
     if due is None:
         raise CaseError("请填写补正期限")
-    if due < (today or china_today()):
+    if due < (today or clock.today()):
         raise CaseError("补正期限不能早于今天")
     _ensure_items_can_move(case)
     item = _item_of(session, case, item_id)
