@@ -66,3 +66,17 @@ def test_kb_tools(workdir):
 def test_db_upgrade(workdir):
     r = run(["db", "upgrade"], workdir)
     assert r.returncode == 0 and "database at head" in r.stdout
+
+
+def test_staff_roster_and_api_token(workdir):
+    r = run(["staff", "add", "zhou", "--name", "周专员", "--role", "commissioner", "--region", "donghu",
+             "--password", "s3cret-pass"], workdir)
+    assert r.returncode == 0 and "added commissioner zhou" in r.stdout
+    again = run(["staff", "add", "zhou", "--name", "周", "--role", "commissioner", "--region", "donghu",
+                 "--password", "x"], workdir)
+    assert again.returncode == 1 and "已存在" in again.stderr
+    assert run(["staff", "seed-demo"], workdir).returncode == 0
+    roster = run(["staff", "list"], workdir).stdout
+    assert "zhou" in roster and "donghu-lead" in roster
+    token = run(["staff", "token", "zhou"], workdir).stdout.strip()
+    assert token.startswith("bbt_")

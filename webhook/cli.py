@@ -121,6 +121,76 @@ def cmd_kb_gaps(args) -> int:
     return 0
 
 
+def _staff_db():
+    from bot.db import open_database, upgrade
+
+    url = load_settings().database_url
+    upgrade(url)
+    return open_database(url)
+
+
+def cmd_staff_add(args) -> int:
+    import getpass
+
+    from bot import staff
+    from bot.db import transaction
+
+    password = args.password or getpass.getpass(f"{args.username} 的登录密码：")
+    try:
+        with transaction(_staff_db()) as db:
+            s = staff.create_staff(db, username=args.username, name=args.name, role=args.role, region=args.region,
+                                   password=password, wechat_openid=args.openid)
+            print(f"added {s.role} {s.username} ({s.name}, {s.region})")
+    except staff.StaffError as err:
+        print(f"not added: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_staff_list(args) -> int:
+    import sqlalchemy as sa
+
+    from bot.db import transaction
+    from bot.models import Staff
+
+    with transaction(_staff_db()) as db:
+        rows = db.scalars(sa.select(Staff).order_by(Staff.region, Staff.role, Staff.username)).all()
+        for s in rows:
+            print(f"{s.region:<12} {s.role:<12} {s.username:<16} {s.name:<8} "
+                  f"{'alerts on' if s.wechat_openid else 'no alerts'}{'' if s.active else '  (inactive)'}")
+    if not rows:
+        print("no staff yet: `bangban staff add ...` or `bangban staff seed-demo`")
+    return 0
+
+
+def cmd_staff_seed_demo(args) -> int:
+    from bot import staff
+    from bot.db import transaction
+
+    with transaction(_staff_db()) as db:
+        roster = staff.seed_demo_roster(db)
+    print(f"demo roster ready: {len(roster)} staff, password {staff.DEMO_PASSWORD!r} (change it outside a demo)")
+    return 0
+
+
+def cmd_staff_token(args) -> int:
+    import sqlalchemy as sa
+
+    from bot import staff
+    from bot.db import transaction
+    from bot.models import Staff
+
+    with transaction(_staff_db()) as db:
+        s = db.scalar(sa.select(Staff).where(Staff.username == staff.normalize_username(args.username)))
+        if s is None:
+            print(f"no staff member {args.username}", file=sys.stderr)
+            return 1
+        token = staff.mint_token(db, s, label=args.label)
+    print(token)
+    print("(shown once: store it in the approval system's configuration)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bangban", description="帮办通: WeChat 帮办/代办 assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,6 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     s = db.add_parser("revision", help="autogenerate a migration from bot/models.py (developers)")
     s.add_argument("-m", "--message", required=True)
     s.set_defaults(func=cmd_db_revision)
+
+    st = sub.add_parser("staff", help="commissioners and supervisors").add_subparsers(dest="staff_command", required=True)
+    s = st.add_parser("add", help="add a commissioner or supervisor")
+    s.add_argument("username")
+    s.add_argument("--name", required=True)
+    s.add_argument("--role", required=True, choices=["commissioner", "supervisor"])
+    s.add_argument("--region", required=True, help="region id, e.g. donghu")
+    s.add_argument("--openid", help="their WeChat openid, for alerts")
+    s.add_argument("--password", help="login password (asked for when omitted)")
+    s.set_defaults(func=cmd_staff_add)
+    st.add_parser("list", help="the roster").set_defaults(func=cmd_staff_list)
+    st.add_parser("seed-demo", help="two commissioners and a supervisor per region (demo data)").set_defaults(
+        func=cmd_staff_seed_demo)
+    s = st.add_parser("token", help="mint an API token for the approval system")
+    s.add_argument("username")
+    s.add_argument("--label", default="")
+    s.set_defaults(func=cmd_staff_token)
 
     kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)
     kb.add_parser("check", help="validate every entry").set_defaults(func=cmd_kb_check)
