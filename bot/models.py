@@ -180,3 +180,19 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Handoff(Base):
+    """转人工: a question the bot could not answer, waiting for a person of the user's region."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(sa.String(64), index=True)
+    region: Mapped[str | None] = mapped_column(sa.String(32), index=True)  # None: any supervisor may take it
+    question: Mapped[str] = mapped_column(sa.Text)
+    asked_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | answered
+    answered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+    answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

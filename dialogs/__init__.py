@@ -23,4 +23,4 @@ def build_manager(settings: Settings, kb: KnowledgeBase | None = None, kv: KV | 
     runtime.configure(runtime.Runtime(settings, kb, retriever, sessions, calendar or load_calendar()))
     return DialogManager(kb=kb, retriever=retriever,
                          store=ConversationStore(kv or make_kv(settings.redis_url), ttl_s=settings.conversation_ttl_s),
-                         sessions=sessions, contacts=settings.contacts)
+                         sessions=sessions, settings=settings)

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import kb_log, users
+from bot import handoffs, kb_log, users
+from bot.config import Settings
 from bot.db import transaction
 from knowledge import KnowledgeBase, Result, Retriever
 from knowledge.text import normalize
@@ -45,9 +46,10 @@ class Turn:
 
 class DialogManager:
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, store: ConversationStore,
-                 sessions: sessionmaker[Session], contacts: dict | None = None):
+                 sessions: sessionmaker[Session], settings: Settings | None = None):
         self.kb = kb
-        self.contacts = contacts or {}
+        self.settings = settings or Settings()
+        self.contacts = self.settings.contacts
         self.retriever = retriever
         self.store = store
         self.sessions = sessions
@@ -94,7 +96,11 @@ class DialogManager:
             return self._select(user, u.number, menu, state, region)
         if u.intent == "other_region" and menu and menu.get("kind") == "regions":
             return self._answer_topic(menu["topic"], None, state, region_known=True)
-        simple = {"empty": texts.EMPTY, "help": texts.MENU, "thanks": texts.THANKS, "human": texts.HUMAN,
+        if state.pop("awaiting_handoff", False) and u.intent in ("consult", "select", "other_region"):
+            return self._handoff(user, u.text, state, region)
+        if u.intent == "human":
+            return self._handoff(user, _handoff_question(u.text), state, region)
+        simple = {"empty": texts.EMPTY, "help": texts.MENU, "thanks": texts.THANKS,
                   "select": texts.MENU_EXPIRED, "cancel": texts.NOTHING_TO_CANCEL, "edit": texts.EDIT_OUTSIDE_FORM}
         if u.intent in simple:
             return Turn(simple[u.intent], u.intent)
@@ -118,6 +124,8 @@ class DialogManager:
                     result = again
         with transaction(self.sessions) as db:
             kb_log.record(db, user, text, normalize(text), _outcome(result), result.topic, result.confidence)
+        if result.kind != "answer":
+            state["unanswered"] = text  # what 转人工 will hand over
         if result.kind == "unsure":
             return Turn(texts.UNSURE, "consult", None, result.confidence)
         if result.kind == "clarify":
@@ -175,6 +183,17 @@ class DialogManager:
         turn.intent = "select"
         return turn
 
+    def _handoff(self, user: str, question: str, state: dict, region: str | None) -> Turn:
+        question = question or state.pop("unanswered", "")
+        if not question:
+            state["awaiting_handoff"] = True
+            return Turn(texts.HANDOFF_ASK, "human")
+        with transaction(self.sessions) as db:
+            h = handoffs.open_handoff(db, user, region, question, console_url=self.settings.public_url)
+            number = h.id
+        who = f"{self.kb.regions[region].name}的帮代办专员" if region in self.kb.regions else "帮代办主管"
+        return Turn(texts.HANDOFF_OPENED.format(who=who, id=number), "human")
+
     # -- the application form -------------------------------------------------------------
 
     def _start_form(self, user: str, u: Understanding, state: dict, region: str | None) -> Turn:
@@ -205,7 +224,9 @@ class DialogManager:
         if u.intent in ("help", "greet"):
             return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
         if u.intent == "human":
-            return Turn(texts.HUMAN + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
+            turn = self._handoff(user, _handoff_question(u.text) or f"填写申请时需要人工帮助（正在填写：{requested}）",
+                                 state, slots.get("region"))
+            return Turn(turn.reply + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
         if requested != "service_mode" and _QUESTION_RE.search(u.text):
             result = self.retriever.search(u.text)
             if result.kind == "answer":
@@ -242,6 +263,13 @@ class DialogManager:
         else:
             state.pop("pages", None)
         return Turn(page, "more")
+
+
+def _handoff_question(text: str) -> str:
+    """What is left of 「转人工：xxx」 once the request for a person is taken out."""
+    rest = re.sub(r"转人工|人工客服|人工服务|找人工|人工|真人|找专员|联系专员|客服", "", text)
+    rest = rest.strip(" ，,。.：:！!？?")
+    return rest if len(rest) >= 4 else ""
 
 
 def _editable_slot(what: str) -> str | None:

@@ -79,4 +79,4 @@ def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(CHINA_TZ).strftime(fmt)
 
 
-from . import api, auth, cases  # noqa: E402,F401 - the modules attach their routes to the blueprints
+from . import api, auth, cases, handoffs  # noqa: E402,F401 - the modules attach their routes to the blueprints

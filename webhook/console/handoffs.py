@@ -1,0 +1,40 @@
+"""转人工 inbox: questions the bot handed over, answered back to the enterprise through the outbox."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from bot import handoffs
+from bot.db import transaction
+from bot.models import Handoff, Staff
+
+from . import bp, region_name, sessions
+
+
+@bp.get("/handoffs")
+def handoff_list():
+    show = request.args.get("show", "open")
+    with transaction(sessions()) as db:
+        stmt = sa.select(Handoff, Staff).outerjoin(Staff, Staff.id == Handoff.answered_by) \
+            .where(handoffs.visible_to(g.staff))
+        if show == "open":
+            stmt = stmt.where(Handoff.state == "open")
+        rows = db.execute(stmt.order_by(Handoff.asked_at.desc()).limit(100)).all()
+    return render_template("console/handoffs.html", rows=rows, show=show, region_name=region_name)
+
+
+@bp.post("/handoffs/<int:handoff_id>/answer")
+def answer_handoff(handoff_id: int):
+    text = request.form.get("answer", "")
+    with transaction(sessions()) as db:
+        handoff = db.scalar(sa.select(Handoff).where(Handoff.id == handoff_id, handoffs.visible_to(g.staff))
+                            .with_for_update())
+        if handoff is None:
+            abort(404)
+        try:
+            handoffs.answer(db, handoff, db.get(Staff, g.staff.id), text)
+        except handoffs.HandoffError as err:
+            flash(str(err), "error")
+            return redirect(url_for("console.handoff_list"), 303)
+    flash(f"已答复 H{handoff_id}，答复将推送给企业。", "success")
+    return redirect(url_for("console.handoff_list"), 303)
