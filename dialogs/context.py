@@ -21,13 +21,14 @@ def item_names(kb: KnowledgeBase) -> list[str]:
     return sorted(names, key=len, reverse=True)
 
 
-def rewrite(text: str, previous_question: str, names: list[str]) -> str | None:
-    """The previous question with its subject swapped for the new one, or None if not a follow-up."""
+def rewrite(text: str, previous_question: str, names: list[str]) -> tuple[str, str] | None:
+    """(the previous question with its subject swapped for the new one, the new subject),
+    or None if the message is not a follow-up."""
     if not is_follow_up(text):
         return None
     m = _FOLLOW_UP_RE.match(text.strip())
     subject = m.group("subject") if m else text.strip()
     for name in names:
         if name in previous_question:
-            return previous_question.replace(name, subject, 1)
-    return f"{subject} {previous_question}"
+            return previous_question.replace(name, subject, 1), subject
+    return f"{subject} {previous_question}", subject

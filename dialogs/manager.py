@@ -114,14 +114,15 @@ class DialogManager:
         return self._consult(user, u.text, state, region)
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
-        result = self.retriever.search(text)
-        previous = state.get("last_question")
-        if result.kind != "answer" and previous:
-            follow = rewrite(text, previous, self._item_names)
-            if follow:
-                again = self.retriever.search(follow)
-                if again.kind == "answer":
-                    result = again
+        # 「那规划证呢」 asks the previous question again about something else: read it in context
+        # first (even a menu there beats one built from two words), the message alone otherwise.
+        follow = rewrite(text, state["last_question"], self._item_names) if state.get("last_question") else None
+        result = self.retriever.search(follow[0]) if follow else None
+        # The context reading counts only if its answer is about the new subject: 「那用地规划许可证呢」
+        # after a time-limit question must not get the construction permit's time limit.
+        if result is None or result.kind == "unsure" or \
+                (result.kind == "answer" and not self.retriever.mentions(result.topic, follow[1])):
+            result = self.retriever.search(text)
         with transaction(self.sessions) as db:
             kb_log.record(db, user, text, normalize(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":

@@ -173,6 +173,11 @@ class Retriever:
                 kind = "answer" if confidence >= th.clarify else "unsure"
         return Result(kind, candidates[:k], confidence)
 
+    def mentions(self, topic: str, text: str) -> bool:
+        """Whether a topic's questions use any content word of `text` (is the answer about it?)."""
+        words = set(self.analyzer.terms(text).words)
+        return bool(words & self.topic_words.doc_terms[self.topics.index(topic)])
+
     def features(self, terms: Terms, top_topic: int, candidates: tuple[Candidate, ...]) -> tuple[float, float, float]:
         """(log1p top score, runner-up / top, share of the question's information the topic covers)."""
         top = candidates[0].score

@@ -156,3 +156,28 @@ def test_configured_contacts_follow_contact_answers(sqlite_url):
     assert "当地公布的联系方式" in reply and "光谷示例窗口" in reply and "027-0000000" in reply
     plain = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV())
     assert "当地公布的联系方式" not in plain.handle_text("uD", "帮代办窗口电话是多少").reply
+
+
+@pytest.fixture(scope="module")
+def real_manager_parts():
+    kb = load()
+    return kb, Retriever(kb)
+
+
+def test_follow_up_asks_the_previous_question_about_something_else(sqlite_url, real_manager_parts):
+    kb, retriever = real_manager_parts
+    m = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    assert m.handle_text("uF", "施工许可证要准备什么材料").topic == "materials.construction_permit"
+    assert m.handle_text("uF", "那竣工验收备案呢").topic == "materials.completion_filing"
+    # 规划证 is ambiguous: the menu offers the planning permits' materials, in context.
+    menu = m.handle_text("uF2", "施工许可证要准备什么材料") and m.handle_text("uF2", "那规划证呢")
+    assert texts.CLARIFY_HEAD in menu.reply and "规划许可证" in menu.reply
+
+
+def test_follow_up_never_answers_about_the_old_subject(sqlite_url, real_manager_parts):
+    kb, retriever = real_manager_parts
+    m = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    m.handle_text("uG", "施工许可证多久能办下来")
+    turn = m.handle_text("uG", "那用地规划许可证呢")
+    assert turn.topic != "timing.construction_permit"
+    assert "施工许可证" not in turn.reply.split("\n")[0]
