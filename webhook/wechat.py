@@ -90,6 +90,9 @@ def receive():
         message = parse_message(body)
     except Exception:  # noqa: BLE001 - not XML, not a WeChat message
         abort(400)
+    # An empty body parses to None, and every real message names its sender and account.
+    if message is None or not message.source or not message.target:
+        abort(400)
 
     reply_xml = _reply_once(message)
     if reply_xml == SUCCESS or not encrypted:
