@@ -246,3 +246,38 @@ def test_full_path_on_postgres_and_redis(postgres_url, redis_client, wx):
     assert "经营性房地产" in first
     assert count(app, KbQuery) == 1
     assert redis_client.exists("wx:seen:oProd:99")
+
+
+def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
+    import threading
+
+    from bot.models import Notification
+
+    settings = Settings(wechat_token=TOKEN, database_url=sqlite_url, reply_budget_s=0.3)
+    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=MemoryKV())
+    app = create_app(settings, manager=manager)
+    release = threading.Event()
+    original = manager.handle_text
+
+    def slow(user, text):
+        release.wait(5)
+        return original(user, text)
+
+    manager.handle_text = slow
+    xml = text_xml("oSlow", "施工许可证需要准备哪些材料", msg_id=8080)
+    c = app.test_client()
+    t0 = time.monotonic()
+    first = post(c, wx.callback(xml))
+    assert first.get_data(as_text=True) == "success" and time.monotonic() - t0 < 2
+    retry = post(c, wx.callback(xml))  # WeChat retries: still no second turn, still success
+    assert retry.get_data(as_text=True) == "success"
+    release.set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with manager.sessions() as s:
+            late = s.scalars(sa.select(Notification).where(Notification.purpose == "late_reply")).all()
+        if late:
+            break
+        time.sleep(0.05)
+    assert len(late) == 1 and late[0].recipient_openid == "oSlow" and "施工合同" in late[0].text
+    assert count(app, KbQuery) == 1

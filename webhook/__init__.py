@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, jsonify
 
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.extensions["bangban_dialogs"] = manager
     app.extensions["bangban_retry_guard"] = RetryGuard(
         manager.store.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
+    # Turns run on a small pool so a slow one can be answered asynchronously (webhook/wechat.py).
+    app.extensions["bangban_turns"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="turn")
     app.register_blueprint(wechat_bp)
     from .console import init_app as init_console
     init_console(app)  # staff console (/console) and the approval-system API (/api/v1)

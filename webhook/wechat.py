@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, Response, abort, current_app, request
 from wechatpy import parse_message
@@ -101,34 +102,56 @@ def receive():
 
 
 def _reply_once(message) -> str:
+    """Answer a message once, however often WeChat delivers it, within WeChat's 5-second wait."""
     guard: RetryGuard = current_app.extensions["bangban_retry_guard"]
     key = retry_key(message)
     if not guard.claim(key):
         return guard.earlier_reply(key) or SUCCESS
+    manager = current_app.extensions["bangban_dialogs"]
+    budget = current_app.config["BANGBAN_SETTINGS"].reply_budget_s
+    future = current_app.extensions["bangban_turns"].submit(_reply_text, manager, message)
     try:
-        reply_xml = _dispatch(message)
+        text = future.result(timeout=budget)
+    except FutureTimeout:
+        # Too slow for a passive reply: acknowledge now (so WeChat neither retries nor shows
+        # "该公众号暂时无法提供服务") and send the answer as a customer-service message when ready.
+        guard.done(key, SUCCESS)
+        future.add_done_callback(lambda f: _send_late(manager, message, key, f))
+        log.warning("reply over budget (%.1f s): answering asynchronously", budget)
+        return SUCCESS
     except Exception:
-        guard.release(key)
+        guard.release(key)  # let WeChat's retry try again
         raise
+    reply_xml = SUCCESS if text is None else create_reply(text, message).render()
     guard.done(key, reply_xml)
     return reply_xml
 
 
-def _dispatch(message) -> str:
-    manager = current_app.extensions["bangban_dialogs"]
+def _reply_text(manager, message) -> str | None:
+    """The text to answer with, or None for a bare `success`."""
     user = message.source
     if message.type == "text":
         try:
-            text = manager.handle_text(user, message.content or "").reply
+            return manager.handle_text(user, message.content or "").reply
         except LockTimeout:
-            text = texts.BUSY
-    elif message.type == "event":
+            return texts.BUSY
+    if message.type == "event":
         turn = manager.handle_event(user, (message.event or "").lower())
-        if turn is None:
-            return SUCCESS
-        text = turn.reply
-    elif message.type in ("image", "voice", "video", "shortvideo", "location", "link"):
-        text = texts.NON_TEXT
-    else:
-        return SUCCESS
-    return create_reply(text, message).render()
+        return turn.reply if turn else None
+    if message.type in ("image", "voice", "video", "shortvideo", "location", "link"):
+        return texts.NON_TEXT
+    return None
+
+
+def _send_late(manager, message, key: str, future) -> None:
+    from bot import outbox
+    from bot.db import transaction
+
+    if future.exception() is not None:
+        log.error("late reply failed", exc_info=future.exception())
+        return
+    text = future.result()
+    if text:
+        with transaction(manager.sessions) as db:
+            outbox.enqueue(db, key=f"late:{key}", recipient=message.source, recipient_kind="enterprise",
+                           purpose="late_reply", text=text)
