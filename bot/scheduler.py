@@ -90,6 +90,13 @@ class Jobs:
     def dispatch_outbox(self, now: datetime | None = None) -> dispatcher.DispatchCounts:
         batch = self.settings.dispatch_batch
         total = dispatcher.DispatchCounts()
+        if not (self.settings.wechat_appid and self.settings.wechat_secret):
+            # No Official Account configured (the embedded default): pushes stay queued, visible in
+            # the console, and go out once WECHAT_APPID/WECHAT_SECRET are set.
+            if not getattr(self, "_warned_unconfigured", False):
+                logger.warning("WECHAT_APPID/WECHAT_SECRET not set: notifications stay queued")
+                self._warned_unconfigured = True
+            return total
         for _ in range(MAX_BATCHES_PER_RUN):
             counts = dispatcher.dispatch_once(self.sessions, self.client, self.settings, batch=batch, now=now)
             for name in ("claimed", "sent", "retried", "dead", "released"):

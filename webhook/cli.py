@@ -26,8 +26,22 @@ def cmd_serve(args) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(settings)
-    print(f"帮办通 listening on http://{host}:{port}/wechat  (health: /healthz)", flush=True)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    from bot.scheduler import start_in_app
+
+    scheduler = start_in_app(settings)  # one process here: it is the leader
+    print(f"帮办通 listening on http://{host}:{port}/wechat  (console: /console, health: /healthz)", flush=True)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+    return 0
+
+
+def cmd_scheduler(args) -> int:
+    from bot.scheduler import run_forever
+
+    run_forever(load_settings())
     return 0
 
 
@@ -199,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
+
+    sub.add_parser("scheduler", help="run only the background jobs (outbox, SLA sweep, digest)").set_defaults(
+        func=cmd_scheduler)
 
     s = sub.add_parser("ask", help="the reply a brand-new user gets to one message")
     s.add_argument("question")

@@ -1,0 +1,21 @@
+"""gunicorn settings for 帮办通 (`gunicorn -c gunicorn.conf.py webhook.wsgi:app`).
+
+Workers are forked before they import the app (no preload), so each opens its own database pool,
+Redis connections and scheduler threads: threads and pooled sockets do not survive fork().
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+preload_app = False
+# WeChat waits 5 s; a request still running after 30 s is stuck, not slow.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Bounded request size at the edge too (the app caps bodies at WECHAT_MAX_BODY_BYTES).
+limit_request_line = 8190
+accesslog = "-"
+errorlog = "-"
