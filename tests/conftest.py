@@ -67,7 +67,7 @@ def postgres_url(postgres_server_url):
     import sqlalchemy as sa
 
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(postgres_server_url)
+    admin = sa.create_engine(postgres_server_url, pool_pre_ping=True)  # survives a server restart mid-test
     with admin.begin() as conn:
         conn.execute(sa.text(f'create schema "{schema}"'))
     sep = "&" if "?" in postgres_server_url else "?"
@@ -88,3 +88,8 @@ def database_url(request) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Fault tests restart the shared Redis and PostgreSQL: run them after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("faults") is not None)
