@@ -31,6 +31,8 @@ from knowledge import KnowledgeBase, Retriever, Thresholds, load  # noqa: E402
 from knowledge.schema import Entry, Source  # noqa: E402
 
 EVAL_FILE = Path(__file__).with_name("data") / "kb_eval.yaml"
+# Written later by someone who saw neither set A nor the paraphrases: the blind measure.
+TEST_B = Path(__file__).with_name("data") / "kb_test_b.yaml"
 
 
 @dataclass(frozen=True)
@@ -179,10 +181,14 @@ def main() -> int:
     ap.add_argument("--errors", action="store_true")
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--set", choices=["a", "b"], default="a", help="a = kb_eval.yaml (tuned on), b = the blind set")
     args = ap.parse_args()
 
     kb = load()
-    cases = load_cases()
+    global EVAL_FILE
+    if args.set == "b":
+        EVAL_FILE = TEST_B
+    cases = load_cases(EVAL_FILE)
     retriever = Retriever(kb)
     print(f"knowledge base: {len(kb.entries)} entries, {len(kb.topics)} topics; "
           f"eval set: {EVAL_FILE.relative_to(Path.cwd()) if EVAL_FILE.is_relative_to(Path.cwd()) else EVAL_FILE}")
