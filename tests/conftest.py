@@ -90,6 +90,34 @@ def database_url(request) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session")
+def kb():
+    """The shipped knowledge base, loaded once for the whole run."""
+    from knowledge import load
+
+    return load()
+
+
+@pytest.fixture(scope="session")
+def retriever(kb):
+    """Its retriever: building the index (and jieba's dictionary) once saves seconds per module."""
+    from knowledge import Retriever
+
+    return Retriever(kb)
+
+
+@pytest.fixture()
+def fast_password_hashes(monkeypatch):
+    """werkzeug's default scrypt takes ~0.1 s a hash; seeding the demo roster in every test would
+    dominate the run. Tests that sign staff in use a cheap hash (test_console checks the real one)."""
+    from werkzeug.security import generate_password_hash
+
+    from bot import staff
+
+    monkeypatch.setattr(staff, "generate_password_hash",
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+
+
 def pytest_collection_modifyitems(config, items):
     """Fault tests restart the shared Redis and PostgreSQL: run them after everything else."""
     items.sort(key=lambda item: item.get_closest_marker("faults") is not None)

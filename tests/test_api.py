@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from bot import cases
 from bot import staff as staff_module
@@ -28,11 +27,7 @@ PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核�
 DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashes(monkeypatch):
-    monkeypatch.setattr(staff_module, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
-
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
 def app(database_url):

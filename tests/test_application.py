@@ -20,7 +20,6 @@ from bot.db import upgrade
 from bot.kv import MemoryKV, RedisKV
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
 from dialogs import build_manager, texts
-from knowledge import Retriever, load
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml
 
@@ -29,16 +28,6 @@ BANGBAN_ANSWERS = [
     "我要申请帮办", "5", "武汉光谷示例科技有限公司", VALID_CODE, "光谷示例研发楼", "无",
     "1", "否", "1", "3", "1 3", "陈明", "13800138000",
 ]
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return load()
-
-
-@pytest.fixture(scope="module")
-def retriever(kb):
-    return Retriever(kb)
 
 
 def seed_staff(sessions):

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from flask import url_for
 from werkzeug.routing import IntegerConverter
-from werkzeug.security import generate_password_hash
 
 from bot import cases, notify
 from bot import staff as staff_module
@@ -34,13 +33,7 @@ DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡�
 FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashes(monkeypatch):
-    """scrypt (werkzeug's default, ~0.1 s a hash) for 15 people per test is slow; one test below
-    checks the real default."""
-    monkeypatch.setattr(staff_module, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
-
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
 def app(database_url):

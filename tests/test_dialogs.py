@@ -158,10 +158,9 @@ def test_configured_contacts_follow_contact_answers(sqlite_url):
     assert "当地公布的联系方式" not in plain.handle_text("uD", "帮代办窗口电话是多少").reply
 
 
-@pytest.fixture(scope="module")
-def real_manager_parts():
-    kb = load()
-    return kb, Retriever(kb)
+@pytest.fixture()
+def real_manager_parts(kb, retriever):
+    return kb, retriever
 
 
 def test_follow_up_asks_the_previous_question_about_something_else(sqlite_url, real_manager_parts):

@@ -6,7 +6,6 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
 from bot import staff as staff_module
 from bot.config import Settings
@@ -20,11 +19,7 @@ from webhook import create_app
 PASSWORD = "correct-horse-9"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashes(monkeypatch):
-    monkeypatch.setattr(staff_module, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
-
+pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
 def app(database_url):

@@ -6,20 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import Retriever, check, load
+from knowledge import check
 from knowledge.schema import GENERAL_GUIDANCE_NOTE
 
 FIXTURE = Path(__file__).with_name("kb_fixture")
-
-
-@pytest.fixture(scope="module")
-def kb():
-    return load()
-
-
-@pytest.fixture(scope="module")
-def retriever(kb):
-    return Retriever(kb)
 
 
 def test_shipped_knowledge_base_passes_its_checks():
