@@ -16,6 +16,10 @@ class LockTimeout(RuntimeError):
     """Could not get a named lock in time (another turn of the same user is still running)."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The shared store (Redis) cannot be reached: callers degrade rather than fail."""
+
+
 class KV(Protocol):
     def get(self, key: str) -> bytes | None: ...
     def set(self, key: str, value: bytes | str, ttl: float | None = None, nx: bool = False) -> bool: ...
@@ -79,7 +83,7 @@ class MemoryKV:
 
 
 class RedisKV:
-    """Shared store for several workers and hosts."""
+    """Shared store for several workers and hosts. Every Redis failure surfaces as StoreUnavailable."""
 
     def __init__(self, client):
         self.client = client
@@ -88,33 +92,50 @@ class RedisKV:
     def from_url(cls, url: str) -> "RedisKV":
         import redis
 
-        return cls(redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2))
+        # Redis answers in well under a millisecond on a LAN; waiting seconds for a dead one would
+        # spend WeChat's whole 5-second reply budget.
+        return cls(redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=0.5))
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        from redis.exceptions import RedisError
+
+        try:
+            yield
+        except RedisError as err:
+            raise StoreUnavailable(str(err)) from err
 
     def get(self, key):
-        return self.client.get(key)
+        with self._guard():
+            return self.client.get(key)
 
     def set(self, key, value, ttl=None, nx=False):
         px = int(ttl * 1000) if ttl else None
-        return bool(self.client.set(key, _b(value), px=px, nx=nx))
+        with self._guard():
+            return bool(self.client.set(key, _b(value), px=px, nx=nx))
 
     def delete(self, key):
-        self.client.delete(key)
+        with self._guard():
+            self.client.delete(key)
 
     @contextmanager
     def lock(self, name, timeout, wait) -> Iterator[None]:
-        lk = self.client.lock(f"lock:{name}", timeout=timeout, blocking_timeout=wait)
-        if not lk.acquire():
+        with self._guard():
+            lk = self.client.lock(f"lock:{name}", timeout=timeout, blocking_timeout=wait)
+            acquired = lk.acquire()
+        if not acquired:
             raise LockTimeout(name)
         try:
             yield
         finally:
             try:
                 lk.release()
-            except Exception:  # noqa: BLE001 - expired under us: the next holder owns it now
+            except Exception:  # noqa: BLE001 - expired under us (or Redis went away): it frees itself
                 pass
 
     def ping(self):
-        return bool(self.client.ping())
+        with self._guard():
+            return bool(self.client.ping())
 
 
 def make_kv(redis_url: str) -> KV:

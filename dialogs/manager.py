@@ -5,6 +5,7 @@ what a test sees on the command line is what a WeChat user gets.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import asdict, dataclass
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import handoffs, kb_log, users
 from bot.config import Settings
 from bot.db import transaction
+from bot.kv import StoreUnavailable
 from knowledge import KnowledgeBase, Result, Retriever
 from knowledge.text import normalize
 
@@ -25,8 +27,12 @@ from .nlu import Understanding, understand
 from .paging import split_pages
 from .state import ConversationStore
 
+log = logging.getLogger(__name__)
+
 # A message that asks something, rather than answering the form's question.
 _QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
+# Moves that only make sense with the conversation's memory (an open form, menu or long answer).
+NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
 SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
                    "accept_case": ActionAcceptCase()}
 
@@ -59,19 +65,34 @@ class DialogManager:
     # -- entry points ---------------------------------------------------------------------
 
     def handle_text(self, user: str, text: str) -> Turn:
-        with self.store.turn(user):
-            state = self.store.load(user)
-            u = understand(text)
-            with transaction(self.sessions) as db:
-                users.touch(db, user)
-                region = users.region_of(db, user)
-            # Actions open their own transactions (they run under the rasa-sdk server too), so the
-            # profile write above is committed first and never holds a lock across them.
-            turn = self._decide(user, u, state, region)
-            if u.intent != "more":
-                turn.reply = self._first_page(turn.reply, state)
-            self.store.save(user, state)
-            return turn
+        try:
+            with self.store.turn(user):
+                state = self.store.load(user)
+                turn = self._turn(user, text, state)
+                self.store.save(user, state)
+                return turn
+        except StoreUnavailable:
+            log.warning("conversation store unavailable: answering without conversation state")
+            return self._stateless_turn(user, text)
+
+    def _turn(self, user: str, text: str, state: dict) -> Turn:
+        u = understand(text)
+        with transaction(self.sessions) as db:
+            users.touch(db, user)
+            region = users.region_of(db, user)
+        # Actions open their own transactions (they run under the rasa-sdk server too), so the
+        # profile write above is committed first and never holds a lock across them.
+        turn = self._decide(user, u, state, region)
+        if u.intent != "more":
+            turn.reply = self._first_page(turn.reply, state)
+        return turn
+
+    def _stateless_turn(self, user: str, text: str) -> Turn:
+        """Redis is down: everything that reads the knowledge base or the database still works
+        (consultation, progress, 催办, 一次性告知); what needs the conversation's memory does not."""
+        if understand(text).intent in NEEDS_STATE:
+            return Turn(texts.STATE_UNAVAILABLE, "unavailable")
+        return self._turn(user, text, {})
 
     def handle_event(self, user: str, event: str) -> Turn | None:
         """Follow / unfollow. Other events get no reply (WeChat accepts an empty `success`)."""

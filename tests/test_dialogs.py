@@ -180,3 +180,24 @@ def test_follow_up_never_answers_about_the_old_subject(sqlite_url, real_manager_
     turn = m.handle_text("uG", "那用地规划许可证呢")
     assert turn.topic != "timing.construction_permit"
     assert "施工许可证" not in turn.reply.split("\n")[0]
+
+
+def test_with_redis_down_consultation_works_and_forms_say_so(sqlite_url, kb, retriever):
+    down = RedisKV.from_url("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    m = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=down, retriever=retriever)
+    answer = m.handle_text("uDown", "施工许可证需要准备哪些材料")
+    assert answer.topic == "materials.construction_permit" and "来源" in answer.reply
+    assert m.handle_text("uDown", "我要申请代办").reply == texts.STATE_UNAVAILABLE
+    assert m.handle_text("uDown", "我的申请怎么样了").reply == texts.NO_CASE  # reads the database
+
+
+def test_webhook_answers_with_redis_down(sqlite_url, kb, retriever):
+    from webhook import create_app
+    from webhook.simulator import WeChatServer, reply_fields, text_xml
+
+    settings = Settings(wechat_token="t", database_url=sqlite_url)
+    m = build_manager(settings, kb=kb, kv=RedisKV.from_url("redis://127.0.0.1:1/0"), retriever=retriever)
+    wx = WeChatServer("t")
+    cb = wx.callback(text_xml("oDown", "代办要收费吗"))
+    r = create_app(settings, manager=m).test_client().post(cb.path, data=cb.body, content_type="text/xml")
+    assert r.status_code == 200 and "免费" in reply_fields(r.get_data(as_text=True))["Content"]

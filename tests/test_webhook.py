@@ -281,3 +281,16 @@ def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
         time.sleep(0.05)
     assert len(late) == 1 and late[0].recipient_openid == "oSlow" and "施工合同" in late[0].text
     assert count(app, KbQuery) == 1
+
+
+def test_readiness_reports_database_and_store(sqlite_url):
+    app, _ = make_app(sqlite_url)
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 200 and r.get_json()["checks"] == {"database": "ok", "store": "ok"}
+    app2, manager2 = make_app(sqlite_url, kv=RedisKV.from_url("redis://127.0.0.1:1/0"))
+    r2 = app2.test_client().get("/readyz")
+    assert r2.status_code == 200 and r2.get_json()["checks"]["store"].startswith("unavailable")
+    manager2.sessions.kw["bind"].dispose()
+    manager2.sessions.configure(bind=sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    r3 = app2.test_client().get("/readyz")
+    assert r3.status_code == 503 and r3.get_json()["checks"]["database"].startswith("unavailable")

@@ -35,7 +35,31 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        """Liveness: the process answers."""
         return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness for the load balancer: the database answers; the shared store is reported,
+        but its loss only degrades the bot (answers keep flowing), so it does not fail readiness."""
+        import sqlalchemy as sa
+
+        from bot.kv import StoreUnavailable
+
+        checks = {}
+        try:
+            with manager.sessions() as db:
+                db.execute(sa.text("select 1"))
+            checks["database"] = "ok"
+        except Exception as err:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"unavailable: {err.__class__.__name__}"
+        try:
+            manager.store.kv.ping()
+            checks["store"] = "ok"
+        except StoreUnavailable:
+            checks["store"] = "unavailable (degraded: no conversation state)"
+        ready = checks["database"] == "ok"
+        return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app

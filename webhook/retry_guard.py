@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import time
 
-from bot.kv import KV
+import logging
+
+from bot.kv import KV, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 PENDING = b"\x00pending"
 
@@ -28,22 +32,37 @@ class RetryGuard:
         self.poll_s = poll_s
 
     def claim(self, key: str) -> bool:
-        """True for the first delivery of a message: the caller handles it and calls `done`."""
-        return self.kv.set(key, PENDING, ttl=self.ttl_s, nx=True)
+        """True for the first delivery of a message: the caller handles it and calls `done`.
+        With the store down we cannot tell a retry from a first delivery; answering beats not
+        answering, and the side effects that matter are idempotent in the database anyway."""
+        try:
+            return self.kv.set(key, PENDING, ttl=self.ttl_s, nx=True)
+        except StoreUnavailable:
+            log.warning("retry dedup unavailable (shared store down); handling the message anyway")
+            return True
 
     def done(self, key: str, reply: str) -> None:
-        self.kv.set(key, reply.encode("utf-8"), ttl=self.ttl_s)
+        try:
+            self.kv.set(key, reply.encode("utf-8"), ttl=self.ttl_s)
+        except StoreUnavailable:
+            pass
 
     def release(self, key: str) -> None:
         """The first delivery failed before replying: let WeChat's retry try again."""
-        self.kv.delete(key)
+        try:
+            self.kv.delete(key)
+        except StoreUnavailable:
+            pass
 
     def earlier_reply(self, key: str) -> str | None:
         """The reply given to the first delivery, waiting briefly if it is still being made.
         None means it is still not ready: answer an empty `success` and let that one finish."""
         deadline = time.monotonic() + self.wait_s
         while True:
-            value = self.kv.get(key)
+            try:
+                value = self.kv.get(key)
+            except StoreUnavailable:
+                return None
             if value is None:
                 return None
             if value != PENDING:
