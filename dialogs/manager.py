@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import handoffs, kb_log, users
 from bot.config import Settings
-from bot.db import transaction
+from bot.db import relaxed_durability, transaction
 from bot.kv import StoreUnavailable
 from knowledge import KnowledgeBase, Result, Retriever
 from knowledge.text import normalize
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # A message that asks something, rather than answering the form's question.
 _QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
+PROFILE_REFRESH_S = 300
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
 SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
@@ -77,15 +79,25 @@ class DialogManager:
 
     def _turn(self, user: str, text: str, state: dict) -> Turn:
         u = understand(text)
-        with transaction(self.sessions) as db:
-            users.touch(db, user)
-            region = users.region_of(db, user)
+        region = self._profile(user, state)
         # Actions open their own transactions (they run under the rasa-sdk server too), so the
-        # profile write above is committed first and never holds a lock across them.
+        # profile write is committed first and never holds a lock across them.
         turn = self._decide(user, u, state, region)
         if u.intent != "more":
             turn.reply = self._first_page(turn.reply, state)
         return turn
+
+    def _profile(self, user: str, state: dict) -> str | None:
+        """The user's region, and a fresh "last wrote at" (it opens WeChat's 48-hour window).
+        Both live in the conversation state between refreshes: minute precision is plenty for a
+        48-hour window, and it spares the database a write on every message."""
+        now = time.time()
+        if now - state.get("seen", 0) >= PROFILE_REFRESH_S or "region" not in state:
+            with transaction(self.sessions) as db:
+                users.touch(db, user)
+                state["region"] = users.region_of(db, user)
+            state["seen"] = now
+        return state["region"]
 
     def _stateless_turn(self, user: str, text: str) -> Turn:
         """Redis is down: everything that reads the knowledge base or the database still works
@@ -145,6 +157,7 @@ class DialogManager:
                 (result.kind == "answer" and not self.retriever.mentions(result.topic, follow[1])):
             result = self.retriever.search(text)
         with transaction(self.sessions) as db:
+            relaxed_durability(db)  # analytics for curators: not worth an fsync wait per question
             kb_log.record(db, user, text, normalize(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
@@ -198,6 +211,7 @@ class DialogManager:
         if menu.get("kind") == "regions":
             with transaction(self.sessions) as db:
                 users.set_region(db, user, choice)
+            state["region"] = choice
             turn = self._answer_topic(menu["topic"], choice, state)
             turn.reply = texts.REGION_SET.format(region=self.kb.regions[choice].name) + "\n" + turn.reply
             return turn

@@ -1,0 +1,174 @@
+"""Load on the real webhook: gunicorn (gunicorn.conf.py) on 127.0.0.1 with the real PostgreSQL and
+Redis, safe-mode (AES) signed callbacks from many simulated users — 70% questions, 20% form turns,
+10% events — and the same load against a minimal wechatpy + Flask echo endpoint (bench/echo_app.py)
+under the same gunicorn settings, as the baseline.
+
+    .venv/bin/python bench/webhook_load.py [--seconds 20] [--users 32] [--workers 4]
+
+Prints throughput and p50/p95/p99 for both and the ratios. The load generator shares the machine's
+2 cores with the servers, so absolute figures understate a real deployment; the ratio is the number
+to watch (targets from issue 7: throughput >= 0.8x echo, p99 < 50 ms).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
+
+TOKEN = "bench-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APPID = "wx0123456789abcdef"
+QUESTIONS = ["施工许可证需要准备哪些材料", "代办要收费吗", "东湖哪些项目可以申请代办", "竣工验收备案要什么材料",
+             "帮办和代办有什么区别", "施工图审查多久", "告知承诺制是什么", "联合验收怎么办", "社保怎么交", "怎么申请帮办"]
+FORM = ["我要申请帮办", "5", "武汉光谷示例科技有限公司", "91350100M000100Y43", "光谷示例研发楼", "无",
+        "1", "否", "1", "3", "1 3", "陈明", "13800138000", "取消"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(app: str, port: int, env: dict, workers: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+           "--workers", str(workers), "--access-logfile", "/dev/null", "--log-level", "warning",
+           "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            time.sleep(1.0)  # let every worker finish importing
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"{app} did not start:\n{proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"{app} did not start in time")
+
+
+def run_load(port: int, seconds: float, users: int, seed: int) -> tuple[list[float], int, int]:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    wx = WeChatServer(TOKEN, AES_KEY, APPID)
+
+    def user(n: int):
+        rng = random.Random(seed * 1000 + n)
+        openid = f"oLoad{seed}_{n}_{uuid.uuid4().hex[:6]}"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        form_step = 0
+        while time.monotonic() < stop_at:
+            r = rng.random()
+            if r < 0.7:
+                xml = text_xml(openid, rng.choice(QUESTIONS))
+            elif r < 0.9:
+                xml = text_xml(openid, FORM[form_step % len(FORM)])
+                form_step += 1
+            else:
+                xml = event_xml(openid, rng.choice(["subscribe", "VIEW", "CLICK"]), create_time=int(time.time()) + rng.randint(0, 10**6))
+            cb = wx.callback(xml)
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", cb.path, body=cb.body, headers={"Content-Type": "text/xml"})
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors[0] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors[0], int(time.monotonic() - t0)
+
+
+def summary(name: str, latencies: list[float], errors: int, seconds: float) -> tuple[float, float]:
+    s = sorted(latencies)
+    pct = lambda q: s[min(len(s) - 1, int(len(s) * q))]  # noqa: E731
+    rps = len(s) / seconds
+    print(f"  {name:<22} {rps:7.0f} req/s   p50 {statistics.median(s):6.1f} ms   p95 {pct(0.95):6.1f} ms   "
+          f"p99 {pct(0.99):6.1f} ms   errors {errors}")
+    return rps, pct(0.99)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--users", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
+    args = ap.parse_args()
+
+    schema = "bench_" + uuid.uuid4().hex[:8]
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(args.database_url)
+    with admin.begin() as c:
+        c.execute(sa.text(f'create schema "{schema}"'))
+    db_url = f"{args.database_url}{'&' if '?' in args.database_url else '?'}options=-csearch_path%3D{schema}"
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": args.redis_url, "WECHAT_TOKEN": TOKEN,
+           "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APPID": APPID, "SCHEDULER_IN_APP": "false",
+           "WEB_CONCURRENCY": str(args.workers)}
+    subprocess.run([sys.executable, "-m", "webhook.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "webhook.cli", "staff", "seed-demo"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    print(f"gunicorn x{args.workers} workers on 127.0.0.1, PostgreSQL + Redis, AES safe mode, "
+          f"{args.users} users for {args.seconds:.0f} s each (70% questions, 20% form turns, 10% events)")
+    results = {}
+    try:
+        for name, app in (("echo (wechatpy+Flask)", "echo_app:app"), ("帮办通 full pipeline", "webhook.wsgi:app")):
+            port = free_port()
+            proc = start(app, port, env, args.workers)
+            try:
+                run_load(port, 3, args.users, seed=0)  # warm-up: imports, pools, jieba, caches
+                latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=1)
+                results[name] = summary(name, latencies, errors, max(1, seconds))
+            finally:
+                proc.terminate()
+                proc.wait(20)
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+    (echo_rps, echo_p99), (full_rps, full_p99) = results.values()
+    print(f"  ratio full/echo: throughput x{full_rps / echo_rps:.2f} (target >= 0.8), "
+          f"p99 {full_p99:.1f} ms vs {echo_p99:.1f} ms (target p99 < 50 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
