@@ -196,3 +196,53 @@ class Handoff(Base):
     answered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
     answer: Mapped[str | None] = mapped_column(sa.Text)
     answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Rating(Base):
+    """好差评 for one case (一事一评): the national five levels plus 效率/态度/廉洁 (seed 001)."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
+    openid: Mapped[str] = mapped_column(sa.String(64), index=True)
+    level: Mapped[int] = mapped_column()  # 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意
+    efficiency: Mapped[int | None] = mapped_column()  # the same 1-5 scale, optional
+    attitude: Mapped[int | None] = mapped_column()
+    integrity: Mapped[int | None] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class Rectification(Base):
+    """整改 after a bad rating, with its 回访 (return visit): assigned to a supervisor, due, closed."""
+
+    __tablename__ = "rectifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    rating_id: Mapped[int] = mapped_column(sa.ForeignKey("ratings.id"), unique=True)
+    supervisor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    due_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | visited | closed
+    visit_note: Mapped[str | None] = mapped_column(sa.Text)  # what the 回访 found
+    outcome: Mapped[str | None] = mapped_column(sa.Text)  # what was rectified
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Escalation(Base):
+    """A case problem raised to 联席会议 or 工改领导小组 (seeds 000-004), tracked to resolution."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    level: Mapped[str] = mapped_column(sa.String(16))  # 联席会议 | 工改领导小组
+    note: Mapped[str] = mapped_column(sa.Text)
+    raised_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    raised_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | resolved
+    resolution: Mapped[str | None] = mapped_column(sa.Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

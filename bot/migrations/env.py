@@ -7,9 +7,14 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """APScheduler creates and owns its job table; autogenerate must not propose dropping it."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True, render_as_batch=True, include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -21,7 +26,8 @@ def run_migrations_online() -> None:
                                          prefix="sqlalchemy.", poolclass=pool.NullPool)
     with connectable.connect() as connection:
         # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table.
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
