@@ -168,9 +168,8 @@ class Retriever:
         else:
             kind = "unsure"
         if kind == "clarify":
+            # A one-line menu is a "did you mean …?": not sure enough to answer outright.
             candidates = tuple(c for c in candidates[:k] if c.score >= th.menu_ratio * top)
-            if len(candidates) == 1:
-                kind = "answer" if confidence >= th.clarify else "unsure"
         return Result(kind, candidates[:k], confidence)
 
     def mentions(self, topic: str, text: str) -> bool:
