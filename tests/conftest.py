@@ -90,6 +90,17 @@ def database_url(request) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+# The five-entry fixture KB (tests/kb_fixture) cannot reach the real KB's calibrated confidence;
+# tests of conversation and protocol mechanics use it with thresholds that answer clear matches.
+FIXTURE_THRESHOLDS = dict(answer=0.3, clarify=0.1)
+
+
+def fixture_retriever(fixture_kb):
+    from knowledge import Retriever, Thresholds
+
+    return Retriever(fixture_kb, thresholds=Thresholds(**FIXTURE_THRESHOLDS))
+
+
 @pytest.fixture(scope="session")
 def kb():
     """The shipped knowledge base, loaded once for the whole run."""

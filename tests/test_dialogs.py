@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.kv import MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
 from dialogs import build_manager, texts
+from conftest import fixture_retriever
 from knowledge import Retriever, Thresholds, load
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
@@ -23,7 +24,8 @@ def fixture_kb():
 
 @pytest.fixture()
 def manager(sqlite_url, fixture_kb):
-    return build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV())
+    return build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV(),
+                         retriever=fixture_retriever(fixture_kb))
 
 
 def test_greeting_and_menu(manager):
@@ -104,9 +106,9 @@ def test_human_handoff_and_thanks(manager):
 
 def test_state_survives_restart_in_redis(sqlite_url, fixture_kb, redis_client):
     settings = Settings(database_url=sqlite_url)
-    first = build_manager(settings, kb=fixture_kb, kv=RedisKV(redis_client))
+    first = build_manager(settings, kb=fixture_kb, kv=RedisKV(redis_client), retriever=fixture_retriever(fixture_kb))
     assert first.handle_text("uR", "哪些项目可以申请帮办代办").intent == "ask_region"
-    restarted = build_manager(settings, kb=fixture_kb, kv=RedisKV(redis_client))
+    restarted = build_manager(settings, kb=fixture_kb, kv=RedisKV(redis_client), retriever=fixture_retriever(fixture_kb))
     assert "东湖" in restarted.handle_text("uR", "1").reply
 
 

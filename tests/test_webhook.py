@@ -13,6 +13,7 @@ from bot.kv import MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
 from dialogs import build_manager
 from dialogs import texts
+from conftest import fixture_retriever
 from knowledge import load
 from webhook import create_app
 from webhook.simulator import WeChatServer, event_xml, reply_fields, text_xml
@@ -26,7 +27,8 @@ APPID = "wx2c2769f8efd9abc2"
 def make_app(database_url, kv=None, aes=False, kb=None):
     settings = Settings(wechat_token=TOKEN, database_url=database_url,
                         wechat_aes_key=AES_KEY if aes else "", wechat_appid=APPID if aes else "")
-    manager = build_manager(settings, kb=kb or load(FIXTURE_KB), kv=kv or MemoryKV())
+    kb = kb or load(FIXTURE_KB)
+    manager = build_manager(settings, kb=kb, kv=kv or MemoryKV(), retriever=fixture_retriever(kb))
     return create_app(settings, manager=manager), manager
 
 
@@ -254,7 +256,8 @@ def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
     from bot.models import Notification
 
     settings = Settings(wechat_token=TOKEN, database_url=sqlite_url, reply_budget_s=0.3)
-    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=MemoryKV())
+    kb = load(FIXTURE_KB)
+    manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=fixture_retriever(kb))
     app = create_app(settings, manager=manager)
     release = threading.Event()
     original = manager.handle_text
