@@ -13,6 +13,8 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     """App factory: one place that wires settings, the dialog manager and the blueprints."""
     from dialogs import build_manager
 
+    from .chat import bp as chat_bp
+    from .console import init_app as init_console
     from .retry_guard import RetryGuard
     from .wechat import bp as wechat_bp
 
@@ -30,8 +32,8 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     # Turns run on a small pool so a slow one can be answered asynchronously (webhook/wechat.py).
     app.extensions["bangban_turns"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="turn")
     app.register_blueprint(wechat_bp)
-    from .console import init_app as init_console
     init_console(app)  # staff console (/console) and the approval-system API (/api/v1)
+    app.register_blueprint(chat_bp)  # the web chat page (/chat): the same pipeline in a browser
 
     @app.get("/healthz")
     def healthz():

@@ -205,6 +205,343 @@ def cmd_staff_token(args) -> int:
     return 0
 
 
+# -- bangban demo ---------------------------------------------------------------------------
+
+_DEMO_PREFIX = "demo-"  # submission_key of every demo case: what makes a second run add nothing
+_DEMO_COMPANIES = {  # fictitious enterprises and projects of each jurisdiction
+    "jiangbei": ("500105", [("重庆江北示例置业有限公司", "观音桥示例商业综合体"), ("重庆渝北示例机电有限公司", "鱼嘴示例智能装备厂房"),
+                            ("重庆两江示例物流有限公司", "寸滩示例冷链仓储中心"), ("重庆江北示例医疗科技有限公司", "示例医疗器械研发楼")]),
+    "yanjin": ("410726", [("延津县示例面业有限公司", "示例小麦深加工项目"), ("河南示例新材料有限公司", "延津示例新材料产业园一期"),
+                          ("延津示例食品有限公司", "示例冷链食品加工车间")]),
+    "yueyang": ("430602", [("岳阳示例石化设备有限公司", "云溪示例化工装备厂房"), ("湖南示例文旅发展有限公司", "南湖示例文旅街区"),
+                           ("岳阳示例港务有限公司", "城陵矶示例港口仓储项目")]),
+    "county_city": ("320581", [("示例市兴业纺织有限公司", "示例高端纺织智能车间"), ("示例市城投建设有限公司", "示例市人才公寓"),
+                               ("示例电子科技有限公司", "示例电子元器件生产基地")]),
+    "donghu": ("420117", [("武汉光谷示例科技有限公司", "光谷示例研发楼"), ("武汉示例光电股份有限公司", "示例光电子产业园二期"),
+                          ("武汉示例生物医药有限公司", "光谷示例生物医药孵化器"), ("武汉东湖示例数据有限公司", "示例数据中心")]),
+}
+_DEMO_STAGE_ITEMS = {
+    "1": ["project_filing", "land_preapproval_siting", "land_use_planning_permit", "eia"],
+    "2": ["design_scheme_review", "construction_planning_permit"],
+    "3": ["drawing_review", "fire_design_review", "construction_permit"],
+    "4": ["planning_verification", "fire_acceptance", "joint_acceptance", "completion_filing"],
+}
+_DEMO_CONTACTS = ["陈明", "李娜", "王磊", "张静", "刘洋", "杨帆", "赵敏", "黄涛", "周婷", "吴刚"]
+# (final state, how many days ago it was submitted (range), the story's twist)
+_DEMO_STORIES = [
+    ("applied", (0, 1), None), ("accepted", (1, 3), None), ("in_progress", (2, 6), None),
+    ("in_progress", (3, 6), "correction"), ("in_progress", (18, 26), "overdue"), ("completed", (10, 20), None),
+    ("delivered", (12, 22), None), ("rated", (15, 28), "good"), ("archived", (20, 30), "good"),
+    ("archived", (18, 29), "bad"), ("terminated", (8, 25), None), ("archived", (22, 30), "good"),
+    ("rated", (6, 14), "good"),
+]
+_DEMO_BAD_REGIONS = ("jiangbei", "yueyang", "donghu")  # a few bad ratings, not one in every region
+_DEMO_GOOD_COMMENTS = ["专员全程跟进，材料一次就过了", "响应很快，少跑了好几趟", "服务热情，解释清楚", None]
+_DEMO_BAD_COMMENTS = ["专员回复太慢，催了几次才有进展", "补正材料说了两次才说清楚"]
+
+
+def _demo_credit_code(rng, area: str) -> str:
+    """A well-formed 统一社会信用代码 (GB 32100 / GB 11714 check characters) of a fictitious company."""
+    from bot.identifiers import _credit_code_check_char, _org_code_check_char
+
+    body = "".join(rng.choice("0123456789") for _ in range(8))
+    first17 = "91" + area + body + _org_code_check_char(body)
+    return first17 + _credit_code_check_char(first17)
+
+
+def _demo_seed_case(db, kb, calendar, settings, rng, region, n, story, now, lead):
+    """One demo case through the real services, replayed on a plausible timeline of the past month."""
+    from datetime import timedelta, timezone
+
+    import sqlalchemy as sa
+
+    from bot.clock import SERVICE_TZ
+    from bot.models import Case, CaseItem, LedgerEntry, Notification
+
+    final, (lo, hi), twist = story
+    days_ago = rng.uniform(lo, hi) if hi > lo else lo
+    start = (now - timedelta(days=days_ago)).astimezone(SERVICE_TZ)
+    start = start.replace(hour=rng.randint(9, 16), minute=rng.randint(0, 59))
+    # Stored in UTC (SQLite keeps naive datetimes, which everything reads as UTC).
+    start = min(start, now - timedelta(minutes=30)).astimezone(timezone.utc)
+    end = now - timedelta(minutes=rng.randint(10, 90))
+    # Events follow each other between the submission and (nearly) now, in office hours.
+    clock_ = {"t": start}
+
+    def step(fraction: float):
+        t = clock_["t"] + (end - clock_["t"]) * fraction
+        local = t.astimezone(SERVICE_TZ)
+        if local.hour < 9 or local.hour >= 18:
+            morning = (local + timedelta(days=1 if local.hour >= 18 else 0)).replace(
+                hour=9, minute=rng.randint(0, 59))
+            if morning < end:
+                t = morning.astimezone(timezone.utc)
+        clock_["t"] = max(t, clock_["t"] + timedelta(minutes=7))
+        return clock_["t"]
+
+    def stamp(case, t, item=None):
+        """Write what the last service call did; its ledger lines and pushes happened at `t`."""
+        db.flush()
+        if item is not None:
+            item.updated_at = t
+
+    def backdate(session, _context, _instances):
+        # The ledger is append-only (a trigger refuses updates), so new rows get their time
+        # before they are inserted: the time of the step being replayed.
+        for obj in session.new:
+            if isinstance(obj, LedgerEntry) and obj.at is None:
+                obj.at = clock_["t"]
+            elif isinstance(obj, Notification) and obj.created_at is None:
+                obj.created_at = clock_["t"]
+            elif isinstance(obj, Case) and obj.created_at is None:
+                obj.created_at = clock_["t"]
+            elif isinstance(obj, CaseItem) and obj.updated_at is None:
+                obj.updated_at = clock_["t"]
+
+    sa.event.listen(db, "before_flush", backdate)
+    try:
+        return _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, clock_, step, stamp)
+    finally:
+        db.flush()
+        sa.event.remove(db, "before_flush", backdate)
+
+
+def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, clock_, step, stamp):
+    from datetime import timedelta
+
+    from bot import case_actions, cases, users
+    from bot.clock import SERVICE_TZ
+    from bot.identifiers import check_credit_code, check_project_code
+    from bot.models import Rating, Rectification, Staff
+    from dialogs.notice import item_plans
+
+
+    final, _, twist = story
+    if twist == "bad" and region not in _DEMO_BAD_REGIONS:
+        twist = "good"
+    area, companies = _DEMO_COMPANIES[region]
+    company, project = companies[n % len(companies)]
+    stage = "3" if twist == "overdue" else rng.choice(list(_DEMO_STAGE_ITEMS))
+    pool = [c for c in _DEMO_STAGE_ITEMS[stage] if c in kb.items]
+    codes = ["construction_permit", "drawing_review"] if twist == "overdue" else \
+        sorted(rng.sample(pool, k=min(len(pool), rng.randint(1, 3))), key=pool.index)
+    openid = f"oDemo_{region}_{n:02d}"
+    mode = "代办" if rng.random() < 0.35 else "帮办"
+    credit = _demo_credit_code(rng, area)
+    assert check_credit_code(credit).ok, credit
+    pcode = f"{start.year}-{area}-{rng.choice(['47', '48', '70', '34'])}-0{rng.choice([1, 3])}-{rng.randint(100000, 999999)}"
+    pcode = pcode if check_project_code(pcode).ok else None
+    app = cases.Application(
+        mode=mode, applicant_openid=openid, company_name=company, credit_code=credit,
+        project_name=project, region=region, investment_type="政府投资" if "城投" in company else "社会投资",
+        stage=stage, contact_name=rng.choice(_DEMO_CONTACTS),
+        contact_phone=f"1{rng.choice([38, 39, 58, 86])}{rng.randint(10000000, 99999999)}",
+        items=tuple(item_plans(kb, codes)), project_code=pcode, key_project=rng.random() < 0.3,
+        project_kind="工业" if "厂" in project or "车间" in project else None,
+        agreement_consented_at=start if mode == "代办" else None,
+        submission_key=f"{_DEMO_PREFIX}{region}-{n:02d}",
+    )
+    user = users.touch(db, openid)
+    users.set_region(db, openid, region)
+    user.first_seen_at = user.last_message_at = start
+    case = cases.submit(db, app, calendar, today=start.astimezone(SERVICE_TZ).date(),
+                        console_url=settings.public_url)
+    case.created_at = start
+    stamp(case, start)
+    if final == "applied":
+        return case
+    commissioner = db.get(Staff, case.commissioner_id)
+    actor = case_actions.Actor.person(commissioner)
+    t = step(0.08)
+    case_actions.accept(db, case, actor)
+    case.accepted_at = t
+    stamp(case, t)
+    t = step(0.05)
+    case_actions.add_note(db, case, rng.choice(["电话联系企业经办人，告知材料清单并约定上门时间",
+                                                "上门走访项目现场，梳理审批事项和办理顺序",
+                                                "组织企业与审批部门会商，明确申报路径"]), actor)
+    stamp(case, t)
+    if final == "accepted":
+        return case
+    items = cases.items_of(db, case)
+    finished = final not in ("in_progress", "terminated")
+    for k, item in enumerate(items):
+        path = ["submitted", "accepted", "reviewing", "done"]
+        if not finished:
+            path = path[:rng.randint(1, 3)] if twist != "overdue" else ["submitted", "accepted", "reviewing"]
+        for to in path:
+            t = step(rng.uniform(0.04, 0.12))
+            if to == "reviewing" and ((twist == "correction" and k == 0) or (finished and rng.random() < 0.25)):
+                due = (t + timedelta(days=5)).astimezone(SERVICE_TZ).date()
+                case_actions.request_correction(db, case, item.id, rng.choice(
+                    ["建设资金落实承诺书（需法定代表人签字）", "施工合同副本缺少骑缝章", "总平面图比例不符合要求，请重新出图",
+                     "质量安全监督手续回执"]), due, actor, today=t.astimezone(SERVICE_TZ).date(),
+                    console_url=settings.public_url)
+                stamp(case, t, item)
+                if twist == "correction" and not finished:
+                    break  # still waiting for the enterprise's material
+                t = step(rng.uniform(0.04, 0.1))
+            case_actions.move_item(db, case, item.id, to, actor, console_url=settings.public_url)
+            stamp(case, t, item)
+    if final == "in_progress":
+        return case
+    if final == "terminated":
+        t = step(0.3)
+        case_actions.terminate(db, case, rng.choice(["项目不具备条件", "企业主动终止"]), actor)
+        case.closed_at = t
+        stamp(case, t)
+        t = step(0.4)
+        cases.transition(db, case, "archived", actor_kind=actor.kind, actor_id=actor.id,
+                         detail="终止案件立卷归档，材料已退还企业")
+        stamp(case, t)
+        return case
+    t = step(0.15)
+    case_actions.complete(db, case, actor)
+    case.closed_at = t
+    stamp(case, t)
+    if final == "completed":
+        return case
+    t = step(0.2)
+    method = rng.choice(["上门", "邮寄", "电子证照"])
+    case_actions.deliver(db, case, method, actor,
+                         tracking_number=f"SF{rng.randint(10**11, 10**12 - 1)}" if method == "邮寄" else "")
+    stamp(case, t)
+    if final == "delivered":
+        return case
+    t = step(0.25)
+    level = rng.choice([4, 5, 5, 5]) if twist == "good" else rng.choice([1, 2])
+    near = lambda: max(1, min(5, level + rng.choice([-1, 0, 0, 1])))  # noqa: E731
+    comment = rng.choice(_DEMO_GOOD_COMMENTS if level >= 3 else _DEMO_BAD_COMMENTS)
+    try:  # the rating service, when present, records it as the chat does (and opens 整改 for a bad one)
+        from bot import ratings as rating_service
+        record = rating_service.record
+    except (ImportError, AttributeError):
+        record = None
+    if record is not None:
+        record(db, case, openid, level, settings=settings, calendar=calendar, efficiency=near(),
+               attitude=near(), integrity=max(level, 4), comment=comment, now=t, console_url=settings.public_url)
+        stamp(case, t)
+        return _demo_archive(db, case, actor, final, step, stamp)
+    rating = Rating(case_id=case.id, openid=openid, level=level, efficiency=near(), attitude=near(),
+                    integrity=max(level, 4), comment=comment, created_at=t, updated_at=t)
+    db.add(rating)
+    cases.transition(db, case, "rated", actor_kind="enterprise", actor_id=openid,
+                     detail=f"企业评价：{['', '非常不满意', '不满意', '基本满意', '满意', '非常满意'][level]}"
+                     + (f"（{comment}）" if comment else ""))
+    stamp(case, t)
+    if level <= 2:
+        db.flush()
+        db.add(Rectification(case_id=case.id, rating_id=rating.id, supervisor_id=lead.id if lead else None,
+                             due_date=calendar.add_workdays(t.astimezone(SERVICE_TZ).date(), 5),
+                             state="open", created_at=t))
+    return _demo_archive(db, case, actor, final, step, stamp)
+
+
+def _demo_archive(db, case, actor, final, step, stamp):
+    from bot import cases
+
+    if final == "archived":
+        t = step(0.5)
+        cases.transition(db, case, "archived", actor_kind=actor.kind, actor_id=actor.id,
+                         detail="服务记录、材料清单、评价结果立卷归档")
+        stamp(case, t)
+    return case
+
+
+def _demo_deliver_through_emulator(settings, sessions) -> str:
+    """Start the local WeChat emulator and send every queued push through the real dispatcher."""
+    import sqlalchemy as sa
+
+    from bot.db import transaction
+    from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
+    from bot.models import Notification
+    from bot.scheduler import Jobs
+
+    with serve() as base:
+        control = EmulatorControl(base)
+        with transaction(sessions) as db:
+            rows = db.execute(sa.select(Notification.recipient_openid, Notification.template, Notification.data)
+                              .where(Notification.state == "pending")).all()
+        fields: dict[str, set[str]] = {}
+        for recipient, template, data in rows:
+            if template:  # a template carries the fields every one of its pushes fills
+                filled = {k for k, v in (data or {}).items() if str(v).strip()}
+                fields[template] = fields[template] & filled if template in fields else filled
+        for openid in {r[0] for r in rows}:
+            control.add_user(openid)
+        for template, keys in fields.items():
+            control.add_template(f"demo-{template}", sorted(keys) or ["number"])
+        emulated = settings.with_(wechat_appid=DEFAULT_APPID, wechat_secret=DEFAULT_SECRET, wechat_api_base=base,
+                                  wechat_templates={t: f"demo-{t}" for t in fields})
+        counts = Jobs(emulated, sessions=sessions).dispatch_outbox()
+    return f"{counts.sent} sent, {counts.dead} failed, {counts.retried} to retry"
+
+
+def cmd_demo(args) -> int:
+    """A realistic month of cases in all five regions, written by the app's own services."""
+    import random
+    import time
+
+    import sqlalchemy as sa
+
+    from bot import clock, staff
+    from bot.db import transaction
+    from bot.models import Case, CaseItem, Notification, Rating, utcnow
+    from bot.workdays import load_calendar
+    from knowledge import load
+
+    started = time.monotonic()
+    settings = load_settings()
+    sessions = _staff_db()
+    kb = load()
+    calendar = load_calendar()
+    regions = [r for r in _DEMO_COMPANIES if r in kb.regions]
+    with transaction(sessions) as db:
+        roster = staff.seed_demo_roster(db)
+        existing = set(db.scalars(sa.select(Case.submission_key).where(Case.submission_key.like(_DEMO_PREFIX + "%"))))
+    now = utcnow()
+    added = 0
+    for region in regions:
+        rng = random.Random(f"bangban-demo-{region}")
+        lead = next((s for s in roster if s.region == region and s.role == "supervisor"), None)
+        for n, story in enumerate(_DEMO_STORIES):
+            # Every case draws from its own seeded generator, so a rerun fills gaps identically.
+            case_rng = random.Random(f"{region}-{n}-{rng.random()}")
+            if f"{_DEMO_PREFIX}{region}-{n:02d}" in existing:
+                continue
+            with transaction(sessions) as db:
+                _demo_seed_case(db, kb, calendar, settings, case_rng, region, n, story, now, lead)
+            added += 1
+    with transaction(sessions) as db:
+        demo = Case.submission_key.like(_DEMO_PREFIX + "%")
+        total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
+        states = dict(db.execute(sa.select(Case.state, sa.func.count(Case.id)).where(demo).group_by(Case.state)).all())
+        overdue = db.scalar(sa.select(sa.func.count(CaseItem.id)).join(Case, Case.id == CaseItem.case_id).where(
+            demo, Case.state.in_(("accepted", "in_progress")), CaseItem.state != "done",
+            CaseItem.due_date < clock.today()))
+        ratings = db.execute(sa.select(Rating.level).join(Case, Case.id == Rating.case_id).where(demo)).scalars().all()
+        pending = db.scalar(sa.select(sa.func.count(Notification.id)).where(Notification.state == "pending"))
+    if added:
+        print(f"demo data: added {added} cases ({total} in all) across {len(regions)} regions in "
+              f"{time.monotonic() - started:.1f} s")
+    else:
+        print(f"demo data already seeded: {total} cases across {len(regions)} regions (nothing added)")
+    print("  states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    print(f"  overdue items: {overdue}; ratings: {len(ratings)} "
+          f"({sum(1 for r in ratings if r >= 4)} good, {sum(1 for r in ratings if r <= 2)} bad)")
+    if args.with_emulator:
+        print("  pushes via the local WeChat emulator: " + _demo_deliver_through_emulator(settings, sessions))
+    else:
+        print(f"  {pending} pushes queued (no WeChat account configured; `bangban demo --with-emulator` sends them)")
+    print()
+    print("Look at it:")
+    print("  .venv/bin/bangban serve")
+    print(f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)")
+    print("  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),")
+    print(f"  password {staff.DEMO_PASSWORD!r}; usernames: " + ", ".join(s.username for s in staff.DEMO_ROSTER))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bangban", description="帮办通: WeChat 帮办/代办 assistant")
     sub = p.add_subparsers(dest="command", required=True)
@@ -251,6 +588,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("username")
     s.add_argument("--label", default="")
     s.set_defaults(func=cmd_staff_token)
+
+    s = sub.add_parser("demo", help="seed a realistic month of demo cases (re-runnable), then say how to look")
+    s.add_argument("--with-emulator", action="store_true",
+                   help="deliver the queued pushes through the local WeChat emulator")
+    s.set_defaults(func=cmd_demo)
 
     kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)
     kb.add_parser("check", help="validate every entry").set_defaults(func=cmd_kb_check)

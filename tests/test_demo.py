@@ -1,0 +1,93 @@
+"""`bangban demo` as someone trying the product runs it: a real subprocess in a fresh directory,
+on the embedded default and on the real PostgreSQL; a month of cases in all five regions, written
+by the app's own services, and a second run that adds nothing."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+BANGBAN = str(Path(sys.executable).with_name("bangban"))
+REGIONS = {"jiangbei", "yanjin", "yueyang", "county_city", "donghu"}
+
+
+def run_demo(cwd, database_url=None, *extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    started = time.monotonic()
+    r = subprocess.run([BANGBAN, "demo", *extra], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return r, time.monotonic() - started
+
+
+def figures(url):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as c:
+            q = lambda sql: c.execute(sa.text(sql)).all()  # noqa: E731
+            return {
+                "cases": q("select count(*) from cases")[0][0],
+                "regions": {r for (r,) in q("select distinct region from cases")},
+                "states": {s: n for s, n in q("select state, count(*) from cases group by state")},
+                "ratings": [lvl for (lvl,) in q("select level from ratings")],
+                "ledger": q("select count(*) from ledger")[0][0],
+                "span_days": q("select min(created_at), max(created_at) from cases")[0],
+                "corrections": q("select count(*) from ledger where action = 'item:correction'")[0][0],
+                "notifications": {s: n for s, n in q("select state, count(*) from notifications group by state")},
+                "staff": q("select count(*) from staff")[0][0],
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request, tmp_path):
+    """(working directory, DATABASE_URL to pass or None, URL to inspect)."""
+    if request.param == "sqlite":
+        return tmp_path, None, f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}"
+    url = request.getfixturevalue("postgres_url")
+    return tmp_path, url, url
+
+
+def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
+    cwd, database_url, inspect_url = target
+    r, took = run_demo(cwd, database_url)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert took < 20, f"bangban demo took {took:.1f} s"
+    out = r.stdout
+    assert "/console" in out and "bangban-demo" in out and "donghu-lead" in out and "bangban serve" in out
+
+    first = figures(inspect_url)
+    assert first["regions"] == REGIONS
+    assert first["cases"] >= 40
+    assert {"applied", "accepted", "in_progress", "completed", "delivered", "rated", "archived"} <= set(first["states"])
+    assert len(first["ratings"]) >= 10
+    good = sum(1 for lvl in first["ratings"] if lvl >= 4)
+    bad = sum(1 for lvl in first["ratings"] if lvl <= 2)
+    assert good > 3 * bad > 0  # mostly good, a few bad
+    assert first["corrections"] >= 5 and first["ledger"] > 5 * first["cases"]
+    assert first["staff"] == 15
+    oldest, newest = first["span_days"]
+    oldest, newest = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in (oldest, newest))
+    assert (newest - oldest).days >= 20  # spread over the last month, not all "now"
+    assert "overdue items: 0;" not in out
+
+    again, _ = run_demo(cwd, database_url)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already seeded" in again.stdout
+    second = figures(inspect_url)
+    assert second == first  # nothing added twice
+
+
+def test_demo_with_emulator_delivers_the_pushes(tmp_path):
+    r, _ = run_demo(tmp_path, None, "--with-emulator")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "sent" in r.stdout
+    states = figures(f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}")["notifications"]
+    assert states.get("sent", 0) > 100 and not states.get("pending") and not states.get("dead"), states
