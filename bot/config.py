@@ -119,6 +119,13 @@ class Settings:
     scheduler_in_app: bool = True
     scheduler_lock_ttl_s: float = 30.0
 
+    # 好差评 (bot/ratings.py): a rating may be changed this long after it was first given; a bad
+    # rating (不满意/非常不满意) opens a 整改 with a 回访 due this many working days later; unrated
+    # delivered/terminated cases are re-invited (at most twice) this many hours apart.
+    rating_correction_hours: float = 24.0
+    rectification_due_workdays: int = 5
+    rating_reminder_hours: float = 72.0
+
     @property
     def uses_redis(self) -> bool:
         return bool(self.redis_url)
@@ -162,4 +169,7 @@ def load_settings() -> Settings:
         digest_hour=_env_int("DIGEST_HOUR", defaults.digest_hour),
         scheduler_in_app=_env_bool("SCHEDULER_IN_APP", defaults.scheduler_in_app),
         scheduler_lock_ttl_s=_env_float("SCHEDULER_LOCK_TTL_S", defaults.scheduler_lock_ttl_s),
+        rating_correction_hours=_env_float("RATING_CORRECTION_HOURS", defaults.rating_correction_hours),
+        rectification_due_workdays=_env_int("RECTIFICATION_DUE_WORKDAYS", defaults.rectification_due_workdays),
+        rating_reminder_hours=_env_float("RATING_REMINDER_HOURS", defaults.rating_reminder_hours),
     )

@@ -5,6 +5,7 @@ Jobs (APScheduler 3, BackgroundScheduler):
   unaccepted-assignments   every `accept_check_interval_s` re-alert / escalate cases nobody accepted
   sla-sweep                at `sla_sweep_hours`            bot.sla
   daily-digest             at `digest_hour`                one summary per supervisor
+  rating-reminders         hourly                          re-invite unrated cases, twice at most
 (hours in service time, bot.clock.SERVICE_TZ, whatever zone the host is in)
 The two clock-time jobs live in a persistent SQLAlchemyJobStore on DATABASE_URL, so a digest due
 while no scheduler was up still runs when one comes back (within `misfire_grace_time`, once:
@@ -138,6 +139,12 @@ class Jobs:
                 ) is not None
         return queued
 
+    def rating_reminders(self, now: datetime | None = None) -> int:
+        """Re-invite unrated cases (at most two reminders each; bot.ratings keeps the count)."""
+        from . import ratings
+
+        return ratings.remind_unrated(self.sessions, self.settings, now)
+
     def unaccepted_assignments(self, now: datetime | None = None) -> dict:
         """Cases still 'applied' after the first period: re-alert the commissioner; after the
         second period (or at once when nobody is assigned): alert the region's supervisors and
@@ -267,6 +274,8 @@ def job_definitions(settings: Settings) -> list[dict]:
              trigger=IntervalTrigger(seconds=settings.dispatch_interval_s, timezone=tz)),
         dict(id="unaccepted-assignments", args=["unaccepted_assignments"], jobstore="memory",
              trigger=IntervalTrigger(seconds=settings.accept_check_interval_s, timezone=tz)),
+        dict(id="rating-reminders", args=["rating_reminders"], jobstore="memory",
+             trigger=IntervalTrigger(hours=1, timezone=tz)),
         dict(id="sla-sweep", args=["sla_sweep"], jobstore="default",
              trigger=CronTrigger(hour=",".join(str(h) for h in settings.sla_sweep_hours), minute=0, timezone=tz)),
         dict(id="daily-digest", args=["daily_digest"], jobstore="default",

@@ -21,6 +21,7 @@ from knowledge.text import normalize
 
 from . import texts
 from .actions.application import EDITABLE, prompt
+from .actions.rating import rating_turn
 from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .context import item_names, rewrite
 from .forms import ApplicationForm, run_action
@@ -129,6 +130,8 @@ class DialogManager:
             return self._select(user, u.number, menu, state, region)
         if u.intent == "other_region" and menu and menu.get("kind") == "regions":
             return self._answer_topic(menu["topic"], None, state, region_known=True)
+        if (rated := rating_turn(user, u.text, u.intent, u.entities, state)) is not None:  # 好差评
+            return Turn(rated, "rate")
         if state.pop("awaiting_handoff", False) and u.intent in ("consult", "select", "other_region"):
             return self._handoff(user, u.text, state, region)
         if u.intent == "human":

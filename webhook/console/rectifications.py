@@ -1,0 +1,51 @@
+"""差评整改: the region's open 整改 for its supervisor, with the 回访 and close forms."""
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from bot import clock, ratings
+from bot.db import transaction
+from bot.models import Staff
+
+from . import bp, sessions
+
+
+def _supervisor_only() -> None:
+    if g.staff.role != "supervisor":
+        abort(403, description="整改与回访由主管办理。")
+
+
+@bp.get("/rectifications")
+def rectification_list():
+    _supervisor_only()
+    show = request.args.get("show", "open")
+    with transaction(sessions()) as db:
+        rows = ratings.open_rectifications(db, g.staff.region, include_closed=show == "all")
+    return render_template("console/rectifications.html", rows=rows, show=show, today=clock.today(),
+                           levels=ratings.LEVELS, states=ratings.RECTIFICATION_STATES, summary=ratings.summary)
+
+
+def _act(rect_id: int, do, done: str):
+    _supervisor_only()
+    with transaction(sessions()) as db:
+        try:
+            do(db, db.get(Staff, g.staff.id))
+        except ratings.RatingError as err:
+            flash(str(err), "error")
+            return redirect(url_for("console.rectification_list"), 303)
+    flash(done, "success")
+    return redirect(url_for("console.rectification_list"), 303)
+
+
+@bp.post("/rectifications/<int:rect_id>/visit")
+def visit_rectification(rect_id: int):
+    note = request.form.get("note", "")
+    return _act(rect_id, lambda db, staff: ratings.record_visit(db, rect_id, staff, note),
+                f"已登记整改 Z{rect_id} 的回访。")
+
+
+@bp.post("/rectifications/<int:rect_id>/close")
+def close_rectification(rect_id: int):
+    outcome = request.form.get("outcome", "")
+    return _act(rect_id, lambda db, staff: ratings.close_rectification(db, rect_id, staff, outcome),
+                f"整改 Z{rect_id} 已办结，整改结果将推送给企业。")
