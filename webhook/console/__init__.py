@@ -80,3 +80,5 @@ def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 from . import api, auth, cases, handoffs  # noqa: E402,F401 - the modules attach their routes to the blueprints
+from . import dashboard, escalations  # noqa: E402,F401 - 挂图作战, exports and escalations (supervisors)
+from . import rectifications  # noqa: E402,F401 - 差评整改 and 回访 (supervisors)

@@ -1,0 +1,145 @@
+"""挂图作战 (supervisors only): the region's figures as charts and tables, and the Excel exports.
+
+The figures come from bot/dashboard.py (plain data), the workbooks from bot/exports.py; this
+module parses the filters, checks the role and renders.
+"""
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import Response, abort, current_app, g, render_template, request
+
+from bot import dashboard as figures
+from bot import exports
+from bot.clock import today as china_today
+from bot.models import Case
+from bot.workdays import WorkCalendar, load_calendar
+
+from . import bp, region_name, sessions, stage_name
+from . import charts
+from .auth import case_scope
+
+MAX_DUE_WITHIN = 30
+
+
+def require_supervisor() -> None:
+    if g.staff.role != "supervisor":
+        abort(403, description="挂图作战和导出仅限主管使用。")
+
+
+@lru_cache(maxsize=1)
+def _default_calendar() -> WorkCalendar:
+    return load_calendar()
+
+
+def calendar() -> WorkCalendar:
+    return current_app.config.get("BANGBAN_CALENDAR") or _default_calendar()
+
+
+def _date_arg(name: str, default: date) -> date:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+def parse_filters(db) -> tuple[figures.Filters, list[tuple[int, str]]]:
+    """Region is always the supervisor's own; a commissioner of another region is ignored."""
+    today = china_today()
+    start = _date_arg("from", date(today.year, 1, 1))
+    end = _date_arg("to", today)
+    if end < start:
+        start, end = end, start
+    people = figures.commissioners(db, g.staff.region)
+    wanted = request.args.get("commissioner", type=int)
+    commissioner_id = wanted if wanted in {sid for sid, _ in people} else None
+    due = request.args.get("due", figures.DEFAULT_DUE_WITHIN_WD, type=int)
+    due = min(max(due if due is not None else figures.DEFAULT_DUE_WITHIN_WD, 0), MAX_DUE_WITHIN)
+    return figures.Filters(g.staff.region, start, end, commissioner_id, due), people
+
+
+def region_case(db, number: str, for_update: bool = False) -> Case:
+    """A case of the signed-in staff's scope, else 404 (whether it exists elsewhere or not)."""
+    stmt = sa.select(Case).where(Case.number == number.strip().upper(), case_scope(g.staff))
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = db.scalar(stmt)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _query_args(f: figures.Filters) -> dict:
+    args = {"from": f.start.isoformat(), "to": f.end.isoformat(), "due": f.due_within_wd}
+    if f.commissioner_id is not None:
+        args["commissioner"] = f.commissioner_id
+    return args
+
+
+@bp.get("/dashboard")
+def dashboard():
+    require_supervisor()
+    with sessions()() as db:
+        f, people = parse_filters(db)
+        d = figures.build(db, f, calendar(), china_today())
+    stage_rows = [(stage_name(s), n, o) for s, n, o in d.by_stage]
+    total = d.ratings_total
+    chart = {
+        "state": charts.hbar("案件状态分布（期间内申请的案件）", [(label, n) for _, label, n in d.by_state], "件"),
+        "stage": charts.hbar("案件所处阶段分布", [(name, n) for name, n, _ in stage_rows], "件"),
+        "load": charts.hbar("专员在办案件数", [(r.name, r.open_cases) for r in d.load], "件"),
+        "overdue_load": charts.hbar("专员名下逾期事项数", [(r.name, r.overdue_items) for r in d.load], "项",
+                                    colour=charts.PALETTE["warn"]),
+        "ratings": charts.stacked_months("好差评分布（按月）", [(m.month, m.counts) for m in d.ratings],
+                                         figures.RATING_LEVELS),
+        "rate": charts.rate_line("满意率（按月）", [(m.month, m.rate) for m in d.ratings]),
+        "durations": charts.hbar("承办用时中位数（受理→办结，天）",
+                                 [(stage_name(s.stage), s.handle.days or 0) for s in d.durations], "天"),
+    }
+    names = dict(people)
+    return render_template(
+        "console/dashboard.html", d=d, f=f, people=people, chart=chart, stage_rows=stage_rows, total=total,
+        commissioner_name=names.get(f.commissioner_id), levels=figures.RATING_LEVELS,
+        escalation_levels=figures.ESCALATION_LEVELS, stage_name=stage_name, query=_query_args(f),
+        max_due=figures.LIST_LIMIT, region=region_name(g.staff.region),
+    )
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    ascii_name = filename.encode("ascii", "ignore").decode() or "export.xlsx"
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"})
+
+
+@bp.get("/export/ledger.xlsx")
+def export_ledger():
+    require_supervisor()
+    with sessions()() as db:
+        f, _ = parse_filters(db)
+        rows = figures.ledger_rows(db, f)
+    data = exports.ledger_workbook(rows, region_name(f.region), f.start, f.end)
+    return _xlsx(data, f"服务记录台账-{f.region}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx")
+
+
+@bp.get("/export/dashboard.xlsx")
+def export_dashboard():
+    require_supervisor()
+    with sessions()() as db:
+        f, people = parse_filters(db)
+        d = figures.build(db, f, calendar(), china_today())
+    data = exports.dashboard_workbook(d, region_name(f.region), stage_name, dict(people).get(f.commissioner_id))
+    return _xlsx(data, f"挂图作战-{f.region}-{d.today:%Y%m%d}.xlsx")
+
+
+@bp.get("/cases/<number>/archive.xlsx")
+def export_archive(number: str):
+    require_supervisor()
+    with sessions()() as db:
+        case = region_case(db, number)
+        archive = figures.archive_of(db, case)
+        data = exports.archive_workbook(archive, region_name(case.region), stage_name)
+    return _xlsx(data, f"立卷归档-{case.number}.xlsx")
+
