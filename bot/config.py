@@ -84,6 +84,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: str = "text"  # or "json": one object per line for a log shipper
 
     # Subscribe-message fallback (bizsend) by template key: {"sla_apology": "sub-id"} or, when the
     # subscribe template's fields differ from the template message's,
@@ -152,6 +153,7 @@ def load_settings() -> Settings:
         max_body_bytes=_env_int("WECHAT_MAX_BODY_BYTES", defaults.max_body_bytes),
         secret_key=_env("SECRET_KEY", defaults.secret_key),
         host=_env("HOST", defaults.host),
+        log_format=_env("LOG_FORMAT", defaults.log_format).lower(),
         port=_env_int("PORT", defaults.port),
         wechat_subscribe_templates=json.loads(_env("WECHAT_SUBSCRIBE_TEMPLATE_IDS") or "{}"),
         dispatch_interval_s=_env_float("DISPATCH_INTERVAL_S", defaults.dispatch_interval_s),

@@ -1,12 +1,13 @@
 """HTTP edge: the WeChat callback (and, as they land, the staff console and web chat)."""
 from __future__ import annotations
 
-import logging
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from bot.config import Settings, load_settings
+from bot.logs import request_id, setup_logging
 
 
 def create_app(settings: Settings | None = None, manager=None) -> Flask:
@@ -63,5 +64,16 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
         ready = checks["database"] == "ok"
         return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    @app.before_request
+    def _request_id():
+        # WeChat and load balancers may send one; otherwise each request gets its own, so every
+        # log line of one message can be found together.
+        request_id.set(request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16])
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-Id"] = request_id.get()
+        return response
+
+    setup_logging(settings.log_format)
     return app
