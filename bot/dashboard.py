@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased
 
 from . import cases
 from .cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
-from .clock import SERVICE_TZ, start_of_day
+from .clock import SERVICE_TZ, as_utc, start_of_day
 from .models import Case, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
 from .workdays import WorkCalendar
 
@@ -150,6 +150,31 @@ class RectificationRow:
 
 
 @dataclass
+class PerformanceRow:
+    """考核 for one commissioner over the period: what they handled, how punctually, how rated."""
+
+    staff_id: int
+    name: str
+    cases: int = 0  # cases assigned to them among those applied in the period
+    closed: int = 0  # of which 办结 or later
+    items_done: int = 0
+    items_on_time: int = 0  # done on or before the committed due date (Beijing time)
+    ratings: int = 0
+    rating_sum: int = 0
+    bad_ratings: int = 0  # 不满意 / 非常不满意
+    rectifications_open: int = 0
+    rectifications_closed: int = 0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.items_on_time / self.items_done if self.items_done else None
+
+    @property
+    def rating_avg(self) -> float | None:
+        return round(self.rating_sum / self.ratings, 2) if self.ratings else None
+
+
+@dataclass
 class Dashboard:
     filters: Filters
     today: date
@@ -166,6 +191,7 @@ class Dashboard:
     ratings: list[RatingMonth]
     escalations: list[EscalationRow]
     rectifications: list[RectificationRow]
+    performance: list[PerformanceRow] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per query, for the curious
 
     @property
@@ -243,6 +269,7 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         ratings=_timed(timings, "ratings", ratings_by_month, db, f),
         escalations=_timed(timings, "escalations", open_escalations, db, f),
         rectifications=_timed(timings, "rectifications", open_rectifications, db, f, today),
+        performance=_timed(timings, "performance", commissioner_performance, db, f),
         timings=timings,
     )
 
@@ -317,6 +344,56 @@ def commissioner_load(db: Session, f: Filters, today: date, cutoff: date) -> lis
     if None in counts:
         rows.append(LoadRow(None, "待分派", *counts[None]))
     return sorted(rows, key=lambda r: (-r.open_cases, -r.overdue_items, r.name))
+
+
+CLOSED_STATES = ("completed", "delivered", "rated", "archived")
+
+
+def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
+    """考核 (seeds 001, 003): per commissioner, the cases applied in the period that they handled,
+    how many closed, the share of items done by their committed date, the average rating (5 =
+    非常满意), the bad ratings and where their 整改 stand."""
+    in_period = sa.and_(_case_scope(f), Case.created_at >= f.since, Case.created_at < f.until,
+                        Case.commissioner_id.is_not(None))
+    staff_cond = sa.and_(Staff.region == f.region, Staff.role == "commissioner")
+    if f.commissioner_id is not None:
+        staff_cond = Staff.id == f.commissioner_id
+    rows = {sid: PerformanceRow(sid, name) for sid, name in db.execute(
+        sa.select(Staff.id, Staff.name).where(staff_cond, sa.or_(Staff.active.is_(True), Staff.id.in_(
+            sa.select(Case.commissioner_id).where(in_period)))))}
+    for sid, n, closed in db.execute(
+            sa.select(Case.commissioner_id, sa.func.count(),
+                      sa.func.sum(sa.case((Case.state.in_(CLOSED_STATES), 1), else_=0)))
+            .where(in_period).group_by(Case.commissioner_id)):
+        if sid in rows:
+            rows[sid].cases, rows[sid].closed = n, int(closed or 0)
+    # When each item was done is in the ledger; comparing it with the due date happens in service
+    # time, which SQL on two databases would make awkward, so the (period's) rows come back here.
+    done_at = (sa.select(LedgerEntry.case_item_id, sa.func.max(LedgerEntry.at).label("at"))
+               .where(LedgerEntry.action == "item:done").group_by(LedgerEntry.case_item_id).subquery())
+    for sid, due, at in db.execute(
+            sa.select(Case.commissioner_id, CaseItem.due_date, done_at.c.at)
+            .join(Case, Case.id == CaseItem.case_id).join(done_at, done_at.c.case_item_id == CaseItem.id)
+            .where(in_period, CaseItem.state == "done", CaseItem.due_date.is_not(None))):
+        if sid in rows:
+            rows[sid].items_done += 1
+            rows[sid].items_on_time += as_utc(at).astimezone(SERVICE_TZ).date() <= due
+    for sid, n, total, bad in db.execute(
+            sa.select(Case.commissioner_id, sa.func.count(), sa.func.sum(Rating.level),
+                      sa.func.sum(sa.case((Rating.level <= 2, 1), else_=0)))
+            .join(Case, Case.id == Rating.case_id).where(in_period).group_by(Case.commissioner_id)):
+        if sid in rows:
+            rows[sid].ratings, rows[sid].rating_sum, rows[sid].bad_ratings = n, int(total or 0), int(bad or 0)
+    for sid, state, n in db.execute(
+            sa.select(Case.commissioner_id, Rectification.state, sa.func.count())
+            .join(Case, Case.id == Rectification.case_id).where(in_period)
+            .group_by(Case.commissioner_id, Rectification.state)):
+        if sid in rows:
+            if state == "closed":
+                rows[sid].rectifications_closed += n
+            else:
+                rows[sid].rectifications_open += n
+    return sorted(rows.values(), key=lambda r: (-r.cases, r.name))
 
 
 def stage_durations(db: Session, f: Filters) -> list[StageDurations]:

@@ -145,6 +145,12 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
         Sheet("专员工作量", ("帮代办专员", "未结案件", "未办结事项", "逾期事项", "临期事项"),
               [(r.name, r.open_cases, r.open_items, r.overdue_items, r.due_soon_items) for r in d.load],
               caption=f"专员在办工作量（当前）· {scope}"),
+        Sheet("专员考核", ("帮代办专员", "承办案件", "已办结", "已办结事项", "按时办结事项", "按时办结率",
+                          "评价条数", "平均评价", "差评", "整改未结", "整改已结"),
+              [(r.name, r.cases, r.closed, r.items_done, r.items_on_time,
+                round(r.on_time_rate, 3) if r.on_time_rate is not None else None, r.ratings, r.rating_avg,
+                r.bad_ratings, r.rectifications_open, r.rectifications_closed) for r in d.performance],
+              caption=f"专员考核（{f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d} 申请的案件）· {scope}"),
         Sheet("办理用时", ("所处阶段", "受理用时中位数（天）", "受理样本数", "承办用时中位数（天）", "承办样本数",
                           "事项审批用时中位数（天）", "事项样本数"),
               [(stage_name(s.stage), s.accept.days, s.accept.n, s.handle.days, s.handle.n, s.item.days, s.item.n)

@@ -213,6 +213,27 @@ def test_dashboard_figures_match_the_seeded_region(app):
     assert "<title" in html
 
 
+def test_commissioner_performance_for_assessment(app):
+    """考核: cases handled and closed, items done by their committed date (from the ledger),
+    average rating, bad ratings and the state of their 整改."""
+    seed = Seed(app)
+    with db_of(app) as db:
+        tian = db.get(Staff, seed.staff["donghu-1"]).name
+        gong = db.get(Staff, seed.staff["donghu-2"]).name
+    html = signed_in(app, "donghu-lead").get(f"/console/dashboard?{seed.query}").get_data(as_text=True)
+    rows = {r[0]: r[1:] for r in table(html, "t-performance")}
+    # 田雅琪: A, C, E; C closed and rated 不满意 with its 整改 open; C's permit done before its due date.
+    assert rows[tian] == ["3", "1", "100% （1/1）", "2.0 （1条）", "1", "1 / 0"]
+    # 龚志勇: B, D; D delivered and rated 非常满意; no item has a 已办结 ledger line, so no rate.
+    assert rows[gong] == ["2", "1", "— （0/0）", "5.0 （1条）", "0", "0 / 0"]
+    assert list(rows) == [tian, gong]  # most cases first; jiangbei's people never appear
+    export = signed_in(app, "donghu-lead").get(f"/console/export/dashboard.xlsx?{seed.query}")
+    values = [[c.value for c in row] for row in load_workbook(io.BytesIO(export.data))["专员考核"].iter_rows()]
+    header = next(i for i, v in enumerate(values) if v[0] == "帮代办专员")
+    assert values[header][:6] == ["帮代办专员", "承办案件", "已办结", "已办结事项", "按时办结事项", "按时办结率"]
+    assert values[header + 1] == [tian, 3, 1, 1, 1, 1.0, 1, 2.0, 1, 1, 0]
+
+
 def test_filters_by_commissioner_and_period(app):
     seed = Seed(app)
     client = signed_in(app, "donghu-lead")
@@ -292,7 +313,7 @@ def test_dashboard_export_has_the_page_tables(app):
     seed = Seed(app)
     client = signed_in(app, "donghu-lead")
     wb = workbook_of(client.get(f"/console/export/dashboard.xlsx?{seed.query}"))
-    assert wb.sheetnames == ["案件状态", "案件阶段", "逾期事项", "临期事项", "专员工作量", "办理用时", "事项环节停留",
+    assert wb.sheetnames == ["案件状态", "案件阶段", "逾期事项", "临期事项", "专员工作量", "专员考核", "办理用时", "事项环节停留",
                              "好差评", "协调事项", "整改"]
     header, rows = rows_after_header(wb["逾期事项"], "案件编号")
     assert header[-2:] == ("逾期天数", "逾期工作日")
