@@ -537,3 +537,18 @@ def test_every_console_and_api_route_requires_auth(app):
     assert len(checked) >= 14  # the walk really found the console pages, actions and API
     assert snapshot(app, number)[0] == "applied"
     assert client.get("/console/static/console.css").status_code == 200
+
+
+def test_staff_can_sign_in_while_the_shared_store_is_down(database_url):
+    from bot.kv import RedisKV
+
+    upgrade(database_url)
+    settings = Settings(database_url=database_url)
+    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=RedisKV.from_url("redis://127.0.0.1:1/0"))
+    down_app = create_app(settings, manager=manager)
+    with transaction(manager.sessions) as db:
+        staff_module.seed_demo_roster(db, password=PASSWORD)
+    client = down_app.test_client()
+    assert login(client, "donghu-1", "wrong-password").status_code == 401
+    assert login(client, "donghu-1").status_code == 303
+    manager.sessions.kw["bind"].dispose()

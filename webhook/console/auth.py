@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import time
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
-from bot.kv import KV
+from bot.kv import KV, StoreUnavailable
 from bot.models import Case, Staff
 from bot.staff import ROLES, authenticate
 
@@ -27,6 +28,8 @@ from . import bp, csrf, region_name, sessions
 
 PUBLIC_ENDPOINTS = {"console.login", "console.static"}
 
+
+log = logging.getLogger(__name__)
 
 class LoginThrottle:
     """Sliding window of failed logins per key; a blocked key is refused even with the right
@@ -51,20 +54,32 @@ class LoginThrottle:
         return [t for t in stamps if t > cutoff]
 
     def retry_after(self, key: str) -> int:
-        """Seconds until this key may try again; 0 when it may try now."""
-        recent = self._recent(key)
+        """Seconds until this key may try again; 0 when it may try now. With the shared store
+        down the throttle cannot count: staff can still sign in (passwords are scrypt-hashed, so
+        guessing stays slow), and the outage is logged."""
+        try:
+            recent = self._recent(key)
+        except StoreUnavailable:
+            log.warning("login throttle unavailable (shared store down)")
+            return 0
         if len(recent) < self.limit:
             return 0
         return max(1, int(sorted(recent)[-self.limit] + self.window_s - self.clock()) + 1)
 
     def fail(self, key: str) -> None:
         # Read-modify-write under the store's lock, so concurrent failures all count.
-        with self.kv.lock(key, timeout=5, wait=2):
-            recent = self._recent(key) + [self.clock()]
-            self.kv.set(key, json.dumps(recent[-self.limit * 2:]), ttl=self.window_s)
+        try:
+            with self.kv.lock(key, timeout=5, wait=2):
+                recent = self._recent(key) + [self.clock()]
+                self.kv.set(key, json.dumps(recent[-self.limit * 2:]), ttl=self.window_s)
+        except StoreUnavailable:
+            pass
 
     def reset(self, key: str) -> None:
-        self.kv.delete(key)
+        try:
+            self.kv.delete(key)
+        except StoreUnavailable:
+            pass
 
 
 def _password_fingerprint(staff: Staff) -> str:
