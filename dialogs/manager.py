@@ -22,7 +22,12 @@ from knowledge.text import normalize
 from . import texts
 from .actions.application import EDITABLE, prompt
 from .actions.rating import rating_turn
-from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
+from .actions.service import (
+    ActionAcceptCase,
+    ActionCaseProgress,
+    ActionOneTimeNotice,
+    ActionUrge,
+)
 from .context import item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .nlu import Understanding, understand

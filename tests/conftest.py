@@ -129,6 +129,33 @@ def fast_password_hashes(monkeypatch):
                         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
 
 
+STAFF_PASSWORD = "correct-horse-9"
+
+
+@pytest.fixture()
+def console_app(database_url, fast_password_hashes):
+    """The app with the fixture KB and the demo roster (every password STAFF_PASSWORD), on
+    SQLite and PostgreSQL: what the staff-console and API tests sign in to."""
+    from pathlib import Path
+
+    from bot import staff
+    from bot.config import Settings
+    from bot.db import transaction, upgrade
+    from bot.kv import MemoryKV
+    from dialogs import build_manager
+    from knowledge import load
+    from webhook import create_app
+
+    upgrade(database_url)
+    settings = Settings(database_url=database_url)
+    manager = build_manager(settings, kb=load(Path(__file__).with_name("kb_fixture")), kv=MemoryKV())
+    app = create_app(settings, manager=manager)
+    with transaction(manager.sessions) as db:
+        staff.seed_demo_roster(db, password=STAFF_PASSWORD)
+    yield app
+    manager.sessions.kw["bind"].dispose()
+
+
 def pytest_collection_modifyitems(config, items):
     """Fault tests restart the shared Redis and PostgreSQL: run them after everything else."""
     items.sort(key=lambda item: item.get_closest_marker("faults") is not None)

@@ -7,18 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import STAFF_PASSWORD
 import sqlalchemy as sa
 
 from bot import cases
 from bot import staff as staff_module
-from bot.config import Settings
-from bot.db import transaction, upgrade
-from bot.kv import MemoryKV
+from bot.db import transaction
 from bot.models import ApiToken, Notification, Staff
 from bot.workdays import load_calendar
-from dialogs import build_manager
-from knowledge import load
-from webhook import create_app
 from bot.clock import today as china_today
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
@@ -30,15 +26,8 @@ DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡�
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
-def app(database_url):
-    upgrade(database_url)
-    settings = Settings(database_url=database_url)
-    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=MemoryKV())
-    flask_app = create_app(settings, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff_module.seed_demo_roster(db)
-    yield flask_app
-    manager.sessions.kw["bind"].dispose()
+def app(console_app):
+    return console_app
 
 
 def db_of(app):
@@ -99,7 +88,7 @@ def test_console_session_does_not_open_the_api(app):
     client = app.test_client()
     page = client.get("/console/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    assert client.post("/console/login", data={"username": "donghu-lead", "password": staff_module.DEMO_PASSWORD,
+    assert client.post("/console/login", data={"username": "donghu-lead", "password": STAFF_PASSWORD,
                                                "csrf_token": token}).status_code == 303
     assert client.get("/api/v1/cases").status_code == 401
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from conftest import STAFF_PASSWORD
 import sqlalchemy as sa
 from flask import url_for
 from werkzeug.routing import IntegerConverter
@@ -17,7 +18,6 @@ from bot import cases, notify
 from bot import staff as staff_module
 from bot.config import Settings
 from bot.db import transaction, upgrade
-from bot.kv import MemoryKV
 from bot.models import Notification, Staff
 from bot.workdays import load_calendar
 from dialogs import build_manager
@@ -27,7 +27,7 @@ from bot.clock import today as china_today
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 CAL = load_calendar()
-PASSWORD = "correct-horse-9"
+PASSWORD = STAFF_PASSWORD
 PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
 DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
@@ -36,15 +36,8 @@ FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
-def app(database_url):
-    upgrade(database_url)
-    settings = Settings(database_url=database_url)
-    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=MemoryKV())
-    flask_app = create_app(settings, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff_module.seed_demo_roster(db, password=PASSWORD)
-    yield flask_app
-    manager.sessions.kw["bind"].dispose()
+def app(console_app):
+    return console_app
 
 
 # -- helpers ------------------------------------------------------------------------------

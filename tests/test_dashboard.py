@@ -11,24 +11,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import STAFF_PASSWORD
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from bot import cases
-from bot import staff as staff_module
 from bot.clock import today as china_today
-from bot.config import Settings
-from bot.db import transaction, upgrade
-from bot.kv import MemoryKV
+from bot.db import transaction
 from bot.models import Case, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
 from bot.workdays import load_calendar
-from dialogs import build_manager
-from knowledge import load
-from webhook import create_app
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 CAL = load_calendar()
-PASSWORD = "correct-horse-9"
+PASSWORD = STAFF_PASSWORD
 PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
 DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
@@ -37,15 +32,8 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 
 @pytest.fixture()
-def app(database_url):
-    upgrade(database_url)
-    settings = Settings(database_url=database_url)
-    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=MemoryKV())
-    flask_app = create_app(settings, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff_module.seed_demo_roster(db, password=PASSWORD)
-    yield flask_app
-    manager.sessions.kw["bind"].dispose()
+def app(console_app):
+    return console_app
 
 
 def db_of(app):

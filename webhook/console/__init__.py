@@ -13,9 +13,8 @@ from flask import Blueprint, Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
-
 from bot.clock import SERVICE_TZ as CHINA_TZ
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +78,12 @@ def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(CHINA_TZ).strftime(fmt)
 
 
-from . import api, auth, cases, handoffs  # noqa: E402,F401 - the modules attach their routes to the blueprints
-from . import dashboard, escalations  # noqa: E402,F401 - 挂图作战, exports and escalations (supervisors)
-from . import rectifications  # noqa: E402,F401 - 差评整改 and 回访 (supervisors)
+from . import (  # noqa: E402,F401 - the modules attach their routes to the blueprints  # noqa: E402,F401 - 挂图作战, exports and escalations (supervisors)
+    api,
+    auth,
+    cases,
+    dashboard,
+    escalations,
+    handoffs,
+    rectifications,  # noqa: E402,F401 - 差评整改 and 回访 (supervisors)
+)

@@ -15,17 +15,17 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy.orm import Session
 
+from bot import case_actions as actions
 from bot import cases
+from bot.case_actions import Actor
 from bot.cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
+from bot.clock import today as china_today
 from bot.db import transaction
 from bot.models import Case, CaseItem, Staff
 from bot.staff import verify_token
 
-from bot import case_actions as actions
-
 from . import china_time, sessions, settings
-from bot.case_actions import Actor
-from bot.clock import today as china_today
+from .auth import case_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 100
@@ -63,13 +63,8 @@ def not_allowed(err):
 
 
 def _region_case(db: Session, number: str, for_update: bool = False) -> Case:
-    stmt = sa.select(Case).where(Case.number == number.strip().upper(), Case.region == g.api_staff.region)
-    if for_update:
-        stmt = stmt.with_for_update()
-    case = db.scalar(stmt)
-    if case is None:
-        abort(404)
-    return case
+    """A case of the token's region, else 404 (an API token sees its staff member's region)."""
+    return case_or_404(db, number, Case.region == g.api_staff.region, for_update)
 
 
 def _iso(value) -> str | None:

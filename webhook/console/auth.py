@@ -16,7 +16,7 @@ import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
@@ -210,6 +210,19 @@ def case_scope(staff: Staff):
     if staff.role == "commissioner":
         return Case.commissioner_id == staff.id
     return sa.false()
+
+
+def case_or_404(db, number: str, scope, for_update: bool = False) -> Case:
+    """The case with this number inside `scope`, else 404 — whether it exists elsewhere or not,
+    so nobody learns about cases outside their scope. `for_update` makes two people acting on
+    one case queue up instead of racing."""
+    stmt = sa.select(Case).where(Case.number == number.strip().upper(), scope)
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = db.scalar(stmt)
+    if case is None:
+        abort(404)
+    return case
 
 
 def may(staff: Staff, action: str) -> bool:

@@ -12,18 +12,24 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
+from bot import case_actions as actions
 from bot import cases
-from bot.cases import CASE_STATES, ITEM_STATES, ITEM_TRANSITIONS, OPEN_STATES, TERMINATION_REASONS, CaseError
+from bot.case_actions import Actor
+from bot.cases import (
+    CASE_STATES,
+    ITEM_STATES,
+    ITEM_TRANSITIONS,
+    OPEN_STATES,
+    TERMINATION_REASONS,
+    CaseError,
+)
+from bot.clock import today as china_today
 from bot.db import transaction
 from bot.models import Case, CaseItem, Notification, Staff
 from bot.notify import DELIVERY_METHODS
 
-from bot import case_actions as actions
-
 from . import bp, region_name, sessions, settings, stage_name
-from bot.case_actions import Actor
-from bot.clock import today as china_today
-from .auth import case_scope, may
+from .auth import case_or_404, case_scope, may
 
 PAGE_SIZE = 30
 STATE_FILTERS = {"": "全部", "open": "未结（办理中）", **CASE_STATES}
@@ -38,14 +44,8 @@ PURPOSES = {
 
 
 def _visible_case(db: Session, number: str, for_update: bool = False) -> Case:
-    """The case if the signed-in staff may see it; otherwise 404, whether it exists or not."""
-    stmt = sa.select(Case).where(Case.number == number.strip().upper(), case_scope(g.staff))
-    if for_update:
-        stmt = stmt.with_for_update()  # two people acting on one case queue up instead of racing
-    case = db.scalar(stmt)
-    if case is None:
-        abort(404)
-    return case
+    """The case if the signed-in staff may see it; otherwise 404."""
+    return case_or_404(db, number, case_scope(g.staff), for_update)
 
 
 # -- pages --------------------------------------------------------------------------------

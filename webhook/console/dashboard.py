@@ -9,7 +9,6 @@ from datetime import date
 from functools import lru_cache
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from flask import Response, abort, current_app, g, render_template, request
 
 from bot import dashboard as figures
@@ -18,9 +17,8 @@ from bot.clock import today as china_today
 from bot.models import Case
 from bot.workdays import WorkCalendar, load_calendar
 
-from . import bp, region_name, sessions, stage_name
-from . import charts
-from .auth import case_scope
+from . import bp, charts, region_name, sessions, stage_name
+from .auth import case_or_404, case_scope
 
 MAX_DUE_WITHIN = 30
 
@@ -62,14 +60,8 @@ def parse_filters(db) -> tuple[figures.Filters, list[tuple[int, str]]]:
 
 
 def region_case(db, number: str, for_update: bool = False) -> Case:
-    """A case of the signed-in staff's scope, else 404 (whether it exists elsewhere or not)."""
-    stmt = sa.select(Case).where(Case.number == number.strip().upper(), case_scope(g.staff))
-    if for_update:
-        stmt = stmt.with_for_update()
-    case = db.scalar(stmt)
-    if case is None:
-        abort(404)
-    return case
+    """A case of the signed-in staff's scope, else 404."""
+    return case_or_404(db, number, case_scope(g.staff), for_update)
 
 
 def _query_args(f: figures.Filters) -> dict:
