@@ -76,7 +76,7 @@ def latest_due_overdue_by(calendar: WorkCalendar, today: date, workdays: int) ->
 class SweepCounts:
     warned: int = 0  # 临期提醒 to commissioners
     urged: int = 0  # 催办 to commissioners
-    supervisors_alerted: int = 0  # 超期 to supervisors
+    supervisors_alerted: int = 0  # 超期汇总 to supervisors (one per supervisor per day)
     apologised: int = 0  # apologies to enterprises
     escalated: int = 0  # ledger lines
     escalation_alerts: int = 0  # 升级 summaries to supervisors (one per region and day)
@@ -107,7 +107,7 @@ def sweep(db: Session, calendar: WorkCalendar, settings: Settings, today: date |
     counts = SweepCounts()
     counts.warned = q.insert(db, q.warn_commissioners())
     counts.urged = q.insert(db, q.urge_commissioners())
-    counts.supervisors_alerted = q.insert(db, q.overdue_to_supervisors())
+    counts.supervisors_alerted = q.insert(db, q.overdue_summary_to_supervisors())
     counts.apologised = q.insert(db, q.apologise_to_enterprises())
     counts.escalated = db.execute(q.escalation_ledger_lines()).rowcount
     counts.escalation_alerts = q.insert(db, q.escalation_summary_to_supervisors())
@@ -188,16 +188,29 @@ class _Queries:
             self.key("urge", d.today.isoformat()), self.commissioner.wechat_openid, "staff", "sla_urge",
             text, self.console_url()))).where(CaseItem.due_date < d.today)
 
-    def overdue_to_supervisors(self) -> sa.Select:
-        c = self.commissioner
-        name = sa.func.coalesce(c.name, "未分派")
-        text = ("【超期】" + Case.number + "「" + CaseItem.name + "」应于" + self.due + "办结，现已超期。"
-                + "专员：" + name + "。")
-        select = self.open_items(*self.row(
-            self.key("overdue", self.due, self.supervisor.id), self.supervisor.wechat_openid, "staff",
-            "sla_overdue", text, self.console_url()))
-        select = select.outerjoin(c, c.id == Case.commissioner_id)
-        return self._with_supervisors(select).where(CaseItem.due_date < self.dates.today)
+    def overdue_summary_to_supervisors(self) -> sa.Select:
+        """One 超期汇总 a day per supervisor: how many items of the region are overdue, the oldest
+        first. Per-item alerts would flood supervisors in a backlog (tens of thousands of rows)
+        and eat the daily template quota the enterprises' pushes need; the commissioner is the
+        one chased per item (urge_commissioners)."""
+        s = self.supervisor
+        today = self.dates.today.isoformat()
+        overdue = (self.open_items(Case.region.label("region"), sa.func.count().label("n"),
+                                   sa.func.min(CaseItem.due_date).label("oldest"))
+                   .where(CaseItem.due_date < self.dates.today).group_by(Case.region).subquery("overdue"))
+        count = sa.cast(overdue.c.n, sa.String)
+        oldest = sa.cast(overdue.c.oldest, sa.String)
+        key = sa.literal("sla:overdue:") + overdue.c.region + f":{today}:s" + sa.cast(s.id, sa.String)
+        text = (sa.literal(f"【超期汇总】{today} 本辖区超期未办结事项") + count + "项，最早应于" + oldest
+                + "办结。请在工作台「挂图作战」查看并督办。")
+        build = sa.func.json_build_object if self.dialect == "postgresql" else sa.func.json_object
+        return (sa.select(key, s.wechat_openid, sa.literal("staff"), sa.literal("sla_overdue"), text,
+                          sa.literal("sla_overdue"), build("date", today, "count", count, "oldest", oldest),
+                          sa.literal(f"{self.settings.public_url}/console/dashboard"), sa.null(),
+                          sa.literal("pending"), sa.literal(0), self.now, self.now)
+                .select_from(overdue)
+                .join(s, sa.and_(s.region == overdue.c.region, s.role == "supervisor"))
+                .where(s.active.is_(True), s.wechat_openid.is_not(None)))
 
     def apologise_to_enterprises(self) -> sa.Select:
         text = ("【致歉】您的项目「" + Case.project_name + "」（" + Case.number + "）中「" + CaseItem.name

@@ -83,12 +83,12 @@ def test_who_hears_about_what(sessions):
 
     counts = run_sweep(sessions)
 
-    assert counts.as_dict() == {"warned": 1, "urged": 2, "supervisors_alerted": 2, "apologised": 2,
-                                "escalated": 1, "escalation_alerts": 1, "notifications": 8}
+    assert counts.as_dict() == {"warned": 1, "urged": 2, "supervisors_alerted": 1, "apologised": 2,
+                                "escalated": 1, "escalation_alerts": 1, "notifications": 7}
     pushes = sla_pushes(sessions)
     assert by_recipient(pushes) == {
         "oZhang": ["sla_urge", "sla_urge", "sla_warn"],
-        "oBoss": ["sla_escalate", "sla_overdue", "sla_overdue"],  # not 赵副主任 (no WeChat), not 外区主任
+        "oBoss": ["sla_escalate", "sla_overdue"],  # one daily summary; not 赵副主任 (no WeChat), not 外区主任
         "oEnt": ["sla_apology", "sla_apology"],
     }
     texts = {(n.purpose, n.data.get("item")): n for n in pushes}
@@ -97,12 +97,15 @@ def test_who_hears_about_what(sessions):
     assert warn.recipient_kind == "staff" and warn.template == "sla_warn"
     assert warn.url == f"https://bangban.example/console/cases/{number}"
     assert warn.data == {"number": number, "item": "临期事项", "due": "2026-11-20"}
-    assert "专员：张专员" in texts[("sla_overdue", "超期事项")].text
+    summary_overdue = next(n for n in pushes if n.purpose == "sla_overdue")
+    assert summary_overdue.text == ("【超期汇总】2026-11-18 本辖区超期未办结事项2项，最早应于2026-11-13办结。"
+                                    "请在工作台「挂图作战」查看并督办。")
+    assert summary_overdue.data == {"date": "2026-11-18", "count": "2", "oldest": "2026-11-13"}
     apology = texts[("sla_apology", "超期事项")]
     assert apology.recipient_kind == "enterprise" and apology.url is None
     assert apology.text.startswith("【致歉】您的项目「光谷示例研发楼」") and "2026-11-17" in apology.text
     assert all(n.state == "pending" and n.attempts == 0 for n in pushes)
-    assert all(n.case_id for n in pushes if n.purpose != "sla_escalate")  # the summary spans cases
+    assert all(n.case_id for n in pushes if n.purpose not in ("sla_escalate", "sla_overdue"))  # summaries span cases
     assert escalations(sessions) == [("久拖事项", "「久拖事项」应于2026-11-13办结，超期已满3个工作日，升级至主管协调")]
     summary = next(n for n in pushes if n.purpose == "sla_escalate")
     assert summary.text.startswith("【升级】2026-11-18 本辖区新增1项事项超期已满3个工作日")
@@ -127,9 +130,9 @@ def test_next_day_only_the_daily_nudges_repeat_and_the_next_item_escalates(sessi
 
     next_day = run_sweep(sessions, today=date(2026, 11, 19))
     # 临期事项 again and now 宽裕事项 (due Monday) are within 2 WD; both overdue items are urged
-    # again; the once-per-due-date pushes and the escalation do not repeat.
+    # again and supervisors get the day's summary; the apologies and the escalation do not repeat.
     assert (next_day.warned, next_day.urged, next_day.supervisors_alerted, next_day.apologised,
-            next_day.escalated) == (2, 2, 0, 0, 0)
+            next_day.escalated) == (2, 2, 1, 0, 0)
 
     friday = run_sweep(sessions, today=date(2026, 11, 20))
     assert (friday.escalated, friday.escalation_alerts) == (1, 1)  # 超期事项: 11-17 + 3 working days
