@@ -84,7 +84,9 @@ class DialogManager:
             return self._stateless_turn(user, text)
 
     def _turn(self, user: str, text: str, state: dict) -> Turn:
-        u = understand(text)
+        # While the conversation awaits an answer (a form slot, a rating, the question for 转人工),
+        # replies like 「无」「没有」 are answers, which the rules read exactly.
+        u = understand(text, in_form=any(k in state for k in ("form", "rating", "awaiting_handoff")))
         region = self._profile(user, state)
         # Actions open their own transactions (they run under the rasa-sdk server too), so the
         # profile write is committed first and never holds a lock across them.

@@ -1,10 +1,11 @@
 """Understanding one message: which intent, and which entities it names.
 
-Rules and the domain lexicon, measured on a labelled set written independently of them
-(bench/nlu_eval.py). Three steps: normalise (width, case, emoji, common pinyin-input typos, a
-few English cues), then an ordered list of intent rules — conversational moves and service
-requests, each a small set of cues — and anything else is a consultation question for the
-knowledge base, which has its own confidence and says when it is unsure.
+Normalise (width, case, emoji, common pinyin-input typos, a few English cues), then an ordered
+list of intent rules — conversational moves and service requests, each a small set of cues —
+with anything else a consultation question for the knowledge base (which has its own confidence).
+A small learned model (intent_model.py) decides the intent except where the rules are certain;
+on a blind test set it beat the rules (77.9 % vs 70.6 %) and misrouted no consultation question.
+Measured by bench/nlu_eval.py.
 """
 from __future__ import annotations
 
@@ -136,7 +137,38 @@ def service_mode(cleaned: str) -> str | None:
     return None
 
 
-def understand(text: str) -> Understanding:
+# What the rules decide alone: menus and commands they match exactly, and the conversational
+# moves their cue lists have been precise about (precision 1.00 on the labelled examples).
+RULES_DECIDE = {"empty", "select", "accept_case", "other_region", "more",
+                "human", "cancel", "greet", "thanks", "help", "edit", "urge"}
+
+
+def understand(text: str, in_form: bool = False) -> Understanding:
+    """The intent from the learned model (dialogs/intent_model.py) unless the rules are certain;
+    entities (case number, service mode, the field to edit) from the rules' patterns. Inside a
+    form the rules alone decide: answers like 「无」 or a phone number are not what the model
+    learned from, and the rules are exact about the moves that matter there (cancel, edit, human)."""
+    from . import intent_model
+
+    by_rules = understand_by_rules(text)
+    model = None if in_form else intent_model.load()
+    if by_rules.intent in RULES_DECIDE or model is None:
+        return by_rules
+    c = normalize_message(by_rules.text)
+    intent, _ = model.predict(c)
+    if intent == by_rules.intent:
+        return by_rules
+    entities = {k: v for k, v in by_rules.entities.items() if k == "case_number"}
+    if number := case_number(by_rules.text):
+        entities["case_number"] = number
+    if intent in ("apply_bangban", "apply_daiban"):
+        entities["mode"] = "帮办" if intent == "apply_bangban" else "代办"
+    if intent == "edit":
+        entities["what"] = next((w for w in _FIELD_WORDS if w in c), c)
+    return Understanding(intent, by_rules.text, entities=entities)
+
+
+def understand_by_rules(text: str) -> Understanding:
     raw = (text or "").strip()
     if raw and not _has_words(raw):
         if any(ch in raw for ch in _EMOJI_OK):
