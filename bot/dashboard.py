@@ -29,7 +29,16 @@ from sqlalchemy.orm import Session, aliased
 from . import cases
 from .cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
 from .clock import SERVICE_TZ, as_utc, start_of_day
-from .models import Case, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
+from .models import (
+    Case,
+    CaseItem,
+    Escalation,
+    LedgerEntry,
+    Rating,
+    Rectification,
+    Staff,
+    utcnow,
+)
 from .workdays import WorkCalendar
 
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}

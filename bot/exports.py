@@ -18,8 +18,15 @@ from openpyxl.utils import get_column_letter
 
 from .cases import CASE_STATES, ITEM_STATES
 from .clock import SERVICE_TZ, as_utc
-from .dashboard import (ACTOR_KINDS, ESCALATION_LEVELS, RATING_LEVELS, RECTIFICATION_STATES, Archive,
-                        Dashboard, LedgerRow)
+from .dashboard import (
+    ACTOR_KINDS,
+    ESCALATION_LEVELS,
+    RATING_LEVELS,
+    RECTIFICATION_STATES,
+    Archive,
+    Dashboard,
+    LedgerRow,
+)
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from .actions.application import DOMAIN, FORM, SLOTS, ActionSubmitApplication, ValidateApplicationForm
+from .actions.application import (
+    DOMAIN,
+    FORM,
+    SLOTS,
+    ActionSubmitApplication,
+    ValidateApplicationForm,
+)
 
 
 @dataclass

@@ -12,8 +12,17 @@ from pathlib import Path
 
 import yaml
 
-from .schema import (Entry, Item, Problems, Region, Stage, build_entry, build_item,
-                     build_region, build_stage)
+from .schema import (
+    Entry,
+    Item,
+    Problems,
+    Region,
+    Stage,
+    build_entry,
+    build_item,
+    build_region,
+    build_stage,
+)
 from .text import normalize
 
 DATA_DIR = Path(__file__).with_name("data")

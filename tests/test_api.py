@@ -7,15 +7,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import STAFF_PASSWORD
 import sqlalchemy as sa
+from conftest import STAFF_PASSWORD
 
 from bot import cases
 from bot import staff as staff_module
+from bot.clock import today as china_today
 from bot.db import transaction
 from bot.models import ApiToken, Notification, Staff
 from bot.workdays import load_calendar
-from bot.clock import today as china_today
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 CAL = load_calendar()

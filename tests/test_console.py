@@ -9,13 +9,14 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import STAFF_PASSWORD
 import sqlalchemy as sa
+from conftest import STAFF_PASSWORD
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
 from bot import cases, notify
 from bot import staff as staff_module
+from bot.clock import today as china_today
 from bot.config import Settings
 from bot.db import transaction, upgrade
 from bot.models import Notification, Staff
@@ -23,7 +24,6 @@ from bot.workdays import load_calendar
 from dialogs import build_manager
 from knowledge import load
 from webhook import create_app
-from bot.clock import today as china_today
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 CAL = load_calendar()

@@ -11,14 +11,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import STAFF_PASSWORD
 import sqlalchemy as sa
+from conftest import STAFF_PASSWORD
 from openpyxl import load_workbook
 
 from bot import cases
 from bot.clock import today as china_today
 from bot.db import transaction
-from bot.models import Case, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
+from bot.models import (
+    Case,
+    Escalation,
+    LedgerEntry,
+    Rating,
+    Rectification,
+    Staff,
+    utcnow,
+)
 from bot.workdays import load_calendar
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import fixture_retriever
 
 from bot.config import Settings
 from bot.kv import MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
 from dialogs import build_manager, texts
-from conftest import fixture_retriever
 from knowledge import Retriever, Thresholds, load
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot import outbox
 from bot.db import make_engine, make_sessionmaker, transaction, upgrade
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Notification
-from bot import outbox
 
 pytestmark = pytest.mark.faults
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from bot import kb_log, users
-from bot.db import alembic_config, current_revision, make_engine, make_sessionmaker, transaction, upgrade
+from bot.db import (
+    alembic_config,
+    current_revision,
+    make_engine,
+    make_sessionmaker,
+    transaction,
+    upgrade,
+)
 from bot.kv import LockTimeout, MemoryKV, RedisKV
 
 

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import fixture_retriever
 from wechatpy.crypto import WeChatCrypto
 
 from bot.config import Settings
 from bot.kv import MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
-from dialogs import build_manager
-from dialogs import texts
-from conftest import fixture_retriever
+from dialogs import build_manager, texts
 from knowledge import load
 from webhook import create_app
 from webhook.simulator import WeChatServer, event_xml, reply_fields, text_xml

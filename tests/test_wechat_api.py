@@ -14,8 +14,17 @@ from wechatpy import WeChatClient
 from bot import wechat_api
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.wechat_api import (
-    FALLBACK, OK, PERMANENT, RETRY, ExpiringMemoryStorage, FallbackSendError,
-    PermanentSendError, RetryableSendError, SharedTokenWeChatClient, classify, make_client,
+    FALLBACK,
+    OK,
+    PERMANENT,
+    RETRY,
+    ExpiringMemoryStorage,
+    FallbackSendError,
+    PermanentSendError,
+    RetryableSendError,
+    SharedTokenWeChatClient,
+    classify,
+    make_client,
 )
 
 OPENID = "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"

@@ -4,9 +4,8 @@ in the shared KV store, not in process memory).
 """
 from __future__ import annotations
 
-import time
-
 import logging
+import time
 
 from bot.kv import KV, StoreUnavailable
 

@@ -2,7 +2,12 @@
 `python -m rasa_sdk --actions dialogs.actions` (port 5055) serves the same classes."""
 from .application import ActionSubmitApplication, ValidateApplicationForm
 from .rating import ActionRating
-from .service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
+from .service import (
+           ActionAcceptCase,
+           ActionCaseProgress,
+           ActionOneTimeNotice,
+           ActionUrge,
+)
 
 __all__ = ["ActionSubmitApplication", "ValidateApplicationForm", "ActionCaseProgress", "ActionOneTimeNotice",
            "ActionUrge", "ActionAcceptCase", "ActionRating"]

@@ -17,7 +17,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import cases, clock
 from bot.db import transaction
-from bot.identifiers import check_credit_code, check_phone, check_project_code, mask_credit_code
+from bot.identifiers import (
+    check_credit_code,
+    check_phone,
+    check_project_code,
+    mask_credit_code,
+)
 from bot.models import Staff
 
 from .. import texts

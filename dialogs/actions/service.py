@@ -1,7 +1,6 @@
 """What an enterprise does after applying: see progress, urge (催办), re-read the 一次性告知."""
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher

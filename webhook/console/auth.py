@@ -10,13 +10,22 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
