@@ -132,6 +132,30 @@ def fast_password_hashes(monkeypatch):
 STAFF_PASSWORD = "correct-horse-9"
 
 
+def _catalogue():
+    from bot import cases
+    from bot.workdays import load_calendar
+
+    return (load_calendar(),
+            cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7),
+            cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10))
+
+
+# The shipped holiday calendar and two approval items most case tests build on.
+CAL, PERMIT, DRAWINGS = _catalogue()
+
+
+@pytest.fixture()
+def db_sessions(database_url):
+    """Sessions on a migrated database (SQLite and PostgreSQL); tests add their own rows."""
+    from bot.db import make_engine, make_sessionmaker, upgrade
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
 @pytest.fixture()
 def console_app(database_url, fast_password_hashes):
     """The app with the fixture KB and the demo roster (every password STAFF_PASSWORD), on

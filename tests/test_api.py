@@ -8,19 +8,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import STAFF_PASSWORD
+from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD
 
 from bot import cases
 from bot import staff as staff_module
 from bot.clock import today as china_today
 from bot.db import transaction
 from bot.models import ApiToken, Notification, Staff
-from bot.workdays import load_calendar
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
-CAL = load_calendar()
-PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
-DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")

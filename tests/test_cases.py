@@ -7,33 +7,26 @@ from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
+from conftest import CAL, DRAWINGS, PERMIT
 
 from bot import cases, clock
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+from bot.db import transaction
 from bot.models import LedgerEntry, Notification, Staff
-from bot.workdays import load_calendar
 
-CAL = load_calendar()
-PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
-DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 PLANNING = cases.ItemPlan("engineering_planning_permit", "建设工程规划许可证核发", "自然资源和规划部门", "2", 15)
 UTILITY = cases.ItemPlan("water_connection", "供水报装", "供水企业", "utility", None)
 
 
 @pytest.fixture()
-def sessions(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    factory = make_sessionmaker(engine)
-    with transaction(factory) as db:
+def sessions(db_sessions):
+    with transaction(db_sessions) as db:
         db.add_all([
             Staff(username="zhang", name="张专员", role="commissioner", region="donghu", wechat_openid="oStaffZhang"),
             Staff(username="li", name="李专员", role="commissioner", region="donghu", wechat_openid="oStaffLi"),
             Staff(username="wang", name="王专员", role="commissioner", region="jiangbei"),
             Staff(username="boss", name="刘主任", role="supervisor", region="donghu"),
         ])
-    yield factory
-    engine.dispose()
+    return db_sessions
 
 
 def application(openid="oEnt", key=None, mode="帮办", region="donghu", items=(PERMIT,)):

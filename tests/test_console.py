@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
-from conftest import STAFF_PASSWORD
+from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
@@ -20,16 +20,12 @@ from bot.clock import today as china_today
 from bot.config import Settings
 from bot.db import transaction, upgrade
 from bot.models import Notification, Staff
-from bot.workdays import load_calendar
 from dialogs import build_manager
 from knowledge import load
 from webhook import create_app
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
-CAL = load_calendar()
 PASSWORD = STAFF_PASSWORD
-PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
-DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import STAFF_PASSWORD
+from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD
 from openpyxl import load_workbook
 
 from bot import cases
@@ -27,13 +27,9 @@ from bot.models import (
     Staff,
     utcnow,
 )
-from bot.workdays import load_calendar
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
-CAL = load_calendar()
 PASSWORD = STAFF_PASSWORD
-PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
-DRAWINGS = cases.ItemPlan("drawing_review", "施工图审查", "住房和城乡建设部门", "3", 10)
 FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")

@@ -36,11 +36,8 @@ def utc(**delta) -> datetime:
 
 
 @pytest.fixture()
-def sessions(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def sessions(db_sessions):
+    return db_sessions
 
 
 @pytest.fixture()

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from conftest import CAL, PERMIT
 
 from bot import case_actions, cases, clock, ratings
 from bot import staff as staff_module
@@ -17,16 +18,13 @@ from bot.config import Settings
 from bot.db import transaction, upgrade
 from bot.kv import MemoryKV
 from bot.models import Case, LedgerEntry, Notification, Rating, Rectification, Staff
-from bot.workdays import load_calendar
 from dialogs import build_manager, rating_texts, texts
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
-CAL = load_calendar()
 PASSWORD = "correct-horse-9"
-PERMIT = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
 SUPERVISOR = "万海燕"  # donghu-lead in the demo roster
 
 

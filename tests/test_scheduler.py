@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from conftest import CAL
 
 from bot import cases, scheduler
 from bot.config import Settings
@@ -17,9 +18,7 @@ from bot.db import make_engine, make_sessionmaker, transaction, upgrade
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Case, Notification, Staff
 from bot.wechat_api import make_client
-from bot.workdays import load_calendar
 
-CAL = load_calendar()
 ITEM = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
 NO_API = "http://127.0.0.1:9"  # jobs in these tests never reach WeChat unless an emulator is served
 
@@ -37,19 +36,15 @@ def wait_until(predicate, what: str, timeout: float = 20.0) -> None:
 
 
 @pytest.fixture()
-def sessions(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    factory = make_sessionmaker(engine)
-    with transaction(factory) as db:
+def sessions(db_sessions):
+    with transaction(db_sessions) as db:
         db.add_all([
             Staff(username="zhang", name="张专员", role="commissioner", region="donghu", wechat_openid="oZhang"),
             Staff(username="boss", name="刘主任", role="supervisor", region="donghu", wechat_openid="oBoss"),
             Staff(username="yan", name="延津主任", role="supervisor", region="yanjin", wechat_openid="oYan"),
             Staff(username="wang", name="王专员", role="commissioner", region="jiangbei"),  # no WeChat bound
         ])
-    yield factory
-    engine.dispose()
+    return db_sessions
 
 
 def settings_for(url: str, **changes) -> Settings:

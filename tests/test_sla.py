@@ -6,14 +6,13 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from conftest import CAL
 
 from bot import cases, sla
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+from bot.db import transaction
 from bot.models import CaseItem, LedgerEntry, Notification, Staff
-from bot.workdays import load_calendar
 
-CAL = load_calendar()
 SETTINGS = Settings(sla_warn_workdays=2, sla_escalate_workdays=3, public_url="https://bangban.example")
 TODAY = date(2026, 11, 18)  # a Wednesday with no holiday near it
 # name → due date (and state), relative to TODAY
@@ -27,19 +26,15 @@ ITEMS = {
 
 
 @pytest.fixture()
-def sessions(database_url):
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    factory = make_sessionmaker(engine)
-    with transaction(factory) as db:
+def sessions(db_sessions):
+    with transaction(db_sessions) as db:
         db.add_all([
             Staff(username="zhang", name="张专员", role="commissioner", region="donghu", wechat_openid="oZhang"),
             Staff(username="boss", name="刘主任", role="supervisor", region="donghu", wechat_openid="oBoss"),
             Staff(username="deputy", name="赵副主任", role="supervisor", region="donghu"),  # no WeChat
             Staff(username="far", name="外区主任", role="supervisor", region="jiangbei", wechat_openid="oFar"),
         ])
-    yield factory
-    engine.dispose()
+    return db_sessions
 
 
 def make_case(sessions, openid="oEnt", items=ITEMS, region="donghu") -> str:
