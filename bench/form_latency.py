@@ -45,7 +45,7 @@ def main() -> int:
         m = build_manager(Settings(database_url=f"sqlite:///{tmp}/bench.sqlite3"), kv=MemoryKV())
         with m.sessions.begin() as db:
             db.add(Staff(username="c1", name="周专员", role="commissioner", region="donghu", wechat_openid="oS"))
-        m.retriever.warm()
+        m.warm()
         timings = {"greeting": [], "form turn": [], "submission": [], "consultation": []}
 
         def timed(kind, user, text):

@@ -70,6 +70,13 @@ class DialogManager:
         self.form = ApplicationForm()
         self._item_names = item_names(kb)
 
+    def warm(self) -> None:
+        """Load jieba's dictionary and the intent model now, not on the first user's message."""
+        from . import intent_model
+
+        self.retriever.warm()
+        intent_model.load()
+
     # -- entry points ---------------------------------------------------------------------
 
     def handle_text(self, user: str, text: str) -> Turn:

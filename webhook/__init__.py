@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if manager is None:
         manager = build_manager(settings)
-        manager.retriever.warm()  # load jieba now, not on the first user's message
+        manager.warm()  # jieba and the intent model load now, not on the first user's message
     app.extensions["bangban_dialogs"] = manager
     app.extensions["bangban_retry_guard"] = RetryGuard(
         manager.store.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
