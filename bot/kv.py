@@ -25,7 +25,29 @@ class KV(Protocol):
     def set(self, key: str, value: bytes | str, ttl: float | None = None, nx: bool = False) -> bool: ...
     def delete(self, key: str) -> None: ...
     def lock(self, name: str, timeout: float, wait: float) -> "contextmanager[None]": ...
+    def locked(self, name: str, key: str, timeout: float, wait: float) -> "contextmanager[Held]": ...
     def ping(self) -> bool: ...
+
+
+class Held:
+    """A key read under a named lock (`KV.locked`): `value` is what it held when the lock was
+    taken; `put(new, ttl)` (None deletes) is written as the lock is released, so a locked
+    read-modify-write costs two round trips to Redis instead of four."""
+
+    __slots__ = ("value", "_new")
+    _UNCHANGED = object()
+
+    def __init__(self, value: bytes | None):
+        self.value = value
+        self._new = Held._UNCHANGED
+
+    def put(self, value: bytes | str | None, ttl: float | None = None) -> None:
+        self._new = (None if value is None else _b(value), ttl)
+
+    @property
+    def change(self):
+        """None when nothing was put, else (value or None to delete, ttl)."""
+        return None if self._new is Held._UNCHANGED else self._new
 
 
 def _b(value: bytes | str) -> bytes:
@@ -78,8 +100,35 @@ class MemoryKV:
         finally:
             lk.release()
 
+    @contextmanager
+    def locked(self, name, key, timeout, wait) -> Iterator[Held]:
+        with self.lock(name, timeout, wait):
+            held = Held(self.get(key))
+            yield held
+            if (change := held.change) is not None:
+                value, ttl = change
+                self.delete(key) if value is None else self.set(key, value, ttl=ttl)
+
     def ping(self):
         return True
+
+
+# Take the lock and read the key in one round trip; write the key and free the lock in another.
+# The write happens even if the lock expired under a very slow turn (as a plain SET would): the
+# turn's reply has been decided, and its state must match what the user was told.
+_ACQUIRE_AND_GET = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('get', KEYS[2])}
+end
+return {0}
+"""
+_PUT_AND_RELEASE = """
+if ARGV[2] == 'set' then redis.call('set', KEYS[2], ARGV[3], 'PX', ARGV[4])
+elseif ARGV[2] == 'del' then redis.call('del', KEYS[2]) end
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+return 1
+"""
+LOCK_POLL_S = 0.01  # a user's second message waits for the first turn, usually a few ms
 
 
 class RedisKV:
@@ -87,6 +136,7 @@ class RedisKV:
 
     def __init__(self, client):
         self.client = client
+        self._scripts = None  # registered on first use (EVALSHA, falling back to EVAL after a restart)
 
     @classmethod
     def from_url(cls, url: str) -> "RedisKV":
@@ -132,6 +182,43 @@ class RedisKV:
                 lk.release()
             except Exception:  # noqa: BLE001 - expired under us (or Redis went away): it frees itself
                 pass
+
+    @contextmanager
+    def locked(self, name, key, timeout, wait) -> Iterator[Held]:
+        import uuid
+
+        lock_key, token = f"lock:{name}", uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        with self._guard():
+            if self._scripts is None:
+                self._scripts = (self.client.register_script(_ACQUIRE_AND_GET),
+                                 self.client.register_script(_PUT_AND_RELEASE))
+            acquire, release = self._scripts
+            while True:
+                got = acquire(keys=[lock_key, key], args=[token, int(timeout * 1000)])
+                if got[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(name)
+                time.sleep(LOCK_POLL_S)
+        held = Held(got[1] if len(got) > 1 else None)
+        try:
+            yield held
+        except BaseException:
+            self._release_quietly(release, lock_key, key, token)
+            raise
+        change = held.change
+        args = [token, "keep"] if change is None else \
+            [token, "del"] if change[0] is None else [token, "set", change[0], int((change[1] or 0) * 1000) or 2**31]
+        with self._guard():
+            release(keys=[lock_key, key], args=args)
+
+    @staticmethod
+    def _release_quietly(release, lock_key, key, token):
+        try:
+            release(keys=[lock_key, key], args=[token, "keep"])
+        except Exception:  # noqa: BLE001 - Redis went away: the lock expires by itself
+            pass
 
     def ping(self):
         with self._guard():

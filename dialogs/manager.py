@@ -80,15 +80,17 @@ class DialogManager:
     # -- entry points ---------------------------------------------------------------------
 
     def handle_text(self, user: str, text: str) -> Turn:
+        turn = None
         try:
-            with self.store.turn(user):
-                state = self.store.load(user)
+            with self.store.session(user) as state:
                 turn = self._turn(user, text, state)
-                self.store.save(user, state)
-                return turn
         except StoreUnavailable:
+            if turn is not None:  # decided (and acted on) before the store failed: never run it twice
+                log.warning("conversation store failed while saving: this turn's state is not kept")
+                return turn
             log.warning("conversation store unavailable: answering without conversation state")
             return self._stateless_turn(user, text)
+        return turn
 
     def _turn(self, user: str, text: str, state: dict) -> Turn:
         # While the conversation awaits an answer (a form slot, a rating, the question for 转人工),

@@ -10,6 +10,11 @@ from typing import Iterator
 from bot.kv import KV
 
 
+# A turn takes milliseconds; the lock's expiry only matters when its holder died (kill -9), and
+# then the user's next message (or WeChat's retry) should not wait long for it.
+TURN_LOCK_S = 10
+
+
 class ConversationStore:
     def __init__(self, kv: KV, ttl_s: int, lock_wait_s: float = 3.0):
         self.kv = kv
@@ -21,7 +26,10 @@ class ConversationStore:
         return f"conv:{user}"
 
     def load(self, user: str) -> dict:
-        raw = self.kv.get(self._key(user))
+        return self._decode(self.kv.get(self._key(user)))
+
+    @staticmethod
+    def _decode(raw: bytes | None) -> dict:
         if not raw:
             return {}
         try:
@@ -37,7 +45,11 @@ class ConversationStore:
             self.kv.delete(self._key(user))
 
     @contextmanager
-    def turn(self, user: str) -> Iterator[None]:
-        """Hold the user's lock for one turn (raises bot.kv.LockTimeout if it stays busy)."""
-        with self.kv.lock(f"turn:{user}", timeout=30, wait=self.lock_wait_s):
-            yield
+    def session(self, user: str) -> Iterator[dict]:
+        """The user's state, locked for one turn: taken with the lock, saved as it is released
+        (two round trips to Redis). Raises bot.kv.LockTimeout if the user's lock stays busy; if
+        the turn raises, nothing is saved."""
+        with self.kv.locked(f"turn:{user}", self._key(user), timeout=TURN_LOCK_S, wait=self.lock_wait_s) as held:
+            state = self._decode(held.value)
+            yield state
+            held.put(json.dumps(state, ensure_ascii=False) if state else None, ttl=self.ttl_s)

@@ -97,3 +97,54 @@ def test_kv_lock_excludes_and_times_out(kv):
     t.join()
     with kv.lock("res", timeout=5, wait=1):
         pass
+
+
+def test_locked_read_modify_write_is_serialised(kv):
+    """Two threads incrementing one counter under `locked` never lose an update, and the value
+    written with the release is what the next holder reads."""
+    kv.delete("counter")
+
+    def bump(n):
+        for _ in range(n):
+            with kv.locked("counter", "counter", timeout=5, wait=5) as held:
+                held.put(str(int(held.value or b"0") + 1), ttl=60)
+
+    threads = [threading.Thread(target=bump, args=(25,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert kv.get("counter") == b"100"
+
+
+def test_locked_put_none_deletes_and_failure_saves_nothing(kv):
+    kv.set("doc", "old", ttl=60)
+    with pytest.raises(ZeroDivisionError):
+        with kv.locked("doc", "doc", timeout=5, wait=1) as held:
+            held.put("new", ttl=60)
+            1 / 0
+    assert kv.get("doc") == b"old"  # the turn failed: its change is not written
+    with kv.locked("doc", "doc", timeout=5, wait=1) as held:  # and the lock was freed
+        assert held.value == b"old"
+        held.put(None)
+    assert kv.get("doc") is None
+    with kv.locked("doc", "doc", timeout=5, wait=1) as held:
+        assert held.value is None  # nothing put: nothing written
+
+
+def test_locked_times_out_while_held(kv):
+    held_evt, release = threading.Event(), threading.Event()
+
+    def holder():
+        with kv.locked("busy", "busy-doc", timeout=5, wait=1):
+            held_evt.set()
+            release.wait(2)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held_evt.wait(2)
+    with pytest.raises(LockTimeout):
+        with kv.locked("busy", "busy-doc", timeout=5, wait=0.1):
+            pass
+    release.set()
+    t.join()

@@ -12,6 +12,10 @@ from bot.kv import KV, StoreUnavailable
 log = logging.getLogger(__name__)
 
 PENDING = b"\x00pending"
+# How long "being answered" may stand before a retry takes over. WeChat retries about 5 s apart,
+# three times; if the worker answering was killed, its marker must not swallow them all (the
+# turn's side effects are idempotent, so a rare double run of a very slow turn is harmless).
+PENDING_TTL_S = 8.0
 
 
 def retry_key(message) -> str:
@@ -24,8 +28,10 @@ def retry_key(message) -> str:
 
 
 class RetryGuard:
-    def __init__(self, kv: KV, ttl_s: int, wait_s: float, poll_s: float = 0.05):
+    def __init__(self, kv: KV, ttl_s: int, wait_s: float, poll_s: float = 0.05,
+                 pending_ttl_s: float = PENDING_TTL_S):
         self.kv = kv
+        self.pending_ttl_s = pending_ttl_s
         self.ttl_s = ttl_s
         self.wait_s = wait_s
         self.poll_s = poll_s
@@ -35,7 +41,7 @@ class RetryGuard:
         With the store down we cannot tell a retry from a first delivery; answering beats not
         answering, and the side effects that matter are idempotent in the database anyway."""
         try:
-            return self.kv.set(key, PENDING, ttl=self.ttl_s, nx=True)
+            return self.kv.set(key, PENDING, ttl=self.pending_ttl_s, nx=True)
         except StoreUnavailable:
             log.warning("retry dedup unavailable (shared store down); handling the message anyway")
             return True
