@@ -23,17 +23,18 @@ from dialogs.nlu import understand, understand_by_rules  # noqa: E402
 # accuracy); set B: written later, blind to A and to the rules — the honest measure.
 DATA = Path(__file__).resolve().parents[1] / "dialogs" / "data" / "intent_examples.yaml"
 TEST_B = Path(__file__).with_name("data") / "nlu_test_b.yaml"  # written later, blind to the rules and to set A
+TEST_C = Path(__file__).with_name("data") / "nlu_test_c.yaml"  # 2026-11-24, blind to sets A, B and the code; B joined the training data
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--errors", action="store_true")
     ap.add_argument("--rules-only", action="store_true", help="the hand rules alone, without the model")
-    ap.add_argument("--half", choices=["dev", "test", "all", "b"], default="all",
-                    help="set A: dev = even-numbered messages, test = odd, all = both; b = the blind set B")
+    ap.add_argument("--half", choices=["dev", "test", "all", "b", "c"], default="all",
+                    help="set A: dev = even-numbered messages, test = odd, all = both; b = set B (training data since 2026-11-24), c = the blind set C")
     args = ap.parse_args()
-    if args.half == "b":
-        cases = yaml.safe_load(TEST_B.read_text(encoding="utf-8"))
+    if args.half in ("b", "c"):
+        cases = yaml.safe_load((TEST_B if args.half == "b" else TEST_C).read_text(encoding="utf-8"))
     else:
         cases = yaml.safe_load(DATA.read_text(encoding="utf-8"))
         cases = {"all": cases, "dev": cases[0::2], "test": cases[1::2]}[args.half]

@@ -1,9 +1,9 @@
 """A small learned intent classifier: multinomial logistic regression over character n-grams.
 
-Trained on dialogs/data/intent_examples.yaml (344 labelled messages); on the blind set B
-(bench/data/nlu_test_b.yaml, written later by someone who saw neither the examples nor the rules)
-it reached 77.9 % where the hand rules reached 70.6 %, and it misrouted none of B's consultation
-questions. nlu.py lets it decide the intent except where the rules are certain.
+Trained on dialogs/data/intent_examples.yaml: set A (344 messages), set B (367, first written as a
+blind test) and 960 more written from dialogs/data/intent_guide.md for variety. Measured on the
+blind set C (bench/data/nlu_test_c.yaml, written from the guide alone by someone who saw neither
+the examples nor the rules). nlu.py lets it decide the intent except where the rules are certain.
 
 Training takes seconds, too slow for start-up, so the weights ship in data/intent_model.npz with
 the hash of the examples they came from: `python -m dialogs.intent_model` retrains after the
@@ -55,9 +55,11 @@ def examples_digest(path: Path = EXAMPLES) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def train(examples: list[dict], normalize, l2: float = 1e-3, iterations: int = 600,
-          rate: float = 2.0) -> IntentModel:
-    """Plain batch gradient descent from zero: deterministic, so a retrain reproduces the file."""
+def train(examples: list[dict], normalize, l2: float = 1e-5, iterations: int = 200,
+          rate: float = 0.1) -> IntentModel:
+    """Full-batch Adam from zero: deterministic, so a retrain reproduces the file. (Plain gradient
+    descent stopped at 77 % training accuracy once the examples grew to 1,700; Adam fits them and
+    scored 91 % vs 72 % in 5-fold cross-validation.)"""
     labels = tuple(sorted({e["intent"] for e in examples}))
     vocab: dict[str, int] = {}
     rows = [features(normalize(str(e["text"]))) for e in examples]
@@ -68,16 +70,22 @@ def train(examples: list[dict], normalize, l2: float = 1e-3, iterations: int = 6
     for i, fs in enumerate(rows):
         x[i, [vocab[f] for f in fs]] = 1 / np.sqrt(len(fs))
     y = np.eye(len(labels), dtype=np.float32)[[labels.index(e["intent"]) for e in examples]]
-    w = np.zeros((len(vocab), len(labels)), np.float32)
-    b = np.zeros(len(labels), np.float32)
-    for _ in range(iterations):
+    params = [np.zeros((len(vocab), len(labels)), np.float32), np.zeros(len(labels), np.float32)]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    for step in range(1, iterations + 1):
+        w, b = params
         z = x @ w + b
         z -= z.max(1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(1, keepdims=True)
         g = (p - y) / len(examples)
-        w -= rate * (x.T @ g + l2 * w)
-        b -= rate * g.sum(0)
+        for param, grad, (m, v) in zip(params, (x.T @ g + l2 * w, g.sum(0)), moments, strict=True):
+            m *= 0.9
+            m += 0.1 * grad
+            v *= 0.999
+            v += 0.001 * grad * grad
+            param -= rate * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+    w, b = params
     return IntentModel(labels, vocab, w, b)
 
 
