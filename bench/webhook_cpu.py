@@ -1,0 +1,123 @@
+"""CPU per webhook request, in process: the same signed, encrypted message mix as webhook_load.py
+(70 % questions, 20 % form turns, 10 % events) through Flask's test client, against the full app
+(real PostgreSQL and Redis) and against the echo baseline (bench/echo_app.py).
+
+    .venv/bin/python bench/webhook_cpu.py [--requests 3000] [--profile]
+
+CPU time (all threads of this process) rather than wall time, so the figure barely moves when the
+shared machine is busy; the load test's throughput ratio cannot beat this ratio. --profile prints
+where the full pipeline's time goes.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import Future
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
+from webhook_load import AES_KEY, APPID, FORM, QUESTIONS, TOKEN  # noqa: E402
+
+
+class Inline:
+    """Runs the turn on the calling thread, so the profile sees it (the app uses a thread pool)."""
+
+    def submit(self, fn, *args):
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller through the future
+            f.set_exception(err)
+        return f
+
+
+def mix(n: int, seed: int):
+    rng = random.Random(seed)
+    wx = WeChatServer(TOKEN, AES_KEY, APPID)
+    users = [f"oCpu{seed}_{i}" for i in range(32)]
+    step = dict.fromkeys(users, 0)
+    for _ in range(n):
+        user, r = rng.choice(users), rng.random()
+        if r < 0.7:
+            xml = text_xml(user, rng.choice(QUESTIONS))
+        elif r < 0.9:
+            xml = text_xml(user, FORM[step[user] % len(FORM)])
+            step[user] += 1
+        else:
+            xml = event_xml(user, rng.choice(["subscribe", "VIEW", "CLICK"]),
+                            create_time=int(time.time()) + rng.randint(0, 10**6))
+        yield wx.callback(xml)
+
+
+def cpu_per_request(client, callbacks) -> float:
+    t0 = time.process_time()
+    n = 0
+    for cb in callbacks:
+        r = client.post(cb.path, data=cb.body)
+        assert r.status_code == 200, r.status_code
+        n += 1
+    return (time.process_time() - t0) / n * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
+    args = ap.parse_args()
+    import sqlalchemy as sa
+
+    schema = "cpu_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(args.database_url)
+    with admin.begin() as c:
+        c.execute(sa.text(f'create schema "{schema}"'))
+    os.environ.update(DATABASE_URL=f"{args.database_url}{'&' if '?' in args.database_url else '?'}"
+                                   f"options=-csearch_path%3D{schema}",
+                      REDIS_URL=args.redis_url, WECHAT_TOKEN=TOKEN, WECHAT_ENCODING_AES_KEY=AES_KEY,
+                      WECHAT_APPID=APPID, SCHEDULER_IN_APP="false", LOG_LEVEL="WARNING")
+    try:
+        subprocess.run([sys.executable, "-m", "webhook.cli", "db", "upgrade"], cwd=ROOT, env=os.environ,
+                       check=True, capture_output=True)
+        import echo_app
+
+        from webhook import create_app
+
+        full = create_app()
+        full.extensions["bangban_turns"] = Inline()
+        echo, app = echo_app.app.test_client(), full.test_client()
+        cpu_per_request(echo, mix(300, 0))  # warm-up
+        cpu_per_request(app, mix(300, 0))
+        echo_ms = cpu_per_request(echo, mix(args.requests, 1))
+        full_ms = cpu_per_request(app, mix(args.requests, 2))
+        print(f"{args.requests} requests each, in process (Flask test client), CPU per request:")
+        print(f"  echo (wechatpy+Flask)   {echo_ms:6.3f} ms")
+        print(f"  帮办通 full pipeline      {full_ms:6.3f} ms")
+        print(f"  ratio echo/full: x{echo_ms / full_ms:.2f}  (the most the load test's throughput ratio can reach)")
+        if args.profile:
+            prof = cProfile.Profile()
+            prof.enable()
+            cpu_per_request(app, mix(args.requests, 3))
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
