@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/kb_eval.py              # metrics with the shipped thresholds
     .venv/bin/python bench/kb_eval.py --errors     # also list every miss
-    .venv/bin/python bench/kb_eval.py --calibrate  # sweep thresholds on one half, report on the other
+    .venv/bin/python bench/kb_eval.py --set c      # the blind set C (B was studied while adding paraphrases)
+    .venv/bin/python bench/kb_eval.py --calibrate  # fit confidence + thresholds on A + B
 
 Metrics (targets from issue 3):
   top-1 accuracy      answerable questions whose best candidate is the right topic   (>= 95%)
@@ -33,6 +34,9 @@ from knowledge.schema import Entry, Source  # noqa: E402
 EVAL_FILE = Path(__file__).with_name("data") / "kb_eval.yaml"
 # Written later by someone who saw neither set A nor the paraphrases: the blind measure.
 TEST_B = Path(__file__).with_name("data") / "kb_test_b.yaml"
+# Written on 2026-11-24 from a list of topic titles and answers only, without sight of the
+# paraphrases, sets A and B or the code; nothing was tuned on it.
+TEST_C = Path(__file__).with_name("data") / "kb_test_c.yaml"
 
 
 @dataclass(frozen=True)
@@ -104,20 +108,31 @@ def evaluate(retriever: Retriever, cases: list[Case]) -> Scores:
                   wrong / max(1, len(cases)), recog / nu, strict / nu, misses)
 
 
-def fit_weights(retriever: Retriever, cases: list[Case]) -> tuple[float, float, float, float]:
+def feature_rows(retriever: Retriever, cases: list[Case]) -> tuple[list[tuple[float, ...]], list[float]]:
+    """(1, *features) of each question's top result, and whether that top topic is right."""
+    shipped = retriever.thresholds
+    retriever.thresholds = replace(shipped, answer=0.0)  # every result an answer: no menu filtering
+    xs, ys = [], []
+    try:
+        for c in cases:
+            terms = retriever.analyzer.terms(c.q)
+            r = retriever.search(c.q)
+            if not r.candidates:
+                continue
+            top = retriever.topics.index(r.candidates[0].topic)
+            xs.append((1.0, *retriever.features(terms, top, r.candidates)))
+            ys.append(1.0 if c.expect and r.topic == c.expect else 0.0)
+    finally:
+        retriever.thresholds = shipped
+    return xs, ys
+
+
+def fit_weights(rows: list[tuple[list[tuple[float, ...]], list[float]]]) -> tuple[float, ...]:
     """Logistic regression (plain gradient descent) of "the top topic is right" on the features."""
     import numpy as np
 
-    xs, ys = [], []
-    for c in cases:
-        terms = retriever.analyzer.terms(c.q)
-        r = retriever.search(c.q)
-        if not r.candidates:
-            continue
-        top = retriever.topics.index(r.candidates[0].topic)
-        xs.append((1.0, *retriever.features(terms, top, r.candidates)))
-        ys.append(1.0 if c.expect and r.topic == c.expect else 0.0)
-    x, y = np.asarray(xs), np.asarray(ys)
+    x = np.asarray([v for xs, _ in rows for v in xs])
+    y = np.asarray([v for _, ys in rows for v in ys])
     w = np.zeros(x.shape[1])
     for _ in range(20000):
         p = 1 / (1 + np.exp(-x @ w))
@@ -125,22 +140,80 @@ def fit_weights(retriever: Retriever, cases: list[Case]) -> tuple[float, float, 
     return tuple(round(float(v), 3) for v in w)
 
 
+HOLDOUT_FOLDS = 5
+
+
+def holdout_folds(kb: KnowledgeBase, folds: int = HOLDOUT_FOLDS) -> list[tuple[KnowledgeBase, list[Case]]]:
+    """The KB without every `folds`-th paraphrase, and those paraphrases as questions: asked of a
+    KB that does not contain them, they are the KB's own near misses (about 80 % top-1)."""
+    out = []
+    for fold in range(folds):
+        entries, held = [], []
+        for e in kb.entries:
+            held += [Case(p, e.topic, None) for i, p in enumerate(e.paraphrases) if i % folds == fold]
+            entries.append(replace(e, paraphrases=tuple(p for i, p in enumerate(e.paraphrases) if i % folds != fold)))
+        out.append((KnowledgeBase(entries, kb.regions, kb.stages, kb.items, kb.lexicon), held))
+    return out
+
+
+# Confidently wrong allowed on the tuning set: half the 2 % target, because a sweep that stops at
+# the edge on the set it is tuned on overshoots elsewhere (tuning on one half of A, with the KB as
+# it was before the paraphrase push, the 2 % rule gave 2.4-2.7 % on the other half; 1 % gave 1.0-1.7 %).
+TUNE_WRONG_MAX = 0.01
+
+# A menu holding the right topic is worth half an answer; one without it (or for a question the
+# KB cannot answer) costs as much, since the user reads it for nothing. Its expected value is then
+# positive once P(right topic in the menu) > 0.5, and that probability is at least the confidence
+# (P(top topic right)): so a menu from confidence 0.5 up, by that argument rather than by a sweep
+# over the handful of menus set A produces (too few to pin a second threshold down).
+CLARIFY = 0.5
+
+
 def calibrate(retriever: Retriever, cases: list[Case]) -> Thresholds:
-    """Fit the confidence model and pick thresholds on the even-numbered half; the caller
-    reports on the odd half, which neither step has seen."""
-    tune = cases[0::2]
-    retriever.thresholds = replace(retriever.thresholds, weights=fit_weights(retriever, tune))
-    best, best_key = retriever.thresholds, None
-    for answer in [x / 100 for x in range(20, 96, 2)]:
-        for clarify in [x / 100 for x in range(4, int(answer * 100), 2)]:
-            retriever.thresholds = replace(retriever.thresholds, answer=answer, clarify=clarify)
-            s = evaluate(retriever, tune)
-            # Being confidently wrong is the worst outcome; then recognise what we cannot answer;
-            # then answer as much as possible directly (a menu with the right topic is half as good).
-            ok = s.confidently_wrong <= 0.02 and s.unanswerable_recognised >= 0.8
-            key = (ok, s.answered_correct + 0.5 * s.clarified, -s.confidently_wrong)
-            if best_key is None or key > best_key:
-                best, best_key = retriever.thresholds, key
+    """Fit the confidence models and pick the thresholds on `cases` (sets A + B); the blind set C
+    is measured separately (--set c) and neither step sees it.
+
+    The logistic weights are fitted on `cases` (set A) plus the KB's held-out paraphrases
+    (holdout_folds): set A, written against an earlier KB whose gaps the curators have since
+    filled, has become too easy to teach the model what a near miss looks like (a three-way tie
+    between topics, a rare word the winner lacks), and the ~1,300 hold-out questions are full of
+    them. The answer threshold is then swept on `cases` alone, the users' own wording;
+    the menu threshold follows from the confidence being a probability (CLARIFY).
+    Also fits the BM25-only model that KBs too big for the classifier use."""
+    kb, analyzer = retriever.kb, retriever.analyzer
+    folds = holdout_folds(kb)
+    with_classifier = [feature_rows(retriever, cases)]
+    bm25_alone = [feature_rows(Retriever(kb, analyzer, classifier=False), cases)]
+    for fold_kb, held in folds:
+        with_classifier.append(feature_rows(Retriever(fold_kb, analyzer), held))
+        bm25_alone.append(feature_rows(Retriever(fold_kb, analyzer, classifier=False), held))
+    th = replace(retriever.thresholds, weights=fit_weights(with_classifier), bm25_weights=fit_weights(bm25_alone))
+    # Confidence does not depend on the thresholds, nor the menu's content: search once, then sweep.
+    retriever.thresholds = replace(th, answer=2.0, clarify=0.0)  # every result a menu
+    outcomes = []
+    for c in cases:
+        r = retriever.search(c.q)
+        menu_right = bool(c.expect) and c.expect in {x.topic for x in r.candidates}
+        outcomes.append((c.expect, bool(c.expect) and r.topic == c.expect, menu_right, r.confidence))
+    n = max(1, len(cases))
+    na = max(1, sum(1 for e, *_ in outcomes if e))
+    nu = max(1, sum(1 for e, *_ in outcomes if not e))
+    best, best_key = th, None
+    for answer in [x / 100 for x in range(50, 100, 2)]:
+        clarify = min(CLARIFY, answer)
+        ok_answers = sum(1 for e, right, _, p in outcomes if e and right and p >= answer)
+        wrong = sum(1 for e, right, _, p in outcomes if p >= answer and not right)
+        menus_right = sum(1 for _, _, has, p in outcomes if has and clarify <= p < answer)
+        menus_useless = sum(1 for _, _, has, p in outcomes if not has and clarify <= p < answer)
+        recognised = sum(1 for e, *_, p in outcomes if not e and p < answer)
+        # Being confidently wrong is the worst outcome; then recognise what we cannot answer;
+        # then answer as much as possible directly, menus counted as CLARIFY explains. Where no
+        # threshold meets both targets, the least confidently wrong one wins.
+        ok = wrong / n <= TUNE_WRONG_MAX and recognised / nu >= 0.8
+        value = (ok_answers + 0.5 * menus_right - 0.5 * menus_useless) / na
+        key = (ok, value if ok else -wrong / n, -wrong / n)
+        if best_key is None or key > best_key:
+            best, best_key = replace(th, answer=answer, clarify=clarify), key
     retriever.thresholds = best
     return best
 
@@ -179,26 +252,41 @@ def synthetic_kb(kb: KnowledgeBase, n_entries: int, seed: int = 7) -> KnowledgeB
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--errors", action="store_true")
-    ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="fit the confidence model and thresholds on sets A + B; measure on C with --set c")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--set", choices=["a", "b"], default="a", help="a = kb_eval.yaml (tuned on), b = the blind set")
+    ap.add_argument("--set", choices=["a", "b", "c"], default="a",
+                    help="a = kb_eval.yaml (tuned on), b = set B (studied since 2026-11-24), c = the blind set C")
+    ap.add_argument("--no-classifier", action="store_true", help="BM25 alone (for comparison)")
+    ap.add_argument("--kb", type=Path, default=None, help="knowledge-base directory (default: the shipped one)")
     args = ap.parse_args()
 
-    kb = load()
-    global EVAL_FILE
-    if args.set == "b":
-        EVAL_FILE = TEST_B
-    cases = load_cases(EVAL_FILE)
-    retriever = Retriever(kb)
-    print(f"knowledge base: {len(kb.entries)} entries, {len(kb.topics)} topics; "
-          f"eval set: {EVAL_FILE.relative_to(Path.cwd()) if EVAL_FILE.is_relative_to(Path.cwd()) else EVAL_FILE}")
+    kb = load(args.kb) if args.kb else load()
+    chosen = {"a": EVAL_FILE, "b": TEST_B, "c": TEST_C}[args.set]
+    cases = load_cases(chosen)
+    warm = Retriever(kb, classifier=False)  # loads jieba's dictionary, which the timings below share
+    t0 = time.perf_counter()
+    Retriever(kb, warm.analyzer, classifier=False)
+    t1 = time.perf_counter()
+    retriever = Retriever(kb, warm.analyzer, classifier=not args.no_classifier)
+    t2 = time.perf_counter()
+    n_questions = len({q for e in kb.entries for q in e.questions})
+    shown = chosen
+    print(f"knowledge base: {len(kb.entries)} entries, {len(kb.topics)} topics, ~{n_questions} questions; "
+          f"eval set: {shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown}")
+    print(f"index built in {t1 - t0:.2f} s (BM25), {t2 - t1:.2f} s "
+          f"({'with' if retriever.classifier else 'without'} the topic classifier)")
     if args.calibrate:
-        th = calibrate(retriever, cases)
-        print(f"\ncalibrated on the even half: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f}, "
-              f"weights {th.weights}")
-        print("held-out (odd half) with these thresholds:")
-        for line in evaluate(retriever, cases[1::2]).lines():
-            print("  " + line)
+        set_a, set_b = load_cases(EVAL_FILE), load_cases(TEST_B)
+        # Since 2026-11-24 set B is development data too (curators studied its misses), so the
+        # calibration sees both; the blind set C (--set c) is the held-out measure.
+        th = calibrate(retriever, set_a + set_b)
+        print(f"\ncalibrated on sets A + B: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f},\n"
+              f"  weights={th.weights},\n  bm25_weights={th.bm25_weights}")
+        for name, subset in [("set A (fitted on: optimistic)", set_a), ("set B (fitted on: optimistic)", set_b)]:
+            print(f"{name} with these thresholds:")
+            for line in evaluate(retriever, subset).lines():
+                print("  " + line)
         retriever.thresholds = Thresholds()
     scores = evaluate(retriever, cases)
     t = retriever.thresholds
@@ -214,9 +302,10 @@ def main() -> int:
     questions = [c.q for c in cases]
     p50, p99 = time_lookups(retriever, questions, args.rounds)
     print(f"\nlookup latency, real KB ({len(kb.entries)} entries):     p50 {p50:.3f} ms  p99 {p99:.3f} ms")
-    big = Retriever(synthetic_kb(kb, 10_000))
+    big = Retriever(synthetic_kb(kb, 10_000), classifier=not args.no_classifier)
     p50b, p99b = time_lookups(big, questions, max(1, args.rounds // 2))
-    print(f"lookup latency, synthetic KB (10,000 entries): p50 {p50b:.3f} ms  p99 {p99b:.3f} ms  (target p99 < 5 ms)")
+    print(f"lookup latency, synthetic KB (10,000 entries): p50 {p50b:.3f} ms  p99 {p99b:.3f} ms  (target p99 < 5 ms; "
+          f"{'with' if big.classifier else 'without'} the classifier)")
     print(f"ratio 10k/real: p50 x{p50b / p50:.1f}, p99 x{p99b / p99:.1f}")
     return 0
 

@@ -47,6 +47,7 @@ def bigrams(text: str) -> list[str]:
 class Terms:
     words: tuple[str, ...]
     grams: tuple[str, ...]
+    text: str = ""  # the canonical text they came from (the topic classifier reads its characters)
 
 
 class Analyzer:
@@ -88,4 +89,4 @@ class Analyzer:
         words = [self._canon.get(w, w) for w in self._jieba.lcut(t, HMM=False)]
         words = [w for w in words if w not in STOPWORDS and w.strip()]
         grams = [g for g in bigrams(t) if g not in STOPWORDS]
-        return Terms(tuple(words), tuple(grams))
+        return Terms(tuple(words), tuple(grams), t)

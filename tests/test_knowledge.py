@@ -45,7 +45,8 @@ def test_plain_questions_are_answered_confidently(retriever, question, topic):
     assert (r.kind, r.topic) == ("answer", topic)
 
 
-@pytest.mark.parametrize("question", ["明天天气怎么样", "个人所得税怎么申报", "推荐一家火锅店"])
+# 万海燕 (a name) shares one word with one topic: a lone weak match, not a clear winner.
+@pytest.mark.parametrize("question", ["明天天气怎么样", "个人所得税怎么申报", "推荐一家火锅店", "万海燕"])
 def test_off_topic_questions_are_not_answered(retriever, question):
     assert retriever.search(question).kind != "answer"
 
