@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 _QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
 PROFILE_REFRESH_S = 300
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
+# Form questions answered by a number, a yes/no or 「确认」: a question typed there is never the answer.
+_CHOICE_SLOTS = {"region", "investment_type", "key_project", "project_kind", "stage", "items", "agreement", "confirmed"}
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
 SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
                    "accept_case": ActionAcceptCase()}
@@ -279,8 +281,9 @@ class DialogManager:
         if u.intent in ("help", "greet"):
             return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
         if u.intent == "human":
-            turn = self._handoff(user, _handoff_question(u.text) or f"填写申请时需要人工帮助（正在填写：{requested}）",
-                                 state, slots.get("region"))
+            question = (_handoff_question(u.text) or state.pop("unanswered", "")
+                        or f"填写申请时需要人工帮助（正在填写：{requested}）")
+            turn = self._handoff(user, question, state, slots.get("region"))
             return Turn(turn.reply + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
         if requested != "service_mode" and _QUESTION_RE.search(u.text):
             result = self.retriever.search(u.text)
@@ -288,6 +291,12 @@ class DialogManager:
                 entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]
                 return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots), "consult",
                             result.topic, result.confidence)
+            if result.kind == "unsure" and requested in _CHOICE_SLOTS:
+                # A question the KB cannot answer is no answer to a numbered or yes/no question
+                # either: say so and ask again, rather than "please reply 1 or 2".
+                state["unanswered"] = u.text  # what 转人工 will hand over
+                return Turn(texts.FORM_QUESTION_UNSURE + "\n\n" + texts.FORM_RESUME + prompt(requested, slots),
+                            "consult", None, result.confidence)
         turn = self.form.fill(user, slots, {requested: u.text}, u.text)
         if turn.ineligible:
             del state["form"]

@@ -18,7 +18,7 @@ from bot import clock
 from bot.config import Settings
 from bot.db import upgrade
 from bot.kv import MemoryKV, RedisKV
-from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
+from bot.models import Case, CaseItem, Handoff, LedgerEntry, Notification, Staff
 from dialogs import build_manager, texts
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml
@@ -130,6 +130,19 @@ def test_question_midway_is_answered_and_form_resumes(manager):
     turn = manager.handle_text("oEnt6", "施工许可证一般多久能办下来？")
     assert "来源" in turn.reply and texts.FORM_RESUME in turn.reply and "请输入项目名称" in turn.reply
     assert "项目代码" in manager.handle_text("oEnt6", "光谷示例研发楼").reply
+
+
+def test_question_the_kb_cannot_answer_at_a_choice_is_not_taken_as_the_answer(manager):
+    talk(manager, "oEnt6b", BANGBAN_ANSWERS)  # at the summary: awaiting 「确认」
+    turn = manager.handle_text("oEnt6b", "社保断缴了怎么补交？")
+    assert turn.reply.startswith(texts.FORM_QUESTION_UNSURE) and "确认" in turn.reply
+    assert cases_of(manager, "oEnt6b") == []
+    handed = manager.handle_text("oEnt6b", "转人工")  # the question goes to a person with the form intact
+    assert "编号 H" in handed.reply
+    with manager.sessions() as db:
+        assert db.scalars(sa.select(Handoff.question).where(Handoff.openid == "oEnt6b")).one() == "社保断缴了怎么补交？"
+    manager.handle_text("oEnt6b", "确认")
+    assert len(cases_of(manager, "oEnt6b")) == 1
 
 
 def test_edit_contact_before_submitting(manager):
