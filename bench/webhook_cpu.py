@@ -15,10 +15,8 @@ import cProfile
 import os
 import pstats
 import random
-import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -27,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
-from webhook_load import AES_KEY, APPID, FORM, QUESTIONS, TOKEN  # noqa: E402
+from webhook_load import AES_KEY, APPID, FORM, QUESTIONS, TOKEN, scratch_database  # noqa: E402
 
 
 class Inline:
@@ -78,19 +76,8 @@ def main() -> int:
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
     args = ap.parse_args()
-    import sqlalchemy as sa
-
-    schema = "cpu_" + uuid.uuid4().hex[:8]
-    admin = sa.create_engine(args.database_url)
-    with admin.begin() as c:
-        c.execute(sa.text(f'create schema "{schema}"'))
-    os.environ.update(DATABASE_URL=f"{args.database_url}{'&' if '?' in args.database_url else '?'}"
-                                   f"options=-csearch_path%3D{schema}",
-                      REDIS_URL=args.redis_url, WECHAT_TOKEN=TOKEN, WECHAT_ENCODING_AES_KEY=AES_KEY,
-                      WECHAT_APPID=APPID, SCHEDULER_IN_APP="false", LOG_LEVEL="WARNING")
-    try:
-        subprocess.run([sys.executable, "-m", "webhook.cli", "db", "upgrade"], cwd=ROOT, env=os.environ,
-                       check=True, capture_output=True)
+    with scratch_database(args.database_url, args.redis_url, LOG_LEVEL="WARNING") as env:
+        os.environ.update(env)
         import echo_app
 
         from webhook import create_app
@@ -112,10 +99,6 @@ def main() -> int:
             cpu_per_request(app, mix(args.requests, 3))
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-    finally:
-        with admin.begin() as c:
-            c.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
     return 0
 
 

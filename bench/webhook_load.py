@@ -24,7 +24,9 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -129,6 +131,28 @@ def summary(name: str, latencies: list[float], errors: int, seconds: float) -> t
     return rps, pct(0.99)
 
 
+@contextmanager
+def scratch_database(database_url: str, redis_url: str, **extra: str) -> Iterator[dict]:
+    """A throw-away PostgreSQL schema, migrated, and the environment that points the app at it."""
+    import sqlalchemy as sa
+
+    schema = "bench_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(database_url)
+    with admin.begin() as c:
+        c.execute(sa.text(f'create schema "{schema}"'))
+    db_url = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "WECHAT_TOKEN": TOKEN,
+           "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APPID": APPID, "SCHEDULER_IN_APP": "false", **extra}
+    try:
+        subprocess.run([sys.executable, "-m", "webhook.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+        yield env
+    finally:
+        with admin.begin() as c:
+            c.execute(sa.text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -141,41 +165,29 @@ def main() -> int:
     ap.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     args = ap.parse_args()
 
-    schema = "bench_" + uuid.uuid4().hex[:8]
-    import sqlalchemy as sa
+    with scratch_database(args.database_url, args.redis_url, WEB_CONCURRENCY=str(args.workers)) as env:
+        return run(args, env)
 
-    admin = sa.create_engine(args.database_url)
-    with admin.begin() as c:
-        c.execute(sa.text(f'create schema "{schema}"'))
-    db_url = f"{args.database_url}{'&' if '?' in args.database_url else '?'}options=-csearch_path%3D{schema}"
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": args.redis_url, "WECHAT_TOKEN": TOKEN,
-           "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APPID": APPID, "SCHEDULER_IN_APP": "false",
-           "WEB_CONCURRENCY": str(args.workers)}
-    subprocess.run([sys.executable, "-m", "webhook.cli", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+
+def run(args, env: dict) -> int:
     subprocess.run([sys.executable, "-m", "webhook.cli", "staff", "seed-demo"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     print(f"gunicorn x{args.workers} workers on 127.0.0.1, PostgreSQL + Redis, AES safe mode, "
           f"{args.users} users for {args.seconds:.0f} s each (70% questions, 20% form turns, 10% events)")
     results, paced = {}, {}
-    try:
-        for name, app in (("echo (wechatpy+Flask)", "echo_app:app"), ("帮办通 full pipeline", "webhook.wsgi:app")):
-            port = free_port()
-            proc = start(app, port, env, args.workers)
-            try:
-                run_load(port, 3, args.users, seed=0)  # warm-up: imports, pools, jieba, caches
-                latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=1)
-                results[name] = summary(name, latencies, errors, max(1, seconds))
-                if args.rate:
-                    latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=2, rate=args.rate)
-                    paced[name] = summary(f"  at {args.rate:.0f} req/s offered", latencies, errors, max(1, seconds))
-            finally:
-                proc.terminate()
-                proc.wait(20)
-    finally:
-        with admin.begin() as c:
-            c.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
+    for name, app in (("echo (wechatpy+Flask)", "echo_app:app"), ("帮办通 full pipeline", "webhook.wsgi:app")):
+        port = free_port()
+        proc = start(app, port, env, args.workers)
+        try:
+            run_load(port, 3, args.users, seed=0)  # warm-up: imports, pools, jieba, caches
+            latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=1)
+            results[name] = summary(name, latencies, errors, max(1, seconds))
+            if args.rate:
+                latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=2, rate=args.rate)
+                paced[name] = summary(f"  at {args.rate:.0f} req/s offered", latencies, errors, max(1, seconds))
+        finally:
+            proc.terminate()
+            proc.wait(20)
     (echo_rps, echo_p99), (full_rps, full_p99) = results.values()
     print(f"  ratio full/echo: throughput x{full_rps / echo_rps:.2f} (target >= 0.8), "
           f"p99 {full_p99:.1f} ms vs {echo_p99:.1f} ms at saturation")
