@@ -1,9 +1,9 @@
-"""Intent accuracy of the rule + lexicon NLU on a labelled set written independently of the rules.
+"""Intent accuracy of the NLU (rules + the learned model) on a labelled set.
 
-    .venv/bin/python bench/nlu_eval.py [--errors]
+    .venv/bin/python bench/nlu_eval.py --half c [--errors] [--rules-only]
 
 Prints accuracy (target >= 95%), per-intent precision/recall, the confusions, and the time per
-message. The set lives in bench/data/nlu_eval.yaml.
+message. `--half c` is the blind set (bench/data/nlu_test_c.yaml); the others are training data.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dialogs.nlu import understand, understand_by_rules  # noqa: E402
 
-# Set A: the labelled examples the intent model is trained on (so its accuracy there is training
-# accuracy); set B: written later, blind to A and to the rules — the honest measure.
+# The training examples (set A, set B and more: accuracy there is training accuracy); set C,
+# written from dialogs/data/intent_guide.md alone, blind to the examples and the rules, is the
+# honest measure.
 DATA = Path(__file__).resolve().parents[1] / "dialogs" / "data" / "intent_examples.yaml"
 TEST_B = Path(__file__).with_name("data") / "nlu_test_b.yaml"  # written later, blind to the rules and to set A
 TEST_C = Path(__file__).with_name("data") / "nlu_test_c.yaml"  # 2026-11-24, blind to sets A, B and the code; B joined the training data
