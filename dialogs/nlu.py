@@ -204,7 +204,7 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("human", raw)
     if _EDIT_RE.search(c) and (any(w in c for w in _FIELD_WORDS) or len(c) <= 4):
         what = next((w for w in _FIELD_WORDS if w in c), "")
-        return Understanding("edit", raw, entities={"what": what or c})
+        return Understanding("edit", raw, entities={**entities, "what": what or c})
     if _URGE_RE.search(c) and not _URGE_ASKING.search(c):
         return Understanding("urge", raw, entities=entities)
     if _NOTICE_RE.search(c) and not any(w in rest for w in _ITEM_WORDS):
