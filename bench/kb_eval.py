@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/kb_eval.py              # metrics with the shipped thresholds
     .venv/bin/python bench/kb_eval.py --errors     # also list every miss
-    .venv/bin/python bench/kb_eval.py --set d      # the blind set D (B and C were studied by curators)
+    .venv/bin/python bench/kb_eval.py --set e      # the blind set E (B, C and D were studied by curators)
     .venv/bin/python bench/kb_eval.py --calibrate  # fit confidence + thresholds on A + B
 
 Metrics (targets from issue 3):
@@ -37,8 +37,10 @@ TEST_B = Path(__file__).with_name("data") / "kb_test_b.yaml"
 # Written on 2026-11-24 from a list of topic titles and answers only, without sight of the
 # paraphrases, sets A and B or the code; nothing was tuned on it.
 TEST_C = Path(__file__).with_name("data") / "kb_test_c.yaml"
-# Written later the same day the same way, after curators had studied C's misses: the blind measure.
+# Written later the same day the same way (five writing personas each), D while curators studied
+# C's misses, E while they studied D's: E is the blind measure.
 TEST_D = Path(__file__).with_name("data") / "kb_test_d.yaml"
+TEST_E = Path(__file__).with_name("data") / "kb_test_e.yaml"
 
 
 @dataclass(frozen=True)
@@ -257,14 +259,14 @@ def main() -> int:
     ap.add_argument("--calibrate", action="store_true",
                     help="fit the confidence model and thresholds on sets A + B; measure on C with --set c")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--set", choices=["a", "b", "c", "d"], default="a",
-                    help="a = kb_eval.yaml (tuned on), b, c = later sets curators have since studied, d = the blind set")
+    ap.add_argument("--set", choices=["a", "b", "c", "d", "e"], default="a",
+                    help="a = kb_eval.yaml (tuned on), b, c, d = later sets curators have since studied, e = the blind set")
     ap.add_argument("--no-classifier", action="store_true", help="BM25 alone (for comparison)")
     ap.add_argument("--kb", type=Path, default=None, help="knowledge-base directory (default: the shipped one)")
     args = ap.parse_args()
 
     kb = load(args.kb) if args.kb else load()
-    chosen = {"a": EVAL_FILE, "b": TEST_B, "c": TEST_C, "d": TEST_D}[args.set]
+    chosen = {"a": EVAL_FILE, "b": TEST_B, "c": TEST_C, "d": TEST_D, "e": TEST_E}[args.set]
     cases = load_cases(chosen)
     warm = Retriever(kb, classifier=False)  # loads jieba's dictionary, which the timings below share
     t0 = time.perf_counter()

@@ -48,7 +48,7 @@ B = 0.75
 class Thresholds:
     """Weights fitted on sets A and B (bench/data/kb_eval.yaml, kb_test_b.yaml) plus the KB's
     held-out paraphrases, the answer threshold swept on A + B, the menu threshold argued
-    (`python bench/kb_eval.py --calibrate`); the blind set C (`--set c`) is only measured. Refit
+    (`python bench/kb_eval.py --calibrate`); later sets (`--set c|d|e`) are only measured. Refit
     after the KB or the retriever changes: the scores move with them."""
 
     answer: float = 0.78     # confidence at or above: answer directly
