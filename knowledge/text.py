@@ -34,6 +34,31 @@ def normalize(text: str) -> str:
     return _PUNCT_RE.sub("", text)
 
 
+def _is_latin(word: str) -> bool:
+    return word.isascii() and any(c.isalpha() for c in word)
+
+
+def _strip_with_word_bounds(text: str) -> tuple[str, set[int]]:
+    """normalize(text), and the offsets in it where a word of Latin letters began or ended in the
+    original (at a removed space or punctuation mark, or next to a non-Latin character)."""
+    raw = unicodedata.normalize("NFKC", text or "").lower()
+    out: list[str] = []
+    bounds = {0}
+    prev_latin = False
+    for ch in raw:
+        if _PUNCT_RE.fullmatch(ch):
+            bounds.add(len(out))
+            prev_latin = False
+            continue
+        latin = ch.isascii() and ch.isalnum()
+        if latin != prev_latin:
+            bounds.add(len(out))
+        out.append(ch)
+        prev_latin = latin
+    bounds.add(len(out))
+    return "".join(out), bounds
+
+
 def bigrams(text: str) -> list[str]:
     out: list[str] = []
     for run in _CJK_RUN_RE.findall(text):
@@ -64,9 +89,12 @@ class Analyzer:
             canonical = normalize(group[0])
             for variant in group:
                 self._canon[normalize(variant)] = canonical
+        # Latin-script variants (English words, pinyin) are not given to jieba: inside a run of
+        # letters it would cut "separate" into sepa + rate (评价). They are matched whole-word
+        # instead (see canonical_text).
         for w in {*words, *(v for g in synonyms for v in g)}:
             w = normalize(w)
-            if len(w) > 1:
+            if len(w) > 1 and not _is_latin(w):
                 self._jieba.add_word(w, freq=20000)
         # Longest variant first, so 建设工程规划许可证 wins over 规划许可证 inside it.
         multi = sorted((v for v in self._canon if len(v) > 1 and self._canon[v] != v), key=len, reverse=True)
@@ -77,11 +105,18 @@ class Analyzer:
         self._jieba.initialize()
 
     def canonical_text(self, text: str) -> str:
-        t = normalize(text)
+        t, bounds = _strip_with_word_bounds(text)
+        if self._variant_re is not None:
+            def canonical(m: re.Match) -> str:
+                variant = m.group(0)
+                # A Latin-script variant counts only as a whole word of what the user typed
+                # ("rate", not the end of "separate"; "construction permit" with its space).
+                if _is_latin(variant) and not (m.start() in bounds and m.end() in bounds):
+                    return variant
+                return self._canon[variant]
+            t = self._variant_re.sub(canonical, t)
         if self._drop_re is not None:
             t = self._drop_re.sub(" ", t)
-        if self._variant_re is not None:
-            t = self._variant_re.sub(lambda m: self._canon[m.group(0)], t)
         return t
 
     def terms(self, text: str) -> Terms:

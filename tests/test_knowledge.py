@@ -76,3 +76,18 @@ def _broken_copy(tmp_path, mutate) -> Path:
 def test_check_reports_each_kind_of_problem(tmp_path, mutate, expected):
     problems = check(_broken_copy(tmp_path, mutate))
     assert any(expected in line for line in problems.lines), problems.lines
+
+
+def test_latin_synonyms_match_whole_words_only():
+    """English and pinyin variants count as words of what the user typed: 「rate」 is 评价 but the
+    end of 「separate」 is not; 「construction permit」 matches with its space, and pinyin next to
+    Chinese still does."""
+    from knowledge.text import Analyzer
+
+    a = Analyzer(synonyms=[["评价", "rate"], ["施工许可证", "constructionpermit", "shigongzheng"], ["收费", "fee"]])
+    assert "评价" in a.terms("rate the service").words
+    assert "评价" not in a.terms("please separate the items").words + a.terms("separate").grams
+    assert "施工许可证" in a.terms("Construction Permit materials?").words
+    assert "施工许可证" in a.terms("shigongzheng要啥材料").words
+    assert "收费" not in a.terms("coffee").words
+    assert "收费" in a.terms("代办的fee多少").words
