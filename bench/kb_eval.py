@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/kb_eval.py              # metrics with the shipped thresholds
     .venv/bin/python bench/kb_eval.py --errors     # also list every miss
-    .venv/bin/python bench/kb_eval.py --set e      # the blind set E (B, C and D were studied by curators)
-    .venv/bin/python bench/kb_eval.py --calibrate  # fit confidence + thresholds on A-D
+    .venv/bin/python bench/kb_eval.py --set f      # the blind set F (B-E were studied or tuned on)
+    .venv/bin/python bench/kb_eval.py --calibrate  # fit confidence + thresholds on A-E
 
 Metrics (targets from issue 3):
   top-1 accuracy      answerable questions whose best candidate is the right topic   (>= 95%)
@@ -37,10 +37,11 @@ TEST_B = Path(__file__).with_name("data") / "kb_test_b.yaml"
 # Written on 2026-11-24 from a list of topic titles and answers only, without sight of the
 # paraphrases, sets A and B or the code; nothing was tuned on it.
 TEST_C = Path(__file__).with_name("data") / "kb_test_c.yaml"
-# Written later the same day the same way (five writing personas each), D while curators studied
-# C's misses, E while they studied D's: E is the blind measure.
+# Written later the same day the same way (several writing personas each), D while curators studied
+# C's misses, E while they studied D's, F after E had been used for calibration: F is the blind measure.
 TEST_D = Path(__file__).with_name("data") / "kb_test_d.yaml"
 TEST_E = Path(__file__).with_name("data") / "kb_test_e.yaml"
+TEST_F = Path(__file__).with_name("data") / "kb_test_f.yaml"
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,10 @@ def holdout_folds(kb: KnowledgeBase, folds: int = HOLDOUT_FOLDS) -> list[tuple[K
 # Confidently wrong allowed on the tuning set: half the 2 % target, because a sweep that stops at
 # the edge on the set it is tuned on overshoots elsewhere (tuning on one half of A, with the KB as
 # it was before the paraphrase push, the 2 % rule gave 2.4-2.7 % on the other half; 1 % gave 1.0-1.7 %).
-TUNE_WRONG_MAX = 0.01
+# Since the curation rounds the tuning sets are also the sets curators studied, and every blind set
+# since has come out 1-1.5 points more confidently wrong than they did (C 2.4, D 2.1-2.9, E 2.1-2.3 %
+# against 0.3-1.3 % on the tuning sets): a quarter of the target leaves that margin.
+TUNE_WRONG_MAX = 0.005
 
 # A menu holding the right topic is worth half an answer; one without it (or for a question the
 # KB cannot answer) costs as much, since the user reads it for nothing. Its expected value is then
@@ -174,8 +178,8 @@ CLARIFY = 0.5
 
 
 def calibrate(retriever: Retriever, cases: list[Case]) -> Thresholds:
-    """Fit the confidence models and pick the thresholds on `cases` (sets A-D); the blind set E
-    is measured separately (--set e) and neither step sees it.
+    """Fit the confidence models and pick the thresholds on `cases` (sets A-E); the blind set F
+    is measured separately (--set f) and neither step sees it.
 
     The logistic weights are fitted on `cases` (set A) plus the KB's held-out paraphrases
     (holdout_folds): set A, written against an earlier KB whose gaps the curators have since
@@ -257,16 +261,16 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--errors", action="store_true")
     ap.add_argument("--calibrate", action="store_true",
-                    help="fit the confidence model and thresholds on sets A-D; measure on E with --set e")
+                    help="fit the confidence model and thresholds on sets A-E; measure on F with --set f")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--set", choices=["a", "b", "c", "d", "e"], default="a",
-                    help="a = kb_eval.yaml (tuned on), b, c, d = later sets curators have since studied, e = the blind set")
+    ap.add_argument("--set", choices=["a", "b", "c", "d", "e", "f"], default="a",
+                    help="a = kb_eval.yaml (tuned on), b-e = later sets since studied or tuned on, f = the blind set")
     ap.add_argument("--no-classifier", action="store_true", help="BM25 alone (for comparison)")
     ap.add_argument("--kb", type=Path, default=None, help="knowledge-base directory (default: the shipped one)")
     args = ap.parse_args()
 
     kb = load(args.kb) if args.kb else load()
-    chosen = {"a": EVAL_FILE, "b": TEST_B, "c": TEST_C, "d": TEST_D, "e": TEST_E}[args.set]
+    chosen = {"a": EVAL_FILE, "b": TEST_B, "c": TEST_C, "d": TEST_D, "e": TEST_E, "f": TEST_F}[args.set]
     cases = load_cases(chosen)
     warm = Retriever(kb, classifier=False)  # loads jieba's dictionary, which the timings below share
     t0 = time.perf_counter()
@@ -282,11 +286,11 @@ def main() -> int:
           f"({'with' if retriever.classifier else 'without'} the topic classifier)")
     if args.calibrate:
         dev = {name: load_cases(path) for name, path in (("A", EVAL_FILE), ("B", TEST_B), ("C", TEST_C),
-                                                         ("D", TEST_D))}
-        # Sets B, C and D became development data as curators studied their misses, so the
-        # calibration sees them all; the blind set E (--set e) is the held-out measure.
+                                                         ("D", TEST_D), ("E", TEST_E))}
+        # Sets B-E became development data as curators studied their misses or the calibration
+        # used them, so it sees them all; the blind set F (--set f) is the held-out measure.
         th = calibrate(retriever, [c for cases in dev.values() for c in cases])
-        print(f"\ncalibrated on sets A-D: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f},\n"
+        print(f"\ncalibrated on sets A-E: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f},\n"
               f"  weights={th.weights},\n  bm25_weights={th.bm25_weights}")
         for name, subset in [(f"set {n} (fitted on: optimistic)", cases) for n, cases in dev.items()]:
             print(f"{name} with these thresholds:")
