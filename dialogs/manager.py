@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 _QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
 PROFILE_REFRESH_S = 300
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
-# Form questions answered by a number, a yes/no or 「确认」: a question typed there is never the answer.
-_CHOICE_SLOTS = {"region", "investment_type", "key_project", "project_kind", "stage", "items", "agreement", "confirmed"}
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
 SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
                    "accept_case": ActionAcceptCase()}
@@ -291,12 +289,11 @@ class DialogManager:
                 entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]
                 return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots), "consult",
                             result.topic, result.confidence)
-            if result.kind == "unsure" and requested in _CHOICE_SLOTS:
-                # A question the KB cannot answer is no answer to a numbered or yes/no question
-                # either: say so and ask again, rather than "please reply 1 or 2".
-                state["unanswered"] = u.text  # what 转人工 will hand over
-                return Turn(texts.FORM_QUESTION_UNSURE + "\n\n" + texts.FORM_RESUME + prompt(requested, slots),
-                            "consult", None, result.confidence)
+            # A question the KB cannot answer is no answer to the form's question either (no
+            # company is called 「社保怎么交？」): say so and ask again, rather than validate it.
+            state["unanswered"] = u.text  # what 转人工 will hand over
+            return Turn(texts.FORM_QUESTION_UNSURE + "\n\n" + texts.FORM_RESUME + prompt(requested, slots),
+                        "consult", None, result.confidence)
         turn = self.form.fill(user, slots, {requested: u.text}, u.text)
         if turn.ineligible:
             del state["form"]

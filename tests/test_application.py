@@ -145,6 +145,13 @@ def test_question_the_kb_cannot_answer_at_a_choice_is_not_taken_as_the_answer(ma
     assert len(cases_of(manager, "oEnt6b")) == 1
 
 
+def test_question_the_kb_cannot_answer_at_a_free_text_field_is_not_validated_as_the_answer(manager):
+    talk(manager, "oEnt6c", BANGBAN_ANSWERS[:3])  # next question: the credit code
+    turn = manager.handle_text("oEnt6c", "社保怎么交？")
+    assert turn.reply.startswith(texts.FORM_QUESTION_UNSURE) and "统一社会信用代码" in turn.reply
+    assert "项目名称" in manager.handle_text("oEnt6c", VALID_CODE).reply  # the form goes on as before
+
+
 def test_edit_contact_before_submitting(manager):
     talk(manager, "oEnt7", BANGBAN_ANSWERS)
     assert "联系人" in manager.handle_text("oEnt7", "修改联系人").reply
