@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Iterator, Protocol
 
@@ -185,8 +186,6 @@ class RedisKV:
 
     @contextmanager
     def locked(self, name, key, timeout, wait) -> Iterator[Held]:
-        import uuid
-
         lock_key, token = f"lock:{name}", uuid.uuid4().hex
         deadline = time.monotonic() + wait
         with self._guard():

@@ -6,9 +6,12 @@ Restarting the shared servers is why this test runs last (conftest.py) and only 
 manage them (pg_ctlcluster, redis-server on this machine)."""
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +25,8 @@ import sqlalchemy as sa
 from bot import outbox
 from bot.db import make_engine, make_sessionmaker, transaction, upgrade
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
-from bot.models import Notification
+from bot.models import Case, Notification
+from webhook.simulator import WeChatServer, reply_fields, text_xml
 
 pytestmark = pytest.mark.faults
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -160,18 +164,11 @@ class Enterprise:
     after first asking 「我的申请」 — as a person who might have applied already would."""
 
     def __init__(self, port: int, openid: str, stats: Counter):
-        from webhook.simulator import WeChatServer
-
         self.port, self.openid, self.stats = port, openid, stats
         self.wx = WeChatServer(WX_TOKEN, WX_AES, WX_APPID)
         self.number: str | None = None
 
     def deliver(self, text: str) -> str:
-        import http.client
-        import re as _re
-
-        from webhook.simulator import text_xml
-
         xml = text_xml(self.openid, text)  # one MsgId for all of WeChat's deliveries of it
         for _ in range(4):
             cb = self.wx.callback(xml)
@@ -192,17 +189,8 @@ class Enterprise:
             if body.strip() == b"success":
                 self.stats["empty replies"] += 1
                 return ""
-            decrypted = self.wx.crypto.decrypt_message(body.decode(), *self._sig(body))
-            return _re.search(r"<Content><!\[CDATA\[(.*)\]\]></Content>", decrypted, _re.S).group(1)
+            return reply_fields(self.wx.read_reply(body))["Content"]
         return ""
-
-    def _sig(self, body: bytes):
-        import re as _re
-
-        text = body.decode()
-        return (_re.search(r"<MsgSignature><!\[CDATA\[(.*?)\]\]>", text).group(1),
-                _re.search(r"<TimeStamp>(\d+)</TimeStamp>", text).group(1),
-                _re.search(r"<Nonce><!\[CDATA\[(.*?)\]\]>", text).group(1))
 
     def say(self, text: str) -> str:
         """What the person sees after typing `text`, retyping it while nothing comes back."""
@@ -214,13 +202,11 @@ class Enterprise:
         raise AssertionError(f"{self.openid}: no answer to {text!r}")
 
     def apply(self, deadline: float) -> None:
-        import re as _re
-
         for q in QUESTIONS[:2]:
             assert self.say(q)
         reply = self.say("我要申请帮办")
         while time.monotonic() < deadline:
-            if m := _re.search(r"编号 (BD-\d{4}-\d{6})", reply):
+            if m := re.search(r"编号 (BD-\d{4}-\d{6})", reply):
                 self.number = m.group(1)
                 break
             # The form's question ends the reply (after a summary or an interrupting answer).
@@ -232,7 +218,7 @@ class Enterprise:
                 continue
             self.stats["forms restarted"] += 1
             mine = self.say("我的申请")
-            if m := _re.search(r"BD-\d{4}-\d{6}", mine):
+            if m := re.search(r"BD-\d{4}-\d{6}", mine):
                 self.number = m.group(0)
                 break
             reply = self.say("我要申请帮办")
@@ -260,10 +246,6 @@ def test_webhook_loses_no_application_through_kill_and_server_restarts(postgres_
     """Enterprises apply through the real webhook (gunicorn, 2 workers) while a worker is killed
     with SIGKILL and Redis and PostgreSQL restart. Every number a user was shown is in the
     database with its commissioner alert queued, and no retry made a second application."""
-    import socket
-
-    from bot.models import Case
-
     upgrade(postgres_url)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
