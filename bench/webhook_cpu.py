@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
 from webhook_load import AES_KEY, APPID, FORM, QUESTIONS, TOKEN, scratch_database  # noqa: E402
+
+from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
 
 
 class Inline:

@@ -9,7 +9,6 @@ from typing import Iterator
 
 from bot.kv import KV
 
-
 # A turn takes milliseconds; the lock's expiry only matters when its holder died (kill -9), and
 # then the user's next message (or WeChat's retry) should not wait long for it.
 TURN_LOCK_S = 10

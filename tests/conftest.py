@@ -6,6 +6,7 @@ server is a failure, never a skip, so CI cannot go green by testing less.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 
 import pytest
@@ -178,6 +179,17 @@ def console_app(database_url, fast_password_hashes):
         staff.seed_demo_roster(db, password=STAFF_PASSWORD)
     yield app
     manager.sessions.kw["bind"].dispose()
+
+
+# A flash message on a console page: (kind, text).
+FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
+
+
+def db_of(app):
+    """A transaction on the app's database (the console and API tests' way to look or set up)."""
+    from bot.db import transaction
+
+    return transaction(app.extensions["bangban_dialogs"].sessions)
 
 
 def pytest_collection_modifyitems(config, items):

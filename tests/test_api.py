@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD
+from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD, db_of
 
 from bot import cases
 from bot import staff as staff_module
 from bot.clock import today as china_today
-from bot.db import transaction
 from bot.models import ApiToken, Notification, Staff
-
-FIXTURE_KB = Path(__file__).with_name("kb_fixture")
-
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
@@ -25,9 +20,6 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 def app(console_app):
     return console_app
 
-
-def db_of(app):
-    return transaction(app.extensions["bangban_dialogs"].sessions)
 
 
 def staff_named(db, username) -> Staff:

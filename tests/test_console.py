@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD
+from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
@@ -26,7 +26,6 @@ from webhook import create_app
 
 FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 PASSWORD = STAFF_PASSWORD
-FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
@@ -37,9 +36,6 @@ def app(console_app):
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-def db_of(app):
-    return transaction(app.extensions["bangban_dialogs"].sessions)
 
 
 def new_case(app, region="donghu", openid="oEnterprise", items=(PERMIT,), commissioner: str | None = None,

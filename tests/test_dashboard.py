@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD
+from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of
 from openpyxl import load_workbook
 
 from bot import cases
 from bot.clock import today as china_today
-from bot.db import transaction
 from bot.models import (
     Case,
     Escalation,
@@ -28,9 +27,7 @@ from bot.models import (
     utcnow,
 )
 
-FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 PASSWORD = STAFF_PASSWORD
-FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
@@ -39,9 +36,6 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 def app(console_app):
     return console_app
 
-
-def db_of(app):
-    return transaction(app.extensions["bangban_dialogs"].sessions)
 
 
 # -- a small, realistic region ------------------------------------------------------------
