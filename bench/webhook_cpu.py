@@ -17,6 +17,7 @@ import pstats
 import random
 import sys
 import time
+import uuid
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -24,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from webhook_load import AES_KEY, APPID, FORM, QUESTIONS, TOKEN, scratch_database  # noqa: E402
+from traffic import SimulatedUser, message_xml  # noqa: E402
+from webhook_load import AES_KEY, APPID, TOKEN, scratch_database  # noqa: E402
 
-from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
+from webhook.simulator import WeChatServer  # noqa: E402
 
 
 class Inline:
@@ -44,19 +46,11 @@ class Inline:
 def mix(n: int, seed: int):
     rng = random.Random(seed)
     wx = WeChatServer(TOKEN, AES_KEY, APPID)
-    users = [f"oCpu{seed}_{i}" for i in range(32)]
-    step = dict.fromkeys(users, 0)
+    run = uuid.uuid4().hex[:6]  # fresh users: no conversation left over in Redis from an earlier run
+    users = [(f"oCpu{seed}_{run}_{i}", SimulatedUser(i)) for i in range(32)]
     for _ in range(n):
-        user, r = rng.choice(users), rng.random()
-        if r < 0.7:
-            xml = text_xml(user, rng.choice(QUESTIONS))
-        elif r < 0.9:
-            xml = text_xml(user, FORM[step[user] % len(FORM)])
-            step[user] += 1
-        else:
-            xml = event_xml(user, rng.choice(["subscribe", "VIEW", "CLICK"]),
-                            create_time=int(time.time()) + rng.randint(0, 10**6))
-        yield wx.callback(xml)
+        openid, user = rng.choice(users)
+        yield wx.callback(message_xml(openid, *user.next_message(rng), rng))
 
 
 def cpu_per_request(client, callbacks) -> float:
@@ -101,6 +95,7 @@ def main() -> int:
             cpu_per_request(app, mix(args.requests, 3))
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        full.extensions["bangban_dialogs"].query_log.close()  # its last rows, before the schema goes
     return 0
 
 

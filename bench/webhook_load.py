@@ -1,7 +1,8 @@
 """Load on the real webhook: gunicorn (gunicorn.conf.py) on 127.0.0.1 with the real PostgreSQL and
-Redis, safe-mode (AES) signed callbacks from many simulated users — 70% questions, 20% form turns,
-10% events — and the same load against a minimal wechatpy + Flask echo endpoint (bench/echo_app.py)
-under the same gunicorn settings, as the baseline.
+Redis, safe-mode (AES) signed callbacks from many simulated users (bench/traffic.py: 70% questions
+in enterprises' own words with FAQ-like frequencies, 20% form turns, 10% events), and the same
+load against a minimal wechatpy + Flask echo endpoint (bench/echo_app.py) under the same gunicorn
+settings, as the baseline.
 
     .venv/bin/python bench/webhook_load.py [--seconds 20] [--users 32] [--workers 4]
 
@@ -31,15 +32,13 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from webhook.simulator import WeChatServer, event_xml, text_xml  # noqa: E402
+from traffic import SimulatedUser, message_xml  # noqa: E402
+
+from webhook.simulator import WeChatServer  # noqa: E402
 
 TOKEN = "bench-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wx0123456789abcdef"
-QUESTIONS = ["施工许可证需要准备哪些材料", "代办要收费吗", "东湖哪些项目可以申请代办", "竣工验收备案要什么材料",
-             "帮办和代办有什么区别", "施工图审查多久", "告知承诺制是什么", "联合验收怎么办", "社保怎么交", "怎么申请帮办"]
-FORM = ["我要申请帮办", "5", "武汉光谷示例科技有限公司", "91350100M000100Y43", "光谷示例研发楼", "无",
-        "1", "否", "1", "3", "1 3", "陈明", "13800138000", "取消"]
 
 
 def free_port() -> int:
@@ -80,21 +79,13 @@ def run_load(port: int, seconds: float, users: int, seed: int, rate: float = 0) 
         rng = random.Random(seed * 1000 + n)
         openid = f"oLoad{seed}_{n}_{uuid.uuid4().hex[:6]}"
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        form_step = 0
+        clerk = SimulatedUser(n)
         next_at = time.monotonic() + (rng.expovariate(rate / users) if rate else 0)
         while time.monotonic() < stop_at:
             if rate:
                 time.sleep(max(0.0, next_at - time.monotonic()))
                 next_at += rng.expovariate(rate / users)
-            r = rng.random()
-            if r < 0.7:
-                xml = text_xml(openid, rng.choice(QUESTIONS))
-            elif r < 0.9:
-                xml = text_xml(openid, FORM[form_step % len(FORM)])
-                form_step += 1
-            else:
-                xml = event_xml(openid, rng.choice(["subscribe", "VIEW", "CLICK"]), create_time=int(time.time()) + rng.randint(0, 10**6))
-            cb = wx.callback(xml)
+            cb = wx.callback(message_xml(openid, *clerk.next_message(rng), rng))
             t0 = time.perf_counter()
             try:
                 conn.request("POST", cb.path, body=cb.body, headers={"Content-Type": "text/xml"})
