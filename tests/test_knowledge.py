@@ -91,3 +91,21 @@ def test_latin_synonyms_match_whole_words_only():
     assert "施工许可证" in a.terms("shigongzheng要啥材料").words
     assert "收费" not in a.terms("coffee").words
     assert "收费" in a.terms("代办的fee多少").words
+
+
+def test_a_remembered_result_is_the_one_scoring_gives_and_follows_the_thresholds(kb):
+    """search() remembers results per text; it must return exactly what scoring would, and a
+    change of thresholds (calibration) must not serve results decided under the old ones."""
+    from dataclasses import replace
+
+    from knowledge import Retriever
+
+    r = Retriever(kb)
+    question = "施工许可证需要准备哪些材料"
+    first = r.search(question)
+    assert r.search(question) is first  # remembered, not recomputed
+    assert r.search(question) == r.search_uncached(question)
+    assert first.kind == "answer"
+    r.thresholds = replace(r.thresholds, answer=1.01, clarify=1.01)  # nothing is ever sure enough
+    assert r.search(question).kind == "unsure"
+    assert r.search(question) == r.search_uncached(question)
