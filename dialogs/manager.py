@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import handoffs, kb_log, users
 from bot.config import Settings
-from bot.db import relaxed_durability, transaction
+from bot.db import transaction
 from bot.kv import StoreUnavailable
 from knowledge import KnowledgeBase, Result, Retriever
 from knowledge.text import normalize
@@ -67,6 +67,7 @@ class DialogManager:
         self.retriever = retriever
         self.store = store
         self.sessions = sessions
+        self.query_log = kb_log.QueryLog(sessions)
         self.form = ApplicationForm()
         self._item_names = item_names(kb)
 
@@ -175,9 +176,7 @@ class DialogManager:
         if result is None or result.kind == "unsure" or \
                 (result.kind == "answer" and not self.retriever.mentions(result.topic, follow[1])):
             result = self.retriever.search(text)
-        with transaction(self.sessions) as db:
-            relaxed_durability(db)  # analytics for curators: not worth an fsync wait per question
-            kb_log.record(db, user, text, normalize(text), _outcome(result), result.topic, result.confidence)
+        self.query_log.add(user, text, normalize(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
         if result.kind == "unsure":
@@ -285,6 +284,7 @@ class DialogManager:
             return Turn(turn.reply + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
         if requested != "service_mode" and _QUESTION_RE.search(u.text):
             result = self.retriever.search(u.text)
+            self.query_log.add(user, u.text, normalize(u.text), _outcome(result), result.topic, result.confidence)
             if result.kind == "answer":
                 entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]
                 return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots), "consult",

@@ -73,9 +73,24 @@ def postgres_url(postgres_server_url):
         conn.execute(sa.text(f'create schema "{schema}"'))
     sep = "&" if "?" in postgres_server_url else "?"
     yield f"{postgres_server_url}{sep}options=-csearch_path%3D{schema}"
+    _close_query_logs()  # their last rows go in before the schema goes
     with admin.begin() as conn:
         conn.execute(sa.text(f'drop schema "{schema}" cascade'))
     admin.dispose()
+
+
+def _close_query_logs():
+    from bot import kb_log
+
+    kb_log.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _query_logs_closed_after_each_test():
+    """Each dialog manager's query log runs a writer thread: stop them with the test that made
+    them, so threads and database connections do not pile up over the suite."""
+    yield
+    _close_query_logs()
 
 
 @pytest.fixture()

@@ -80,6 +80,7 @@ def test_bare_number_without_menu(manager):
 def test_unanswerable_question_is_honest_and_logged_for_curators(manager):
     turn = manager.handle_text("u7", "明天武汉天气怎么样")
     assert turn.reply == texts.UNSURE
+    manager.query_log.flush()  # logged in batches, off the request path
     with manager.sessions() as s:
         row = s.scalars(sa.select(KbQuery)).one()
     assert row.outcome == "unsure" and row.question == "明天武汉天气怎么样"
