@@ -32,7 +32,7 @@ from .context import item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .nlu import Understanding, understand
 from .paging import split_pages
-from .state import ConversationStore
+from .state import ConversationStore, earlier_reply, remember_reply
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,17 @@ class DialogManager:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def handle_text(self, user: str, text: str) -> Turn:
+    def handle_text(self, user: str, text: str, message_id: str | None = None) -> Turn:
+        """The reply to one message. With `message_id` (WeChat's MsgId), a second delivery of the
+        same message gets the first reply again and nothing is done twice."""
         turn = None
         try:
             with self.store.session(user) as state:
+                if message_id is not None and (earlier := earlier_reply(state, message_id)) is not None:
+                    return Turn(earlier, "repeat")
                 turn = self._turn(user, text, state)
+                if message_id is not None:
+                    remember_reply(state, message_id, turn.reply)
         except StoreUnavailable:
             if turn is not None:  # decided (and acted on) before the store failed: never run it twice
                 log.warning("conversation store failed while saving: this turn's state is not kept")

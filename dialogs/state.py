@@ -4,6 +4,7 @@ per-user lock so two messages from one user never interleave (different users ru
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -12,6 +13,10 @@ from bot.kv import KV
 # A turn takes milliseconds; the lock's expiry only matters when its holder died (kill -9), and
 # then the user's next message (or WeChat's retry) should not wait long for it.
 TURN_LOCK_S = 10
+# WeChat re-sends a message it got no reply to 5, 10 and 15 seconds later; a minute covers that
+# with room for a slow network, and a handful covers a user typing fast meanwhile.
+REPEAT_WINDOW_S = 60
+REPEATS_KEPT = 5
 
 
 class ConversationStore:
@@ -52,3 +57,22 @@ class ConversationStore:
             state = self._decode(held.value)
             yield state
             held.put(json.dumps(state, ensure_ascii=False) if state else None, ttl=self.ttl_s)
+
+
+# A message WeChat delivers again must get the reply it got the first time and change nothing.
+# The replies live in the user's own state, read and written with it under the user's lock, so
+# recognising a retry costs no round trip to the store of its own; the lock also makes a retry
+# that arrives while its first delivery is still being answered wait for that answer.
+
+def earlier_reply(state: dict, message_id: str) -> str | None:
+    """The reply this message got when it was first delivered, if it was."""
+    for mid, reply, _ in state.get("answered", ()):
+        if mid == message_id:
+            return reply
+    return None
+
+
+def remember_reply(state: dict, message_id: str, reply: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    kept = [a for a in state.get("answered", ()) if now - a[2] < REPEAT_WINDOW_S][-(REPEATS_KEPT - 1):]
+    state["answered"] = [*kept, [message_id, reply, round(now, 1)]]

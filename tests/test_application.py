@@ -161,6 +161,42 @@ def test_edit_contact_before_submitting(manager):
     assert cases_of(manager, "oEnt7")[0].contact_name == "林晓"
 
 
+def test_a_message_delivered_twice_is_answered_the_same_and_acted_on_once(manager):
+    """WeChat re-sends a message whose reply was slow or lost: the same MsgId gets the first reply
+    again, moves no form a second step and submits no second application — while a message with a
+    new MsgId and the same words is a new message."""
+    for i, text in enumerate(BANGBAN_ANSWERS):
+        manager.handle_text("oTwice", text, message_id=str(i))
+    first = manager.handle_text("oTwice", "确认", message_id="confirm")
+    again = manager.handle_text("oTwice", "确认", message_id="confirm")
+    assert first.intent == "submitted" and again.intent == "repeat" and again.reply == first.reply
+    assert len(cases_of(manager, "oTwice")) == 1
+    manager.handle_text("oTwice2", "我要申请帮办", message_id="a")
+    asked = manager.handle_text("oTwice2", "5", message_id="b")  # the region: 东湖
+    retried = manager.handle_text("oTwice2", "5", message_id="b")
+    assert "企业）全称" in asked.reply and (retried.intent, retried.reply) == ("repeat", asked.reply)
+    # Had the retry been taken as the company's name, the form would be past it by now.
+    assert "统一社会信用代码" in manager.handle_text("oTwice2", "武汉光谷示例科技有限公司", message_id="c").reply
+    same_words = manager.handle_text("oTwice2", "帮办和代办有什么区别", message_id="d")
+    assert manager.handle_text("oTwice2", "帮办和代办有什么区别", message_id="e").intent != "repeat"
+    assert same_words.intent != "repeat"
+
+
+def test_remembered_replies_cover_wechats_retries_and_stay_few():
+    from dialogs.state import REPEAT_WINDOW_S, REPEATS_KEPT, earlier_reply, remember_reply
+
+    state: dict = {}
+    remember_reply(state, "m1", "答复一", now=1000.0)
+    assert earlier_reply(state, "m1") == "答复一" and earlier_reply(state, "m2") is None
+    remember_reply(state, "m2", "答复二", now=1000.0 + REPEAT_WINDOW_S - 1)
+    assert earlier_reply(state, "m1") == "答复一"  # WeChat's last retry comes 15 s after the first
+    remember_reply(state, "m3", "答复三", now=1000.0 + REPEAT_WINDOW_S + 1)
+    assert earlier_reply(state, "m1") is None and earlier_reply(state, "m2") == "答复二"
+    for i in range(10):
+        remember_reply(state, f"n{i}", "…", now=2000.0)
+    assert len(state["answered"]) == REPEATS_KEPT and earlier_reply(state, "n9") == "…"
+
+
 def test_ineligible_project_is_told_why_and_what_else(manager):
     answers = BANGBAN_ANSWERS[:8] + ["3"]  # 东湖 + 经营性房地产开发
     turn = talk(manager, "oEnt8", answers)[-1]

@@ -248,7 +248,30 @@ def test_full_path_on_postgres_and_redis(postgres_url, redis_client, wx):
     assert first == again
     assert "经营性房地产" in first
     assert count(app, KbQuery) == 1
-    assert redis_client.exists("wx:seen:oProd:99")
+    assert redis_client.exists("conv:oProd")  # the first reply is remembered with the conversation
+
+
+def test_a_text_message_costs_redis_two_commands_and_an_event_two(sqlite_url, redis_client, wx):
+    """Redis round trips are most of a message's cost beyond WeChat's own crypto (bench/
+    webhook_cpu.py): a text message takes the user's lock with its state and remembered replies
+    in one script and saves them as it lets go in another; an event, which has no conversation
+    turn, is marked and answered by the retry guard."""
+    sent = []
+    send = redis_client.execute_command
+    redis_client.execute_command = lambda *args, **kw: sent.append(args[0]) or send(*args, **kw)
+
+    def commands() -> int:
+        return len(sent)
+
+    app, _ = make_app(sqlite_url, kv=RedisKV(redis_client))
+    c = app.test_client()
+    post(c, wx.callback(text_xml("oCount", "你好", msg_id=1)))  # loads the scripts
+    post(c, wx.callback(event_xml("oCount", "CLICK", create_time=1)))
+    before = commands()
+    post(c, wx.callback(text_xml("oCount", "施工许可证需要准备哪些材料", msg_id=2)))
+    after_text = commands()
+    post(c, wx.callback(event_xml("oCount", "CLICK", create_time=2)))
+    assert (after_text - before, commands() - after_text) == (2, 2)
 
 
 def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
@@ -263,9 +286,9 @@ def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
     release = threading.Event()
     original = manager.handle_text
 
-    def slow(user, text):
+    def slow(user, text, **kw):
         release.wait(5)
-        return original(user, text)
+        return original(user, text, **kw)
 
     manager.handle_text = slow
     xml = text_xml("oSlow", "施工许可证需要准备哪些材料", msg_id=8080)

@@ -102,10 +102,14 @@ def receive():
 
 
 def _reply_once(message) -> str:
-    """Answer a message once, however often WeChat delivers it, within WeChat's 5-second wait."""
-    guard: RetryGuard = current_app.extensions["bangban_retry_guard"]
+    """Answer a message once, however often WeChat delivers it, within WeChat's 5-second wait.
+
+    A text message's repeats are recognised inside its turn, with the user's conversation state
+    (dialogs/state.py), which spares two round trips to Redis on the commonest message; events
+    and the rest have no conversation turn, so the retry guard marks them in the store."""
     key = retry_key(message)
-    if not guard.claim(key):
+    guard: RetryGuard | None = None if message.type == "text" else current_app.extensions["bangban_retry_guard"]
+    if guard is not None and not guard.claim(key):
         return guard.earlier_reply(key) or SUCCESS
     manager = current_app.extensions["bangban_dialogs"]
     budget = current_app.config["BANGBAN_SETTINGS"].reply_budget_s
@@ -115,15 +119,18 @@ def _reply_once(message) -> str:
     except FutureTimeout:
         # Too slow for a passive reply: acknowledge now (so WeChat neither retries nor shows
         # "该公众号暂时无法提供服务") and send the answer as a customer-service message when ready.
-        guard.done(key, SUCCESS)
+        if guard is not None:
+            guard.done(key, SUCCESS)
         future.add_done_callback(lambda f: _send_late(manager, message, key, f))
         log.warning("reply over budget (%.1f s): answering asynchronously", budget)
         return SUCCESS
     except Exception:
-        guard.release(key)  # let WeChat's retry try again
+        if guard is not None:
+            guard.release(key)  # let WeChat's retry try again
         raise
     reply_xml = SUCCESS if text is None else create_reply(text, message).render()
-    guard.done(key, reply_xml)
+    if guard is not None:
+        guard.done(key, reply_xml)
     return reply_xml
 
 
@@ -132,7 +139,7 @@ def _reply_text(manager, message) -> str | None:
     user = message.source
     if message.type == "text":
         try:
-            return manager.handle_text(user, message.content or "").reply
+            return manager.handle_text(user, message.content or "", message_id=_message_id(message)).reply
         except LockTimeout:
             return texts.BUSY
     if message.type == "event":
@@ -143,6 +150,11 @@ def _reply_text(manager, message) -> str | None:
     return None
 
 
+def _message_id(message) -> str:
+    """MsgId names a message within its sender's conversation; without one, its CreateTime does."""
+    return str(message.id) if getattr(message, "id", None) else f"@{getattr(message, 'create_time', '')}"
+
+
 def _send_late(manager, message, key: str, future) -> None:
     from bot import outbox
     from bot.db import transaction
@@ -151,7 +163,10 @@ def _send_late(manager, message, key: str, future) -> None:
         log.error("late reply failed", exc_info=future.exception())
         return
     text = future.result()
-    if text:
+    # 「还在处理上一条」 is worth saying only as the immediate reply: it would arrive after the very
+    # turn it waited for, and a retry that waited behind its own first delivery must not take
+    # the real answer's place in the outbox (same key).
+    if text and text != texts.BUSY:
         with transaction(manager.sessions) as db:
             outbox.enqueue(db, key=f"late:{key}", recipient=message.source, recipient_kind="enterprise",
                            purpose="late_reply", text=text)
