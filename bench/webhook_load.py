@@ -4,9 +4,13 @@ in enterprises' own words with FAQ-like frequencies, 20% form turns, 10% events)
 load against a minimal wechatpy + Flask echo endpoint (bench/echo_app.py) under the same gunicorn
 settings, as the baseline.
 
-    .venv/bin/python bench/webhook_load.py [--seconds 20] [--users 32] [--workers 4]
+    .venv/bin/python bench/webhook_load.py [--seconds 20] [--users 32] [--workers 4] [--rounds 2]
 
-Prints throughput and p50/p95/p99 for both and the ratios, first saturated (closed loop: every
+A second baseline, bench/state_echo_app.py, is the echo plus the two Redis round trips of shared
+conversation state that every message of the real app needs: the ratio to it shows how much of
+the gap to the echo is the price of sharing state across workers, and how much is the bot's work.
+
+Prints throughput and p50/p95/p99 for each and the ratios, first saturated (closed loop: every
 user sends again as soon as answered, so p99 there is mostly queueing), then at a fixed offered
 load (`--rate`, default 200 req/s — far above a government account's real peak) for latency. The load generator shares the machine's
 2 cores with the servers, so absolute figures understate a real deployment; the ratio is the number
@@ -149,6 +153,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--users", type=int, default=32)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=2, help="runs per app, taking turns; the best counts (the machine is shared)")
     ap.add_argument("--rate", type=float, default=200,
                     help="offered load (req/s) of the paced run that measures latency below saturation; 0 skips it")
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
@@ -160,32 +165,43 @@ def main() -> int:
         return run(args, env)
 
 
+APPS = (("echo (wechatpy+Flask)", "echo_app:app"), ("echo + conversation state", "state_echo_app:app"),
+        ("帮办通 full pipeline", "webhook.wsgi:app"))
+
+
 def run(args, env: dict) -> int:
     subprocess.run([sys.executable, "-m", "webhook.cli", "staff", "seed-demo"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     print(f"gunicorn x{args.workers} workers on 127.0.0.1, PostgreSQL + Redis, AES safe mode, "
-          f"{args.users} users for {args.seconds:.0f} s each (70% questions, 20% form turns, 10% events)")
-    results, paced = {}, {}
-    for name, app in (("echo (wechatpy+Flask)", "echo_app:app"), ("帮办通 full pipeline", "webhook.wsgi:app")):
-        port = free_port()
-        proc = start(app, port, env, args.workers)
-        try:
-            run_load(port, 3, args.users, seed=0)  # warm-up: imports, pools, jieba, caches
-            latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=1)
-            results[name] = summary(name, latencies, errors, max(1, seconds))
-            if args.rate:
-                latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=2, rate=args.rate)
-                paced[name] = summary(f"  at {args.rate:.0f} req/s offered", latencies, errors, max(1, seconds))
-        finally:
-            proc.terminate()
-            proc.wait(20)
-    (echo_rps, echo_p99), (full_rps, full_p99) = results.values()
-    print(f"  ratio full/echo: throughput x{full_rps / echo_rps:.2f} (target >= 0.8), "
-          f"p99 {full_p99:.1f} ms vs {echo_p99:.1f} ms at saturation")
+          f"{args.users} users for {args.seconds:.0f} s each (70% questions, 20% form turns, 10% events); "
+          f"best of {args.rounds} rounds, the apps taking turns")
+    best: dict[str, tuple[float, float]] = {}
+    paced: dict[str, tuple[float, float]] = {}
+    for round_ in range(args.rounds):
+        for name, app in APPS:
+            port = free_port()
+            proc = start(app, port, env, args.workers)
+            try:
+                run_load(port, 3, args.users, seed=0)  # warm-up: imports, pools, jieba, caches
+                latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=1 + round_)
+                result = summary(name, latencies, errors, max(1, seconds))
+                if name not in best or result[0] > best[name][0]:
+                    best[name] = result
+                if args.rate and round_ == args.rounds - 1:
+                    latencies, errors, seconds = run_load(port, args.seconds, args.users, seed=99, rate=args.rate)
+                    paced[name] = summary(f"  at {args.rate:.0f} req/s offered", latencies, errors, max(1, seconds))
+            finally:
+                proc.terminate()
+                proc.wait(20)
+    (echo_rps, echo_p99), (state_rps, state_p99), (full_rps, full_p99) = best.values()
+    print(f"  throughput, best rounds: echo {echo_rps:.0f} req/s, echo + state {state_rps:.0f} "
+          f"(x{state_rps / echo_rps:.2f}), full {full_rps:.0f} (x{full_rps / echo_rps:.2f} of echo, target >= 0.8; "
+          f"x{full_rps / state_rps:.2f} of echo + state)")
+    print(f"  p99 at saturation: echo {echo_p99:.1f} ms, echo + state {state_p99:.1f} ms, full {full_p99:.1f} ms")
     if paced:
-        (_, echo_p99), (_, full_p99) = paced.values()
-        print(f"  below saturation ({args.rate:.0f} req/s offered): p99 {full_p99:.1f} ms vs echo {echo_p99:.1f} ms "
-              f"(target p99 < 50 ms)")
+        (_, echo_p99), (_, state_p99), (_, full_p99) = paced.values()
+        print(f"  below saturation ({args.rate:.0f} req/s offered): p99 full {full_p99:.1f} ms, echo {echo_p99:.1f} ms, "
+              f"echo + state {state_p99:.1f} ms (target p99 < 50 ms)")
     return 0
 
 

@@ -1,6 +1,10 @@
 """WeChat re-sends a callback up to 3 times when the reply is slow. Each retry must get the
 same reply and cause no second side effect, across every worker and host (so the marker lives
 in the shared KV store, not in process memory).
+
+This guard serves events and other messages without a conversation turn. Text messages are
+recognised inside their turn instead (dialogs/state.py `earlier_reply`), where the user's state
+and lock are already being read: the same guarantee for no round trip of its own.
 """
 from __future__ import annotations
 

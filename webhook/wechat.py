@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import lru_cache
 
 from flask import Blueprint, Response, abort, current_app, request
 from wechatpy import parse_message
@@ -60,7 +61,12 @@ def _crypto() -> WeChatCrypto | None:
     s = _settings()
     if not s.wechat_aes_key:
         return None
-    return WeChatCrypto(s.wechat_token, s.wechat_aes_key, s.wechat_appid)
+    return _crypto_for(s.wechat_token, s.wechat_aes_key, s.wechat_appid)
+
+
+@lru_cache(maxsize=8)
+def _crypto_for(token: str, aes_key: str, appid: str) -> WeChatCrypto:
+    return WeChatCrypto(token, aes_key, appid)  # holds only the key material: safe to share across threads
 
 
 @bp.post("/wechat")
