@@ -142,6 +142,18 @@ def service_mode(cleaned: str) -> str | None:
 # *about* 催办 (combined accuracy 91.4 % → 91.9 % without it).
 RULES_DECIDE = {"empty", "select", "accept_case", "other_region", "more",
                 "human", "cancel", "greet", "thanks", "help", "edit"}
+# The model learned 「帮我…」 as asking for the service, so 「帮我订张去重庆的高铁票」 opened an
+# application form (and 「帮我写个周报」, 「帮我翻译…」: found in the load bench's traffic). A request to
+# apply names the service, an application or an approval matter, and a 催办 names a wait or the
+# approval — every training example of the two does — so without such a word the rules' reading
+# stands (an off-topic request then gets the honest "not sure" reply).
+_APPLY_SUBJECT = re.compile(r"帮办|代办|申请|申青|申清|代半|委托|手续|审批|许可|报建|报装|办理|办证|跑|项目|工程|施工|验收|"
+                            r"报批|立项|证|窗口|专员|登记|备案|规划|用地|开工|apply|application|bangban|daiban|approval|proxy",
+                            re.IGNORECASE)
+_URGE_SUBJECT = re.compile(r"催|崔|快|急|慢|拖|等|久|超期|还没|没动静|没消息|没进展|没下来|批|卡|进度|抓紧|尽快|推一|证|天了|周了|月了|"
+                           r"hurry|urge|expedite|slow|waiting|long|chase|speed|still|asap|delay", re.IGNORECASE)
+_MODEL_NEEDS_SUBJECT = {"apply": _APPLY_SUBJECT, "apply_bangban": _APPLY_SUBJECT, "apply_daiban": _APPLY_SUBJECT,
+                        "urge": _URGE_SUBJECT}
 
 
 def understand(text: str, in_form: bool = False) -> Understanding:
@@ -158,6 +170,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
     c = normalize_message(by_rules.text)
     intent, _ = model.predict(c)
     if intent == by_rules.intent:
+        return by_rules
+    if (subject := _MODEL_NEEDS_SUBJECT.get(intent)) is not None and not subject.search(c):
         return by_rules
     entities = {k: v for k, v in by_rules.entities.items() if k == "case_number"}
     if number := case_number(by_rules.text):

@@ -25,3 +25,23 @@ def test_retraining_reproduces_the_shipped_model():
 def test_answers_inside_a_form_are_read_by_the_rules():
     for answer in ("无", "否", "陈明", "13800138000", "确认", "没有"):
         assert understand(answer, in_form=True).intent in ("consult", "select")
+
+
+OFF_TOPIC_FAVOURS = ["帮我写个周报", "帮我订一张去重庆的高铁票", "帮我把这句话翻译成英文：今天天气很好", "帮我订一张明天去武汉的高铁票🙃"]
+
+
+def test_an_off_topic_favour_neither_opens_an_application_nor_chases_one():
+    """The model reads 「帮我…」 as asking for the service; without a word of the service, an
+    application or a wait, that reading must not stand (it opened a form for a train ticket, and
+    with a case open it would have sent the commissioner a 催办)."""
+    model = intent_model.load()
+    misread = [t for t in OFF_TOPIC_FAVOURS if model.predict(normalize_message(t))[0] in ("apply", "urge")]
+    assert misread, "the model no longer misreads these: the guard in nlu.understand may be unneeded"
+    assert [understand(t).intent for t in OFF_TOPIC_FAVOURS] == ["consult"] * len(OFF_TOPIC_FAVOURS)
+
+
+def test_real_requests_without_the_usual_words_still_apply_or_chase():
+    assert understand("daiban please").intent == "apply_daiban"
+    assert understand("水电气报装麻烦你们帮我们弄一下").intent == "apply"
+    assert understand("帮我崔一下规划局").intent == "urge"
+    assert understand("都超期了还不批？").intent == "urge"
