@@ -17,15 +17,24 @@ crypto = WeChatCrypto(TOKEN, os.environ["WECHAT_ENCODING_AES_KEY"], os.environ["
 app = Flask(__name__)
 
 
-@app.post("/wechat")
-def echo():
+def incoming():
+    """This request's message, signature checked and decrypted (403 if it does not verify)."""
     args = request.args
     try:
         check_signature(TOKEN, args["signature"], args["timestamp"], args["nonce"])
         xml = crypto.decrypt_message(request.get_data(), args["msg_signature"], args["timestamp"], args["nonce"])
     except (KeyError, InvalidSignatureException):
         abort(403)
-    message = parse_message(xml)
-    text = getattr(message, "content", None) or "success"
+    return parse_message(xml)
+
+
+def reply(text: str, message) -> Response:
+    args = request.args
     return Response(crypto.encrypt_message(create_reply(text, message).render(), args["nonce"], args["timestamp"]),
                     mimetype="application/xml")
+
+
+@app.post("/wechat")
+def echo():
+    message = incoming()
+    return reply(getattr(message, "content", None) or "success", message)

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import os
 
-from echo_app import TOKEN, crypto
-from flask import Flask, Response, abort, request
-from wechatpy import parse_message
-from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.replies import create_reply
-from wechatpy.utils import check_signature
+from echo_app import incoming, reply
+from flask import Flask
 
 from bot.kv import RedisKV
 from dialogs.state import ConversationStore, earlier_reply, remember_reply
@@ -27,13 +23,7 @@ app = Flask(__name__)
 
 @app.post("/wechat")
 def echo_with_state():
-    args = request.args
-    try:
-        check_signature(TOKEN, args["signature"], args["timestamp"], args["nonce"])
-        xml = crypto.decrypt_message(request.get_data(), args["msg_signature"], args["timestamp"], args["nonce"])
-    except (KeyError, InvalidSignatureException):
-        abort(403)
-    message = parse_message(xml)
+    message = incoming()
     message_id = str(getattr(message, "id", None) or getattr(message, "create_time", ""))
     with store.session(message.source) as state:
         text = earlier_reply(state, message_id)
@@ -41,5 +31,4 @@ def echo_with_state():
             text = getattr(message, "content", None) or "success"
             state["turns"] = state.get("turns", 0) + 1
             remember_reply(state, message_id, text)
-    return Response(crypto.encrypt_message(create_reply(text, message).render(), args["nonce"], args["timestamp"]),
-                    mimetype="application/xml")
+    return reply(text, message)

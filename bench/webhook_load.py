@@ -64,7 +64,7 @@ def start(app: str, port: int, env: dict, workers: int) -> subprocess.Popen:
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"{app} did not start:\n{proc.stderr.read().decode()[-2000:]}")
+                raise SystemExit(f"{app} did not start:\n{proc.stderr.read().decode()[-2000:]}") from None
             time.sleep(0.2)
     proc.kill()
     raise SystemExit(f"{app} did not start in time")

@@ -463,7 +463,7 @@ def _demo_deliver_through_emulator(settings, sessions) -> str:
             rows = db.execute(sa.select(Notification.recipient_openid, Notification.template, Notification.data)
                               .where(Notification.state == "pending")).all()
         fields: dict[str, set[str]] = {}
-        for recipient, template, data in rows:
+        for _recipient, template, data in rows:
             if template:  # a template carries the fields every one of its pushes fills
                 filled = {k for k, v in (data or {}).items() if str(v).strip()}
                 fields[template] = fields[template] & filled if template in fields else filled
