@@ -1,6 +1,7 @@
 """CPU per webhook request, in process: the same signed, encrypted message mix as webhook_load.py
 (70 % questions, 20 % form turns, 10 % events) through Flask's test client, against the full app
-(real PostgreSQL and Redis) and against the echo baseline (bench/echo_app.py).
+(real PostgreSQL and Redis) and against the two baselines (bench/echo_app.py, and
+bench/state_echo_app.py: the echo plus the conversation state in Redis).
 
     .venv/bin/python bench/webhook_cpu.py [--requests 3000] [--profile]
 
@@ -74,25 +75,30 @@ def main() -> int:
     with scratch_database(args.database_url, args.redis_url, LOG_LEVEL="WARNING") as env:
         os.environ.update(env)
         import echo_app
+        import state_echo_app
 
         from webhook import create_app
 
         full = create_app()
         full.extensions["bangban_turns"] = Inline()
-        echo, app = echo_app.app.test_client(), full.test_client()
-        cpu_per_request(echo, mix(300, 0))  # warm-up
-        cpu_per_request(app, mix(300, 0))
-        echo_ms = cpu_per_request(echo, mix(args.requests, 1))
-        full_ms = cpu_per_request(app, mix(args.requests, 2))
+        apps = {"echo (wechatpy+Flask)": echo_app.app.test_client(),
+                "echo + conversation state": state_echo_app.app.test_client(),
+                "帮办通 full pipeline": full.test_client()}
+        warm_up = list(mix(300, 0))
+        for client in apps.values():
+            cpu_per_request(client, warm_up)
+        # Messages are made (signed, encrypted) before the clock starts: the figure is the server's.
+        ms = {name: cpu_per_request(client, list(mix(args.requests, 1 + i))) for i, (name, client) in enumerate(apps.items())}
+        echo_ms, state_ms, full_ms = ms.values()
         print(f"{args.requests} requests each, in process (Flask test client), CPU per request:")
-        print(f"  echo (wechatpy+Flask)   {echo_ms:6.3f} ms")
-        print(f"  帮办通 full pipeline      {full_ms:6.3f} ms")
-        print(f"  ratio echo/full: x{echo_ms / full_ms:.2f}  (server CPU alone; in webhook_load.py the load "
-              f"generator's own share of the two cores narrows the gap)")
+        for name, value in ms.items():
+            print(f"  {name:<26} {value:6.3f} ms")
+        print(f"  ratio echo/full: x{echo_ms / full_ms:.2f}, echo + state/full: x{state_ms / full_ms:.2f}  (server CPU "
+              f"alone; in webhook_load.py the load generator's own share of the two cores narrows the gaps)")
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
-            cpu_per_request(app, mix(args.requests, 3))
+            cpu_per_request(apps["帮办通 full pipeline"], list(mix(args.requests, 3)))
             prof.disable()
             pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
         full.extensions["bangban_dialogs"].query_log.close()  # its last rows, before the schema goes
