@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 
 class LockTimeout(RuntimeError):
@@ -26,14 +26,14 @@ class KV(Protocol):
     def set(self, key: str, value: bytes | str, ttl: float | None = None, nx: bool = False) -> bool: ...
     def delete(self, key: str) -> None: ...
     def lock(self, name: str, timeout: float, wait: float) -> "contextmanager[None]": ...
-    def locked(self, name: str, key: str, timeout: float, wait: float) -> "contextmanager[Held]": ...
+    def locked(self, name: str, keys: Sequence[str], timeout: float, wait: float) -> "contextmanager[tuple[Held, ...]]": ...
     def ping(self) -> bool: ...
 
 
 class Held:
     """A key read under a named lock (`KV.locked`): `value` is what it held when the lock was
     taken; `put(new, ttl)` (None deletes) is written as the lock is released, so a locked
-    read-modify-write costs two round trips to Redis instead of four."""
+    read-modify-write of any number of keys costs two round trips to Redis."""
 
     __slots__ = ("value", "_new")
     _UNCHANGED = object()
@@ -102,30 +102,37 @@ class MemoryKV:
             lk.release()
 
     @contextmanager
-    def locked(self, name, key, timeout, wait) -> Iterator[Held]:
+    def locked(self, name, keys, timeout, wait) -> Iterator[tuple[Held, ...]]:
         with self.lock(name, timeout, wait):
-            held = Held(self.get(key))
-            yield held
-            if (change := held.change) is not None:
-                value, ttl = change
-                self.delete(key) if value is None else self.set(key, value, ttl=ttl)
+            helds = tuple(Held(self.get(key)) for key in keys)
+            yield helds
+            for key, held in zip(keys, helds, strict=True):
+                if (change := held.change) is not None:
+                    value, ttl = change
+                    self.delete(key) if value is None else self.set(key, value, ttl=ttl)
 
     def ping(self):
         return True
 
 
-# Take the lock and read the key in one round trip; write the key and free the lock in another.
-# The write happens even if the lock expired under a very slow turn (as a plain SET would): the
+# Take the lock and read the keys in one round trip; write the keys and free the lock in another.
+# The writes happen even if the lock expired under a very slow turn (as a plain SET would): the
 # turn's reply has been decided, and its state must match what the user was told.
 _ACQUIRE_AND_GET = """
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('get', KEYS[2])}
+  local values = {1}
+  for i = 2, #KEYS do values[i] = redis.call('get', KEYS[i]) end
+  return values
 end
 return {0}
 """
+# ARGV: the lock's token, then (op, value, px) for each key: op is 'set', 'del' or 'keep'.
 _PUT_AND_RELEASE = """
-if ARGV[2] == 'set' then redis.call('set', KEYS[2], ARGV[3], 'PX', ARGV[4])
-elseif ARGV[2] == 'del' then redis.call('del', KEYS[2]) end
+for i = 2, #KEYS do
+  local op = ARGV[3 * i - 4]
+  if op == 'set' then redis.call('set', KEYS[i], ARGV[3 * i - 3], 'PX', ARGV[3 * i - 2])
+  elseif op == 'del' then redis.call('del', KEYS[i]) end
+end
 if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
 return 1
 """
@@ -185,8 +192,9 @@ class RedisKV:
                 pass
 
     @contextmanager
-    def locked(self, name, key, timeout, wait) -> Iterator[Held]:
+    def locked(self, name, keys, timeout, wait) -> Iterator[tuple[Held, ...]]:
         lock_key, token = f"lock:{name}", uuid.uuid4().hex
+        all_keys = [lock_key, *keys]
         deadline = time.monotonic() + wait
         with self._guard():
             if self._scripts is None:
@@ -194,28 +202,31 @@ class RedisKV:
                                  self.client.register_script(_PUT_AND_RELEASE))
             acquire, release = self._scripts
             while True:
-                got = acquire(keys=[lock_key, key], args=[token, int(timeout * 1000)])
+                got = acquire(keys=all_keys, args=[token, int(timeout * 1000)])
                 if got[0]:
                     break
                 if time.monotonic() >= deadline:
                     raise LockTimeout(name)
                 time.sleep(LOCK_POLL_S)
-        held = Held(got[1] if len(got) > 1 else None)
+        helds = tuple(Held(v) for v in got[1:])  # a missing key reads as false in Lua: None here
+        keep = [token] + ["keep", "", ""] * len(keys)
         try:
-            yield held
+            yield helds
         except BaseException:
-            self._release_quietly(release, lock_key, key, token)
+            self._release_quietly(release, all_keys, keep)
             raise
-        change = held.change
-        args = [token, "keep"] if change is None else \
-            [token, "del"] if change[0] is None else [token, "set", change[0], int((change[1] or 0) * 1000) or 2**31]
+        args = [token]
+        for held in helds:
+            change = held.change
+            args += (["keep", "", ""] if change is None else ["del", "", ""] if change[0] is None
+                     else ["set", change[0], int((change[1] or 0) * 1000) or 2**31])
         with self._guard():
-            release(keys=[lock_key, key], args=args)
+            release(keys=all_keys, args=args)
 
     @staticmethod
-    def _release_quietly(release, lock_key, key, token):
+    def _release_quietly(release, keys, args):
         try:
-            release(keys=[lock_key, key], args=[token, "keep"])
+            release(keys=keys, args=args)
         except Exception:  # noqa: BLE001 - Redis went away: the lock expires by itself
             pass
 

@@ -48,15 +48,29 @@ class ConversationStore:
         else:
             self.kv.delete(self._key(user))
 
+    @staticmethod
+    def _answered_key(user: str) -> str:
+        return f"conv:{user}:answered"
+
     @contextmanager
     def session(self, user: str) -> Iterator[dict]:
         """The user's state, locked for one turn: taken with the lock, saved as it is released
         (two round trips to Redis). Raises bot.kv.LockTimeout if the user's lock stays busy; if
-        the turn raises, nothing is saved."""
-        with self.kv.locked(f"turn:{user}", self._key(user), timeout=TURN_LOCK_S, wait=self.lock_wait_s) as held:
+        the turn raises, nothing is saved.
+
+        The replies remembered for WeChat's retries (state["answered"]) are kept under a key of
+        their own that expires with the retry window: a reply can repeat what the user typed (the
+        application summary has their name and phone), and it is of no use a minute later."""
+        keys = (self._key(user), self._answered_key(user))
+        with self.kv.locked(f"turn:{user}", keys, timeout=TURN_LOCK_S, wait=self.lock_wait_s) as (held, answered):
             state = self._decode(held.value)
+            if replies := self._decode(answered.value).get("answered"):
+                state["answered"] = replies
             yield state
+            replies = state.pop("answered", None)
             held.put(json.dumps(state, ensure_ascii=False) if state else None, ttl=self.ttl_s)
+            answered.put(json.dumps({"answered": replies}, ensure_ascii=False) if replies else None,
+                         ttl=REPEAT_WINDOW_S)
 
 
 # A message WeChat delivers again must get the reply it got the first time and change nothing.

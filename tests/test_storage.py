@@ -106,7 +106,7 @@ def test_locked_read_modify_write_is_serialised(kv):
 
     def bump(n):
         for _ in range(n):
-            with kv.locked("counter", "counter", timeout=5, wait=5) as held:
+            with kv.locked("counter", ["counter"], timeout=5, wait=5) as (held,):
                 held.put(str(int(held.value or b"0") + 1), ttl=60)
 
     threads = [threading.Thread(target=bump, args=(25,)) for _ in range(4)]
@@ -120,23 +120,41 @@ def test_locked_read_modify_write_is_serialised(kv):
 def test_locked_put_none_deletes_and_failure_saves_nothing(kv):
     kv.set("doc", "old", ttl=60)
     with pytest.raises(ZeroDivisionError):
-        with kv.locked("doc", "doc", timeout=5, wait=1) as held:
+        with kv.locked("doc", ["doc"], timeout=5, wait=1) as (held,):
             held.put("new", ttl=60)
             1 / 0
     assert kv.get("doc") == b"old"  # the turn failed: its change is not written
-    with kv.locked("doc", "doc", timeout=5, wait=1) as held:  # and the lock was freed
+    with kv.locked("doc", ["doc"], timeout=5, wait=1) as (held,):  # and the lock was freed
         assert held.value == b"old"
         held.put(None)
     assert kv.get("doc") is None
-    with kv.locked("doc", "doc", timeout=5, wait=1) as held:
+    with kv.locked("doc", ["doc"], timeout=5, wait=1) as (held,):
         assert held.value is None  # nothing put: nothing written
+
+
+def test_locked_reads_and_writes_several_keys_each_with_its_own_expiry(kv):
+    kv.set("k-state", "s0", ttl=60)
+    kv.delete("k-missing")
+    kv.set("k-kept", "unchanged", ttl=60)
+    with kv.locked("multi", ["k-state", "k-missing", "k-kept"], timeout=5, wait=1) as (state, missing, kept):
+        assert (state.value, missing.value, kept.value) == (b"s0", None, b"unchanged")
+        state.put("s1", ttl=60)
+        missing.put("short-lived", ttl=0.3)
+    assert (kv.get("k-state"), kv.get("k-missing"), kv.get("k-kept")) == (b"s1", b"short-lived", b"unchanged")
+    deadline = time.monotonic() + 5
+    while kv.get("k-missing") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert kv.get("k-missing") is None and kv.get("k-state") == b"s1"  # each key kept its own TTL
+    with kv.locked("multi", ["k-state", "k-kept"], timeout=5, wait=1) as (state, kept):
+        kept.put(None)
+    assert kv.get("k-kept") is None and kv.get("k-state") == b"s1"
 
 
 def test_locked_times_out_while_held(kv):
     held_evt, release = threading.Event(), threading.Event()
 
     def holder():
-        with kv.locked("busy", "busy-doc", timeout=5, wait=1):
+        with kv.locked("busy", ["busy-doc"], timeout=5, wait=1):
             held_evt.set()
             release.wait(2)
 
@@ -144,7 +162,7 @@ def test_locked_times_out_while_held(kv):
     t.start()
     held_evt.wait(2)
     with pytest.raises(LockTimeout):
-        with kv.locked("busy", "busy-doc", timeout=5, wait=0.1):
+        with kv.locked("busy", ["busy-doc"], timeout=5, wait=0.1):
             pass
     release.set()
     t.join()

@@ -251,6 +251,18 @@ def test_full_path_on_postgres_and_redis(postgres_url, redis_client, wx):
     assert redis_client.exists("conv:oProd")  # the first reply is remembered with the conversation
 
 
+def test_remembered_replies_expire_with_the_retry_window_not_with_the_conversation(sqlite_url, redis_client, wx):
+    """A reply may repeat what the user typed (the application summary has their name and phone):
+    it is kept for WeChat's retries only, not for the conversation's week."""
+    from dialogs.state import REPEAT_WINDOW_S
+
+    app, _ = make_app(sqlite_url, kv=RedisKV(redis_client))
+    post(app.test_client(), wx.callback(text_xml("oPrivate", "施工许可证需要准备哪些材料", msg_id=5)))
+    assert b"answered" not in redis_client.get("conv:oPrivate")
+    assert b"answered" in redis_client.get("conv:oPrivate:answered")
+    assert 0 < redis_client.ttl("conv:oPrivate:answered") <= REPEAT_WINDOW_S < redis_client.ttl("conv:oPrivate")
+
+
 def test_a_text_message_costs_redis_two_commands_and_an_event_two(sqlite_url, redis_client, wx):
     """Redis round trips are most of a message's cost beyond WeChat's own crypto (bench/
     webhook_cpu.py): a text message takes the user's lock with its state and remembered replies
