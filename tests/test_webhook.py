@@ -10,7 +10,7 @@ from conftest import fixture_retriever
 from wechatpy.crypto import WeChatCrypto
 
 from bot.config import Settings
-from bot.kv import MemoryKV, RedisKV
+from bot.kv import LockTimeout, MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
 from dialogs import build_manager, texts
 from knowledge import load
@@ -320,6 +320,55 @@ def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
         time.sleep(0.05)
     assert len(late) == 1 and late[0].recipient_openid == "oSlow" and "施工合同" in late[0].text
     assert count(app, KbQuery) == 1
+
+
+def test_a_retry_stuck_behind_its_slow_first_delivery_never_replaces_the_late_answer(sqlite_url, wx):
+    """The first delivery runs long (inside the user's lock) and is answered later; WeChat's retry
+    waits for the lock, gives up with 「还在处理」 — which must not be sent later in the answer's place
+    (both late sends share the message's outbox key, and the first one in wins)."""
+    import threading
+
+    from bot.models import Notification
+
+    settings = Settings(wechat_token=TOKEN, database_url=sqlite_url, reply_budget_s=0.2)
+    kb = load(FIXTURE_KB)
+    manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=fixture_retriever(kb))
+    manager.store.lock_wait_s = 0.4
+    app = create_app(settings, manager=manager)
+    release, original = threading.Event(), manager._turn
+
+    def slow_turn(*args):
+        release.wait(5)
+        return original(*args)
+
+    manager._turn = slow_turn
+    gave_up, handle_text = threading.Event(), manager.handle_text
+
+    def watched_handle_text(*args, **kw):
+        try:
+            return handle_text(*args, **kw)
+        except LockTimeout:
+            gave_up.set()
+            raise
+
+    manager.handle_text = watched_handle_text
+    xml = text_xml("oStuck", "施工许可证需要准备哪些材料", msg_id=9090)
+    c = app.test_client()
+    assert post(c, wx.callback(xml)).get_data(as_text=True) == "success"  # first delivery: over budget
+    assert post(c, wx.callback(xml)).get_data(as_text=True) == "success"  # the retry, stuck behind it
+
+    def late_replies():
+        with manager.sessions() as s:
+            return s.scalars(sa.select(Notification).where(Notification.purpose == "late_reply")).all()
+
+    assert gave_up.wait(5)  # the retry's turn could not get the lock and said 「还在处理」
+    time.sleep(0.3)  # let its late-reply callback run
+    assert late_replies() == []  # ... which was not queued
+    release.set()
+    deadline = time.monotonic() + 5
+    while not (late := late_replies()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(late) == 1 and "施工合同" in late[0].text and texts.BUSY not in late[0].text
 
 
 def test_readiness_reports_database_and_store(sqlite_url):
