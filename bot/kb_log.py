@@ -26,16 +26,6 @@ _running: set[QueryLog] = set()  # whose writer threads run: close_all() writes 
 _running_lock = threading.Lock()
 
 
-def _row(openid: str, question: str, normalized: str, outcome: str, topic: str | None, confidence: float) -> dict:
-    return dict(user_ref=user_ref(openid), question=question[:500], normalized=normalized[:500],
-                outcome=outcome, topic=topic, confidence=float(confidence))
-
-
-def record(session: Session, openid: str, question: str, normalized: str, outcome: str,
-           topic: str | None, confidence: float) -> None:
-    session.add(KbQuery(**_row(openid, question, normalized, outcome, topic, confidence)))
-
-
 class QueryLog:
     """Buffers `KbQuery` rows and writes them in one multi-row insert per batch.
 
@@ -62,8 +52,9 @@ class QueryLog:
 
     def add(self, openid: str, question: str, normalized: str, outcome: str, topic: str | None,
             confidence: float) -> None:
-        row = _row(openid, question, normalized, outcome, topic, confidence)
-        row["asked_at"] = utcnow()  # when it was asked, not when the batch happens to be written
+        row = dict(user_ref=user_ref(openid), question=question[:500], normalized=normalized[:500],
+                   outcome=outcome, topic=topic, confidence=float(confidence),
+                   asked_at=utcnow())  # when it was asked, not when the batch happens to be written
         with self._lock:
             if len(self._rows) == self._rows.maxlen:
                 self._dropped += 1  # the deque drops the oldest as this one goes in

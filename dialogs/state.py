@@ -74,9 +74,10 @@ class ConversationStore:
 
 
 # A message WeChat delivers again must get the reply it got the first time and change nothing.
-# The replies live in the user's own state, read and written with it under the user's lock, so
-# recognising a retry costs no round trip to the store of its own; the lock also makes a retry
-# that arrives while its first delivery is still being answered wait for that answer.
+# The replies are read and written with the user's state, under the user's lock (session() keeps
+# them under a short-lived key of their own), so recognising a retry costs no round trip of its
+# own; the lock also makes a retry that arrives while its first delivery is still being answered
+# wait for that answer.
 
 def earlier_reply(state: dict, message_id: str) -> str | None:
     """The reply this message got when it was first delivered, if it was."""

@@ -38,9 +38,11 @@ def test_profile_and_gaps_round_trip(database_url):
     with transaction(sessions) as db:
         users.touch(db, "oA", subscribed=True)
         users.set_region(db, "oA", "donghu")
-        for q in ("社保怎么交", "社保怎么交", "护照去哪办"):
-            kb_log.record(db, "oA", q, q, "unsure", None, 0.1)
-        kb_log.record(db, "oA", "施工证材料", "施工证材料", "answered", "materials.x", 0.9)
+    queries = kb_log.QueryLog(sessions)
+    for q in ("社保怎么交", "社保怎么交", "护照去哪办"):
+        queries.add("oA", q, q, "unsure", None, 0.1)
+    queries.add("oA", "施工证材料", "施工证材料", "answered", "materials.x", 0.9)
+    queries.close()
     with transaction(sessions) as db:
         assert users.region_of(db, "oA") == "donghu"
         gaps = kb_log.gaps(db)
@@ -76,27 +78,6 @@ def test_kv_set_nx_and_expiry(kv):
     assert kv.set("k", "again", nx=True)
     kv.delete("k")
     assert kv.get("k") is None
-
-
-def test_kv_lock_excludes_and_times_out(kv):
-    held = threading.Event()
-    release = threading.Event()
-
-    def holder():
-        with kv.lock("res", timeout=5, wait=1):
-            held.set()
-            release.wait(2)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    held.wait(2)
-    with pytest.raises(LockTimeout):
-        with kv.lock("res", timeout=5, wait=0.1):
-            pass
-    release.set()
-    t.join()
-    with kv.lock("res", timeout=5, wait=1):
-        pass
 
 
 def test_locked_read_modify_write_is_serialised(kv):
@@ -150,19 +131,25 @@ def test_locked_reads_and_writes_several_keys_each_with_its_own_expiry(kv):
     assert kv.get("k-kept") is None and kv.get("k-state") == b"s1"
 
 
-def test_locked_times_out_while_held(kv):
-    held_evt, release = threading.Event(), threading.Event()
+@pytest.mark.parametrize("take", [
+    lambda kv, wait: kv.lock("res", timeout=5, wait=wait),
+    lambda kv, wait: kv.locked("res", ["res-doc"], timeout=5, wait=wait),
+], ids=["lock", "locked"])
+def test_a_held_lock_excludes_times_out_and_frees(kv, take):
+    held, release = threading.Event(), threading.Event()
 
     def holder():
-        with kv.locked("busy", ["busy-doc"], timeout=5, wait=1):
-            held_evt.set()
+        with take(kv, 1):
+            held.set()
             release.wait(2)
 
     t = threading.Thread(target=holder)
     t.start()
-    held_evt.wait(2)
+    held.wait(2)
     with pytest.raises(LockTimeout):
-        with kv.locked("busy", ["busy-doc"], timeout=5, wait=0.1):
+        with take(kv, 0.1):
             pass
     release.set()
     t.join()
+    with take(kv, 1):
+        pass

@@ -79,3 +79,17 @@ class RetryGuard:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(self.poll_s)
+
+
+class RecognisedInTurn:
+    """The guard for text messages: their turn recognises a repeat itself (dialogs/state.py
+    `earlier_reply`), under the user's lock, so there is nothing to mark in the store here."""
+
+    def claim(self, key: str) -> bool:
+        return True
+
+    def done(self, key: str, reply: str) -> None:
+        pass
+
+    def release(self, key: str) -> None:
+        pass

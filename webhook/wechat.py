@@ -20,7 +20,7 @@ from wechatpy.utils import check_signature
 from bot.kv import LockTimeout
 from dialogs import texts
 
-from .retry_guard import RetryGuard, retry_key
+from .retry_guard import RecognisedInTurn, retry_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
@@ -28,6 +28,7 @@ bp = Blueprint("wechat", __name__)
 # Entity declarations are how XML bombs and external-entity reads start; WeChat never sends them.
 _DTD_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 SUCCESS = "success"
+RECOGNISED_IN_TURN = RecognisedInTurn()
 
 
 def _settings():
@@ -114,29 +115,28 @@ def _reply_once(message) -> str:
     (dialogs/state.py), which spares two round trips to Redis on the commonest message; events
     and the rest have no conversation turn, so the retry guard marks them in the store."""
     key = retry_key(message)
-    guard: RetryGuard | None = None if message.type == "text" else current_app.extensions["bangban_retry_guard"]
-    if guard is not None and not guard.claim(key):
+    guard = RECOGNISED_IN_TURN if message.type == "text" else current_app.extensions["bangban_retry_guard"]
+    if not guard.claim(key):
         return guard.earlier_reply(key) or SUCCESS
     manager = current_app.extensions["bangban_dialogs"]
     budget = current_app.config["BANGBAN_SETTINGS"].reply_budget_s
     future = current_app.extensions["bangban_turns"].submit(_reply_text, manager, message)
     try:
         text = future.result(timeout=budget)
+    except LockTimeout:  # the user's previous message is still being answered
+        text = texts.BUSY
     except FutureTimeout:
         # Too slow for a passive reply: acknowledge now (so WeChat neither retries nor shows
         # "该公众号暂时无法提供服务") and send the answer as a customer-service message when ready.
-        if guard is not None:
-            guard.done(key, SUCCESS)
+        guard.done(key, SUCCESS)
         future.add_done_callback(lambda f: _send_late(manager, message, key, f))
         log.warning("reply over budget (%.1f s): answering asynchronously", budget)
         return SUCCESS
     except Exception:
-        if guard is not None:
-            guard.release(key)  # let WeChat's retry try again
+        guard.release(key)  # let WeChat's retry try again
         raise
     reply_xml = SUCCESS if text is None else create_reply(text, message).render()
-    if guard is not None:
-        guard.done(key, reply_xml)
+    guard.done(key, reply_xml)
     return reply_xml
 
 
@@ -144,10 +144,7 @@ def _reply_text(manager, message) -> str | None:
     """The text to answer with, or None for a bare `success`."""
     user = message.source
     if message.type == "text":
-        try:
-            return manager.handle_text(user, message.content or "", message_id=_message_id(message)).reply
-        except LockTimeout:
-            return texts.BUSY
+        return manager.handle_text(user, message.content or "", message_id=_message_id(message)).reply
     if message.type == "event":
         turn = manager.handle_event(user, (message.event or "").lower())
         return turn.reply if turn else None
@@ -165,14 +162,16 @@ def _send_late(manager, message, key: str, future) -> None:
     from bot import outbox
     from bot.db import transaction
 
+    if isinstance(future.exception(), LockTimeout):
+        # 「还在处理上一条」 is worth saying only as the immediate reply: later it would arrive after
+        # the very turn it waited for, and a retry that waited behind its own first delivery must
+        # not take the real answer's place in the outbox (same key).
+        return
     if future.exception() is not None:
         log.error("late reply failed", exc_info=future.exception())
         return
     text = future.result()
-    # 「还在处理上一条」 is worth saying only as the immediate reply: it would arrive after the very
-    # turn it waited for, and a retry that waited behind its own first delivery must not take
-    # the real answer's place in the outbox (same key).
-    if text and text != texts.BUSY:
+    if text:
         with transaction(manager.sessions) as db:
             outbox.enqueue(db, key=f"late:{key}", recipient=message.source, recipient_kind="enterprise",
                            purpose="late_reply", text=text)
