@@ -50,6 +50,10 @@ def default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'var' / 'bangban.sqlite3'}"
 
 
+def default_cache_dir() -> str:
+    return str(Path.cwd() / "var" / "cache")
+
+
 @dataclass(frozen=True)
 class Settings:
     # WeChat Official Account (开发 → 基本配置). The token signs every callback.
@@ -70,6 +74,9 @@ class Settings:
 
     database_url: str = field(default_factory=default_database_url)
     redis_url: str = ""  # empty: in-process store (one process only)
+    # Where the built knowledge-base index is kept between starts (knowledge/cache.py); "" builds
+    # it afresh in every process.
+    kb_cache_dir: str = field(default_factory=default_cache_dir)
 
     # Callback hardening (WeChat platform notes): replayed requests and oversized bodies.
     max_timestamp_skew_s: int = 300
@@ -149,6 +156,7 @@ def load_settings() -> Settings:
         contacts=_load_yaml(_env("BANGBAN_CONTACTS")),
         database_url=_env("DATABASE_URL") or default_database_url(),
         redis_url=_env("REDIS_URL"),
+        kb_cache_dir="" if _env("BANGBAN_CACHE_DIR").lower() == "off" else (_env("BANGBAN_CACHE_DIR") or default_cache_dir()),
         max_timestamp_skew_s=_env_int("WECHAT_MAX_TIMESTAMP_SKEW", defaults.max_timestamp_skew_s),
         max_body_bytes=_env_int("WECHAT_MAX_BODY_BYTES", defaults.max_body_bytes),
         secret_key=_env("SECRET_KEY", defaults.secret_key),

@@ -5,7 +5,8 @@ The embedded SQLite file is upgraded on first start; PostgreSQL is upgraded with
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+import re
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -84,9 +85,40 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+_REVISION_RE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w-]+|None)['\"]?", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration's id, read from the version files' own `revision`/`down_revision`
+    lines: knowing whether a file is current then needs neither Alembic nor its imports."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict((k, v) for k, v in _REVISION_RE.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None  # several heads: let Alembic complain
+
+
+def _sqlite_is_current(url: str) -> bool:
+    import sqlite3
+
+    path = url.split("///", 1)[-1]
+    if not path or path == ":memory:" or not Path(path).exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
+            row = conn.execute("select version_num from alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == head_revision()
+
+
 def open_database(url: str) -> sessionmaker[Session]:
-    """Sessions for `url`. The embedded SQLite file is created and upgraded on first use;
+    """Sessions for `url`. The embedded SQLite file is created and upgraded on first use (a
+    current file is recognised without loading Alembic: a third of `bangban ask`'s start);
     PostgreSQL is upgraded by the deploy step (`bangban db upgrade`), never by a worker."""
-    if url.startswith("sqlite"):
+    if url.startswith("sqlite") and not _sqlite_is_current(url):
         upgrade(url)
     return make_sessionmaker(make_engine(url))

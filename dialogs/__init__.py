@@ -5,7 +5,8 @@ from bot.config import Settings
 from bot.db import open_database
 from bot.kv import KV, make_kv
 from bot.workdays import WorkCalendar, load_calendar
-from knowledge import KnowledgeBase, Retriever, load
+from knowledge import KnowledgeBase, Retriever
+from knowledge.cache import load_retriever
 
 from .actions import runtime
 from .manager import DialogManager, Turn
@@ -17,8 +18,9 @@ __all__ = ["DialogManager", "Turn", "build_manager"]
 def build_manager(settings: Settings, kb: KnowledgeBase | None = None, kv: KV | None = None,
                   retriever: Retriever | None = None, calendar: WorkCalendar | None = None) -> DialogManager:
     """Wire the dialog manager and its actions to the knowledge base, state store and database."""
-    kb = kb or load()
-    retriever = retriever or Retriever(kb)
+    if retriever is None:
+        retriever = Retriever(kb) if kb is not None else load_retriever(settings.kb_cache_dir)
+    kb = kb or retriever.kb
     sessions = open_database(settings.database_url)
     runtime.configure(runtime.Runtime(settings, kb, retriever, sessions, calendar or load_calendar()))
     return DialogManager(kb=kb, retriever=retriever,

@@ -102,18 +102,23 @@ class _Field:
             for t, tf in Counter(d).items():
                 w = self.idf[t] * tf * (K1 + 1) / (tf + norm)
                 postings.setdefault(t, []).append((i, w))
-        self.postings = {
-            t: (np.fromiter((i for i, _ in p), np.int32, len(p)), np.fromiter((w for _, w in p), np.float32, len(p)))
-            for t, p in postings.items()
-        }
+        # All postings in two flat arrays, each term a (start, end) span of them: the same sums as
+        # an array pair per term, and a pickle of two arrays instead of ~40k (knowledge/cache.py).
+        self.spans: dict[str, tuple[int, int]] = {}
+        flat: list[tuple[int, float]] = []
+        for t, p in postings.items():
+            self.spans[t] = (len(flat), len(flat) + len(p))
+            flat += p
+        self.post_docs = np.fromiter((i for i, _ in flat), np.int32, len(flat))
+        self.post_weights = np.fromiter((w for _, w in flat), np.float32, len(flat))
         self.doc_terms = [frozenset(d) for d in docs]
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
-        hits = [self.postings[t] for t in set(terms) if t in self.postings]
-        if not hits:
+        spans = [self.spans[t] for t in set(terms) if t in self.spans]
+        if not spans:
             return np.zeros(self.n_docs, np.float32)
-        idx = np.concatenate([h[0] for h in hits])
-        w = np.concatenate([h[1] for h in hits])
+        idx = np.concatenate([self.post_docs[a:b] for a, b in spans])
+        w = np.concatenate([self.post_weights[a:b] for a, b in spans])
         return np.bincount(idx, weights=w, minlength=self.n_docs).astype(np.float32)
 
     def coverage(self, terms: Sequence[str], doc: int) -> float:
@@ -153,7 +158,8 @@ class Retriever:
         self._remembered = lru_cache(maxsize=SEARCH_CACHE_SIZE)(self.search_uncached)
         self.thresholds = thresholds
         self.analyzer = analyzer or Analyzer(kb.lexicon.words, kb.lexicon.synonyms,
-                                             drop=[n for r in kb.regions.values() for n in r.names])
+                                             drop=[n for r in kb.regions.values() for n in r.names],
+                                             corpus=[t for e in kb.entries for t in (*e.questions, e.answer)])
         self.topics: list[str] = list(kb.topics)
         q_terms: list[Terms] = []
         doc_topic: list[int] = []
@@ -187,6 +193,15 @@ class Retriever:
         self.classifier: topic_classifier.TopicClassifier | None = None
         if classifier and topic_classifier.worth_training(len(q_terms), len(self.topics)):
             self.classifier = topic_classifier.train(q_terms, doc_topic, len(self.topics))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_remembered"]  # a cache of results, not part of the index
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._remembered = lru_cache(maxsize=SEARCH_CACHE_SIZE)(self.search_uncached)
 
     @property
     def thresholds(self) -> Thresholds:

@@ -42,10 +42,10 @@ def get() -> Runtime:
                 from bot.config import load_settings
                 from bot.db import open_database
                 from bot.workdays import load_calendar
-                from knowledge import load
+                from knowledge.cache import load_retriever
 
                 settings = load_settings()
-                kb = load()
-                _current = Runtime(settings, kb, Retriever(kb), open_database(settings.database_url),
+                retriever = load_retriever(settings.kb_cache_dir)
+                _current = Runtime(settings, retriever.kb, retriever, open_database(settings.database_url),
                                    load_calendar())
     return _current
