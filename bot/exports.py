@@ -3,6 +3,10 @@
 Pure: plain data in (bot/dashboard.py gathers it), bytes out. Every sheet has Chinese headers,
 a frozen, bold header row, widths fitted to the text, and prints landscape, one page wide, with
 the header repeated on every page.
+
+Every string is written as text, never as a formula: names and comments come from applicants,
+and openpyxl stores any string starting with "=" as a live formula (=HYPERLINK, =WEBSERVICE).
+Characters XML cannot hold are dropped on the way out too, so no stored row breaks a report.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from openpyxl.utils import get_column_letter
 
 from .cases import CASE_STATES, ITEM_STATES
 from .clock import SERVICE_TZ, as_utc
+from .text_safety import looks_like_formula, xml_safe
 from .dashboard import (
     ACTOR_KINDS,
     ESCALATION_LEVELS,
@@ -34,6 +39,7 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 CAPTION_FONT = Font(bold=True, size=12)
 MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
+EXCEL_CELL_CHARS = 32767  # Excel's limit for one cell; a longer one makes it "repair" the file
 ESCALATION_STATES = {"open": "待解决", "resolved": "已解决"}
 LEDGER_HEADERS = ("时间", "案件编号", "项目单位", "项目名称", "审批事项", "记录人类别", "记录人", "动作", "内容")
 
@@ -61,7 +67,32 @@ def _width(value) -> float:
 def _cell(value):
     if isinstance(value, datetime):
         return local(value)
+    if isinstance(value, str):
+        value = xml_safe(value)
+        return value if len(value) <= EXCEL_CELL_CHARS else value[:EXCEL_CELL_CHARS - 1] + "…"
     return value
+
+
+def _out(ws, value, wrap: bool = False, font: Font | None = None, fill: PatternFill | None = None):
+    """What to append for `value`: the value itself, or a cell when it needs a style or must be
+    kept from being read as a formula."""
+    formula_like = isinstance(value, str) and looks_like_formula(value)
+    wrapped = wrap and isinstance(value, str) and "\n" in value
+    if not (formula_like or wrapped or font or fill):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    if formula_like:
+        # Text, as OWASP asks: the string type, and the quote prefix (what a typed leading ' is in
+        # xlsx), so Excel also keeps it text when someone edits the cell.
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    if wrapped:  # text with line breaks (an item's history) prints on several lines
+        cell.alignment = WRAP
+    if font:
+        cell.font = font
+    if fill:
+        cell.fill = fill
+    return cell
 
 
 def write_sheet(wb: Workbook, sheet: Sheet) -> None:
@@ -87,26 +118,11 @@ def write_sheet(wb: Workbook, sheet: Sheet) -> None:
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     if sheet.caption:
-        caption = WriteOnlyCell(ws, value=sheet.caption)
-        caption.font = CAPTION_FONT
-        ws.append([caption])
+        ws.append([_out(ws, _cell(sheet.caption), font=CAPTION_FONT)])
         ws.append([])
-    header = []
-    for title in sheet.headers:
-        cell = WriteOnlyCell(ws, value=title)
-        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        header.append(cell)
-    ws.append(header)
+    ws.append([_out(ws, _cell(title), font=HEADER_FONT, fill=HEADER_FILL) for title in sheet.headers])
     for row in rows:
-        if sheet.wrap:  # text with line breaks (an item's history) prints on several lines
-            row = [_wrapped(ws, v) if isinstance(v, str) and "\n" in v else v for v in row]
-        ws.append(row)
-
-
-def _wrapped(ws, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    cell.alignment = WRAP
-    return cell
+        ws.append([_out(ws, v, wrap=sheet.wrap) for v in row])
 
 
 def workbook(sheets: Iterable[Sheet]) -> bytes:
