@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot import cases, clock, notify
 from bot.cases import OPEN_STATES, TERMINATION_REASONS, CaseError
 from bot.models import Case, CaseItem, LedgerEntry, Staff
+from bot.text_safety import xml_safe
 
 MAX_TEXT = 500
 
@@ -37,7 +38,7 @@ class Actor:
 
 
 def _clean(text: str | None, what: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
-    value = (text or "").strip()
+    value = xml_safe(text or "").strip()  # a NUL or \x01 would fail PostgreSQL, then every export
     if required and not value:
         raise CaseError(f"请填写{what}")
     if len(value) > limit:

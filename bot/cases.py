@@ -5,7 +5,7 @@ outbox), so a crash can lose neither the enterprise's submission nor its notific
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, outbox
 from .models import Case, CaseCounter, CaseItem, LedgerEntry, Staff, utcnow
+from .text_safety import single_line
 from .workdays import WorkCalendar
 
 CASE_STATES = {
@@ -79,6 +80,15 @@ class Application:
     contact_phone: str | None = None
     agreement_consented_at: datetime | None = None
     submission_key: str | None = None
+
+    def cleaned(self) -> "Application":
+        """The typed fields as one clean line each: a control character (which no spreadsheet,
+        XML reply or PostgreSQL text can hold) must not reach the case and break its exports."""
+        return replace(self, **{name: single_line(value) for name in _TYPED_FIELDS
+                                if isinstance(value := getattr(self, name), str)})
+
+
+_TYPED_FIELDS = ("company_name", "project_name", "contact_name", "project_code", "project_kind", "contact_phone")
 
 
 @dataclass
@@ -169,6 +179,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
            console_url: str = "") -> Case:
     """Store a new request with its items, assign a commissioner and queue the assignment alert.
     A repeated submission (same submission_key) returns the case made the first time."""
+    app = app.cleaned()
     if app.submission_key:
         existing = session.scalar(sa.select(Case).where(Case.submission_key == app.submission_key))
         if existing is not None:

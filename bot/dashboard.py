@@ -39,6 +39,7 @@ from .models import (
     Staff,
     utcnow,
 )
+from .text_safety import xml_safe
 from .workdays import WorkCalendar
 
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -584,7 +585,7 @@ def raise_escalation(db: Session, case: Case, level: str, note: str, supervisor:
     """Raise a case problem to 联席会议 or 工改领导小组 (one open escalation per level and case)."""
     if level not in ESCALATION_LEVELS:
         raise CaseError("请选择提交联席会议或工改领导小组")
-    note = (note or "").strip()
+    note = xml_safe(note or "").strip()
     if not note:
         raise CaseError("请写明需要协调解决的问题")
     if case.state not in OPEN_STATES:
@@ -603,7 +604,7 @@ def raise_escalation(db: Session, case: Case, level: str, note: str, supervisor:
 
 def resolve_escalation(db: Session, escalation: Escalation, case: Case, resolution: str,
                        supervisor: Staff) -> Escalation:
-    resolution = (resolution or "").strip()
+    resolution = xml_safe(resolution or "").strip()
     if not resolution:
         raise CaseError("请填写协调结果")
     if escalation.state != "open":

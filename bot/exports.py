@@ -22,7 +22,6 @@ from openpyxl.utils import get_column_letter
 
 from .cases import CASE_STATES, ITEM_STATES
 from .clock import SERVICE_TZ, as_utc
-from .text_safety import looks_like_formula, xml_safe
 from .dashboard import (
     ACTOR_KINDS,
     ESCALATION_LEVELS,
@@ -32,6 +31,7 @@ from .dashboard import (
     Dashboard,
     LedgerRow,
 )
+from .text_safety import looks_like_formula, xml_safe
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")

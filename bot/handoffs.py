@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from . import clock, outbox
 from .cases import OPEN_STATES
 from .models import Case, Handoff, Staff
+from .text_safety import xml_safe
 
 MAX_QUESTION = 1000
 
@@ -41,7 +42,7 @@ def _people_to_alert(session: Session, openid: str, region: str | None) -> list[
 
 def open_handoff(session: Session, openid: str, region: str | None, question: str, console_url: str = "") -> Handoff:
     """Record the question (one open handoff per user: a second one adds to it) and alert staff."""
-    question = question.strip()[:MAX_QUESTION]
+    question = xml_safe(question).strip()[:MAX_QUESTION]
     handoff = open_for(session, openid)
     if handoff is not None:
         if question and question not in handoff.question:
@@ -67,7 +68,7 @@ def visible_to(staff: Staff):
 
 
 def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:
-    text = (text or "").strip()
+    text = xml_safe(text or "").strip()
     if not text:
         raise HandoffError("请填写答复内容")
     if handoff.state != "open":

@@ -34,6 +34,7 @@ from .models import (
     Staff,
     WechatUser,
 )
+from .text_safety import xml_safe
 from .workdays import WorkCalendar
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -116,7 +117,7 @@ def _check_score(value: int | None, what: str) -> int | None:
 
 
 def _clean_comment(comment: str | None) -> str | None:
-    text = (comment or "").strip()
+    text = xml_safe(comment or "").strip()
     return text[:MAX_COMMENT] if text else None
 
 
@@ -264,7 +265,7 @@ def record_visit(session: Session, rect_id: int, staff: Staff, note: str, now: d
     """回访: what the supervisor learned calling the enterprise back. May be recorded again
     (a second call) until the 整改 is closed."""
     rect, case = _rectification_in(session, rect_id, staff.region)
-    note = (note or "").strip()
+    note = xml_safe(note or "").strip()
     if not note:
         raise RatingError("请填写回访情况")
     if rect.state == "closed":
@@ -282,7 +283,7 @@ def close_rectification(session: Session, rect_id: int, staff: Staff, outcome: s
                         now: datetime | None = None) -> Rectification:
     """整改办结, after the 回访; the enterprise hears what was done (反馈)."""
     rect, case = _rectification_in(session, rect_id, staff.region)
-    outcome = (outcome or "").strip()
+    outcome = xml_safe(outcome or "").strip()
     if rect.state == "closed":
         raise RatingError("该整改已办结")
     if rect.state != "visited":

@@ -113,6 +113,14 @@ def test_formula_like_names_are_stored_as_text_in_every_export(console_app):
     assert {HOSTILE["company"], HOSTILE["note"], HOSTILE["comment"]} <= dashboard_values
 
 
+def test_control_characters_are_dropped_where_the_case_is_stored(console_app):
+    number = hostile_case(console_app, company="坏\x01字符\x0b科技\x1f有限公司", project="研发楼\x00一期",
+                          contact="陈\x08经理")
+    with db_of(console_app) as db:
+        case = cases.by_number(db, number)
+        assert (case.company_name, case.project_name, case.contact_name) == ("坏字符科技有限公司", "研发楼一期", "陈经理")
+
+
 def test_a_stored_control_character_never_breaks_a_report(console_app):
     """Rows written before the form cleaned its input (or by any other way in) still export."""
     number = hostile_case(console_app)
@@ -128,3 +136,15 @@ def test_a_stored_control_character_never_breaks_a_report(console_app):
     assert "武汉光谷示例科技有限公司" in {cell.value for cell in cells(files["ledger"])}  # the other case too
     assert client.get(f"/console/cases/{good}/archive.xlsx").status_code == 200
 
+
+def test_staff_notes_with_control_characters_are_stored_without_them(console_app):
+    """What staff type enters the same way: a NUL would fail on PostgreSQL, a \\x01 every export."""
+    import re
+
+    number = hostile_case(console_app)
+    client = _signed_in(console_app)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/cases").get_data(as_text=True))[1]
+    r = client.post(f"/console/cases/{number}/notes", data={"text": "电话\x00联系\x01经办人", "csrf_token": token})
+    assert r.status_code == 303
+    with db_of(console_app) as db:
+        assert cases.ledger_of(db, cases.by_number(db, number))[-1].detail == "电话联系经办人"
