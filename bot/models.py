@@ -164,7 +164,8 @@ class Notification(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the 工程建设项目审批管理系统 API, acting for one staff member's region.
+    """A bearer token for the 工程建设项目审批管理系统 API, acting for one staff member with the
+    console's role and region rules, limited further by its scopes.
 
     Only a SHA-256 of the token is kept: the token is random and long, so a fast hash is enough
     and lets a request be looked up by hash; a leaked table does not leak usable tokens.
@@ -177,6 +178,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(sa.String(12))  # first characters, to tell tokens apart in lists
     staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff.id"), index=True)
     label: Mapped[str] = mapped_column(sa.String(80), default="")
+    # Space-separated, as in OAuth: "read" (cases) or "read write" (also item progress).
+    scopes: Mapped[str] = mapped_column(sa.String(40), default="read")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

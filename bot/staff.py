@@ -1,7 +1,9 @@
 """Staff accounts: commissioners and supervisors, their passwords and their API tokens.
 
 Passwords are kept as werkzeug hashes (scrypt); API tokens as SHA-256 of a long random secret,
-shown once when minted. Nothing here knows about HTTP: the console and the API call in.
+shown once when minted, with scopes (read, write). What a token may see and move beyond its
+scopes is the console's rule for its staff member (webhook/console/auth.py). Nothing here knows
+about HTTP: the console, the API and the CLI call in.
 """
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .models import ApiToken, Staff, utcnow
+from .cases import OPEN_STATES
+from .models import ApiToken, Case, Staff, utcnow
 
 ROLES = {"commissioner": "帮代办专员", "supervisor": "主管"}
+# What a token may do, beyond what its staff member may do in the console. Writing answers with
+# the case it changed, so "write" includes "read".
+SCOPES = {"read": "读取案件", "write": "更新事项进度"}
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "bbt_"
 # Writing last_used_at on every API call would turn each read into a write; once a minute is
@@ -57,6 +63,31 @@ def set_password(staff: Staff, password: str) -> None:
     staff.password_hash = generate_password_hash(password)
 
 
+def change_password(staff: Staff, current: str, new: str) -> None:
+    """The signed-in person's own change: the current password first, so a session left open
+    on a shared computer cannot be turned into the account."""
+    if not staff.password_hash or not check_password_hash(staff.password_hash, current or ""):
+        raise StaffError("当前密码不正确")
+    set_password(staff, new)
+
+
+def by_username(session: Session, username: str) -> Staff | None:
+    return session.scalar(sa.select(Staff).where(Staff.username == normalize_username(username)))
+
+
+def deactivate(session: Session, staff: Staff) -> int:
+    """Stop an account: no sign-in, no API, no new assignments; its tokens are revoked so that
+    reactivating it later does not bring old tokens back. Returns how many open cases still
+    name this person, for a supervisor to reassign."""
+    staff.active = False
+    now = utcnow()
+    for token in tokens_of(session, staff):
+        if token.revoked_at is None:
+            token.revoked_at = now
+    return session.scalar(sa.select(sa.func.count(Case.id)).where(
+        Case.commissioner_id == staff.id, Case.state.in_(OPEN_STATES))) or 0
+
+
 def normalize_username(username: str) -> str:
     return (username or "").strip().lower()
 
@@ -79,19 +110,36 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def mint_token(session: Session, staff: Staff, label: str = "") -> str:
+def normalize_scopes(scopes) -> frozenset[str]:
+    wanted = frozenset(scopes or ("read",))
+    unknown = wanted - SCOPES.keys()
+    if unknown:
+        raise StaffError(f"令牌权限只能是 {' / '.join(SCOPES)}（不认识：{'、'.join(sorted(unknown))}）")
+    return wanted | {"read"}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a verified token lets its bearer do: act as `staff`, within `scopes`."""
+
+    staff: Staff
+    scopes: frozenset[str]
+
+
+def mint_token(session: Session, staff: Staff, label: str = "", scopes=("read",)) -> str:
     """A new API token for `staff`; the plain token is returned once and never stored."""
     if not staff.active:
         raise StaffError("该账号已停用，不能签发令牌")
+    granted = normalize_scopes(scopes)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(token_hash=_token_hash(token), prefix=token[:12], staff_id=staff.id,
-                         label=label.strip()[:80]))
+                         label=label.strip()[:80], scopes=" ".join(s for s in SCOPES if s in granted)))
     session.flush()
     return token
 
 
-def verify_token(session: Session, token: str) -> Staff | None:
-    """The active staff member a live token acts for, else None. Records when it was last used."""
+def verify_token(session: Session, token: str) -> Grant | None:
+    """Who a live token acts for and its scopes, else None. Records when it was last used."""
     if not token or not token.startswith(TOKEN_PREFIX):
         return None
     digest = _token_hash(token)
@@ -108,7 +156,7 @@ def verify_token(session: Session, token: str) -> Staff | None:
         last = last.replace(tzinfo=now.tzinfo)
     if last is None or now - last >= LAST_USED_RESOLUTION:
         row.last_used_at = now
-    return staff
+    return Grant(staff, frozenset(row.scopes.split()))
 
 
 def revoke_token(session: Session, token_id: int) -> bool:
@@ -119,8 +167,12 @@ def revoke_token(session: Session, token_id: int) -> bool:
     return True
 
 
-def tokens_of(session: Session, staff: Staff) -> list[ApiToken]:
-    return list(session.scalars(sa.select(ApiToken).where(ApiToken.staff_id == staff.id).order_by(ApiToken.id)))
+def tokens_of(session: Session, staff: Staff | None = None) -> list[ApiToken]:
+    """`staff`'s tokens, or everyone's, oldest first (revoked ones included: the list is a record)."""
+    stmt = sa.select(ApiToken).order_by(ApiToken.id)
+    if staff is not None:
+        stmt = stmt.where(ApiToken.staff_id == staff.id)
+    return list(session.scalars(stmt))
 
 
 # -- demo roster --------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The /api/v1 JSON API as the 工程建设项目审批管理系统 calls it, on SQLite and the real
-PostgreSQL: bearer tokens, region scope, and item updates with the console's rules and pushes."""
+PostgreSQL: bearer tokens with scopes, the console's role and region rules, and item updates with
+the console's rules and pushes."""
 from __future__ import annotations
 
 import re
@@ -26,9 +27,9 @@ def staff_named(db, username) -> Staff:
     return db.scalar(sa.select(Staff).where(Staff.username == username))
 
 
-def token_for(app, username="donghu-lead") -> str:
+def token_for(app, username="donghu-1", scopes=("read", "write")) -> str:
     with db_of(app) as db:
-        return staff_module.mint_token(db, staff_named(db, username), label="审批系统对接")
+        return staff_module.mint_token(db, staff_named(db, username), label="审批系统对接", scopes=scopes)
 
 
 def new_case(app, region="donghu", commissioner="donghu-1", openid="oApiEnt", accept=True,
@@ -120,21 +121,49 @@ def test_get_case_by_number_with_items(app):
     assert "applicant_openid" not in body and "contact_phone" not in body  # not the system's business
 
 
-def test_cases_are_scoped_to_the_token_staff_region(app):
-    mine = [new_case(app), new_case(app, commissioner="donghu-2", accept=False)]
+def test_tokens_see_what_the_console_shows_their_staff(app):
+    """A commissioner's token reads that commissioner's cases, a supervisor's the region's: the
+    console's case_scope, not the whole region for everyone."""
+    mine = [new_case(app), new_case(app, accept=False)]
+    colleagues = new_case(app, commissioner="donghu-2", accept=False)
     elsewhere = new_case(app, region="jiangbei", commissioner="jiangbei-1")
     client = app.test_client()
-    token = token_for(app, "donghu-1")  # a commissioner's token still reads the whole region
+    token = token_for(app, "donghu-1", scopes=("read",))
     body = client.get("/api/v1/cases", headers=auth(token)).get_json()
     assert body["total"] == 2 and {c["number"] for c in body["cases"]} == set(mine)
-    assert client.get(f"/api/v1/cases/{elsewhere}", headers=auth(token)).status_code == 404
+    for hidden in (colleagues, elsewhere):
+        assert client.get(f"/api/v1/cases/{hidden}", headers=auth(token)).status_code == 404
     assert {c["number"] for c in client.get("/api/v1/cases?state=applied", headers=auth(token))
             .get_json()["cases"]} == {mine[1]}
     assert client.get("/api/v1/cases?limit=1&offset=1", headers=auth(token)).get_json()["cases"][0]["number"] == mine[0]
     r = client.get("/api/v1/cases?state=bogus", headers=auth(token))
     assert r.status_code == 400 and "open" in r.get_json()["allowed"]
+
+    lead = auth(token_for(app, "donghu-lead", scopes=("read",)))
+    assert {c["number"] for c in client.get("/api/v1/cases", headers=lead).get_json()["cases"]} == {*mine, colleagues}
+    assert client.get(f"/api/v1/cases/{colleagues}", headers=lead).status_code == 200
+    assert client.get(f"/api/v1/cases/{elsewhere}", headers=lead).status_code == 404
     jiangbei = client.get("/api/v1/cases", headers=auth(token_for(app, "jiangbei-lead"))).get_json()
     assert [c["number"] for c in jiangbei["cases"]] == [elsewhere]
+
+
+def test_a_read_token_cannot_write_and_scopes_are_checked_when_minted(app):
+    number = new_case(app)
+    client = app.test_client()
+    reader = auth(token_for(app, "donghu-1", scopes=("read",)))
+    before = counts(app, number)
+    r = client.post(item_url(app, number), json={"state": "submitted"}, headers=reader)
+    assert r.status_code == 403 and r.get_json()["error"] == "insufficient_scope"
+    assert 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
+    assert counts(app, number) == before
+    assert client.get(f"/api/v1/cases/{number}", headers=reader).status_code == 200
+    with db_of(app) as db:
+        row = db.scalar(sa.select(ApiToken).order_by(ApiToken.id.desc()))
+        assert row.scopes == "read"
+        with pytest.raises(staff_module.StaffError, match="read"):
+            staff_module.mint_token(db, staff_named(db, "donghu-1"), scopes=("admin",))
+        staff_module.mint_token(db, staff_named(db, "donghu-1"), scopes=("write",))
+        assert db.scalar(sa.select(ApiToken).order_by(ApiToken.id.desc())).scopes == "read write"  # write reads too
 
 
 # -- item updates -------------------------------------------------------------------------
@@ -183,7 +212,7 @@ def test_item_update_follows_the_console_rules_and_pushes(app):
     assert [p for p, _ in to_enterprise] == ["progress", "correction"]
     assert "需补正：施工合同（双方盖章）" in to_enterprise[1][1] and f"{due:%Y年%m月%d日}" in to_enterprise[1][1]
     assert [p for p in to_commissioner if p != "assignment"] == ["item_reported", "item_reported"]
-    assert (ledger[-1].actor_kind, ledger[-1].actor_id) == ("system", "api:donghu-lead")
+    assert (ledger[-1].actor_kind, ledger[-1].actor_id) == ("system", "api:donghu-1")
 
 
 def test_item_update_refusals(app):
@@ -206,3 +235,58 @@ def test_item_update_refusals(app):
     before = counts(app, elsewhere)
     r = client.post(item_url(app, elsewhere), json={"state": "submitted"}, headers=headers)
     assert r.status_code == 404 and counts(app, elsewhere) == before
+
+
+def test_a_token_moves_only_what_its_staff_may_move_in_the_console(app):
+    """A supervisor oversees (console: note and assign only), so a supervisor's token, even with
+    the write scope, moves no item; a commissioner's token does not reach a colleague's case."""
+    number = new_case(app)
+    colleagues = new_case(app, commissioner="donghu-2")
+    client = app.test_client()
+    before = counts(app, number)
+    lead = auth(token_for(app, "donghu-lead"))
+    for body in ({"state": "submitted"}, {"state": "correction", "missing": "施工合同", "due": "2099-01-01"}):
+        r = client.post(item_url(app, number), json=body, headers=lead)
+        assert r.status_code == 403 and r.get_json()["error"] == "forbidden", body
+    assert counts(app, number) == before
+
+    before = counts(app, colleagues)
+    r = client.post(item_url(app, colleagues), json={"state": "submitted"}, headers=auth(token_for(app, "donghu-1")))
+    assert r.status_code == 404 and counts(app, colleagues) == before
+    r = client.post(item_url(app, colleagues), json={"state": "submitted"}, headers=auth(token_for(app, "donghu-2")))
+    assert r.status_code == 200 and r.get_json()["changed"] is True
+
+
+def test_tokens_are_listed_and_revoked(app):
+    first = token_for(app, "donghu-1", scopes=("read",))
+    second = token_for(app, "donghu-1")
+    token_for(app, "donghu-2")
+    with db_of(app) as db:
+        listed = staff_module.tokens_of(db, staff_named(db, "donghu-1"))
+        assert [(t.prefix, t.scopes) for t in listed] == [(first[:12], "read"), (second[:12], "read write")]
+        assert len(staff_module.tokens_of(db)) == 3  # everyone's, for `bangban staff token --list`
+        assert staff_module.revoke_token(db, listed[0].id) and not staff_module.revoke_token(db, listed[0].id)
+    client = app.test_client()
+    assert client.get("/api/v1/cases", headers=auth(first)).status_code == 401
+    assert client.get("/api/v1/cases", headers=auth(second)).status_code == 200
+
+
+def test_tokens_minted_before_scopes_keep_read_and_write(database_url):
+    """The migration gives existing tokens the powers they had (now bounded by the role rules);
+    new tokens default to read."""
+    from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+
+    upgrade(database_url, "0005")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into staff (username, name, role, region, active, created_at) "
+                             "values ('old', '老专员', 'commissioner', 'donghu', true, current_timestamp)"))
+        conn.execute(sa.text("insert into api_tokens (token_hash, prefix, staff_id, label, created_at) "
+                             "select 'h', 'bbt_old', id, '', current_timestamp from staff"))
+    upgrade(database_url)
+    with transaction(make_sessionmaker(engine)) as db:
+        assert db.scalar(sa.select(ApiToken.scopes)) == "read write"
+        person = db.scalar(sa.select(Staff))
+        staff_module.mint_token(db, person)
+        assert db.scalar(sa.select(ApiToken.scopes).order_by(ApiToken.id.desc())) == "read"
+    engine.dispose()

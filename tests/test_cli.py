@@ -80,3 +80,43 @@ def test_staff_roster_and_api_token(workdir):
     assert "zhou" in roster and "donghu-lead" in roster
     token = run(["staff", "token", "zhou"], workdir).stdout.strip()
     assert token.startswith("bbt_")
+
+
+def test_staff_tokens_listed_revoked_and_accounts_managed(workdir):
+    import sqlalchemy as sa
+
+    from bot import staff
+    from bot.db import make_engine, make_sessionmaker, transaction
+
+    assert run(["staff", "add", "zhou", "--name", "周专员", "--role", "commissioner", "--region", "donghu",
+                "--password", "s3cret-pass"], workdir).returncode == 0
+    reader = run(["staff", "token", "zhou", "--label", "审批系统"], workdir).stdout.strip()
+    writer = run(["staff", "token", "zhou", "--scope", "write"], workdir).stdout.strip()
+    assert run(["staff", "token", "zhou", "--scope", "admin"], workdir).returncode == 2
+    listing = run(["staff", "token", "--list"], workdir)
+    assert listing.returncode == 0
+    lines = [line for line in listing.stdout.splitlines() if "zhou" in line]
+    assert len(lines) == 2 and reader[:12] in lines[0] and writer[:12] in lines[1]
+    assert "审批系统" in lines[0] and "read" in lines[0] and "read write" in lines[1] and "active" in lines[0]
+    first_id = lines[0].split()[0]
+    r = run(["staff", "token", "--revoke", first_id], workdir)
+    assert r.returncode == 0 and f"revoked token {first_id}" in r.stdout
+    assert run(["staff", "token", "--revoke", first_id], workdir).returncode == 1  # already revoked
+    assert "revoked" in run(["staff", "token", "--list", "zhou"], workdir).stdout.splitlines()[1]
+
+    r = run(["staff", "passwd", "zhou", "--password", "another-pass-1"], workdir)
+    assert r.returncode == 0 and "password changed for zhou" in r.stdout
+    assert run(["staff", "passwd", "zhou", "--password", "short"], workdir).returncode == 1
+    r = run(["staff", "deactivate", "zhou"], workdir)
+    assert r.returncode == 0 and "deactivated zhou" in r.stdout
+    assert "(inactive)" in run(["staff", "list"], workdir).stdout
+    assert run(["staff", "deactivate", "nobody"], workdir).returncode == 1
+
+    engine = make_engine(f"sqlite:///{workdir / 'var' / 'bangban.sqlite3'}")
+    with transaction(make_sessionmaker(engine)) as db:
+        person = db.scalar(sa.select(staff.Staff).where(staff.Staff.username == "zhou"))
+        person.active = True  # to see which password now opens it
+        assert staff.authenticate(db, "zhou", "another-pass-1") is not None
+        assert staff.authenticate(db, "zhou", "s3cret-pass") is None
+        assert staff.verify_token(db, writer) is None  # deactivation revoked every token
+    engine.dispose()

@@ -206,6 +206,63 @@ def test_real_password_hashes_are_scrypt(database_url, monkeypatch):
     engine.dispose()
 
 
+def change_password(client, current, new, confirm=None):
+    token = csrf_token(client.get("/console/password").get_data(as_text=True))
+    return client.post("/console/password", data={"current": current, "new": new, "confirm": confirm or new,
+                                                  "csrf_token": token}, follow_redirects=True)
+
+
+def test_staff_change_their_own_password(app):
+    client = signed_in(app, "donghu-1")
+    elsewhere = signed_in(app, "donghu-1")  # the same person on another computer
+    for current, new, confirm, message in [
+        ("wrong-password", "a-new-password", None, "当前密码不正确"),
+        (PASSWORD, "a-new-password", "another-password", "两次输入的新密码不一致"),
+        (PASSWORD, "short", None, "密码至少 8 位"),
+    ]:
+        r = change_password(client, current, new, confirm)
+        assert r.status_code == 400 and message in r.get_data(as_text=True), message
+    assert login(app.test_client(), "donghu-1").status_code == 303  # nothing changed yet
+
+    r = change_password(client, PASSWORD, "a-new-password")
+    assert ("success", "密码已修改；其他设备上的登录已退出。") in FLASH.findall(r.get_data(as_text=True))
+    assert client.get("/console/cases").status_code == 200  # this session goes on
+    assert elsewhere.get("/console/cases").status_code == 303  # every other one ends
+    assert login(app.test_client(), "donghu-1").status_code == 401
+    assert login(app.test_client(), "donghu-1", "a-new-password").status_code == 303
+
+
+def test_supervisor_deactivates_a_commissioner_of_their_region(app):
+    number = new_case(app, commissioner="donghu-2")
+    lead = signed_in(app, "donghu-lead")
+    victim = signed_in(app, "donghu-2")
+    roster = lead.get("/console/staff").get_data(as_text=True)
+    assert "田雅琪" in roster and "龚志勇" in roster and "周晓岚" not in roster  # jiangbei-1 is not theirs
+    with db_of(app) as db:
+        ids = dict(db.execute(sa.select(Staff.username, Staff.id)).all())
+        token = staff_module.mint_token(db, db.get(Staff, ids["donghu-2"]))
+
+    def deactivate(client, username):
+        page = client.get("/console/cases").get_data(as_text=True)
+        return client.post(f"/console/staff/{ids[username]}/deactivate", data={"csrf_token": csrf_token(page)},
+                           follow_redirects=True)
+
+    for other in ("jiangbei-1", "donghu-lead", "yanjin-lead"):  # another region, a supervisor, themselves
+        assert deactivate(lead, other).status_code == 404, other
+    assert deactivate(signed_in(app, "donghu-1"), "donghu-2").status_code == 403  # a commissioner may not
+    assert signed_in(app, "donghu-1").get("/console/staff").status_code == 403
+
+    r = deactivate(lead, "donghu-2")
+    assert ("success", "已停用 龚志勇 的账号；其 1 件未结案件请重新分派。") in FLASH.findall(r.get_data(as_text=True))
+    assert victim.get("/console/cases").status_code == 303
+    assert login(app.test_client(), "donghu-2").status_code == 401
+    assert app.test_client().get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    with db_of(app) as db:
+        assert not db.get(Staff, ids["donghu-2"]).active
+    assert "已停用" in lead.get("/console/staff").get_data(as_text=True)
+    assert lead.get(f"/console/cases/{number}").status_code == 200  # the case waits for reassignment
+
+
 # -- CSRF ---------------------------------------------------------------------------------
 
 def test_forms_without_csrf_token_are_rejected(app):

@@ -79,6 +79,7 @@ def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 from . import (  # noqa: E402,F401 - the modules attach their routes to the blueprints  # noqa: E402,F401 - 挂图作战, exports and escalations (supervisors)
+    accounts,  # own password; a supervisor's roster and deactivation
     api,
     auth,
     cases,

@@ -1,8 +1,11 @@
 """JSON API for the 工程建设项目审批管理系统: read cases, report an item's state.
 
 Auth: `Authorization: Bearer <token>` (minted with bot.staff.mint_token). A token acts for one
-staff member and sees that member's region only; anything outside it is 404. There is no cookie
-auth here, so browsers cannot be tricked into calling it (no CSRF surface).
+staff member under the console's own rules (auth.case_scope, auth.may): a commissioner's token
+sees and moves that commissioner's cases, a supervisor's sees the region's and moves no item;
+anything outside its scope is 404. Its scopes narrow it further: "read" lists and reads cases,
+"write" also reports item progress. There is no cookie auth here, so browsers cannot be tricked
+into calling it (no CSRF surface).
 
 Item updates go through the same actions as the console, so the same rules and pushes apply; the
 ledger records them as the approval system acting for the token's staff member.
@@ -10,6 +13,7 @@ ledger records them as the approval system acting for the token's staff member.
 from __future__ import annotations
 
 from datetime import date
+from functools import wraps
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, g, jsonify, request
@@ -25,7 +29,7 @@ from bot.models import Case, CaseItem, Staff
 from bot.staff import verify_token
 
 from . import china_time, sessions, settings
-from .auth import case_or_404
+from .auth import case_or_404, case_scope, may
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 100
@@ -36,6 +40,8 @@ def _error(status: int, code: str, message: str, **extra):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="bangban"'
+    elif code == "insufficient_scope":  # RFC 6750: the token is good, its scope is not enough
+        response.headers["WWW-Authenticate"] = f'Bearer realm="bangban", error="insufficient_scope", scope="{extra["needed"]}"'
     return response
 
 
@@ -45,11 +51,23 @@ def require_token():
     if scheme.lower() != "bearer" or not token.strip():
         return _error(401, "unauthorized", "缺少访问令牌（Authorization: Bearer …）")
     with transaction(sessions()) as db:
-        staff = verify_token(db, token.strip())
-    if staff is None:
+        grant = verify_token(db, token.strip())
+    if grant is None:
         return _error(401, "unauthorized", "访问令牌无效或已撤销")
-    g.api_staff = staff
+    g.api_staff, g.api_scopes = grant.staff, grant.scopes
     return None
+
+
+def requires(scope: str):
+    """The route needs this scope of the token (checked before anything is looked up)."""
+    def decorate(view):
+        @wraps(view)
+        def checked(*args, **kwargs):
+            if scope not in g.api_scopes:
+                return _error(403, "insufficient_scope", f"该令牌没有 {scope} 权限", needed=scope)
+            return view(*args, **kwargs)
+        return checked
+    return decorate
 
 
 @bp.errorhandler(404)
@@ -57,14 +75,19 @@ def not_found(err):
     return _error(404, "not_found", "没有找到该案件或事项")
 
 
+@bp.errorhandler(403)
+def forbidden(err):
+    return _error(403, "forbidden", getattr(err, "description", "") or "该令牌所属人员无权进行此操作")
+
+
 @bp.errorhandler(405)
 def not_allowed(err):
     return _error(405, "method_not_allowed", "不支持该请求方法")
 
 
-def _region_case(db: Session, number: str, for_update: bool = False) -> Case:
-    """A case of the token's region, else 404 (an API token sees its staff member's region)."""
-    return case_or_404(db, number, Case.region == g.api_staff.region, for_update)
+def _visible_case(db: Session, number: str, for_update: bool = False) -> Case:
+    """A case the token's staff member may see in the console, else 404."""
+    return case_or_404(db, number, case_scope(g.api_staff), for_update)
 
 
 def _iso(value) -> str | None:
@@ -101,13 +124,14 @@ def _case_detail(db: Session, case: Case) -> dict:
 
 
 @bp.get("/cases")
+@requires("read")
 def list_cases():
     state = request.args.get("state", "")
     if state and state != "open" and state not in CASE_STATES:
         return _error(400, "bad_request", "state 取值不正确", allowed=["open", *CASE_STATES])
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), MAX_LIMIT)
     offset = max(request.args.get("offset", 0, type=int) or 0, 0)
-    stmt = sa.select(Case).where(Case.region == g.api_staff.region)
+    stmt = sa.select(Case).where(case_scope(g.api_staff))
     if state == "open":
         stmt = stmt.where(Case.state.in_(OPEN_STATES))
     elif state:
@@ -122,12 +146,14 @@ def list_cases():
 
 
 @bp.get("/cases/<number>")
+@requires("read")
 def get_case(number: str):
     with sessions()() as db:
-        return jsonify(_case_detail(db, _region_case(db, number)))
+        return jsonify(_case_detail(db, _visible_case(db, number)))
 
 
 @bp.post("/cases/<number>/items/<int:item_id>/status")
+@requires("write")
 def update_item(number: str, item_id: int):
     """Body: {"state": "accepted"}; for 需补正 also "missing" (what) and "due" (YYYY-MM-DD).
     Repeating an update the item already has answers 200 with "changed": false (safe retries)."""
@@ -146,7 +172,9 @@ def update_item(number: str, item_id: int):
     actor = Actor.approval_system(g.api_staff)
     try:
         with transaction(sessions()) as db:
-            case = _region_case(db, number, for_update=True)
+            case = _visible_case(db, number, for_update=True)
+            if not may(g.api_staff, "correction" if to == "correction" else "item"):
+                abort(403, description="事项进度由承办专员更新；主管的令牌只能读取案件。")
             item = db.get(CaseItem, item_id)
             if item is None or item.case_id != case.id:
                 abort(404)

@@ -191,9 +191,15 @@ def login():
     throttle.reset(key)
     session.clear()  # a fresh session (and a fresh CSRF token) for the signed-in user
     session.permanent = True
+    remember(staff)
+    return redirect(next_url or url_for("console.case_list"), 303)
+
+
+def remember(staff: Staff) -> None:
+    """Bind this session to `staff` as the account stands now (after sign-in, or after the
+    person changed their own password and should stay signed in here)."""
     session["staff_id"] = staff.id
     session["pw"] = _password_fingerprint(staff)
-    return redirect(next_url or url_for("console.case_list"), 303)
 
 
 @bp.post("/logout")
@@ -236,3 +242,11 @@ def case_or_404(db, number: str, scope, for_update: bool = False) -> Case:
 
 def may(staff: Staff, action: str) -> bool:
     return action in ACTIONS_BY_ROLE.get(staff.role, set())
+
+
+def staff_scope(staff: Staff):
+    """The SQL condition for the accounts `staff` may manage (deactivate): a supervisor, the
+    commissioners of their own region; nobody else, anyone."""
+    if staff.role == "supervisor":
+        return sa.and_(Staff.region == staff.region, Staff.role == "commissioner")
+    return sa.false()
