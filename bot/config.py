@@ -88,6 +88,14 @@ class Settings:
 
     # Staff console session signing; must be set in production.
     secret_key: str = "dev-only-secret-key"
+    # Console sign-in: failed attempts allowed in 10 minutes per account (from any address) and,
+    # counted separately, per client address (over any accounts: a password sprayer); then that
+    # account or address waits out the window. An office behind one NAT address shares the second.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    # How many proxies in front of the app (nginx, a load balancer) to believe about the client's
+    # address and scheme (X-Forwarded-For/-Proto); 0 believes none, so the header cannot be forged.
+    trusted_proxies: int = 0
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -160,6 +168,9 @@ def load_settings() -> Settings:
         max_timestamp_skew_s=_env_int("WECHAT_MAX_TIMESTAMP_SKEW", defaults.max_timestamp_skew_s),
         max_body_bytes=_env_int("WECHAT_MAX_BODY_BYTES", defaults.max_body_bytes),
         secret_key=_env("SECRET_KEY", defaults.secret_key),
+        login_failures_per_account=_env_int("LOGIN_FAILURES_PER_ACCOUNT", defaults.login_failures_per_account),
+        login_failures_per_address=_env_int("LOGIN_FAILURES_PER_ADDRESS", defaults.login_failures_per_address),
+        trusted_proxies=_env_int("TRUSTED_PROXIES", defaults.trusted_proxies),
         host=_env("HOST", defaults.host),
         log_format=_env("LOG_FORMAT", defaults.log_format).lower(),
         port=_env_int("PORT", defaults.port),

@@ -39,6 +39,10 @@ class StaffError(ValueError):
     """A refused staff change (duplicate username, weak password...), in Chinese."""
 
 
+class WrongPassword(StaffError):
+    """The current password given to change it was not the account's (a guess, to be counted)."""
+
+
 def create_staff(session: Session, *, username: str, name: str, role: str, region: str,
                  password: str | None = None, wechat_openid: str | None = None) -> Staff:
     username = normalize_username(username)
@@ -67,7 +71,7 @@ def change_password(staff: Staff, current: str, new: str) -> None:
     """The signed-in person's own change: the current password first, so a session left open
     on a shared computer cannot be turned into the account."""
     if not staff.password_hash or not check_password_hash(staff.password_hash, current or ""):
-        raise StaffError("当前密码不正确")
+        raise WrongPassword("当前密码不正确")
     set_password(staff, new)
 
 

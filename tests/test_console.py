@@ -154,27 +154,86 @@ def test_password_change_ends_existing_sessions(app):
     assert login(app.test_client(), "donghu-1", "a-new-password").status_code == 303
 
 
-def test_failed_logins_are_rate_limited_per_username_and_address(app):
-    attacker = app.test_client()
-    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    for _ in range(5):
-        assert login(attacker, "donghu-1", "guess-guess").status_code == 401
-    r = login(attacker, "donghu-1", PASSWORD)  # even the right password: the key is locked
+def client_at(app, address, forwarded_for=None):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    if forwarded_for:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client
+
+
+def test_failed_logins_are_limited_per_account_from_any_address(app):
+    """Five wrong passwords for one account lock that account for ten minutes, wherever they
+    came from: rotating addresses buys a guesser nothing."""
+    for n in range(5):
+        assert login(client_at(app, f"203.0.113.{n + 1}"), "donghu-1", "guess-guess").status_code == 401
+    r = login(client_at(app, "198.51.100.7"), "donghu-1")  # even the right password, from anywhere
     assert r.status_code == 429
     assert "分钟后再试" in r.get_data(as_text=True) and int(r.headers["Retry-After"]) > 0
-    assert attacker.get("/console/cases").status_code == 303
-
-    colleague = app.test_client()
-    colleague.environ_base["REMOTE_ADDR"] = "198.51.100.7"
-    assert login(colleague, "donghu-1").status_code == 303  # another address is not locked out
-    same_address = app.test_client()
-    same_address.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    assert login(same_address, "donghu-2").status_code == 303  # nor another username from the address
+    assert login(client_at(app, "203.0.113.1"), "donghu-2").status_code == 303  # other accounts are not locked
 
     throttle = app.extensions["bangban_login_throttle"]
     real_clock = throttle.clock
     throttle.clock = lambda: real_clock() + 601  # ten minutes later the window has passed
-    assert login(attacker, "donghu-1").status_code == 303
+    assert login(client_at(app, "198.51.100.7"), "donghu-1").status_code == 303
+
+
+def spray(app, client, tries_per_account=4):
+    """Wrong passwords across the roster from one client, as a password sprayer would."""
+    usernames = [d.username for d in staff_module.DEMO_ROSTER][:14]
+    return [login(client, username, "Spring2026!").status_code
+            for _ in range(tries_per_account) for username in usernames]
+
+
+def test_password_spraying_from_one_address_is_cut_off(app):
+    """14 accounts x 4 tries stays under every account's limit; the address's own count stops it."""
+    statuses = spray(app, client_at(app, "203.0.113.9"))
+    assert statuses.count(401) == 20 and statuses[20:] == [429] * 36
+    assert login(client_at(app, "203.0.113.9"), "donghu-lead").status_code == 429  # the address is blocked
+    assert login(client_at(app, "198.51.100.7"), "donghu-lead").status_code == 303  # the accounts are not
+
+
+def app_with(database_url, kv=None, **settings):
+    from bot.kv import MemoryKV
+
+    upgrade(database_url)
+    config = Settings(database_url=database_url, **settings)
+    manager = build_manager(config, kb=load(FIXTURE_KB), kv=kv or MemoryKV())
+    built = create_app(config, manager=manager)
+    with transaction(manager.sessions) as db:
+        staff_module.seed_demo_roster(db, password=PASSWORD)
+    return built, manager
+
+
+def test_the_client_address_is_read_through_trusted_proxies_only(sqlite_url):
+    """TRUSTED_PROXIES=1 (one nginx in front): the address nginx saw is the client's, so one
+    sprayer behind it is cut off and a colleague behind the same proxy is not. With the default 0
+    a forged X-Forwarded-For is ignored and cannot dodge the address limit."""
+    proxied, manager = app_with(sqlite_url, trusted_proxies=1)
+    assert spray(proxied, client_at(proxied, "10.0.0.2", "203.0.113.9"))[20:] == [429] * 36
+    assert login(client_at(proxied, "10.0.0.2", "198.51.100.7"), "donghu-lead").status_code == 303
+    manager.sessions.kw["bind"].dispose()
+
+    direct, manager = app_with(sqlite_url)
+    sprayer = client_at(direct, "203.0.113.9")
+    statuses = []
+    for n in range(30):
+        sprayer.environ_base["HTTP_X_FORWARDED_FOR"] = f"192.0.2.{n}"  # a new "client" every time
+        statuses.append(login(sprayer, f"user-{n}", "Spring2026!").status_code)
+    assert statuses.count(401) == 20 and statuses[20:] == [429] * 10
+    manager.sessions.kw["bind"].dispose()
+
+
+def test_logins_are_still_throttled_while_the_shared_store_is_down(sqlite_url):
+    """Redis down: each process counts in memory rather than not at all."""
+    from bot.kv import RedisKV
+
+    down, manager = app_with(sqlite_url, kv=RedisKV.from_url("redis://127.0.0.1:1/0"))
+    for n in range(5):
+        assert login(client_at(down, f"203.0.113.{n + 1}"), "donghu-1", "guess-guess").status_code == 401
+    assert login(client_at(down, "198.51.100.7"), "donghu-1").status_code == 429
+    assert login(client_at(down, "198.51.100.7"), "donghu-2").status_code == 303
+    manager.sessions.kw["bind"].dispose()
 
 
 def test_successful_login_clears_earlier_failures(app):
@@ -230,6 +289,15 @@ def test_staff_change_their_own_password(app):
     assert elsewhere.get("/console/cases").status_code == 303  # every other one ends
     assert login(app.test_client(), "donghu-1").status_code == 401
     assert login(app.test_client(), "donghu-1", "a-new-password").status_code == 303
+
+
+def test_guessing_the_current_password_counts_as_failed_sign_ins(app):
+    client = signed_in(app, "donghu-1")
+    for _ in range(5):
+        assert change_password(client, "guess-guess", "a-new-password").status_code == 400
+    r = change_password(client, PASSWORD, "a-new-password")
+    assert r.status_code == 429 and "分钟后再试" in r.get_data(as_text=True)
+    assert login(app.test_client(), "donghu-1").status_code == 429  # the account waits, as after 5 bad logins
 
 
 def test_supervisor_deactivates_a_commissioner_of_their_region(app):

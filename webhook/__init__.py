@@ -5,6 +5,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.config import Settings, load_settings
 from bot.logs import request_id, setup_logging
@@ -24,6 +25,10 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.config["BANGBAN_SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    if settings.trusted_proxies:
+        # request.remote_addr (the login throttle's client address) becomes the address the
+        # outermost trusted proxy saw, not the proxy's own; nothing further out is believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     if manager is None:
         manager = build_manager(settings)
         manager.warm()  # jieba and the intent model load now, not on the first user's message

@@ -40,7 +40,9 @@ def init_app(app: Flask) -> None:
     if settings.secret_key == Settings().secret_key and settings.public_url.startswith("https://"):
         log.warning("SECRET_KEY is the development default: console sessions can be forged; set SECRET_KEY")
     csrf.init_app(app)
-    app.extensions["bangban_login_throttle"] = auth.LoginThrottle(app.extensions["bangban_dialogs"].store.kv)
+    app.extensions["bangban_login_throttle"] = throttle.LoginThrottle(
+        app.extensions["bangban_dialogs"].store.kv, per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address)
     app.add_template_filter(china_time, "china_time")
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
@@ -87,4 +89,5 @@ from . import (  # noqa: E402,F401 - the modules attach their routes to the blue
     escalations,
     handoffs,
     rectifications,  # noqa: E402,F401 - 差评整改 and 回访 (supervisors)
+    throttle,
 )

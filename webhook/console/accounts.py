@@ -3,7 +3,7 @@ staff and deactivates its commissioners (who may do that is auth.staff_scope).""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from bot import staff as accounts
 from bot.cases import OPEN_STATES
@@ -19,6 +19,13 @@ def change_password():
     if request.method == "GET":
         return render_template("console/password.html")
     new = request.form.get("new", "")
+    # A wrong current password is a guess at the account like a failed sign-in, and counts as one:
+    # a session left open must not become an unthrottled password oracle.
+    throttle = current_app.extensions["bangban_login_throttle"]
+    wait = throttle.retry_after(g.staff.username, request.remote_addr)
+    if wait:
+        return render_template("console/password.html", error=f"尝试次数过多，请 {(wait + 59) // 60} 分钟后再试。"), \
+            429, {"Retry-After": str(wait)}
     try:
         if new != request.form.get("confirm", ""):
             raise accounts.StaffError("两次输入的新密码不一致")
@@ -26,6 +33,8 @@ def change_password():
             me = db.get(Staff, g.staff.id)
             accounts.change_password(me, request.form.get("current", ""), new)
     except accounts.StaffError as err:
+        if isinstance(err, accounts.WrongPassword):
+            throttle.fail(g.staff.username, request.remote_addr)
         return render_template("console/password.html", error=str(err)), 400
     remember(me)  # this session stays; every other one of this account ends
     flash("密码已修改；其他设备上的登录已退出。", "success")

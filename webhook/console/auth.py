@@ -4,15 +4,12 @@
   and a fingerprint of the password hash, so changing a password ends every other session.
 - CSRF: every console POST (login and logout included) must carry the form's csrf_token
   (Flask-WTF, bound to the session).
-- Failed logins: at most 5 per username + IP address in 10 minutes (LoginThrottle), counted in the
-  app's KV store: Redis when configured, so every worker and host shares the count.
+- Failed logins: limited per account and, separately, per client address (throttle.py); the
+  address is the client's as the trusted proxies report it (TRUSTED_PROXIES, create_app).
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
-import time
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -29,66 +26,13 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
-from bot.kv import KV, StoreUnavailable
 from bot.models import Case, Staff
 from bot.staff import ROLES, authenticate
 
 from . import bp, csrf, region_name, sessions
+from .throttle import LoginThrottle
 
 PUBLIC_ENDPOINTS = {"console.login", "console.static"}
-
-
-log = logging.getLogger(__name__)
-
-class LoginThrottle:
-    """Sliding window of failed logins per key; a blocked key is refused even with the right
-    password, or the limit would only slow a guesser down until the first hit."""
-
-    def __init__(self, kv: KV, limit: int = 5, window_s: int = 600, clock=time.time):
-        self.kv = kv
-        self.limit = limit
-        self.window_s = window_s
-        self.clock = clock
-
-    @staticmethod
-    def key(username: str, ip: str | None) -> str:
-        # Hashed: the store never holds usernames or addresses in clear.
-        raw = f"{username.strip().lower()}|{ip or '-'}".encode("utf-8")
-        return "login-fail:" + hashlib.sha256(raw).hexdigest()[:32]
-
-    def _recent(self, key: str) -> list[float]:
-        raw = self.kv.get(key)
-        stamps = json.loads(raw) if raw else []
-        cutoff = self.clock() - self.window_s
-        return [t for t in stamps if t > cutoff]
-
-    def retry_after(self, key: str) -> int:
-        """Seconds until this key may try again; 0 when it may try now. With the shared store
-        down the throttle cannot count: staff can still sign in (passwords are scrypt-hashed, so
-        guessing stays slow), and the outage is logged."""
-        try:
-            recent = self._recent(key)
-        except StoreUnavailable:
-            log.warning("login throttle unavailable (shared store down)")
-            return 0
-        if len(recent) < self.limit:
-            return 0
-        return max(1, int(sorted(recent)[-self.limit] + self.window_s - self.clock()) + 1)
-
-    def fail(self, key: str) -> None:
-        # Read-modify-write under the store's lock, so concurrent failures all count.
-        try:
-            with self.kv.lock(key, timeout=5, wait=2):
-                recent = self._recent(key) + [self.clock()]
-                self.kv.set(key, json.dumps(recent[-self.limit * 2:]), ttl=self.window_s)
-        except StoreUnavailable:
-            pass
-
-    def reset(self, key: str) -> None:
-        try:
-            self.kv.delete(key)
-        except StoreUnavailable:
-            pass
 
 
 def _password_fingerprint(staff: Staff) -> str:
@@ -176,8 +120,7 @@ def login():
     password = request.form.get("password", "")
     next_url = _safe_next(request.form.get("next"))
     throttle: LoginThrottle = current_app.extensions["bangban_login_throttle"]
-    key = throttle.key(username, request.remote_addr)
-    wait = throttle.retry_after(key)
+    wait = throttle.retry_after(username, request.remote_addr)
     if wait:
         minutes = (wait + 59) // 60
         return render_template("console/login.html", username=username, next=next_url,
@@ -185,10 +128,10 @@ def login():
     with transaction(sessions()) as db:
         staff = authenticate(db, username, password)
     if staff is None:
-        throttle.fail(key)
+        throttle.fail(username, request.remote_addr)
         return render_template("console/login.html", username=username, next=next_url,
                                error="用户名或密码错误。"), 401
-    throttle.reset(key)
+    throttle.succeeded(username)
     session.clear()  # a fresh session (and a fresh CSRF token) for the signed-in user
     session.permanent = True
     remember(staff)
