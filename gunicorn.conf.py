@@ -18,4 +18,8 @@ keepalive = 5
 # Bounded request size at the edge too (the app caps bodies at WECHAT_MAX_BODY_BYTES).
 limit_request_line = 8190
 accesslog = "-"
+# gunicorn's default format logs the request line with its query string ("%(r)s") and the referer:
+# a /wechat query is a signature anyone could replay with another body, a console search may be
+# a name. The path only ("%(U)s"), then, and no referer.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 errorlog = "-"

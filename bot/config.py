@@ -62,6 +62,9 @@ class Settings:
     wechat_secret: str = ""
     # When set, callbacks may arrive in safe/compat mode (encrypt_type=aes, msg_signature).
     wechat_aes_key: str = ""
+    # With an EncodingAESKey every callback is encrypted, and a plaintext one is refused: plain
+    # mode's signature does not cover the body. True lets them in while the account switches modes.
+    wechat_allow_plaintext: bool = False
     # Where wechatpy's API client points; tests and the demo use the local emulator.
     wechat_api_base: str = "https://api.weixin.qq.com"
     # Template message ids by purpose ({"assignment": "tmpl-id", ...}), from 公众号后台 → 模板消息.
@@ -158,6 +161,7 @@ def load_settings() -> Settings:
         wechat_appid=_env("WECHAT_APPID"),
         wechat_secret=_env("WECHAT_SECRET"),
         wechat_aes_key=_env("WECHAT_ENCODING_AES_KEY"),
+        wechat_allow_plaintext=_env_bool("WECHAT_ALLOW_PLAINTEXT", defaults.wechat_allow_plaintext),
         wechat_api_base=_env("WECHAT_API_BASE", defaults.wechat_api_base),
         wechat_templates=json.loads(_env("WECHAT_TEMPLATE_IDS") or "{}"),
         public_url=_env("PUBLIC_URL", defaults.public_url).rstrip("/"),

@@ -2,6 +2,8 @@
 personal data — credit codes and phone numbers are masked wherever they appear in a message.
 
 LOG_FORMAT=json gives one JSON object per line (for a log shipper); the default is plain text.
+Request lines carry the path only (gunicorn.conf.py does the same for gunicorn's access log): a
+/wechat query string is a signature anyone could replay, a console search may be a name.
 """
 from __future__ import annotations
 
@@ -38,6 +40,24 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+# The request line of werkzeug's access log: "GET /path?query HTTP/1.1".
+_REQUEST_QUERY_RE = re.compile(r'("[A-Z]+ [^ ?"]*)\?[^ "]*')
+
+
+class QueryStringFilter(logging.Filter):
+    """Drops the query string from the development server's request lines (logger "werkzeug")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed log call must not lose the line
+            return True
+        redacted = _REQUEST_QUERY_RE.sub(r"\1", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
@@ -61,3 +81,7 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
+    # On the logger itself, not a handler: every handler (and pytest's caplog) sees the path only.
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, QueryStringFilter) for f in werkzeug.filters):
+        werkzeug.addFilter(QueryStringFilter())

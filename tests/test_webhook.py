@@ -23,9 +23,9 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APPID = "wx2c2769f8efd9abc2"
 
 
-def make_app(database_url, kv=None, aes=False, kb=None):
+def make_app(database_url, kv=None, aes=False, kb=None, **overrides):
     settings = Settings(wechat_token=TOKEN, database_url=database_url,
-                        wechat_aes_key=AES_KEY if aes else "", wechat_appid=APPID if aes else "")
+                        wechat_aes_key=AES_KEY if aes else "", wechat_appid=APPID if aes else "", **overrides)
     kb = kb or load(FIXTURE_KB)
     manager = build_manager(settings, kb=kb, kv=kv or MemoryKV(), retriever=fixture_retriever(kb))
     return create_app(settings, manager=manager), manager
@@ -234,6 +234,98 @@ def test_aes_callback_without_configured_key_is_refused(app):
     assert post(app.test_client(), wx.callback(text_xml("oX", "你好"))).status_code == 403
 
 
+def test_plaintext_callbacks_are_refused_once_an_aes_key_is_configured(sqlite_url):
+    """With an EncodingAESKey the account is in safe or compat mode, where every callback is
+    encrypted: a plaintext one is someone replaying a signature without the key. While the account
+    switches modes, WECHAT_ALLOW_PLAINTEXT lets them in."""
+    app, _ = make_app(sqlite_url, aes=True)
+    wx = WeChatServer(TOKEN, AES_KEY, APPID)
+    assert post(app.test_client(), wx.callback(text_xml("oPlain", "你好"), encrypt=False)).status_code == 403
+    assert count(app, WechatUser) == 0
+    switching, _ = make_app(sqlite_url, aes=True, wechat_allow_plaintext=True)
+    r = post(switching.test_client(), wx.callback(text_xml("oPlain", "代办要钱吗"), encrypt=False))
+    assert r.status_code == 200 and "免费" in reply_fields(r.get_data(as_text=True))["Content"]
+
+
+# -- replays: plain mode signs only token, timestamp and nonce ---------------------------
+
+def test_a_logged_signature_cannot_carry_another_body(app, wx):
+    """The query of one real callback (as an access log would show it) with any other XML, as
+    any other openid, is refused: the (timestamp, nonce) was seen with another body."""
+    c = app.test_client()
+    seen = wx.callback(text_xml("oVictim", "代办要钱吗"))
+    assert post(c, seen).status_code == 200
+    for forged in (text_xml("oVictim", "申请代办"), text_xml("oSomeoneElse", "取消"),
+                   event_xml("oVictim", "unsubscribe")):
+        r = c.post(seen.path, data=forged.encode("utf-8"), content_type="text/xml")
+        assert r.status_code == 403
+    assert count(app, WechatUser) == 1  # only the victim, from the real callback
+    assert count(app, KbQuery) == 1
+
+
+def test_a_byte_identical_repeat_is_answered_as_the_retry_it_is(app, wx):
+    c = app.test_client()
+    cb = wx.callback(text_xml("oSame", "代办要钱吗", msg_id=31337))
+    first, again = post(c, cb), post(c, cb)
+    assert again.status_code == 200
+    assert reply_fields(again.get_data(as_text=True))["Content"] == reply_fields(first.get_data(as_text=True))["Content"]
+    assert count(app, KbQuery) == 1
+
+
+def test_the_nonce_is_remembered_by_every_worker_through_redis(sqlite_url, redis_client, wx):
+    one, _ = make_app(sqlite_url, kv=RedisKV(redis_client))
+    other, _ = make_app(sqlite_url, kv=RedisKV(redis_client))
+    seen = wx.callback(text_xml("oVictim", "代办要钱吗"))
+    assert post(one.test_client(), seen).status_code == 200
+    forged = text_xml("oVictim", "申请代办").encode("utf-8")
+    assert other.test_client().post(seen.path, data=forged, content_type="text/xml").status_code == 403
+    [key] = redis_client.keys("wx:nonce:*")
+    assert 0 < redis_client.ttl(key) <= 2 * Settings().max_timestamp_skew_s  # kept only while the timestamp is fresh
+
+
+def test_callback_queries_stay_out_of_the_access_logs(sqlite_url, caplog):
+    """The development server's request lines (werkzeug) and gunicorn's access format carry the
+    path only: a logged query string is a signature anyone could replay."""
+    import runpy
+    import threading
+    import urllib.request
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+    from werkzeug.serving import make_server
+
+    app, _ = make_app(sqlite_url)
+    wx = WeChatServer(TOKEN)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level("INFO", logger="werkzeug"):
+            cb = wx.callback(text_xml("oLogged", "你好"))
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{server.server_port}{cb.path}", data=cb.body, method="POST")).read()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("POST /wechat HTTP/1.1" in line for line in lines), lines
+    assert not any("signature" in line or "nonce" in line for line in lines), lines
+
+    fmt = runpy.run_path(str(Path(__file__).parents[1] / "gunicorn.conf.py"))["access_log_format"]
+    cfg = Config()
+    cfg.set("access_log_format", fmt)
+    query = cb.query
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": cb.path, "PATH_INFO": "/wechat", "QUERY_STRING": query,
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "203.0.113.9", "HTTP_REFERER": "-"}
+    response = SimpleNamespace(status="200 OK", response_length=120, headers=(), sent=120)
+    atoms = Logger(cfg).atoms(response, SimpleNamespace(headers=()), environ, timedelta(milliseconds=12))
+    line = fmt % atoms
+    assert "POST /wechat HTTP/1.1" in line and "signature" not in line and "nonce" not in line
+
+
 # -- production parts: the real Redis and PostgreSQL --------------------------------------
 
 def test_full_path_on_postgres_and_redis(postgres_url, redis_client, wx):
@@ -263,11 +355,13 @@ def test_remembered_replies_expire_with_the_retry_window_not_with_the_conversati
     assert 0 < redis_client.ttl("conv:oPrivate:answered") <= REPEAT_WINDOW_S < redis_client.ttl("conv:oPrivate")
 
 
-def test_a_text_message_costs_redis_two_commands_and_an_event_two(sqlite_url, redis_client, wx):
+@pytest.mark.parametrize("mode,cost", [("aes", (2, 2)), ("plain", (3, 3))])
+def test_a_text_message_costs_redis_two_commands_and_an_event_two(sqlite_url, redis_client, mode, cost):
     """Redis round trips are most of a message's cost beyond WeChat's own crypto (bench/
     webhook_cpu.py): a text message takes the user's lock with its state and remembered replies
     in one script and saves them as it lets go in another; an event, which has no conversation
-    turn, is marked and answered by the retry guard."""
+    turn, is marked and answered by the retry guard. In plain mode each callback costs one more,
+    the SET NX that remembers its nonce (safe mode's msg_signature covers the body instead)."""
     sent = []
     send = redis_client.execute_command
     redis_client.execute_command = lambda *args, **kw: sent.append(args[0]) or send(*args, **kw)
@@ -275,7 +369,8 @@ def test_a_text_message_costs_redis_two_commands_and_an_event_two(sqlite_url, re
     def commands() -> int:
         return len(sent)
 
-    app, _ = make_app(sqlite_url, kv=RedisKV(redis_client))
+    app, _ = make_app(sqlite_url, kv=RedisKV(redis_client), aes=mode == "aes")
+    wx = WeChatServer(TOKEN, AES_KEY, APPID) if mode == "aes" else WeChatServer(TOKEN)
     c = app.test_client()
     post(c, wx.callback(text_xml("oCount", "你好", msg_id=1)))  # loads the scripts
     post(c, wx.callback(event_xml("oCount", "CLICK", create_time=1)))
@@ -283,7 +378,7 @@ def test_a_text_message_costs_redis_two_commands_and_an_event_two(sqlite_url, re
     post(c, wx.callback(text_xml("oCount", "施工许可证需要准备哪些材料", msg_id=2)))
     after_text = commands()
     post(c, wx.callback(event_xml("oCount", "CLICK", create_time=2)))
-    assert (after_text - before, commands() - after_text) == (2, 2)
+    assert (after_text - before, commands() - after_text) == cost
 
 
 def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):

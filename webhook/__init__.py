@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
 
     from .chat import bp as chat_bp
     from .console import init_app as init_console
+    from .replay_guard import NonceGuard
     from .retry_guard import RetryGuard
     from .wechat import bp as wechat_bp
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.extensions["bangban_dialogs"] = manager
     app.extensions["bangban_retry_guard"] = RetryGuard(
         manager.store.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
+    app.extensions["bangban_nonce_guard"] = NonceGuard(manager.store.kv, window_s=settings.max_timestamp_skew_s)
     # Turns run on a small pool so a slow one can be answered asynchronously (webhook/wechat.py).
     app.extensions["bangban_turns"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="turn")
     app.register_blueprint(wechat_bp)

@@ -79,6 +79,11 @@ def receive():
     if len(body) > _settings().max_body_bytes:
         abort(413)
     encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+    if not encrypted:
+        if _settings().wechat_aes_key and not _settings().wechat_allow_plaintext:
+            abort(403)  # the account encrypts every callback: a plaintext one was not sent by WeChat
+        if not current_app.extensions["bangban_nonce_guard"].allows(timestamp, nonce, body):
+            abort(403)  # a signature seen before, carrying another body (replay_guard.py)
     crypto = _crypto() if encrypted else None
     if encrypted:
         if crypto is None:
