@@ -5,6 +5,8 @@ outbox), so a crash can lose neither the enterprise's submission nor its notific
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -167,6 +169,26 @@ def pick_commissioner(session: Session, region: str) -> Staff | None:
     )
 
 
+_CORRECTION_RE = re.compile(r"：请求补正——(?P<missing>.*)（期限 (?P<due>\d{4}-\d{2}-\d{2})）$", re.S)
+
+
+def open_corrections(session: Session, case: Case) -> dict[int, tuple[str, date]]:
+    """For each item now 需补正: what is missing and by when, from its latest 补正 request (the
+    ledger line case_actions.request_correction writes)."""
+    waiting = [i.id for i in items_of(session, case) if i.state == "correction"]
+    if not waiting:
+        return {}
+    rows = session.execute(sa.select(LedgerEntry.case_item_id, LedgerEntry.detail)
+                           .where(LedgerEntry.case_id == case.id, LedgerEntry.case_item_id.in_(waiting),
+                                  LedgerEntry.action == "item:correction")
+                           .order_by(LedgerEntry.id))
+    found = {}
+    for item_id, detail in rows:
+        if m := _CORRECTION_RE.search(detail or ""):
+            found[item_id] = (m.group("missing"), date.fromisoformat(m.group("due")))
+    return found
+
+
 def log(session: Session, case: Case, action: str, detail: str = "", *, actor_kind: str = "system",
         actor_id: str | None = None, item: CaseItem | None = None, attachments: list | None = None) -> LedgerEntry:
     entry = LedgerEntry(case_id=case.id, case_item_id=item.id if item else None, actor_kind=actor_kind,
@@ -270,6 +292,12 @@ def move_item(session: Session, case: Case, item: CaseItem, to: str, *, actor_ki
 def open_cases_of(session: Session, openid: str) -> list[Case]:
     return list(session.scalars(sa.select(Case).where(Case.applicant_openid == openid)
                                 .order_by(Case.created_at.desc())))
+
+
+def has_open_correction(session: Session, openid: str) -> bool:
+    """Whether any of this applicant's items waits for 补正 material."""
+    return session.scalar(sa.select(sa.exists().where(CaseItem.case_id == Case.id, Case.applicant_openid == openid,
+                                                      CaseItem.state == "correction"))) or False
 
 
 def by_number(session: Session, number: str) -> Case | None:

@@ -15,6 +15,14 @@ def is_follow_up(text: str) -> bool:
     return len(normalize(t)) <= 14 and (t.startswith(("那", "还有", "另外", "换成", "如果是")) or t.rstrip("?？。").endswith("呢"))
 
 
+def follow_up_subject(text: str) -> str | None:
+    """What a follow-up asks about (「那东湖呢」 → 东湖), or None if it is not a follow-up."""
+    if not is_follow_up(text):
+        return None
+    m = _FOLLOW_UP_RE.match(text.strip())
+    return (m.group("subject") if m else text.strip()) or None
+
+
 def item_names(kb: KnowledgeBase) -> list[str]:
     names = {n for i in kb.items.values() for n in (i.name, *i.aliases) if len(n) >= 2}
     names |= {w for w in kb.lexicon.words if len(w) >= 3}
@@ -24,10 +32,9 @@ def item_names(kb: KnowledgeBase) -> list[str]:
 def rewrite(text: str, previous_question: str, names: list[str]) -> tuple[str, str] | None:
     """(the previous question with its subject swapped for the new one, the new subject),
     or None if the message is not a follow-up."""
-    if not is_follow_up(text):
+    subject = follow_up_subject(text)
+    if subject is None:
         return None
-    m = _FOLLOW_UP_RE.match(text.strip())
-    subject = m.group("subject") if m else text.strip()
     for name in names:
         if name in previous_question:
             return previous_question.replace(name, subject, 1), subject

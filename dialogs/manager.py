@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handoffs, kb_log, users
+from bot import cases, handoffs, kb_log, users
 from bot.config import Settings
 from bot.db import transaction
 from bot.kv import StoreUnavailable
@@ -28,16 +28,14 @@ from .actions.service import (
     ActionOneTimeNotice,
     ActionUrge,
 )
-from .context import item_names, rewrite
+from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
-from .nlu import Understanding, understand
+from .nlu import Understanding, is_question, mentions_correction, understand, understand_by_rules
 from .paging import split_pages
 from .state import ConversationStore, earlier_reply, remember_reply
 
 log = logging.getLogger(__name__)
 
-# A message that asks something, rather than answering the form's question.
-_QUESTION_RE = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
 PROFILE_REFRESH_S = 300
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
@@ -103,6 +101,11 @@ class DialogManager:
         # While the conversation awaits an answer (a form slot, a rating, the question for 转人工),
         # replies like 「无」「没有」 are answers, which the rules read exactly.
         u = understand(text, in_form=any(k in state for k in ("form", "rating", "awaiting_handoff")))
+        if u.intent == "more" and not state.get("pages"):
+            # Nothing more to show: 「全部」 at the items question is the form's answer, and a 「更多」
+            # the model read into 「那供水呢」 is a follow-up question.
+            if "form" in state or understand_by_rules(text).intent != "more":
+                u = Understanding("consult", u.text)
         region = self._profile(user, state)
         # Actions open their own transactions (they run under the rasa-sdk server too), so the
         # profile write is committed first and never holds a lock across them.
@@ -151,6 +154,10 @@ class DialogManager:
         menu = state.pop("menu", None)  # a menu answers only the very next message
         if u.intent == "select" and menu:
             return self._select(user, u.number, menu, state, region)
+        if menu and menu.get("kind") == "folk" and u.intent != "select":
+            choice = self._folk_choice(u.text, menu)
+            if choice is not None:
+                return self._select(user, choice, menu, state, region)
         if u.intent == "other_region" and menu and menu.get("kind") == "regions":
             return self._answer_topic(menu["topic"], None, state, region_known=True)
         if (rated := rating_turn(user, u.text, u.intent, u.entities, state)) is not None:  # 好差评
@@ -159,7 +166,7 @@ class DialogManager:
             return self._handoff(user, u.text, state, region)
         if u.intent == "human":
             return self._handoff(user, _handoff_question(u.text), state, region)
-        simple = {"empty": texts.EMPTY, "help": texts.MENU, "thanks": texts.THANKS,
+        simple = {"empty": texts.EMPTY, "filler": texts.FILLER, "help": texts.MENU, "thanks": texts.THANKS,
                   "select": texts.MENU_EXPIRED, "cancel": texts.NOTHING_TO_CANCEL, "edit": texts.EDIT_OUTSIDE_FORM}
         if u.intent in simple:
             return Turn(simple[u.intent], u.intent)
@@ -167,15 +174,33 @@ class DialogManager:
             return Turn("您好！我是帮办通。\n" + texts.MENU, "greet")
         if u.intent in ("apply", "apply_bangban", "apply_daiban"):
             return self._start_form(user, u, state, region)
-        if u.intent in SERVICE_ACTIONS:
-            messages, _ = run_action(SERVICE_ACTIONS[u.intent], user, {}, u.text, intent=u.intent, entities=u.entities)
-            return Turn("\n\n".join(messages), u.intent)
+        intent = u.intent
+        if intent in ("consult", "notice") and mentions_correction(u.text) and self._correction_open(user):
+            intent = "progress"  # 「补正材料准备好了怎么交」: what is missing, by when, and how to hand it in
+        if intent in SERVICE_ACTIONS:
+            messages, _ = run_action(SERVICE_ACTIONS[intent], user, {}, u.text, intent=intent, entities=u.entities)
+            return Turn("\n\n".join(messages), intent)
         return self._consult(user, u.text, state, region)
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
+        # 「那东湖呢」 asks the last answer again for another region.
+        subject = follow_up_subject(text) if (state.get("last_topic") or state.get("last_asked")) else None
+        if subject and (named := self.kb.find_region(subject)) and self._names_only_region(subject):
+            if state.get("last_topic"):
+                return self._answer_topic(state["last_topic"], named, state, region_known=True, regional=True)
+            # The last question found no answer: ask it again about the region now named.
+            text = f"{self.kb.regions[named].short}{state['last_asked']}"
+            region = named
         # 「那规划证呢」 asks the previous question again about something else: read it in context
         # first (even a menu there beats one built from two words), the message alone otherwise.
         follow = rewrite(text, state["last_question"], self._item_names) if state.get("last_question") else None
+        # 「规划证」 names two permits: ask which, between exactly those two.
+        if (folk := self.retriever.ambiguity(follow[0] if follow else text)) is not None:
+            term, meanings = folk
+            state["menu"] = {"kind": "folk", "term": term, "options": list(meanings),
+                             "question": follow[0] if follow else text}
+            lines = [f"{i}. {m}" for i, m in enumerate(meanings, 1)]
+            return Turn("\n".join([texts.FOLK_HEAD.format(term=term), *lines, texts.FOLK_TAIL]), "clarify")
         result = self.retriever.search(follow[0]) if follow else None
         # The context reading counts only if its answer is about the new subject: 「那用地规划许可证呢」
         # after a time-limit question must not get the construction permit's time limit.
@@ -185,6 +210,9 @@ class DialogManager:
         self.query_log.add(user, text, normalize(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
+            state["last_asked"] = text  # what 「那东湖呢」 will ask again
+            state.pop("last_topic", None)  # a follow-up leans on this question, not an older answer
+            state.pop("last_question", None)
         if result.kind == "unsure":
             return Turn(texts.UNSURE, "consult", None, result.confidence)
         if result.kind == "clarify":
@@ -195,9 +223,35 @@ class DialogManager:
             return Turn(reply, "consult", None, result.confidence)
         turn = self._answer_topic(result.topic, self.kb.find_region(text) or region, state)
         turn.confidence = result.confidence
+        if result.tentative and turn.intent == "consult":
+            turn.reply += "\n" + texts.TENTATIVE_TAIL
         return turn
 
-    def _answer_topic(self, topic: str, region: str | None, state: dict, region_known: bool = False) -> Turn:
+    def _correction_open(self, user: str) -> bool:
+        with transaction(self.sessions) as db:
+            return cases.has_open_correction(db, user)
+
+    def _names_only_region(self, subject: str) -> bool:
+        """Whether a follow-up's subject is a region's name and nothing else (「东湖」, 「江北区的」)."""
+        t = normalize(subject)
+        for r in self.kb.regions.values():
+            for name in sorted(r.names, key=len, reverse=True):
+                t = t.replace(normalize(name), "")
+        return t in ("", "的", "那边", "的呢", "那里", "这边")
+
+    def _folk_choice(self, text: str, menu: dict) -> int | None:
+        """A reply to the 规划证 question that names one of the options instead of its number."""
+        canonical = self.retriever.analyzer.canonical_text(text)
+        hits = [i for i, o in enumerate(menu["options"], 1) if normalize(o) in canonical]
+        return hits[0] if len(hits) == 1 else None
+
+    def _answer_topic(self, topic: str, region: str | None, state: dict, region_known: bool = False,
+                      regional: bool = False) -> Turn:
+        if regional and region in self.kb.regions and region not in self.kb.region_regional_topics(topic):
+            # 「那东湖呢」 where 东湖's document says nothing of its own: the general answer, saying so.
+            turn = self._answer_topic(topic, None, state, region_known=True)
+            turn.reply = texts.NO_REGIONAL_RULE.format(region=self.kb.regions[region].name) + "\n" + turn.reply
+            return turn
         entry = self.kb.variant(topic, region)
         if entry is None and not region_known:
             options = [r for r in self.kb.regions if r in self.kb.region_regional_topics(topic)]
@@ -232,6 +286,8 @@ class DialogManager:
             state["menu"] = menu  # keep it open: the user only mistyped
             return Turn(texts.MENU_OUT_OF_RANGE.format(n=len(options)), "select")
         choice = options[number - 1]
+        if menu.get("kind") == "folk":  # the question again, with the folk name made exact
+            return self._consult(user, menu["question"].replace(menu["term"], choice, 1), state, region)
         if menu.get("kind") == "regions":
             with transaction(self.sessions) as db:
                 users.set_region(db, user, choice)
@@ -281,15 +337,21 @@ class DialogManager:
                 slots["items"] = None
             form["requested"] = slot
             return Turn(prompt(slot, slots), "edit")
-        if u.intent in ("help", "greet"):
+        if u.intent in ("help", "greet", "filler"):
             return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
         if u.intent == "human":
             question = (_handoff_question(u.text) or state.pop("unanswered", "")
                         or f"填写申请时需要人工帮助（正在填写：{requested}）")
             turn = self._handoff(user, question, state, slots.get("region"))
             return Turn(turn.reply + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
-        if requested != "service_mode" and _QUESTION_RE.search(u.text):
+        asking = is_question(u.text)
+        if requested != "service_mode" and asking:
             result = self.retriever.search(u.text)
+            if asking == "maybe" and (result.kind != "answer" or result.tentative):
+                result = None  # 「标准件厂」 is a company, not a question: let the form judge it
+        else:
+            result = None
+        if result is not None:
             self.query_log.add(user, u.text, normalize(u.text), _outcome(result), result.topic, result.confidence)
             if result.kind == "answer":
                 entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]

@@ -64,11 +64,40 @@ _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六":
 _ASKING = re.compile(r"怎么|如何|怎样|咋|哪里|在哪|哪儿|什么|啥|哪些|哪个|几个|多少|多久|能不能|可不可以|可以吗|"
                      r"是否|是不是|有没有|吗|么$|不$|没$|了解|区别|意思|流程|条件|规定|要求|维度|等级|标准|需要")
 
+# Is a message typed into the form a question rather than the field's answer? Sure for a question
+# mark and the usual question words; only maybe for spoken endings and short cues (「代办要交钱不」,
+# 「你们几点下班」), which a company or project name can contain too: the manager then treats it as
+# a question only when the knowledge base answers it outright.
+_SURE_QUESTION = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
+_MAYBE_QUESTION = re.compile(r"(不|没|么|嘛|没有|不了|行不|可以不|是不)$|几点|几号|几时|啥|咋|多少|要钱|收费|交钱|"
+                             r"能否|可否|有没有|是不是|可不可以|行不行|需不需要|用不用")
+
+
+_CORRECTION_TALK = re.compile(r"补正|补交|补材料|补充材料|补齐|补件|补资料")
+
+
+def mentions_correction(text: str) -> bool:
+    """「补正材料准备好了怎么交」: about the applicant's own 补正, when they have one open."""
+    return bool(_CORRECTION_TALK.search(normalize_message(text)))
+
+
+def is_question(text: str) -> str | None:
+    """"sure", "maybe" or None (see _SURE_QUESTION)."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    if _SURE_QUESTION.search(t):
+        return "sure"
+    return "maybe" if _MAYBE_QUESTION.search(t.rstrip("。.!！~ ")) else None
+
+
 GREET = {"你好", "您好", "在吗", "在么", "在不在", "有人吗", "有人在吗", "有人么", "哈喽", "嗨", "早上好", "下午好", "晚上好", "你好呀", "您好呀",
          "喂", "老师好", "领导好", "您好在吗", "你好在吗", "hello", "hi"}
 OTHER_REGION = {"其他", "其它", "都不是", "别的地方"}
 _THANKS_RE = re.compile(r"^(好的|好嘞|好|ok|嗯|收到|明白|知道了|懂了)?(谢谢|多谢|感谢|谢啦|谢了|辛苦|3q|thx)|"
-                        r"^(好的|好嘞|ok|okk|收到|明白了|明白|知道了|懂了|了解了|好|嗯嗯?|行|可以|没问题|妥)(了|啦)?$")
+                        r"^(好的|好嘞|ok|okk|收到|明白了|明白|知道了|懂了|了解了|好|行|可以|没问题|妥)(了|啦)?$")
+# Sounds and key-mashing that say nothing yet: 「呃」「嗯嗯」「1111111」「。。。」. They get a short
+# prompt of what the bot can do, not 「不客气」 and not 「暂时答不准」.
+_FILLER_RE = re.compile(r"^(呃+|额+|啊+|哦+|噢+|喔+|嗯+|唔+|哼+|哈+|呵+|嘿+|欸+|诶+|e+m+|h+m+|u+m+|a+h+|o+h+|\.+|…+)$|"
+                        r"^(.)\2{3,}$")
 _MORE_RE = re.compile(r"^(更多|继续|继续说|下一页|下一条|还有呢|还有吗|后面呢|后面的|接着说|展开|展开说说|然后呢|详细点|详细说说|再详细点|"
                       r"往下说|没说完|说完|全部|看全文|剩下的)$")
 _CANCEL_RE = re.compile(r"^(取消|算了|不办了|不要了|退出|不申请了|先不了|先不办了|不用了|结束|停|停止|不弄了|以后再说|回头再说|"
@@ -141,7 +170,10 @@ def service_mode(cleaned: str) -> str | None:
 # cross-validation over the 1,671 training examples the rules' 「催」 cue misread 12 questions
 # *about* 催办 (combined accuracy 91.4 % → 91.9 % without it).
 RULES_DECIDE = {"empty", "select", "accept_case", "other_region", "more",
-                "human", "cancel", "greet", "thanks", "help", "edit"}
+                "human", "cancel", "greet", "thanks", "help", "edit", "filler"}
+# Moves only an exact cue may make. (The model's 「更多」 for 「那供水呢」 is undone by the manager,
+# which knows whether there is anything more to show.)
+RULES_ONLY = {"empty", "filler"}
 # The model learned 「帮我…」 as asking for the service, so 「帮我订张去重庆的高铁票」 opened an
 # application form (and 「帮我写个周报」, 「帮我翻译…」: found in the load bench's traffic). A request to
 # apply names the service, an application or an approval matter, and a 催办 names a wait or the
@@ -169,7 +201,7 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules
     c = normalize_message(by_rules.text)
     intent, _ = model.predict(c)
-    if intent == by_rules.intent:
+    if intent == by_rules.intent or intent in RULES_ONLY:
         return by_rules
     if (subject := _MODEL_NEEDS_SUBJECT.get(intent)) is not None and not subject.search(c):
         return by_rules
@@ -193,6 +225,8 @@ def understand_by_rules(text: str) -> Understanding:
     if not raw or not _has_words(raw):
         return Understanding("empty", raw)
     c = normalize_message(raw)
+    if _FILLER_RE.match(c) and not case_number(raw):
+        return Understanding("filler", raw)
     number = case_number(raw)
     entities = {"case_number": number} if number else {}
     rest = _CASE_NUMBER_RE.sub("", c)  # the message without its case number

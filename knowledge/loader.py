@@ -32,6 +32,14 @@ DATA_DIR = Path(__file__).with_name("data")
 class Lexicon:
     words: tuple[str, ...] = ()
     synonyms: tuple[tuple[str, ...], ...] = ()  # canonical first
+    # Folk names of several things (ambiguous.yaml): 规划证 → the two planning permits.
+    ambiguous: dict[str, "FolkName"] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FolkName:
+    means: tuple[str, ...]
+    not_after: tuple[str, ...] = ()  # qualifiers that make it unambiguous (用地规划证)
 
 
 @dataclass
@@ -128,6 +136,17 @@ def _read(data_dir: Path) -> tuple[KnowledgeBase, Problems]:
             words=tuple(str(w) for w in raw.get("words") or ()),
             synonyms=tuple(tuple(str(s) for s in group) for group in raw.get("synonyms") or () if group),
         )
+    amb_path = data_dir / "ambiguous.yaml"
+    if amb_path.exists():
+        raw = yaml.safe_load(amb_path.read_text(encoding="utf-8")) or {}
+        for term, spec in (raw.items() if isinstance(raw, dict) else ()):
+            means = spec.get("means") if isinstance(spec, dict) else None
+            if not isinstance(means, list) or len(means) < 2:
+                problems.add(f"ambiguous.yaml [{term}]", "needs `means`: a list of two or more meanings")
+                continue
+            lexicon.ambiguous[str(term)] = FolkName(tuple(map(str, means)), tuple(map(str, spec.get("not_after") or ())))
+        # Longest first, so 规划许可证 is recognised before 规划许可 inside it.
+        lexicon.ambiguous = dict(sorted(lexicon.ambiguous.items(), key=lambda kv: -len(kv[0])))
     return KnowledgeBase(entries, regions, stages, items, lexicon), problems
 
 
@@ -167,6 +186,9 @@ def check(data_dir: Path = DATA_DIR) -> Problems:
         for pre in item.after:
             if pre not in kb.items:
                 problems.add(f"items.yaml [{item.id}]", f"after: unknown item {pre!r}")
+    from . import coverage  # every substantive seed clause answered (coverage.py imports this module)
+
+    problems.lines += coverage.check(kb, data_dir).lines
     return problems
 
 

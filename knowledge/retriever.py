@@ -39,7 +39,7 @@ import numpy as np
 
 from . import classifier as topic_classifier
 from .loader import KnowledgeBase
-from .text import Analyzer, Terms
+from .text import Analyzer, Terms, normalize
 
 K1 = 1.2
 B = 0.75
@@ -79,10 +79,20 @@ class Result:
     kind: Literal["answer", "clarify", "unsure"]
     candidates: tuple[Candidate, ...]
     confidence: float
+    # Answered although below the answer threshold, because it was the only plausible topic: a
+    # one-line menu is an answer withheld, so the bot answers and offers 转人工 under it.
+    tentative: bool = False
 
     @property
     def topic(self) -> str | None:
         return self.candidates[0].topic if self.candidates else None
+
+
+def _document_frequency(docs: Sequence[frozenset[str]]) -> dict[str, int]:
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(d)
+    return dict(df)
 
 
 class _Field:
@@ -248,9 +258,49 @@ class Retriever:
         else:
             kind = "unsure"
         if kind == "clarify":
-            # A one-line menu is a "did you mean …?": not sure enough to answer outright.
+            # A menu is for genuinely different close candidates on the question's subject: at most
+            # k, each near the top's score and sharing a distinctive word with the question. When
+            # only the top is left, it is answered (tentatively) rather than offered alone.
             candidates = tuple(c for c in candidates[:k] if c.score >= th.menu_ratio * top)
+            candidates = candidates[:1] + tuple(c for c in candidates[1:] if self._on_subject(terms, c.topic))
+            if len(candidates) == 1:
+                return Result("answer", candidates, confidence, tentative=True)
         return Result(kind, candidates[:k], confidence)
+
+    # A word used by more than this share of topics says nothing about which one is meant
+    # (办理, 需要, 多久): sharing only such words does not put a menu option on the subject.
+    GENERIC_SHARE = 0.15
+
+    def _on_subject(self, terms: Terms, topic: str) -> bool:
+        field = self.topic_words
+        limit = max(self.GENERIC_SHARE * field.n_docs, 3)  # a small KB has few topics to share a word
+        doc = field.doc_terms[self.topics.index(topic)]
+        df = self._topic_df
+        return any(w in doc and df.get(w, 0) <= limit for w in set(terms.words))
+
+    @property
+    def _topic_df(self) -> dict[str, int]:
+        cached = self.__dict__.get("_df")
+        if cached is None:
+            cached = self.__dict__["_df"] = _document_frequency(self.topic_words.doc_terms)
+        return cached
+
+    def ambiguity(self, text: str) -> tuple[str, tuple[str, ...]] | None:
+        """(folk name, what it may mean) when the question uses a name of several things and
+        none of them by its own name: 「规划证多久」 may be either planning permit, and no third
+        topic should answer it."""
+        canonical = self.analyzer.canonical_text(text)
+        for term, folk in self.kb.lexicon.ambiguous.items():
+            rest = canonical
+            for m in folk.means:
+                rest = rest.replace(normalize(m), " ")
+            t = normalize(term)
+            start = rest.find(t)
+            while start >= 0:
+                if not any(rest[:start].endswith(normalize(q)) for q in folk.not_after):
+                    return term, folk.means
+                start = rest.find(t, start + 1)
+        return None
 
     def mentions(self, topic: str, text: str) -> bool:
         """Whether a topic's questions use any content word of `text` (is the answer about it?)."""

@@ -171,9 +171,12 @@ def test_follow_up_asks_the_previous_question_about_something_else(sqlite_url, r
     m = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
     assert m.handle_text("uF", "施工许可证要准备什么材料").topic == "materials.construction_permit"
     assert m.handle_text("uF", "那竣工验收备案呢").topic == "materials.completion_filing"
-    # 规划证 is ambiguous: the menu offers the planning permits' materials, in context.
+    # 规划证 is ambiguous: it asks between exactly the two planning permits, then answers the
+    # previous question (materials) about the one chosen.
     menu = m.handle_text("uF2", "施工许可证要准备什么材料") and m.handle_text("uF2", "那规划证呢")
-    assert texts.CLARIFY_HEAD in menu.reply and "规划许可证" in menu.reply
+    assert texts.FOLK_HEAD.format(term="规划证") in menu.reply
+    assert "1. 建设用地规划许可证" in menu.reply and "2. 建设工程规划许可证" in menu.reply
+    assert m.handle_text("uF2", "2").topic == "materials.construction_planning_permit"
 
 
 def test_follow_up_never_answers_about_the_old_subject(sqlite_url, real_manager_parts):

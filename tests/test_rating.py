@@ -126,6 +126,28 @@ def test_one_message_gives_level_and_comment(world):
     assert (rating.efficiency, rating.attitude, rating.integrity) == (5, 4, 5)
 
 
+def test_level_dimensions_and_comment_all_in_one_message(world):
+    _, manager = world
+    number = finished_case(manager, "oRate3b")
+    (reply,) = say(manager, "oRate3b", "非常满意 效率5 态度4 廉洁5 服务很好")
+    assert "「非常满意」" in reply and reply.rstrip().endswith(rating_texts.THANKS_GOOD.rstrip()) or \
+        rating_texts.THANKS_GOOD in reply
+    assert rating_texts.ASK_DIMENSIONS not in reply and rating_texts.ASK_COMMENT not in reply
+    _, rating = rating_of(manager, number)
+    assert (rating.level, rating.efficiency, rating.attitude, rating.integrity) == (5, 5, 4, 5)
+    assert rating.comment == "服务很好"  # not 「效率5 态度4 廉洁5 服务很好」
+
+
+def test_level_and_dimensions_in_one_message_then_the_comment(world):
+    _, manager = world
+    number = finished_case(manager, "oRate3c")
+    first, last = say(manager, "oRate3c", "满意，效率4 态度5 廉洁5", "还可以再快一点")
+    assert rating_texts.ASK_COMMENT in first
+    _, rating = rating_of(manager, number)
+    assert (rating.level, rating.efficiency, rating.attitude, rating.integrity, rating.comment) == \
+        (4, 4, 5, 5, "还可以再快一点")
+
+
 def test_step_by_step_with_bad_input_dimensions_and_comment(world):
     _, manager = world
     number = finished_case(manager, "oRate4")

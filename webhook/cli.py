@@ -102,6 +102,15 @@ def cmd_kb_check(args) -> int:
     return 0
 
 
+def cmd_kb_coverage(args) -> int:
+    from knowledge import coverage, load
+
+    kb = load()
+    for line in coverage.report(kb):
+        print(line)
+    return 1 if coverage.check(kb) else 0
+
+
 def cmd_kb_stats(args) -> int:
     from collections import Counter
 
@@ -685,6 +694,8 @@ def build_parser() -> argparse.ArgumentParser:
     kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)
     kb.add_parser("check", help="validate every entry").set_defaults(func=cmd_kb_check)
     kb.add_parser("stats", help="counts").set_defaults(func=cmd_kb_stats)
+    kb.add_parser("coverage", help="seed clauses and the entries that answer them; lists the uncovered ones") \
+        .set_defaults(func=cmd_kb_coverage)
     s = kb.add_parser("gaps", help="questions the bot could not answer, most frequent first")
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(func=cmd_kb_gaps)

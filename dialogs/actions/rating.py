@@ -87,6 +87,15 @@ def parse_level(text: str, strict: bool) -> tuple[int, str] | None:
     return level, rest
 
 
+def split_dimensions(text: str) -> tuple[dict, str]:
+    """The named 效率/态度/廉洁 scores in a message and what is left of it (the comment):
+    「效率5 态度5 廉洁5 服务很好」 → ({efficiency: 5, attitude: 5, integrity: 5}, "服务很好")."""
+    t = unicodedata.normalize("NFKC", text or "")
+    found = {_DIM_KEYS[k]: _score(v) for k, v in _DIM_RE.findall(t)}
+    rest = _DIM_RE.sub(" ", t) if found else t
+    return found, re.sub(r"^[\s,，;；、。.]+|[\s,，;；、]+$", "", re.sub(r"\s{2,}", " ", rest))
+
+
 def parse_dimensions(text: str) -> dict | str | None:
     """{"efficiency": 5, ...}, "skip", or None when the message is neither."""
     t = unicodedata.normalize("NFKC", text or "").strip()
@@ -124,6 +133,7 @@ class ActionRating(Action):
             new, handled = flow.start(text, triggered, number)
         else:
             new, handled = flow.step(st, text, intent, number)
+        new, handled = flow.given_dimensions(new, handled)
         return [SlotSet("rating", new), SlotSet("rating_handled", handled)]
 
 
@@ -260,6 +270,10 @@ class _Flow:
     # -- effects --------------------------------------------------------------------------
 
     def _record(self, db, case, level: int, comment: str, correcting: bool) -> dict | None:
+        """Record the level (and comment) inside the caller's transaction. Scores for 效率/态度/廉洁
+        given in the same message are split off the comment and left in the returned state as
+        "dims", for `given_dimensions` to store once that transaction has committed."""
+        dims, comment = split_dimensions(comment)
         settings = self.rt.settings
         try:
             outcome = ratings.record(db, case, self.user, level, comment=comment or None, settings=settings,
@@ -275,10 +289,25 @@ class _Flow:
             who = T.SORRY_WHO.format(region=region.short if region else "") if outcome.supervisor else T.SORRY_NOBODY
             name = outcome.supervisor.name if outcome.supervisor else ""
             lines.append(T.SORRY.format(who=who, name=name, due=ratings.due_text(rect.due_date)))
-        lines.append(T.ASK_DIMENSIONS)
+        if not dims:
+            lines.append(T.ASK_DIMENSIONS)
         self.say("\n".join(lines))
-        return {"step": "dims", "case": case.number, "tries": 0, "level": level, "has_comment": bool(comment),
-                "correcting": correcting or outcome.changed}
+        st = {"step": "dims", "case": case.number, "tries": 0, "level": level, "has_comment": bool(comment),
+              "correcting": correcting or outcome.changed}
+        return {**st, "dims": dims} if dims else st
+
+    def given_dimensions(self, st: dict | None, handled: bool) -> tuple[dict | None, bool]:
+        """Store the dimensions a one-message rating gave (「非常满意 效率5 态度5 廉洁5 服务很好」),
+        then go on as if they had been answered at their own question."""
+        if not st or "dims" not in st:
+            return st, handled
+        st = dict(st)
+        if not self._details(st, **st.pop("dims")):
+            return None, True
+        if st.get("has_comment"):
+            return self._finish(st)
+        self.say(T.ASK_COMMENT)
+        return {**st, "step": "comment", "tries": 0}, True
 
     def _details(self, st: dict, **fields) -> bool:
         with transaction(self.rt.sessions) as db:

@@ -44,11 +44,19 @@ class ActionCaseProgress(Action):
             lines = [f"{case.number}（{case.mode}）：{cases.CASE_STATES[case.state]}",
                      f"{case.project_name}",
                      f"帮代办专员：{commissioner.name if commissioner else '分派中'}"]
+            corrections = cases.open_corrections(db, case)
             for item in items:
                 due = ""
-                if item.due_date and item.state != "done":
+                if item.id in corrections:
+                    missing, by = corrections[item.id]
+                    due = texts.CORRECTION_LINE.format(missing=missing, due=f"{by:%m月%d日}",
+                                                       late="（已过期限，请尽快提交）" if by < today else "")
+                elif item.due_date and item.state != "done":
                     due = f"，预计{item.due_date:%m月%d日}" + ("（已超期，专员正在催办）" if item.due_date < today else "")
                 lines.append(f"· {item.name}：{cases.ITEM_STATES[item.state]}{due}")
+            if corrections:
+                lines.append(texts.CORRECTION_HOW[case.mode if case.mode in texts.CORRECTION_HOW else "帮办"].format(
+                    name=commissioner.name if commissioner else "帮代办专员"))
             if case.state == "terminated" and case.termination_reason:
                 lines.append(f"终止原因：{case.termination_reason}")
             others = len(cases.open_cases_of(db, tracker.sender_id)) - 1

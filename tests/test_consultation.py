@@ -1,0 +1,181 @@
+"""Consultation as a new user meets it (issue 12): answers instead of one-option menus, 规划证 asked
+between exactly the two permits, follow-ups and commands read right, filler, questions typed into
+the form, and 补正 explained. On the real knowledge base, through the dialog manager."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from test_application import BANGBAN_ANSWERS, cases_of, seed_staff, talk
+
+from bot import case_actions, clock
+from bot.config import Settings
+from bot.db import transaction, upgrade
+from bot.kv import MemoryKV
+from bot.models import Case, CaseItem, Staff
+from dialogs import build_manager, texts
+
+MENU_LINE = re.compile(r"^\d+\. ", re.M)
+
+
+@pytest.fixture()
+def manager(sqlite_url, kb, retriever):
+    m = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    seed_staff(m.sessions)
+    return m
+
+
+def menu_options(reply: str) -> int:
+    return len(MENU_LINE.findall(reply)) if reply.startswith(texts.CLARIFY_HEAD) else 0
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("代办是啥流程", "service.process"),        # was a menu of one: 「1. 帮办代办的服务流程」
+    ("帮办怎么个流程", "service.process"),
+])
+def test_a_lone_plausible_topic_is_answered_not_offered_alone(manager, question, topic):
+    turn = manager.handle_text("oAsk1", question)
+    assert (turn.intent, turn.topic) == ("consult", topic)
+    assert menu_options(turn.reply) != 1
+
+
+def test_no_menu_of_one_option_anywhere_in_the_eval_questions(retriever):
+    from bench.kb_eval import EVAL_FILE, TEST_F, load_cases
+
+    for case in load_cases(EVAL_FILE) + load_cases(TEST_F):
+        r = retriever.search(case.q)
+        assert not (r.kind == "clarify" and len(r.candidates) < 2), case.q
+
+
+def test_a_menu_has_at_most_three_options_each_on_the_subject(manager):
+    turn = manager.handle_text("oAsk5", "规划许可证材料")
+    # It offered 供水报装材料 beside the two permits' materials.
+    assert "供水" not in turn.reply and len(MENU_LINE.findall(turn.reply)) == 2
+
+
+def test_runners_up_sharing_only_generic_words_leave_the_menu(retriever):
+    from knowledge.text import Terms
+
+    terms = retriever.analyzer.terms("消防验收要什么材料")
+    assert retriever._on_subject(terms, "concepts.fire_review")
+    assert not retriever._on_subject(Terms(("材料", "需要"), ()), "materials.water")  # generic words only
+
+
+def test_guihuazheng_asks_between_exactly_the_two_planning_permits(manager):
+    turn = manager.handle_text("oAsk2", "规划证多久能办下来")
+    assert "timing.construction_permit" != turn.topic  # it was answered with the 施工许可 time limit
+    options = MENU_LINE.findall(turn.reply)
+    assert len(options) == 2 and "1. 建设用地规划许可证" in turn.reply and "2. 建设工程规划许可证" in turn.reply
+    chosen = manager.handle_text("oAsk2", "1")
+    assert chosen.topic == "timing.land_use_planning_permit" and "建设用地规划许可证" in chosen.reply
+
+
+def test_the_permit_can_be_named_instead_of_numbered(manager):
+    manager.handle_text("oAsk3", "规划证要什么材料")
+    turn = manager.handle_text("oAsk3", "工程规划证")
+    assert turn.topic == "materials.construction_planning_permit"
+
+
+def test_exact_permit_names_are_not_ambiguous(manager):
+    for q in ("用地规划证要多久", "工规证多久能办下来", "立项用地规划许可阶段要办什么"):
+        assert not manager.handle_text("oAsk4", q).reply.startswith("「规划")
+
+
+@pytest.mark.parametrize("first, follow, topic", [
+    ("用电报装要什么材料", "那供水呢", "materials.water"),
+    ("用电报装要什么材料", "那燃气呢", "materials.gas"),
+    ("施工许可证要准备哪些材料", "那竣工验收备案呢", "materials.completion_filing"),
+])
+def test_follow_ups_swap_the_subject(manager, first, follow, topic):
+    manager.handle_text("oFollow", first)
+    turn = manager.handle_text("oFollow", follow)
+    assert turn.topic == topic, turn.reply
+    assert turn.reply != texts.NO_MORE
+
+
+def test_a_region_follow_up_answers_the_last_topic_for_that_region(manager):
+    manager.handle_text("oFollow2", "哪些项目可以申请帮办代办")
+    turn = manager.handle_text("oFollow2", "那东湖呢")
+    assert turn.topic == "service.scope" and turn.reply != texts.NO_MORE
+    assert "东湖" in turn.reply
+    again = manager.handle_text("oFollow2", "江北呢")
+    assert again.topic == "service.scope" and "江北" in again.reply
+
+
+def test_a_region_follow_up_without_a_regional_rule_says_so(manager):
+    manager.handle_text("oFollow3", "施工许可证要多久")
+    turn = manager.handle_text("oFollow3", "那东湖呢")
+    assert turn.topic == "timing.construction_permit"
+    assert turn.reply.startswith(texts.NO_REGIONAL_RULE.format(region="武汉东湖新技术开发区"))
+
+
+@pytest.mark.parametrize("noise", ["呃", "嗯嗯", "1111111", "emmm", "哈哈哈哈"])
+def test_filler_gets_a_prompt_not_thanks_or_unsure(manager, noise):
+    turn = manager.handle_text("oNoise", noise)
+    assert turn.reply == texts.FILLER
+
+
+def _to_items_question(manager, user):
+    turns = talk(manager, user, BANGBAN_ANSWERS[:10])
+    assert "回复「全部」" in turns[-1].reply  # the prompt itself suggests it
+    return turns
+
+
+def test_quanbu_at_the_items_prompt_selects_every_item(manager):
+    _to_items_question(manager, "oAll")
+    turn = manager.handle_text("oAll", "全部")
+    assert turn.reply != texts.NO_MORE and "联系人" in turn.reply
+    rest = talk(manager, "oAll", BANGBAN_ANSWERS[11:] + ["确认"])
+    assert rest[-1].intent == "submitted"
+    [case] = cases_of(manager, "oAll")
+    with manager.sessions() as s:
+        assert len(s.scalars(sa.select(CaseItem).where(CaseItem.case_id == case.id)).all()) >= 3
+
+
+@pytest.mark.parametrize("question, topic", [("代办要交钱不", "service.fee"), ("帮办收费不", "service.fee")])
+def test_a_spoken_question_mid_form_is_answered_not_taken_as_the_answer(manager, question, topic):
+    talk(manager, "oMid", BANGBAN_ANSWERS[:2])  # now asked for the company name
+    turn = manager.handle_text("oMid", question)
+    assert turn.topic == topic and texts.FORM_RESUME in turn.reply
+    # ... and a company whose name holds a weak question cue is still a company.
+    nxt = manager.handle_text("oMid", "武汉标准件有限公司")
+    assert "信用代码" in nxt.reply
+
+
+def _case_in_correction(manager, user: str):
+    talk(manager, user, BANGBAN_ANSWERS + ["确认"])
+    [case] = cases_of(manager, user)
+    with transaction(manager.sessions) as db:
+        case = db.get(Case, case.id)
+        staff = db.get(Staff, case.commissioner_id)
+        actor = case_actions.Actor.person(staff)
+        case_actions.accept(db, case, actor)
+        item = db.scalars(sa.select(CaseItem).where(CaseItem.case_id == case.id).order_by(CaseItem.id)).first()
+        case_actions.move_item(db, case, item.id, "submitted", actor)
+        case_actions.request_correction(db, case, item.id, "消防设计说明缺少签章页", clock.today() + timedelta(days=5),
+                                        actor)
+        return case.number, staff.name, item.name
+
+
+@pytest.mark.parametrize("ask", ["我的申请", "补正材料准备好了怎么交"])
+def test_during_a_correction_the_applicant_learns_what_by_when_and_how(manager, ask):
+    number, commissioner, item = _case_in_correction(manager, "oFix")
+    reply = manager.handle_text("oFix", ask).reply
+    due = f"{clock.today() + timedelta(days=5):%m月%d日}"
+    assert number in reply and "消防设计说明缺少签章页" in reply and due in reply
+    assert commissioner in reply and ("补交" in reply or "递交" in reply)
+
+
+def test_correction_words_without_a_case_still_consult(manager):
+    turn = manager.handle_text("oNoCase", "补正材料一般怎么交")
+    assert turn.intent in ("consult", "clarify") and texts.NO_CASE not in turn.reply
+
+
+def test_postgres_variant_of_the_correction_reply(postgres_url, kb, retriever):
+    upgrade(postgres_url)
+    m = build_manager(Settings(database_url=postgres_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    seed_staff(m.sessions)
+    number, _, _ = _case_in_correction(m, "oFixPg")
+    assert "消防设计说明缺少签章页" in m.handle_text("oFixPg", "我的申请").reply
