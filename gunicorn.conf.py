@@ -23,3 +23,13 @@ accesslog = "-"
 # a name. The path only ("%(U)s"), then, and no referer.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 errorlog = "-"
+
+
+def on_starting(server):
+    """Before listening: refuse the public development SECRET_KEY on an address others reach
+    (bot.config.refuse_to_serve); gunicorn prints the reason and exits 1."""
+    from bot.config import load_settings, refuse_to_serve
+
+    hosts = [b.rsplit(":", 1)[0] if not b.startswith("unix:") and ":" in b else b for b in server.cfg.bind]
+    if problem := refuse_to_serve(load_settings(), hosts):
+        raise RuntimeError(problem)

@@ -5,10 +5,13 @@ state store. Production sets DATABASE_URL and REDIS_URL (see README, "Configurat
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit
 
 
 def _env(name: str, default: str = "") -> str:
@@ -44,6 +47,10 @@ def _load_yaml(path: str) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of region id to contact channels")
     return data
+
+
+# Public (it is in this file): anyone can sign a console session cookie with it.
+DEV_SECRET_KEY = "dev-only-secret-key"
 
 
 def default_database_url() -> str:
@@ -89,8 +96,8 @@ class Settings:
     dedup_ttl_s: int = 600
     conversation_ttl_s: int = 7 * 24 * 3600
 
-    # Staff console session signing; must be set in production.
-    secret_key: str = "dev-only-secret-key"
+    # Staff console session signing; must be set in production (refuse_to_serve).
+    secret_key: str = DEV_SECRET_KEY
     # Console sign-in: failed attempts allowed in 10 minutes per account (from any address) and,
     # counted separately, per client address (over any accounts: a password sprayer); then that
     # account or address waits out the window. An office behind one NAT address shares the second.
@@ -151,6 +158,35 @@ class Settings:
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, a unix socket: reachable by whoever reaches it
+        return False
+
+
+def refuse_to_serve(settings: Settings, hosts: Iterable[str]) -> str | None:
+    """Why a server with these settings must not listen on `hosts`, or None when it may.
+
+    The development SECRET_KEY is public, so with it anyone can forge a staff session. It is
+    allowed only where that reaches no real case: the embedded default (SQLite, the one-command
+    trial) or a server only this machine reaches, bound to loopback with nothing in front (no
+    trusted proxy, a loopback PUBLIC_URL): nginx on the same host makes a loopback bind public.
+    """
+    if settings.secret_key != DEV_SECRET_KEY or settings.database_url.startswith("sqlite"):
+        return None
+    local = (all(_is_loopback(h) for h in hosts) and not settings.trusted_proxies
+             and _is_loopback(urlsplit(settings.public_url).hostname or ""))
+    if local:
+        return None
+    return ("refusing to start: SECRET_KEY is the public development default, so anyone could forge a "
+            "console session; set SECRET_KEY to a long random value (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'), or bind only 127.0.0.1 for local use")
 
 
 def load_settings() -> Settings:

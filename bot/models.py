@@ -64,6 +64,9 @@ class Staff(Base):
     wechat_openid: Mapped[str | None] = mapped_column(sa.String(64))  # where alerts go
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Every console session carries the generation it was signed in under; signing out, a new
+    # password or deactivation moves it on, and every cookie of the old one stops working.
+    session_generation: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 

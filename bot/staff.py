@@ -62,9 +62,17 @@ def create_staff(session: Session, *, username: str, name: str, role: str, regio
 
 
 def set_password(staff: Staff, password: str) -> None:
+    """A new password also ends every console session of the account (whoever knew the old one
+    may be signed in)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
     staff.password_hash = generate_password_hash(password)
+    end_sessions(staff)
+
+
+def end_sessions(staff: Staff) -> None:
+    """Every console session of this account stops working (they carry the old generation)."""
+    staff.session_generation = (staff.session_generation or 0) + 1
 
 
 def change_password(staff: Staff, current: str, new: str) -> None:
@@ -80,10 +88,11 @@ def by_username(session: Session, username: str) -> Staff | None:
 
 
 def deactivate(session: Session, staff: Staff) -> int:
-    """Stop an account: no sign-in, no API, no new assignments; its tokens are revoked so that
+    """Stop an account: no sign-in, no session, no API, no new assignments; its tokens are revoked so that
     reactivating it later does not bring old tokens back. Returns how many open cases still
     name this person, for a supervisor to reassign."""
     staff.active = False
+    end_sessions(staff)
     now = utcnow()
     for token in tokens_of(session, staff):
         if token.revoked_at is None:

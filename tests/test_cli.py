@@ -120,3 +120,37 @@ def test_staff_tokens_listed_revoked_and_accounts_managed(workdir):
         assert staff.authenticate(db, "zhou", "s3cret-pass") is None
         assert staff.verify_token(db, writer) is None  # deactivation revoked every token
     engine.dispose()
+
+
+# -- starting a server with the development SECRET_KEY -------------------------------------
+
+def test_the_default_secret_key_is_refused_where_others_can_reach_the_server():
+    from bot.config import Settings, refuse_to_serve
+
+    pg = "postgresql+psycopg://bangban@db.internal/bangban"
+    dev = Settings(database_url=pg)
+    assert refuse_to_serve(dev, ["127.0.0.1"]) is None and refuse_to_serve(dev, ["localhost", "::1"]) is None
+    assert refuse_to_serve(Settings(), ["0.0.0.0"]) is None  # the embedded default (SQLite) on any address
+    assert refuse_to_serve(dev.with_(secret_key="a-real-secret-of-some-length"), ["0.0.0.0"]) is None
+    for settings, hosts in [(dev, ["0.0.0.0"]), (dev, ["127.0.0.1", "10.0.0.5"]), (dev, ["unix:/run/bangban.sock"]),
+                            # loopback behind nginx is public all the same
+                            (dev.with_(trusted_proxies=1), ["127.0.0.1"]),
+                            (dev.with_(public_url="https://bangban.example.gov.cn"), ["127.0.0.1"])]:
+        assert "SECRET_KEY" in (refuse_to_serve(settings, hosts) or ""), (settings, hosts)
+
+
+def _env_without_secret(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                             "PUBLIC_URL", "TRUSTED_PROXIES")}
+    # Nothing listens there: the refusal must come before any connection is tried.
+    return {**env, "DATABASE_URL": "postgresql+psycopg://bangban@127.0.0.1:1/bangban", **extra}
+
+
+def test_serve_and_gunicorn_refuse_the_default_secret_key_on_a_public_address(workdir):
+    r = subprocess.run([BANGBAN, "serve", "--host", "0.0.0.0", "--port", "18999"], cwd=workdir,
+                       capture_output=True, text=True, timeout=60, env=_env_without_secret())
+    assert r.returncode == 2 and "SECRET_KEY" in r.stderr, r.stderr[-2000:]
+    gunicorn = subprocess.run([sys.executable, "-m", "gunicorn", "-c", str(Path(__file__).parents[1] / "gunicorn.conf.py"),
+                               "--bind", "0.0.0.0:18998", "webhook.wsgi:app"], cwd=Path(__file__).parents[1],
+                              capture_output=True, text=True, timeout=60, env=_env_without_secret())
+    assert gunicorn.returncode != 0 and "SECRET_KEY" in gunicorn.stderr, gunicorn.stderr[-2000:]

@@ -113,6 +113,19 @@ def test_login_then_logout(app):
     assert client.get("/console/cases").status_code == 303
 
 
+def test_logout_ends_the_session_on_the_server(app):
+    """A copied session cookie (a shared computer, a proxy log) stops working once its owner
+    signs out: the cookie is signed, so only the server can say it is over."""
+    client = signed_in(app, "donghu-1")
+    copied = app.test_client()
+    copied.set_cookie("session", client.get_cookie("session").value)
+    assert copied.get("/console/cases").status_code == 200
+    r = client.post("/console/logout", data={"csrf_token": csrf_token(client.get("/console/cases").get_data(as_text=True))})
+    assert r.status_code == 303
+    assert copied.get("/console/cases").status_code == 303
+    assert signed_in(app, "donghu-1").get("/console/cases").status_code == 200  # signing in again works
+
+
 def test_login_returns_to_the_page_asked_for_but_never_off_site(app):
     number = new_case(app, commissioner="donghu-1")
     client = app.test_client()

@@ -57,7 +57,8 @@ def target(request, tmp_path):
 
 def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
     cwd, database_url, inspect_url = target
-    r, took = run_demo(cwd, database_url)
+    force = ("--force",) if database_url else ()  # PostgreSQL is refused without it
+    r, took = run_demo(cwd, database_url, *force)
     assert r.returncode == 0, r.stderr[-2000:]
     assert took < 20, f"bangban demo took {took:.1f} s"
     out = r.stdout
@@ -78,7 +79,7 @@ def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
     assert (newest - oldest).days >= 20  # spread over the last month, not all "now"
     assert "overdue items: 0;" not in out
 
-    again, _ = run_demo(cwd, database_url)
+    again, _ = run_demo(cwd, database_url, *force)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already seeded" in again.stdout
     second = figures(inspect_url)
@@ -91,3 +92,37 @@ def test_demo_with_emulator_delivers_the_pushes(tmp_path):
     assert "sent" in r.stdout
     states = figures(f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}")["notifications"]
     assert states.get("sent", 0) > 100 and not states.get("pending") and not states.get("dead"), states
+
+
+def test_demo_refuses_postgresql_without_force(postgres_url, tmp_path):
+    """PostgreSQL is where production lives: fictitious cases and staff with a published
+    password must not land there by a mistyped DATABASE_URL."""
+    r, _ = run_demo(tmp_path, postgres_url)
+    assert r.returncode == 1 and "--force" in r.stderr and "PostgreSQL" in r.stderr
+    engine = sa.create_engine(postgres_url)
+    try:
+        assert "cases" not in sa.inspect(engine).get_table_names()  # not even migrated
+    finally:
+        engine.dispose()
+
+
+def test_demo_refuses_a_database_with_real_cases_without_force(tmp_path):
+    from conftest import CAL, PERMIT
+
+    from bot import cases
+    from bot.db import open_database, transaction
+
+    url = f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}"
+    sessions = open_database(url)
+    with transaction(sessions) as db:
+        cases.submit(db, cases.Application(
+            mode="帮办", applicant_openid="oRealEnterprise", company_name="真实企业有限公司",
+            credit_code="91350100M000100Y43", project_name="真实项目", region="donghu", investment_type="社会投资",
+            stage="3", contact_name="王经理", contact_phone="13800000000", items=(PERMIT,)), CAL)
+    sessions.kw["bind"].dispose()
+    r, _ = run_demo(tmp_path)
+    assert r.returncode == 1 and "1 real case" in r.stderr and "--force" in r.stderr
+    assert figures(url)["cases"] == 1 and figures(url)["staff"] == 0
+    r, _ = run_demo(tmp_path, None, "--force")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert figures(url)["cases"] > 40

@@ -22,9 +22,14 @@ def _manager(settings):
 def cmd_serve(args) -> int:
     from . import create_app
 
+    from bot.config import refuse_to_serve
+
     settings = load_settings()
     host = args.host or settings.host
     port = args.port or settings.port
+    if problem := refuse_to_serve(settings, [host]):
+        print(problem, file=sys.stderr)
+        return 2
     app = create_app(settings)
     from bot.scheduler import start_in_app
 
@@ -563,6 +568,34 @@ def _demo_deliver_through_emulator(settings, sessions) -> str:
     return f"{counts.sent} sent, {counts.dead} failed, {counts.retried} to retry"
 
 
+def _demo_refusal(url: str, force: bool) -> str | None:
+    """Why demo data must not go into this database, or None. The demo adds fictitious cases and
+    fifteen staff whose password is published; a production database (PostgreSQL, or any holding
+    real cases) gets them only when someone says --force."""
+    if force:
+        return None
+    if not url.startswith("sqlite"):
+        return ("refusing to seed demo data into PostgreSQL (production lives there): the demo adds "
+                "fictitious cases and staff with the published password; pass --force if this database is for trying")
+    import sqlalchemy as sa
+
+    from bot.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if "cases" not in sa.inspect(conn).get_table_names():
+                return None
+            real = conn.scalar(sa.text("select count(*) from cases where submission_key is null "
+                                       "or submission_key not like :demo"), {"demo": _DEMO_PREFIX + "%"})
+    finally:
+        engine.dispose()
+    if real:
+        return (f"refusing to seed demo data: this database holds {real} real case(s), and the demo would add "
+                "fictitious cases and staff with the published password; pass --force to add them anyway")
+    return None
+
+
 def cmd_demo(args) -> int:
     """A realistic month of cases in all five regions, written by the app's own services."""
     import random
@@ -578,6 +611,9 @@ def cmd_demo(args) -> int:
 
     started = time.monotonic()
     settings = load_settings()
+    if refusal := _demo_refusal(settings.database_url, args.force):
+        print(refusal, file=sys.stderr)
+        return 1
     sessions = _staff_db()
     kb = load()
     calendar = load_calendar()
@@ -689,6 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="seed a realistic month of demo cases (re-runnable), then say how to look")
     s.add_argument("--with-emulator", action="store_true",
                    help="deliver the queued pushes through the local WeChat emulator")
+    s.add_argument("--force", action="store_true",
+                   help="seed even into PostgreSQL or a database that holds real cases")
     s.set_defaults(func=cmd_demo)
 
     kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)

@@ -1,7 +1,10 @@
 """Console sign-in, the guard in front of every console page, and who may see or do what.
 
 - Session: Flask's signed cookie (HttpOnly, SameSite=Lax, Secure on https) holding the staff id
-  and a fingerprint of the password hash, so changing a password ends every other session.
+  and the account's session generation (Staff.session_generation), checked on every request.
+  Signing out, a new password or deactivation moves the generation on, so a copied cookie stops
+  working then: the cookie alone cannot be revoked. Signing out ends the account's sessions on
+  every computer.
 - CSRF: every console POST (login and logout included) must carry the form's csrf_token
   (Flask-WTF, bound to the session).
 - Failed logins: limited per account and, separately, per client address (throttle.py); the
@@ -9,7 +12,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -27,16 +29,12 @@ from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
 from bot.models import Case, Staff
-from bot.staff import ROLES, authenticate
+from bot.staff import ROLES, authenticate, end_sessions
 
 from . import bp, csrf, region_name, sessions
 from .throttle import LoginThrottle
 
 PUBLIC_ENDPOINTS = {"console.login", "console.static"}
-
-
-def _password_fingerprint(staff: Staff) -> str:
-    return hashlib.sha256((staff.password_hash or "").encode("utf-8")).hexdigest()[:16]
 
 
 def _staff_from_session() -> Staff | None:
@@ -45,7 +43,7 @@ def _staff_from_session() -> Staff | None:
         return None
     with sessions()() as db:
         staff = db.get(Staff, staff_id)
-    if staff is None or not staff.active or session.get("pw") != _password_fingerprint(staff):
+    if staff is None or not staff.active or session.get("gen") != staff.session_generation:
         session.clear()
         return None
     return staff
@@ -104,6 +102,8 @@ def _safe_next(target: str | None) -> str | None:
     """Only a path inside the console: never an open redirect to another site."""
     if not target:
         return None
+    if any(ch < " " or ch == "\x7f" for ch in target):
+        return None  # CR/LF would split the Location header (and no console path has a control character)
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/") or "\\" in target:
         return None
@@ -142,11 +142,15 @@ def remember(staff: Staff) -> None:
     """Bind this session to `staff` as the account stands now (after sign-in, or after the
     person changed their own password and should stay signed in here)."""
     session["staff_id"] = staff.id
-    session["pw"] = _password_fingerprint(staff)
+    session["gen"] = staff.session_generation
 
 
 @bp.post("/logout")
 def logout():
+    with transaction(sessions()) as db:
+        me = db.get(Staff, g.staff.id, with_for_update=True)
+        if me is not None:
+            end_sessions(me)
     session.clear()
     return redirect(url_for("console.login"), 303)
 
