@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
 
     from .chat import bp as chat_bp
     from .console import init_app as init_console
+    from .params import IdConverter
     from .replay_guard import NonceGuard
     from .retry_guard import RetryGuard
     from .wechat import bp as wechat_bp
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.extensions["bangban_nonce_guard"] = NonceGuard(manager.store.kv, window_s=settings.max_timestamp_skew_s)
     # Turns run on a small pool so a slow one can be answered asynchronously (webhook/wechat.py).
     app.extensions["bangban_turns"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="turn")
+    app.url_map.converters["int"] = IdConverter  # before any route: an id beyond 32 bits is a 404
     app.register_blueprint(wechat_bp)
     init_console(app)  # staff console (/console) and the approval-system API (/api/v1)
     app.register_blueprint(chat_bp)  # the web chat page (/chat): the same pipeline in a browser

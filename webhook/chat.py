@@ -4,7 +4,9 @@ Thin like the WeChat callback: a visitor is a random id kept in the signed sessi
 ("web-…", so it never collides with a WeChat openid), each message goes through the very same
 DialogManager.handle_text, and the page renders the reply as text. The POST is CSRF-protected
 (token in the page, sent back as the X-CSRFToken header), capped at the length WeChat lets a
-text message have, and lightly rate-limited per visitor in the shared store.
+text message have, and lightly rate-limited in the shared store, per visitor and per client
+address (a script that drops its cookie is a new visitor every time, at the same address). The
+page may not be framed and loads nothing but its own script and style (Content-Security-Policy).
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from flask import Blueprint, current_app, jsonify, render_template, request, ses
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from bot.kv import LockTimeout, StoreUnavailable
+from bot.text_safety import xml_safe
 from dialogs import texts
 from dialogs.paging import WECHAT_TEXT_LIMIT
 
 from .console import csrf
+from .params import json_body
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ VISITOR_PREFIX = "web-"
 MAX_TEXT_BYTES = WECHAT_TEXT_LIMIT
 MAX_CHARS = 600  # the input box's limit: 600 Chinese characters stay under MAX_TEXT_BYTES
 RATE_LIMIT = 30  # messages per visitor per window
+RATE_LIMIT_PER_ADDRESS = 120  # per client address: an office behind one NAT address shares it
 RATE_WINDOW_S = 60
 QUICK_REPLIES = ("菜单", "申请帮办", "我的申请", "转人工")
 
@@ -50,20 +55,33 @@ def _visitor() -> str:
     return visitor
 
 
-def _over_rate(visitor: str) -> bool:
-    """A fixed window per visitor in the app's store (Redis when configured: shared by workers).
-    Light on purpose: a lost count under a race only lets one more message through."""
+def _over_rate(who: str, limit: int) -> bool:
+    """A fixed window per visitor or address in the app's store (Redis when configured: shared by
+    workers), hashed so the store holds neither in clear. Light on purpose: a lost count under a
+    race only lets one more message through."""
     kv = current_app.extensions["bangban_dialogs"].store.kv
     bucket = int(time.time() // RATE_WINDOW_S)
-    key = "chat-rate:" + hashlib.sha256(visitor.encode()).hexdigest()[:24] + f":{bucket}"
+    key = "chat-rate:" + hashlib.sha256(who.encode()).hexdigest()[:24] + f":{bucket}"
     try:
         count = int(kv.get(key) or 0)
-        if count >= RATE_LIMIT:
+        if count >= limit:
             return True
         kv.set(key, str(count + 1), ttl=RATE_WINDOW_S * 2)
     except StoreUnavailable:
         return False  # no store, no limit: answering matters more
     return False
+
+
+@bp.after_request
+def harden(response):
+    # Only this page's own script and style, no framing (clickjacking), no guessing of types.
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                                "form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 @bp.get("")
@@ -79,17 +97,18 @@ def messages():
         csrf.protect()
     except CSRFError:
         return jsonify(error="csrf", reply=SESSION_EXPIRED), 400
-    payload = request.get_json(silent=True)
+    payload = json_body()
     if not isinstance(payload, dict):
         return jsonify(error="bad_request", reply=texts.EMPTY), 400
     text = payload.get("text")
-    text = text if isinstance(text, str) else ""
+    # What a WeChat message could carry: XML holds no control characters or lone surrogates.
+    text = xml_safe(text) if isinstance(text, str) else ""
     if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
         return jsonify(error="too_long", reply=TOO_LONG, intent="too_long"), 413
     visitor = _visitor()
     if not text.strip():
         return jsonify(reply=texts.EMPTY, intent="empty")
-    if _over_rate(visitor):
+    if _over_rate(visitor, RATE_LIMIT) or _over_rate(f"address:{request.remote_addr}", RATE_LIMIT_PER_ADDRESS):
         return jsonify(error="rate_limited", reply=TOO_FAST, intent="rate_limited"), 429
     manager = current_app.extensions["bangban_dialogs"]
     try:

@@ -143,9 +143,11 @@ def cmd_kb_gaps(args) -> int:
     if not gaps:
         print("no unanswered questions recorded")
         return 0
+    from bot.text_safety import terminal_safe
+
     print("times  last asked        question  (best guess)")
-    for g in gaps:
-        print(f"{g.times:5d}  {g.last_asked}  {g.question}  ({g.best_guess or '-'})")
+    for g in gaps:  # what anyone typed: shown, never obeyed by the curator's terminal
+        print(f"{g.times:5d}  {g.last_asked}  {terminal_safe(g.question)}  ({terminal_safe(g.best_guess or '-')})")
     return 0
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, render_template
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import BadRequest
 
 from bot.clock import SERVICE_TZ as CHINA_TZ
 from bot.config import Settings
@@ -78,6 +79,15 @@ def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value.tzinfo is None:  # SQLite returns naive datetimes; everything is stored in UTC
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(CHINA_TZ).strftime(fmt)
+
+
+@bp.errorhandler(400)
+def bad_request(err):
+    """Odd input (webhook/params.py: a page or date out of range) is told what was wrong; a CSRF
+    failure has its own page (auth.py)."""
+    told = getattr(err, "description", "")
+    message = told if told and told != BadRequest.description else "请求参数不正确，请返回后重试。"
+    return render_template("console/error.html", code=400, message=message), 400
 
 
 from . import (  # noqa: E402,F401 - the modules attach their routes to the blueprints  # noqa: E402,F401 - 挂图作战, exports and escalations (supervisors)

@@ -28,6 +28,7 @@ from bot.db import transaction
 from bot.models import Case, CaseItem, Staff
 from bot.staff import verify_token
 
+from ..params import int_arg, json_body
 from . import china_time, sessions, settings
 from .auth import case_or_404, case_scope, may
 
@@ -70,9 +71,21 @@ def requires(scope: str):
     return decorate
 
 
+@bp.errorhandler(400)
+def bad_request(err):
+    return _error(400, "bad_request", getattr(err, "description", "") or "请求参数不正确")
+
+
 @bp.errorhandler(404)
 def not_found(err):
     return _error(404, "not_found", "没有找到该案件或事项")
+
+
+@bp.app_errorhandler(404)
+def unmatched(err):
+    """A URL no route matches (an id beyond any table: webhook/params.py) is not the API's own
+    request yet; under /api/ it still gets the API's JSON answer, elsewhere the default page."""
+    return not_found(err) if request.path.startswith(f"{bp.url_prefix}/") else err
 
 
 @bp.errorhandler(403)
@@ -130,7 +143,7 @@ def list_cases():
     if state and state != "open" and state not in CASE_STATES:
         return _error(400, "bad_request", "state 取值不正确", allowed=["open", *CASE_STATES])
     limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), MAX_LIMIT)
-    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    offset = max(int_arg(request.args, "offset", 0) or 0, 0)
     stmt = sa.select(Case).where(case_scope(g.api_staff))
     if state == "open":
         stmt = stmt.where(Case.state.in_(OPEN_STATES))
@@ -157,7 +170,7 @@ def get_case(number: str):
 def update_item(number: str, item_id: int):
     """Body: {"state": "accepted"}; for 需补正 also "missing" (what) and "due" (YYYY-MM-DD).
     Repeating an update the item already has answers 200 with "changed": false (safe retries)."""
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         return _error(400, "bad_request", "请求体须为 JSON 对象")
     to = body.get("state")

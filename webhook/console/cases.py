@@ -28,6 +28,7 @@ from bot.db import transaction
 from bot.models import Case, CaseItem, Notification, Staff
 from bot.notify import DELIVERY_METHODS
 
+from ..params import MAX_INT, id_arg, int_arg
 from . import bp, region_name, sessions, settings, stage_name
 from .auth import case_or_404, case_scope, may
 
@@ -60,7 +61,7 @@ def case_list():
     state = request.args.get("state", "")
     state = state if state in STATE_FILTERS else ""
     query = request.args.get("q", "").strip()[:60]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, int_arg(request.args, "page", 1, at_most=MAX_INT // PAGE_SIZE) or 1)
     today = china_today()
     overdue = (sa.select(sa.func.count(CaseItem.id))
                .where(CaseItem.case_id == Case.id, CaseItem.state != "done", CaseItem.due_date < today)
@@ -191,7 +192,7 @@ def terminate(number: str):
 
 @bp.post("/cases/<number>/assign")
 def assign(number: str):
-    commissioner_id = request.form.get("commissioner_id", type=int)
+    commissioner_id = id_arg(request.form, "commissioner_id")
 
     def change(db: Session, case: Case, actor: Actor) -> None:
         if commissioner_id is None:

@@ -17,6 +17,7 @@ from bot.clock import today as china_today
 from bot.models import Case
 from bot.workdays import WorkCalendar, load_calendar
 
+from ..params import date_arg
 from . import bp, charts, region_name, sessions, stage_name
 from .auth import case_or_404, case_scope
 
@@ -37,18 +38,11 @@ def calendar() -> WorkCalendar:
     return current_app.config.get("BANGBAN_CALENDAR") or _default_calendar()
 
 
-def _date_arg(name: str, default: date) -> date:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return default
-
-
 def parse_filters(db) -> tuple[figures.Filters, list[tuple[int, str]]]:
     """Region is always the supervisor's own; a commissioner of another region is ignored."""
     today = china_today()
-    start = _date_arg("from", date(today.year, 1, 1))
-    end = _date_arg("to", today)
+    start = date_arg("from", date(today.year, 1, 1))
+    end = date_arg("to", today)
     if end < start:
         start, end = end, start
     people = figures.commissioners(db, g.staff.region)
