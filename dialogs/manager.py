@@ -30,13 +30,14 @@ from .actions.service import (
 )
 from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
-from .nlu import Understanding, is_question, mentions_correction, understand, understand_by_rules
+from .nlu import Understanding, is_question, mentions_correction, ordinal, understand, understand_by_rules
 from .paging import split_pages
 from .state import ConversationStore, earlier_reply, remember_reply
 
 log = logging.getLogger(__name__)
 
 PROFILE_REFRESH_S = 300
+_NUMBERED = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2})[.、．)）]")
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
 SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
@@ -183,6 +184,8 @@ class DialogManager:
         return self._consult(user, u.text, state, region)
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
+        if state.get("last_topic") and (n := ordinal(text)) is not None and (step := self._step_of(state, region, n)):
+            return step
         # 「那东湖呢」 asks the last answer again for another region.
         subject = follow_up_subject(text) if (state.get("last_topic") or state.get("last_asked")) else None
         if subject and (named := self.kb.find_region(subject)) and self._names_only_region(subject):
@@ -227,6 +230,19 @@ class DialogManager:
             turn.reply += "\n" + texts.TENTATIVE_TAIL
         return turn
 
+    def _step_of(self, state: dict, region: str | None, n: int) -> Turn | None:
+        """One numbered line of the last answer (「第二步呢」), with that answer's source."""
+        entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
+        if entry is None:
+            return None
+        lines = [ln.strip() for ln in entry.answer.splitlines() if _NUMBERED.match(ln.strip())]
+        if not lines or not (-len(lines) <= (n if n < 0 else n - 1) < len(lines)):
+            return None
+        line = lines[n if n < 0 else n - 1]
+        source = entry.cited_answer().splitlines()[-1]
+        return Turn(f"{line}\n（{entry.title}，共{len(lines)}项；回复「{entry.title}」看全部）\n{source}",
+                    "consult", entry.topic)
+
     def _correction_open(self, user: str) -> bool:
         with transaction(self.sessions) as db:
             return cases.has_open_correction(db, user)
@@ -261,8 +277,13 @@ class DialogManager:
         if entry is None:  # no general variant exists: the first region's is the honest best
             entry = self.kb.topics[topic][0]
         state["last_topic"] = topic
+        state["last_region"] = entry.region if entry.region != "all" else None
         state["last_question"] = entry.question
         reply = entry.cited_answer()
+        if region in self.kb.regions and entry.region not in ("all", region) and entry.region in self.kb.regions:
+            # Only another region's document has this (江北's 时限承诺 asked by a 延津 user): say so.
+            reply = texts.ONLY_OTHER_REGION.format(region=self.kb.regions[region].name,
+                                                   other=self.kb.regions[entry.region].name) + "\n" + reply
         if "联系方式" in entry.tags:
             reply += self._contacts_for(region)
         return Turn(reply, "consult", topic)

@@ -81,6 +81,26 @@ def mentions_correction(text: str) -> bool:
     return bool(_CORRECTION_TALK.search(normalize_message(text)))
 
 
+_ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<last>最后一?|末))(步|个|项|条|点|阶段|环节)"
+                         r"(呢|是什么|是啥|是哪个|具体(是|说说)?.{0,4}|怎么(办|弄)|要干啥)?$")
+_CN_NUMBERS = {**_CN_DIGITS, "十": 10}
+
+
+def ordinal(text: str) -> int | None:
+    """「第二步呢」 → 2, 「最后一步呢」 → -1: a follow-up about one line of the last numbered answer."""
+    m = _ORDINAL_RE.match(normalize_message(text))
+    if not m:
+        return None
+    if m.group("last"):
+        return -1
+    n = m.group("n")
+    if n.isdigit():
+        return int(n)
+    if len(n) == 2 and n[0] == "十":
+        return 10 + _CN_NUMBERS.get(n[1], 0)
+    return _CN_NUMBERS.get(n)
+
+
 def is_question(text: str) -> str | None:
     """"sure", "maybe" or None (see _SURE_QUESTION)."""
     t = unicodedata.normalize("NFKC", text or "").strip()
@@ -188,6 +208,13 @@ _MODEL_NEEDS_SUBJECT = {"apply": _APPLY_SUBJECT, "apply_bangban": _APPLY_SUBJECT
                         "urge": _URGE_SUBJECT}
 
 
+# 「那X呢」「X呢」: a follow-up question, whatever else the words could mean.
+_FOLLOW_UP_LIKE = re.compile(r"^(那|那么|那个|还有|另外|换成|如果是).{1,14}$|^.{1,12}(呢|咋样|怎么样)$")
+_NOT_FOR_FOLLOW_UPS = {"help", "greet", "thanks", "cancel", "apply", "apply_bangban", "apply_daiban", "edit",
+                       "human", "urge"}
+_UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|不用|不办|中途|半路")
+
+
 def understand(text: str, in_form: bool = False) -> Understanding:
     """The intent from the learned model (dialogs/intent_model.py) unless the rules are certain;
     entities (case number, service mode, the field to edit) from the rules' patterns. Inside a
@@ -203,6 +230,10 @@ def understand(text: str, in_form: bool = False) -> Understanding:
     intent, _ = model.predict(c)
     if intent == by_rules.intent or intent in RULES_ONLY:
         return by_rules
+    if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
+        return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
+    if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
+        return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it
     if (subject := _MODEL_NEEDS_SUBJECT.get(intent)) is not None and not subject.search(c):
         return by_rules
     entities = {k: v for k, v in by_rules.entities.items() if k == "case_number"}

@@ -179,3 +179,59 @@ def test_postgres_variant_of_the_correction_reply(postgres_url, kb, retriever):
     seed_staff(m.sessions)
     number, _, _ = _case_in_correction(m, "oFixPg")
     assert "消防设计说明缺少签章页" in m.handle_text("oFixPg", "我的申请").reply
+
+
+def test_second_step_answers_that_line_of_the_last_numbered_answer(manager):
+    first = manager.handle_text("oStep", "帮办代办的服务流程是什么")
+    assert first.topic == "service.process"
+    second = manager.handle_text("oStep", "第二步呢")
+    assert second.topic == "service.process" and second.reply.startswith("2.")
+    last = manager.handle_text("oStep", "最后一步呢")
+    assert last.reply.startswith("5.") and "来源" in last.reply
+
+
+@pytest.mark.parametrize("first, follow", [
+    ("东湖帮办代办人员有哪些职责", "那人员培训呢"),          # the model read 人员 as 转人工
+    ("某县级市镇里代办员最少几个人", "那主功能区呢"),         # and this as 菜单
+])
+def test_a_follow_up_is_never_taken_for_a_command(manager, first, follow):
+    manager.handle_text("oCmd", first)
+    turn = manager.handle_text("oCmd", follow)
+    assert turn.intent in ("consult", "clarify"), turn.intent
+    assert turn.reply not in (texts.MENU, texts.NO_MORE)
+
+
+@pytest.mark.parametrize("question", ["中途不想办了呢", "我们想撤销代办委托可以吗"])
+def test_asking_about_ending_the_service_does_not_end_or_start_anything(manager, question):
+    turn = manager.handle_text("oUndo", question)
+    assert turn.intent in ("consult", "clarify")
+    assert "form" not in manager.store.load("oUndo")
+
+
+def test_another_regions_own_practice_is_labelled_as_theirs(manager):
+    with transaction(manager.sessions) as db:
+        from bot import users
+
+        users.touch(db, "oOther")
+        users.set_region(db, "oOther", "jiangbei")
+    turn = manager.handle_text("oOther", "双向反馈机制和一企一策是怎么回事")
+    assert turn.topic == "local.yanjin.two_way_feedback"
+    assert turn.reply.startswith(texts.ONLY_OTHER_REGION.format(region="重庆市江北区", other="延津县"))
+
+
+def test_contacts_a_seed_publishes_are_quoted_with_their_caveat(manager):
+    turn = manager.handle_text("oYY", "岳阳公用报装帮代办工作组负责人是谁")
+    assert "胡恒" in turn.reply and "13378900505" in turn.reply and "以岳阳市政务服务中心" in turn.reply
+
+
+def test_phone_numbers_stay_out_of_other_entries(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from knowledge import check
+
+    data = tmp_path / "data"
+    shutil.copytree(Path(__file__).with_name("kb_fixture"), data)
+    f = data / "entries" / "service.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("answer: ", "answer: 电话13378900505。", 1), encoding="utf-8")
+    assert any("phone number" in line for line in check(data).lines)
