@@ -236,6 +236,10 @@ class DialogManager:
         if entry is None:
             return None
         lines = [ln.strip() for ln in entry.answer.splitlines() if _NUMBERED.match(ln.strip())]
+        if not lines:  # a flow written as 「申请 → 受理 → 送达」
+            chain = next((ln for ln in entry.answer.splitlines() if ln.count("→") >= 2), "")
+            head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
+            lines = [f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()]
         if not lines or not (-len(lines) <= (n if n < 0 else n - 1) < len(lines)):
             return None
         line = lines[n if n < 0 else n - 1]

@@ -211,7 +211,7 @@ _MODEL_NEEDS_SUBJECT = {"apply": _APPLY_SUBJECT, "apply_bangban": _APPLY_SUBJECT
 # 「那X呢」「X呢」: a follow-up question, whatever else the words could mean.
 _FOLLOW_UP_LIKE = re.compile(r"^(那|那么|那个|还有|另外|换成|如果是).{1,14}$|^.{1,12}(呢|咋样|怎么样)$")
 _NOT_FOR_FOLLOW_UPS = {"help", "greet", "thanks", "cancel", "apply", "apply_bangban", "apply_daiban", "edit",
-                       "human", "urge"}
+                       "human", "urge", "notice"}
 _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|不用|不办|中途|半路")
 
 
