@@ -1,7 +1,10 @@
 """What an applicant types reaches the supervisors' Excel files as text and nothing else: a company
 named like a formula is not a live formula in the 台账, 挂图作战 or 立卷归档 export, and characters
 XML cannot hold are dropped where the form stores them and again where an export writes them, so
-one odd case never breaks a report (issue #13, items 1 and 2)."""
+one odd case never breaks a report (issue #13, items 1 and 2). Then the property (the issue's
+"done when"): random Unicode typed into the application form on /chat, and the same text stored
+raw, reaches every export and console page of the case with no server error and no formula
+(HOSTILE_TEXT_EXAMPLES, default 25)."""
 from __future__ import annotations
 
 import io
