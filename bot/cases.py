@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -292,6 +292,13 @@ def move_item(session: Session, case: Case, item: CaseItem, to: str, *, actor_ki
 def open_cases_of(session: Session, openid: str) -> list[Case]:
     return list(session.scalars(sa.select(Case).where(Case.applicant_openid == openid)
                                 .order_by(Case.created_at.desc())))
+
+
+def submitted_since(session: Session, openid: str, since_ts: float) -> Case | None:
+    """This applicant's newest case created at or after a moment (epoch seconds), if any."""
+    since = datetime.fromtimestamp(since_ts, tz=timezone.utc)
+    return session.scalar(sa.select(Case).where(Case.applicant_openid == openid, Case.created_at >= since)
+                          .order_by(Case.created_at.desc()).limit(1))
 
 
 def has_open_correction(session: Session, openid: str) -> bool:

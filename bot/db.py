@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+PG_CONNECT_TIMEOUT_S = 3
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -40,7 +41,10 @@ def make_engine(url: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # A database that does not answer (host down, packets dropped) must fail a request in seconds,
+    # not hang it for the OS's two minutes: callers degrade (consultation answers without it).
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S})
 
 
 def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:

@@ -34,6 +34,9 @@ class WechatUser(Base):
     first_seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     # The 48-hour customer-service window opens with the user's last message.
     last_message_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # When an application form was opened and is not yet submitted or cancelled. The form's answers
+    # live in Redis; this survives Redis restarting empty, so the user can be told to start again.
+    form_started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class KbQuery(Base):

@@ -35,3 +35,13 @@ def region_of(session: Session, openid: str) -> str | None:
 def set_region(session: Session, openid: str, region: str) -> None:
     user = session.get(WechatUser, openid) or touch(session, openid)
     user.region = region
+
+
+def mark_form(session: Session, openid: str, is_open: bool) -> None:
+    """Note that the user opened (or finished) an application form: see WechatUser.form_started_at."""
+    user = session.get(WechatUser, openid) or touch(session, openid)
+    user.form_started_at = utcnow() if is_open else None
+
+
+def form_started_at(session: Session, openid: str):
+    return session.scalar(sa.select(WechatUser.form_started_at).where(WechatUser.openid == openid))

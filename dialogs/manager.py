@@ -5,14 +5,16 @@ what a test sees on the command line is what a WeChat user gets.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
 from dataclasses import asdict, dataclass
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cases, handoffs, kb_log, users
+from bot import cases, clock, handoffs, kb_log, users
 from bot.config import Settings
 from bot.db import transaction
 from bot.kv import StoreUnavailable
@@ -37,6 +39,13 @@ from .state import ConversationStore, earlier_reply, remember_reply
 log = logging.getLogger(__name__)
 
 PROFILE_REFRESH_S = 300
+# Topics that answer honestly that nobody publishes the answer (fee amounts, a person's phone):
+# the question is still what 转人工 hands over.
+NO_PUBLISHED_ANSWER = "无公开答案"
+PROFILE_RETRY_S = 30  # with the database away, try the profile again this soon
+# The database cannot be reached (refused, reset, timed out): SQLAlchemy's OperationalError and
+# InterfaceError wrap exactly those DBAPI errors; a bug (IntegrityError, ProgrammingError) is not one.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 _NUMBERED = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2})[.、．)）]")
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
@@ -87,7 +96,16 @@ class DialogManager:
             with self.store.session(user) as state:
                 if message_id is not None and (earlier := earlier_reply(state, message_id)) is not None:
                     return Turn(earlier, "repeat")
-                turn = self._turn(user, text, state)
+                before = copy.deepcopy(state)
+                try:
+                    turn = self._turn(user, text, state)
+                except DATABASE_DOWN:
+                    # Nothing of this turn happened: keep the conversation as it was (a half-filled
+                    # form stays at its question, 「确认」 can be sent again) and say so.
+                    log.warning("database unavailable: turn not taken", exc_info=True)
+                    state.clear()
+                    state.update(before)
+                    return Turn(texts.DB_DOWN_IN_FORM if "form" in before else texts.DB_DOWN, "unavailable")
                 if message_id is not None:
                     remember_reply(state, message_id, turn.reply)
         except StoreUnavailable:
@@ -98,7 +116,7 @@ class DialogManager:
             return self._stateless_turn(user, text)
         return turn
 
-    def _turn(self, user: str, text: str, state: dict) -> Turn:
+    def _turn(self, user: str, text: str, state: dict, stateless: bool = False) -> Turn:
         # While the conversation awaits an answer (a form slot, a rating, the question for 转人工),
         # replies like 「无」「没有」 are answers, which the rules read exactly.
         u = understand(text, in_form=any(k in state for k in ("form", "rating", "awaiting_handoff")))
@@ -107,32 +125,75 @@ class DialogManager:
             # the model read into 「那供水呢」 is a follow-up question.
             if "form" in state or understand_by_rules(text).intent != "more":
                 u = Understanding("consult", u.text)
-        region = self._profile(user, state)
+        region = self._profile(user, state, stateless)
         # Actions open their own transactions (they run under the rasa-sdk server too), so the
         # profile write is committed first and never holds a lock across them.
+        if (note := self._form_interrupted(user, u, state)) is not None:
+            return note
         turn = self._decide(user, u, state, region)
+        if note := state.pop("note", None):
+            turn.reply = note + "\n\n" + turn.reply
         if u.intent != "more":
             turn.reply = self._first_page(turn.reply, state)
         return turn
 
-    def _profile(self, user: str, state: dict) -> str | None:
+    def _profile(self, user: str, state: dict, stateless: bool = False) -> str | None:
         """The user's region, and a fresh "last wrote at" (it opens WeChat's 48-hour window).
         Both live in the conversation state between refreshes: minute precision is plenty for a
-        48-hour window, and it spares the database a write on every message."""
+        48-hour window, and it spares the database a write on every message.
+
+        Also notices an application form the database says is open while the state has none:
+        Redis restarted empty (state["form_lost"]) or is down (state["form_paused"]).
+        With the database down, consultation goes on: the profile waits for the next refresh."""
         now = time.time()
         if now - state.get("seen", 0) >= PROFILE_REFRESH_S or "region" not in state:
-            with transaction(self.sessions) as db:
-                users.touch(db, user)
-                state["region"] = users.region_of(db, user)
+            try:
+                with transaction(self.sessions) as db:
+                    users.touch(db, user)
+                    state["region"] = users.region_of(db, user)
+                    started = users.form_started_at(db, user)
+            except DATABASE_DOWN:
+                log.warning("database unavailable: profile not refreshed, answering from the knowledge base")
+                state["seen"] = now - PROFILE_REFRESH_S + PROFILE_RETRY_S
+                return state.get("region")
             state["seen"] = now
+            if started is not None and "form" not in state and \
+                    now - clock.as_utc(started).timestamp() < self.settings.conversation_ttl_s:
+                state["form_paused" if stateless else "form_lost"] = clock.as_utc(started).timestamp()
         return state["region"]
+
+    def _form_interrupted(self, user: str, u: Understanding, state: dict) -> Turn | None:
+        """The reply when the database knows of an open form that the conversation state lost
+        (None when there is none, or when the message is a question: that is answered as usual,
+        with the news in front). The applicant always learns whether the application went in."""
+        lost, paused = state.pop("form_lost", None), state.pop("form_paused", None)
+        if lost is None and paused is None:
+            return None
+        with transaction(self.sessions) as db:
+            submitted = cases.submitted_since(db, user, lost or paused)
+            if lost is not None or submitted is not None:
+                users.mark_form(db, user, False)
+        if submitted is not None:
+            note = texts.FORM_WENT_IN.format(number=submitted.number, when=clock.local_text(submitted.created_at))
+        elif lost is not None:
+            note = texts.FORM_LOST
+        else:
+            note = texts.FORM_PAUSED
+        if u.intent == "consult" and is_question(u.text) or lost is not None and u.intent.startswith("apply"):
+            state["note"] = note
+            return None
+        return Turn(note, "form_interrupted")
 
     def _stateless_turn(self, user: str, text: str) -> Turn:
         """Redis is down: everything that reads the knowledge base or the database still works
         (consultation, progress, 催办, 一次性告知); what needs the conversation's memory does not."""
         if understand(text).intent in NEEDS_STATE:
             return Turn(texts.STATE_UNAVAILABLE, "unavailable")
-        return self._turn(user, text, {})
+        try:
+            return self._turn(user, text, {}, stateless=True)
+        except DATABASE_DOWN:
+            log.warning("database unavailable as well: nothing but the knowledge base answers")
+            return Turn(texts.DB_DOWN, "unavailable")
 
     def handle_event(self, user: str, event: str) -> Turn | None:
         """Follow / unfollow. Other events get no reply (WeChat accepts an empty `success`)."""
@@ -224,6 +285,8 @@ class DialogManager:
             lines = [f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1)]
             reply = "\n".join([texts.CLARIFY_HEAD, *lines, texts.CLARIFY_TAIL])
             return Turn(reply, "consult", None, result.confidence)
+        if self._no_published_answer(result.topic):
+            state["unanswered"] = text  # an honest "nobody publishes this": 转人工 hands it over
         turn = self._answer_topic(result.topic, self.kb.find_region(text) or region, state)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
@@ -246,6 +309,16 @@ class DialogManager:
         source = entry.cited_answer().splitlines()[-1]
         return Turn(f"{line}\n（{entry.title}，共{len(lines)}项；回复「{entry.title}」看全部）\n{source}",
                     "consult", entry.topic)
+
+    def _no_published_answer(self, topic: str | None) -> bool:
+        return bool(topic) and any(NO_PUBLISHED_ANSWER in e.tags for e in self.kb.topics.get(topic, ()))
+
+    def _form_closed(self, user: str) -> None:
+        try:
+            with transaction(self.sessions) as db:
+                users.mark_form(db, user, False)
+        except DATABASE_DOWN:  # the marker only costs a needless 「已提交」 check later
+            log.warning("database unavailable: open-form marker not cleared")
 
     def _correction_open(self, user: str) -> bool:
         with transaction(self.sessions) as db:
@@ -341,6 +414,8 @@ class DialogManager:
         mode = u.entities.get("mode")
         slots = self.form.new_slots()
         prefill = {"service_mode": mode, "region": self.kb.find_region(u.text) or region}
+        with transaction(self.sessions) as db:
+            users.mark_form(db, user, True)  # outlives an emptied Redis: see _profile
         turn = self.form.fill(user, slots, {k: v for k, v in prefill.items() if v})
         state["form"] = {"slots": turn.slots, "requested": turn.requested}
         intro = texts.FORM_START.format(mode=mode or "帮办代办")
@@ -351,6 +426,7 @@ class DialogManager:
         slots, requested = form["slots"], form["requested"]
         if u.intent == "cancel":
             del state["form"]
+            self._form_closed(user)
             return Turn(texts.FORM_CANCELLED, "cancel")
         if u.intent == "edit":
             slot = _editable_slot(u.entities.get("what", ""))
@@ -379,6 +455,8 @@ class DialogManager:
         if result is not None:
             self.query_log.add(user, u.text, normalize(u.text), _outcome(result), result.topic, result.confidence)
             if result.kind == "answer":
+                if self._no_published_answer(result.topic):
+                    state["unanswered"] = u.text  # what 转人工 will hand over
                 entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]
                 return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots), "consult",
                             result.topic, result.confidence)
@@ -390,10 +468,13 @@ class DialogManager:
         turn = self.form.fill(user, slots, {requested: u.text}, u.text)
         if turn.ineligible:
             del state["form"]
+            self._form_closed(user)
             return Turn("\n".join(turn.messages), "ineligible")
         if turn.requested is None and turn.slots.get("confirmed"):
             del state["form"]
-            return Turn("\n\n".join(self.form.submit(user, turn.slots)), "submitted")
+            reply = "\n\n".join(self.form.submit(user, turn.slots))
+            self._form_closed(user)
+            return Turn(reply, "submitted")
         form["slots"], form["requested"] = turn.slots, turn.requested
         return Turn("\n".join(turn.messages), "form")
 
