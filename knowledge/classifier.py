@@ -51,7 +51,10 @@ log = logging.getLogger(__name__)
 
 # Training cost is ~questions² × topics per step. Measured (30 steps, busy 2-core box): the real KB,
 # 1.5k questions × 75 topics = 1.8e8, 0.2-0.3 s; 2.6k × 260 = 1.8e9, 1.0 s; 3.2k × 360 = 3.8e9, 2.0 s.
-MAX_WORK = 2e9
+# Since the built retriever is cached on disk (cache.py), training is paid once per change of the KB,
+# not at every process start: the limit guards build time and the kernel's memory (questions² float32:
+# 80 MB at 4.5k questions, 220 MB at the 7.4k this allows with ~110 topics).
+MAX_WORK = 6e9
 MAX_TOPICS = 500     # weights are vocabulary × topics float32 (10 MB at 260 topics)
 ITERATIONS = 30
 MOMENTUM = 0.9

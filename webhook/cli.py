@@ -107,6 +107,23 @@ def cmd_kb_check(args) -> int:
     return 0
 
 
+def cmd_kb_build(args) -> int:
+    """Build the knowledge-base index into the cache now (a deploy step), so that workers start fast."""
+    import time
+
+    from knowledge.cache import digest, load_retriever
+
+    settings = load_settings()
+    if not settings.kb_cache_dir:
+        print("BANGBAN_CACHE_DIR=off: nothing to build into")
+        return 1
+    t0 = time.perf_counter()
+    r = load_retriever(settings.kb_cache_dir)
+    print(f"knowledge index {digest()} ready in {settings.kb_cache_dir} ({time.perf_counter() - t0:.1f} s; "
+          f"{len(r.topics)} topics, classifier {'on' if r.classifier else 'off'})")
+    return 0
+
+
 def cmd_kb_coverage(args) -> int:
     from knowledge import coverage, load
 
@@ -734,6 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(dest="kb_command", required=True)
     kb.add_parser("check", help="validate every entry").set_defaults(func=cmd_kb_check)
     kb.add_parser("stats", help="counts").set_defaults(func=cmd_kb_stats)
+    kb.add_parser("build", help="build the index into BANGBAN_CACHE_DIR now (deploy step)").set_defaults(func=cmd_kb_build)
     kb.add_parser("coverage", help="seed clauses and the entries that answer them; lists the uncovered ones") \
         .set_defaults(func=cmd_kb_coverage)
     s = kb.add_parser("gaps", help="questions the bot could not answer, most frequent first")
