@@ -208,6 +208,35 @@ class Asker:
         return report
 
 
+def topic_labels(items: list[Item], retriever, kb, depth: int = 10) -> list[tuple[str, str | None, str | None]]:
+    """(question, topic, region) for calibration (bench/kb_eval.py --calibrate): a keyword set once it
+    has been studied becomes development data, and a question's topic is the first of its `depth`
+    best candidates whose answer for its region holds every keyword (None for an unanswerable
+    one; questions no candidate answers are left out). Single questions only."""
+    from dataclasses import replace
+
+    shipped = retriever.thresholds
+    retriever.thresholds = replace(shipped, answer=0.0)
+    out = []
+    try:
+        for item in items:
+            if item.conversation:
+                continue
+            ask = item.turns[0]
+            if not ask.answerable:
+                out.append((ask.q, None, item.region))
+                continue
+            r = retriever.search_uncached(ask.q, k=depth)
+            for c in r.candidates:
+                entry = kb.variant(c.topic, item.region) or kb.topics[c.topic][0]
+                if has_keywords(entry.cited_answer(), ask.keywords):
+                    out.append((ask.q, c.topic, item.region))
+                    break
+    finally:
+        retriever.thresholds = shipped
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

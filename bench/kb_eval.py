@@ -42,6 +42,9 @@ TEST_C = Path(__file__).with_name("data") / "kb_test_c.yaml"
 TEST_D = Path(__file__).with_name("data") / "kb_test_d.yaml"
 TEST_E = Path(__file__).with_name("data") / "kb_test_e.yaml"
 TEST_F = Path(__file__).with_name("data") / "kb_test_f.yaml"
+# Keyword-labelled sets written from the seeds and research notes alone (bench/blind_eval.py): G was
+# scored once blind (2026-12-02) and is now development data; H is held back for the next measure.
+BLIND_G = Path(__file__).with_name("data") / "kb_blind_g.yaml"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,17 @@ class Scores:
         ]
 
 
+# Topics that say honestly that nobody publishes the answer (fee amounts, a person's phone, other
+# provinces): for a question the KB cannot answer, being answered by one of them is recognising it.
+HONEST_TAG = "无公开答案"
+
+
+def honest_topics(kb: KnowledgeBase) -> set[str]:
+    return {t for t, entries in kb.topics.items() if any(HONEST_TAG in e.tags for e in entries)}
+
+
 def evaluate(retriever: Retriever, cases: list[Case]) -> Scores:
+    honest = honest_topics(retriever.kb)
     answerable = [c for c in cases if c.expect]
     unanswerable = [c for c in cases if not c.expect]
     top1 = answered_ok = clarified = menu_right = abstained = wrong = recog = strict = 0
@@ -102,10 +115,11 @@ def evaluate(retriever: Retriever, cases: list[Case]) -> Scores:
             if r.topic != c.expect or r.kind != "answer":
                 misses.append((c, r))
         else:
-            wrong += r.kind == "answer"
-            recog += r.kind != "answer"
-            strict += r.kind == "unsure"
-            if r.kind == "answer":
+            answered = r.kind == "answer" and r.topic not in honest
+            wrong += answered
+            recog += not answered
+            strict += r.kind == "unsure" or (r.kind == "answer" and r.topic in honest)
+            if answered:
                 misses.append((c, r))
     na, nu = max(1, len(answerable)), max(1, len(unanswerable))
     return Scores(len(cases), len(answerable), top1 / na, answered_ok / na, clarified / na,
@@ -117,6 +131,7 @@ def feature_rows(retriever: Retriever, cases: list[Case]) -> tuple[list[tuple[fl
     """(1, *features) of each question's top result, and whether that top topic is right."""
     shipped = retriever.thresholds
     retriever.thresholds = replace(shipped, answer=0.0)  # every result an answer: no menu filtering
+    honest = honest_topics(retriever.kb)
     xs, ys = [], []
     try:
         for c in cases:
@@ -126,7 +141,7 @@ def feature_rows(retriever: Retriever, cases: list[Case]) -> tuple[list[tuple[fl
                 continue
             top = retriever.topics.index(r.candidates[0].topic)
             xs.append((1.0, *retriever.features(terms, top, r.candidates)))
-            ys.append(1.0 if c.expect and r.topic == c.expect else 0.0)
+            ys.append(1.0 if (r.topic == c.expect if c.expect else r.topic in honest) else 0.0)
     finally:
         retriever.thresholds = shipped
     return xs, ys
@@ -161,13 +176,15 @@ def holdout_folds(kb: KnowledgeBase, folds: int = HOLDOUT_FOLDS) -> list[tuple[K
     return out
 
 
-# Confidently wrong allowed on the tuning set: half the 2 % target, because a sweep that stops at
-# the edge on the set it is tuned on overshoots elsewhere (tuning on one half of A, with the KB as
-# it was before the paraphrase push, the 2 % rule gave 2.4-2.7 % on the other half; 1 % gave 1.0-1.7 %).
-# Since the curation rounds the tuning sets are also the sets curators studied, and every blind set
-# since has come out 1-1.5 points more confidently wrong than they did (C 2.4, D 2.1-2.9, E 2.1-2.3 %
-# against 0.3-1.3 % on the tuning sets): a quarter of the target leaves that margin.
-TUNE_WRONG_MAX = 0.005
+# Confidently wrong allowed on the tuning sets. Blind sets come out 1-1.5 points more confidently
+# wrong than the sets a threshold is tuned on, so this stays well under the 2 % target. It was 0.5 %
+# until the seed-coverage round (2026-12-02) added 35 topics: the older sets' labels predate them
+# (「某县级市代办员每个镇有几个」 is labelled service.organizer, and service.staffing now answers it),
+# so about 1 % of their "confidently wrong" is no longer wrong, and 0.5 % could only be met by
+# answering a fifth fewer questions. Measured through the whole pipeline on G (bench/blind_eval.py),
+# the sweep's answer 0.82 / lone 0.70 answers 91 % right with 1.3 % wrong; 0.98 / 0.85 answered 78 %
+# with 0.4 %. (Eleven items of A-E whose answer a seed-coverage topic now gives were relabelled.)
+TUNE_WRONG_MAX = 0.01
 
 # A menu holding the right topic is worth half an answer; one without it (or for a question the
 # KB cannot answer) costs as much, since the user reads it for nothing. Its expected value is then
@@ -198,22 +215,29 @@ def calibrate(retriever: Retriever, cases: list[Case]) -> Thresholds:
     th = replace(retriever.thresholds, weights=fit_weights(with_classifier), bm25_weights=fit_weights(bm25_alone))
     # Confidence does not depend on the thresholds, nor the menu's content: search once, then sweep.
     retriever.thresholds = replace(th, answer=2.0, clarify=0.0)  # every result a menu
+    honest = honest_topics(retriever.kb)
     outcomes = []
     for c in cases:
         r = retriever.search(c.q)
-        menu_right = bool(c.expect) and c.expect in {x.topic for x in r.candidates}
-        outcomes.append((c.expect, bool(c.expect) and r.topic == c.expect, menu_right, r.confidence))
+        # A menu that would hold one option is answered instead (tentatively): in the menu band it
+        # counts as an answer, right or wrong.
+        lone = (r.kind == "answer" and r.tentative) or (r.kind == "unsure" and len(r.candidates) == 1)
+        menu_right = bool(c.expect) and c.expect in {x.topic for x in r.candidates} and not lone
+        right = r.topic == c.expect if c.expect else r.topic in honest  # an honest "nobody publishes it"
+        outcomes.append((c.expect, right, menu_right, r.confidence, lone))
     n = max(1, len(cases))
     na = max(1, sum(1 for e, *_ in outcomes if e))
     nu = max(1, sum(1 for e, *_ in outcomes if not e))
     best, best_key = th, None
-    for answer in [x / 100 for x in range(50, 100, 2)]:
+    grid = [(a / 100, pl / 100) for a in range(50, 100, 2) for pl in range(50, 100, 5) if pl <= a]
+    for answer, plausible in grid:
         clarify = min(CLARIFY, answer)
-        ok_answers = sum(1 for e, right, _, p in outcomes if e and right and p >= answer)
-        wrong = sum(1 for e, right, _, p in outcomes if p >= answer and not right)
-        menus_right = sum(1 for _, _, has, p in outcomes if has and clarify <= p < answer)
-        menus_useless = sum(1 for _, _, has, p in outcomes if not has and clarify <= p < answer)
-        recognised = sum(1 for e, *_, p in outcomes if not e and p < answer)
+        answered = lambda p, lone: p >= answer or (lone and p >= plausible)  # noqa: E731
+        ok_answers = sum(1 for e, right, _, p, lone in outcomes if e and right and answered(p, lone))
+        wrong = sum(1 for e, right, _, p, lone in outcomes if answered(p, lone) and not right)
+        menus_right = sum(1 for _, _, has, p, lone in outcomes if has and not lone and clarify <= p < answer)
+        menus_useless = sum(1 for _, _, has, p, lone in outcomes if not has and not lone and clarify <= p < answer)
+        recognised = sum(1 for e, right, _, p, lone in outcomes if not e and (right or not answered(p, lone)))
         # Being confidently wrong is the worst outcome; then recognise what we cannot answer;
         # then answer as much as possible directly, menus counted as CLARIFY explains. Where no
         # threshold meets both targets, the least confidently wrong one wins.
@@ -221,7 +245,7 @@ def calibrate(retriever: Retriever, cases: list[Case]) -> Thresholds:
         value = (ok_answers + 0.5 * menus_right - 0.5 * menus_useless) / na
         key = (ok, value if ok else -wrong / n, -wrong / n)
         if best_key is None or key > best_key:
-            best, best_key = replace(th, answer=answer, clarify=clarify), key
+            best, best_key = replace(th, answer=answer, clarify=clarify, plausible=plausible), key
     retriever.thresholds = best
     return best
 
@@ -287,10 +311,16 @@ def main() -> int:
     if args.calibrate:
         dev = {name: load_cases(path) for name, path in (("A", EVAL_FILE), ("B", TEST_B), ("C", TEST_C),
                                                          ("D", TEST_D), ("E", TEST_E))}
+        # The keyword-labelled set G (written from the seeds alone, scored once blind, then studied
+        # by the curators) joins as development data, its topics read off by its keywords.
+        import blind_eval
+
+        dev["G"] = [Case(q, t, r) for q, t, r in blind_eval.topic_labels(blind_eval.load_set(BLIND_G), retriever, kb)]
         # Sets B-E became development data as curators studied their misses or the calibration
-        # used them, so it sees them all; the blind set F (--set f) is the held-out measure.
+        # used them, so it sees them all, with G; F and the blind sets are measured, not fitted.
         th = calibrate(retriever, [c for cases in dev.values() for c in cases])
-        print(f"\ncalibrated on sets A-E: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f},\n"
+        print(f"\ncalibrated on sets A-E and G: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f}, "
+              f"lone candidate answered >= {th.plausible:.2f},\n"
               f"  weights={th.weights},\n  bm25_weights={th.bm25_weights}")
         for name, subset in [(f"set {n} (fitted on: optimistic)", cases) for n, cases in dev.items()]:
             print(f"{name} with these thresholds:")

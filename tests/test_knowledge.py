@@ -48,7 +48,9 @@ def test_plain_questions_are_answered_confidently(retriever, question, topic):
 # 万海燕 (a name) shares one word with one topic: a lone weak match, not a clear winner.
 @pytest.mark.parametrize("question", ["明天天气怎么样", "个人所得税怎么申报", "推荐一家火锅店", "万海燕"])
 def test_off_topic_questions_are_not_answered(retriever, question):
-    assert retriever.search(question).kind != "answer"
+    # Not from a substantive topic: "not sure", or an honest topic saying nobody here publishes it.
+    r = retriever.search(question)
+    assert r.kind != "answer" or any("无公开答案" in e.tags for e in retriever.kb.topics[r.topic]), r.topic
 
 
 def test_national_guidance_says_local_rules_may_differ(kb):
