@@ -17,7 +17,8 @@ classified:
 top-1 counts the best candidate the pipeline had: the answer, the menu's first option, the topic
 whose region it asked, or, when it abstained, the retriever's own first candidate. A question the
 documents do not answer (`answerable: false`) is handled honestly when it is not answered from a
-topic, or is answered by a topic tagged 无公开答案 (an honest "nobody publishes this; ask X").
+topic, or is answered by an entry tagged 无公开答案 (an honest "nobody publishes this; ask X", or a
+region's variant saying its document is silent).
 """
 from __future__ import annotations
 
@@ -158,8 +159,13 @@ class Asker:
         entry = self.kb.variant(topic, region) or self.kb.topics[topic][0]
         return entry.cited_answer()
 
-    def _honest(self, topic: str | None) -> bool:
-        return bool(topic) and any(HONEST_TAG in e.tags for e in self.kb.topics.get(topic, []))
+    def _honest(self, topic: str | None, region: str | None) -> bool:
+        """Whether the entry the user was shown says honestly that the answer is not published
+        (a no-answer topic, or a region's variant saying its document is silent)."""
+        if not topic or topic not in self.kb.topics:
+            return False
+        entry = self.kb.variant(topic, region) or self.kb.topics[topic][0]
+        return HONEST_TAG in entry.tags
 
     def ask(self, user: str, ask: Ask, region: str | None, follow_up: bool) -> Outcome:
         turn = self.m.handle_text(user, ask.q)
@@ -172,7 +178,7 @@ class Asker:
         kw = ask.keywords
         if turn.intent in ("consult", "select") and turn.topic:
             kind, topic = "answered", turn.topic
-            right = has_keywords(full, kw) if ask.answerable else self._honest(topic)
+            right = has_keywords(full, kw) if ask.answerable else self._honest(topic, region_now)
             top1 = right if ask.answerable else False
         elif reply.startswith(texts.CLARIFY_HEAD):
             options = [self._titles.get(t.strip()) for _, t in _MENU_LINE.findall(reply)]
