@@ -43,8 +43,10 @@ TEST_D = Path(__file__).with_name("data") / "kb_test_d.yaml"
 TEST_E = Path(__file__).with_name("data") / "kb_test_e.yaml"
 TEST_F = Path(__file__).with_name("data") / "kb_test_f.yaml"
 # Keyword-labelled sets written from the seeds and research notes alone (bench/blind_eval.py): G was
-# scored once blind (2026-12-02) and is now development data; H is held back for the next measure.
+# scored once blind (2026-12-02) and is now development data; so is H; I is the next blind measure.
 BLIND_G = Path(__file__).with_name("data") / "kb_blind_g.yaml"
+# H: written the same way, scored once blind after round 1 (2026-12-02), then studied in round 2.
+BLIND_H = Path(__file__).with_name("data") / "kb_blind_h.yaml"
 
 
 @dataclass(frozen=True)
@@ -315,11 +317,12 @@ def main() -> int:
         # by the curators) joins as development data, its topics read off by its keywords.
         import blind_eval
 
-        dev["G"] = [Case(q, t, r) for q, t, r in blind_eval.topic_labels(blind_eval.load_set(BLIND_G), retriever, kb)]
+        for name, path in (("G", BLIND_G), ("H", BLIND_H)):
+            dev[name] = [Case(q, t, r) for q, t, r in blind_eval.topic_labels(blind_eval.load_set(path), retriever, kb)]
         # Sets B-E became development data as curators studied their misses or the calibration
         # used them, so it sees them all, with G; F and the blind sets are measured, not fitted.
         th = calibrate(retriever, [c for cases in dev.values() for c in cases])
-        print(f"\ncalibrated on sets A-E and G: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f}, "
+        print(f"\ncalibrated on sets A-E, G and H: answer >= {th.answer:.2f}, clarify >= {th.clarify:.2f}, "
               f"lone candidate answered >= {th.plausible:.2f},\n"
               f"  weights={th.weights},\n  bm25_weights={th.bm25_weights}")
         for name, subset in [(f"set {n} (fitted on: optimistic)", cases) for n, cases in dev.items()]:

@@ -241,6 +241,10 @@ class DialogManager:
             intent = "progress"  # 「补正材料准备好了怎么交」: what is missing, by when, and how to hand it in
         if intent in SERVICE_ACTIONS:
             messages, _ = run_action(SERVICE_ACTIONS[intent], user, {}, u.text, intent=intent, entities=u.entities)
+            if messages == [texts.NO_CASE] and is_question(u.text) == "sure":
+                # 「环评还没批下来 能不能先办其他审批」 from someone with no case asks about approval,
+                # it does not chase one: the knowledge base answers it.
+                return self._consult(user, u.text, state, region)
             return Turn("\n\n".join(messages), intent)
         return self._consult(user, u.text, state, region)
 
