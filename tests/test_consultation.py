@@ -235,3 +235,9 @@ def test_phone_numbers_stay_out_of_other_entries(tmp_path):
     f = data / "entries" / "service.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace("answer: ", "answer: 电话13378900505。", 1), encoding="utf-8")
     assert any("phone number" in line for line in check(data).lines)
+
+
+def test_a_question_the_chase_cues_caught_is_answered_for_someone_without_a_case(manager):
+    turn = manager.handle_text("oNoCase2", "环评还没批下来 能不能先办其他审批")  # 「还没…下来」 reads as 催办
+    assert turn.topic == "concepts.eia_not_precondition"
+    assert manager.handle_text("oNoCase2", "我的申请怎么样了").reply == texts.NO_CASE
