@@ -259,7 +259,11 @@ class DialogManager:
             if state.get("last_topic"):
                 return self._answer_topic(state["last_topic"], named, state, region_known=True, regional=True)
             # The last question found no answer: ask it again about the region now named.
-            text = f"{self.kb.regions[named].short}{state['last_asked']}"
+            asked = state["last_asked"]
+            for r in self.kb.regions.values():  # 「东湖代办要签什么」 then 「那江北呢」: only 江北 is named now
+                for name in sorted(r.names, key=len, reverse=True):
+                    asked = asked.replace(name, "")
+            text = f"{self.kb.regions[named].short}{asked}"
             region = named
         # 「那规划证呢」 asks the previous question again about something else: read it in context
         # first (even a menu there beats one built from two words), the message alone otherwise.

@@ -241,3 +241,12 @@ def test_a_question_the_chase_cues_caught_is_answered_for_someone_without_a_case
     turn = manager.handle_text("oNoCase2", "环评还没批下来 能不能先办其他审批")  # 「还没…下来」 reads as 催办
     assert turn.topic == "concepts.eia_not_precondition"
     assert manager.handle_text("oNoCase2", "我的申请怎么样了").reply == texts.NO_CASE
+
+
+def test_a_region_follow_up_after_an_unanswered_question_asks_it_for_the_new_region_only(manager):
+    state_user = "oReAsk"
+    manager.handle_text(state_user, "东湖那边有没有专门的哪吒闹海工作法")  # nothing answers this
+    state = manager.store.load(state_user)
+    assert "东湖" in state.get("last_asked", "")
+    turn = manager.handle_text(state_user, "那江北呢")
+    assert "东湖" not in turn.reply.split("\n")[0] and turn.reply != texts.NO_MORE
