@@ -172,10 +172,9 @@ def db_sessions(database_url):
     engine.dispose()
 
 
-@pytest.fixture()
-def console_app(database_url, fast_password_hashes):
-    """The app with the fixture KB and the demo roster (every password STAFF_PASSWORD), on
-    SQLite and PostgreSQL: what the staff-console and API tests sign in to."""
+def console_app_on(database_url: str):
+    """The app with the fixture KB and the demo roster (every password STAFF_PASSWORD) on one
+    database, disposed afterwards (a generator for fixtures to yield from)."""
     from pathlib import Path
 
     from bot import staff
@@ -194,6 +193,12 @@ def console_app(database_url, fast_password_hashes):
         staff.seed_demo_roster(db, password=STAFF_PASSWORD)
     yield app
     manager.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture()
+def console_app(database_url, fast_password_hashes):
+    """console_app_on SQLite and PostgreSQL: what the staff-console and API tests sign in to."""
+    yield from console_app_on(database_url)
 
 
 # A flash message on a console page: (kind, text).

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, PERMIT, STAFF_PASSWORD, db_of
+from conftest import CAL, PERMIT, STAFF_PASSWORD, console_app_on, db_of
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
@@ -187,24 +187,7 @@ def typed(draw, core: str):
 
 @pytest.fixture()
 def sqlite_console(sqlite_url, fast_password_hashes):
-    from pathlib import Path
-
-    from bot import staff
-    from bot.config import Settings
-    from bot.db import transaction, upgrade
-    from bot.kv import MemoryKV
-    from dialogs import build_manager
-    from knowledge import load
-    from webhook import create_app
-
-    upgrade(sqlite_url)
-    settings = Settings(database_url=sqlite_url)
-    manager = build_manager(settings, kb=load(Path(__file__).with_name("kb_fixture")), kv=MemoryKV())
-    app = create_app(settings, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff.seed_demo_roster(db, password=STAFF_PASSWORD)
-    yield app
-    manager.sessions.kw["bind"].dispose()
+    yield from console_app_on(sqlite_url)
 
 
 def _ok(response, what):
