@@ -18,7 +18,8 @@ top-1 counts the best candidate the pipeline had: the answer, the menu's first o
 whose region it asked, or, when it abstained, the retriever's own first candidate. A question the
 documents do not answer (`answerable: false`) is handled honestly when it is not answered from a
 topic, or is answered by an entry tagged 无公开答案 (an honest "nobody publishes this; ask X", or a
-region's variant saying its document is silent).
+region's variant saying its document is silent), or by a general rule the reply first says is not
+that place's own (「江北区的文件没有公布…，下面是国家层面的一般规定」: `Turn.caveat`).
 """
 from __future__ import annotations
 
@@ -178,7 +179,10 @@ class Asker:
         kw = ask.keywords
         if turn.intent in ("consult", "select") and turn.topic:
             kind, topic = "answered", turn.topic
-            right = has_keywords(full, kw) if ask.answerable else self._honest(topic, region_now)
+            # Unanswerable: honest when the entry says nobody publishes it, or the reply says first
+            # that the rule it gives is not this place's own (Turn.caveat).
+            right = has_keywords(full, kw) if ask.answerable else (
+                self._honest(topic, region_now) or getattr(turn, "caveat", None) is not None)
             top1 = right if ask.answerable else False
         elif reply.startswith(texts.CLARIFY_HEAD):
             options = [self._titles.get(t.strip()) for _, t in _MENU_LINE.findall(reply)]

@@ -32,7 +32,7 @@ from .actions.service import (
 )
 from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
-from .nlu import Understanding, is_question, mentions_correction, ordinal, understand, understand_by_rules
+from .nlu import Understanding, asks_amount, is_question, mentions_correction, ordinal, understand, understand_by_rules
 from .paging import split_pages
 from .state import ConversationStore, earlier_reply, remember_reply
 
@@ -61,6 +61,10 @@ class Turn:
     intent: str
     topic: str | None = None
     confidence: float | None = None
+    # Why the answer is not the region's own: "region_silent" (its document sets nothing of its
+    # own here), "other_region" (only another region's document does), "other_place" (a place
+    # whose rules we do not hold). The reply says so first.
+    caveat: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -297,7 +301,10 @@ class DialogManager:
             return Turn(reply, "consult", None, result.confidence)
         if self._no_published_answer(result.topic):
             state["unanswered"] = text  # an honest "nobody publishes this": 转人工 hands it over
-        turn = self._answer_topic(result.topic, self.kb.find_region(text) or region, state)
+        named = self.kb.find_region(text)
+        turn = self._answer_topic(result.topic, named or region, state)
+        if turn.intent == "consult" and turn.caveat is None:
+            self._say_whose_rule(turn, text, named, region)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -354,6 +361,7 @@ class DialogManager:
             # 「那东湖呢」 where 东湖's document says nothing of its own: the general answer, saying so.
             turn = self._answer_topic(topic, None, state, region_known=True)
             turn.reply = texts.NO_REGIONAL_RULE.format(region=self.kb.regions[region].name) + "\n" + turn.reply
+            turn.caveat = "region_silent"
             return turn
         entry = self.kb.variant(topic, region)
         if entry is None and not region_known:
@@ -371,9 +379,28 @@ class DialogManager:
             # Only another region's document has this (江北's 时限承诺 asked by a 延津 user): say so.
             reply = texts.ONLY_OTHER_REGION.format(region=self.kb.regions[region].name,
                                                    other=self.kb.regions[entry.region].name) + "\n" + reply
+            caveat = "other_region"
+        else:
+            caveat = None
         if "联系方式" in entry.tags:
             reply += self._contacts_for(region)
-        return Turn(reply, "consult", topic)
+        return Turn(reply, "consult", topic, caveat=caveat)
+
+    def _say_whose_rule(self, turn: Turn, text: str, named: str | None, region: str | None) -> None:
+        """A national rule given to a question about one place says so first: 「江北施工许可几个工作日」
+        must not read as if 江北 had published 7 days, nor 「湖北省规定…」 as if it were 湖北's rule."""
+        entry = self.kb.variant(turn.topic, named or region)
+        if entry is None or not entry.general_guidance:
+            return
+        place = None if named else self.kb.find_other_place(text)
+        if place:
+            turn.reply = texts.OTHER_PLACE_GENERAL.format(place=place) + "\n" + turn.reply
+            turn.caveat = "other_place"
+            return
+        about = named or (region if asks_amount(text) else None)
+        if about in self.kb.regions and about not in self.kb.region_regional_topics(turn.topic):
+            turn.reply = texts.REGION_SILENT_GENERAL.format(region=self.kb.regions[about].name) + "\n" + turn.reply
+            turn.caveat = "region_silent"
 
     def _contacts_for(self, region: str | None) -> str:
         """The operator-configured channels for the user's region (or every configured region)."""

@@ -76,6 +76,15 @@ _MAYBE_QUESTION = re.compile(r"(不|没|么|嘛|没有|不了|行不|可以不|�
 _CORRECTION_TALK = re.compile(r"补正|补交|补材料|补充材料|补齐|补件|补资料")
 
 
+_ASKS_AMOUNT = re.compile(r"多少|几个?(工作日|天|日|月|年|周|星期|小时|万|平)|多久|多长时间|多长|多快|期限|时限|几天|收费|费用|要钱|交钱")
+
+
+def asks_amount(text: str) -> bool:
+    """Whether a question asks for a figure (a time limit, a fee, a threshold): the kind of fact a
+    region may set for itself, so a general answer to it must say whose figure it is."""
+    return bool(_ASKS_AMOUNT.search(text))
+
+
 def mentions_correction(text: str) -> bool:
     """「补正材料准备好了怎么交」: about the applicant's own 补正, when they have one open."""
     return bool(_CORRECTION_TALK.search(normalize_message(text)))

@@ -34,6 +34,8 @@ class Lexicon:
     synonyms: tuple[tuple[str, ...], ...] = ()  # canonical first
     # Folk names of several things (ambiguous.yaml): 规划证 → the two planning permits.
     ambiguous: dict[str, "FolkName"] = field(default_factory=dict)
+    # Provinces and cities whose rules we do not hold (lexicon.yaml `other_places`), longest first.
+    other_places: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ class KnowledgeBase:
                     best = (len(n), region.id)
         return best[1] if best else None
 
+    def find_other_place(self, text: str) -> str | None:
+        """A province or city the message names whose rules we do not hold (湖北省, 广东, 上海 ...)."""
+        t = normalize(text)
+        return next((p for p in self.lexicon.other_places if normalize(p) in t), None)
+
 
 def _read_list(path: Path, problems: Problems) -> list[dict]:
     try:
@@ -135,6 +142,7 @@ def _read(data_dir: Path) -> tuple[KnowledgeBase, Problems]:
         lexicon = Lexicon(
             words=tuple(str(w) for w in raw.get("words") or ()),
             synonyms=tuple(tuple(str(s) for s in group) for group in raw.get("synonyms") or () if group),
+            other_places=tuple(sorted({str(p) for p in raw.get("other_places") or ()}, key=len, reverse=True)),
         )
     amb_path = data_dir / "ambiguous.yaml"
     if amb_path.exists():

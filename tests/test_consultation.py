@@ -250,3 +250,24 @@ def test_a_region_follow_up_after_an_unanswered_question_asks_it_for_the_new_reg
     assert "东湖" in state.get("last_asked", "")
     turn = manager.handle_text(state_user, "那江北呢")
     assert "东湖" not in turn.reply.split("\n")[0] and turn.reply != texts.NO_MORE
+
+
+@pytest.mark.parametrize("question, caveat, place", [
+    # A region's document publishes no permit time limit: the national 7 days must not read as 江北's.
+    ("江北代办一个施工许可证大概多少个工作日能拿到", "region_silent", "重庆市江北区"),
+    ("东湖帮办代办办完施工许可一般要几个工作日", "region_silent", "武汉东湖新技术开发区"),
+    # A province whose rules we do not hold: the national threshold, said to be national.
+    ("湖北省规定多少万元以下的工程可以不办施工许可证", "other_place", "湖北"),
+])
+def test_a_national_rule_asked_about_one_place_says_whose_rule_it_is(manager, question, caveat, place):
+    turn = manager.handle_text("oWhose" + caveat, question)
+    assert turn.intent == "consult" and turn.caveat == caveat
+    first_line = turn.reply.splitlines()[0]
+    assert place in first_line and "国家层面的一般规定" in first_line
+
+
+def test_a_region_named_in_passing_leaves_its_own_answer_alone(manager):
+    regional = manager.handle_text("oWhose1", "江北帮代办收不收钱")  # 江北's own document says: free
+    assert regional.caveat is None and "免费" in regional.reply
+    plain = manager.handle_text("oWhose2", "施工许可证要准备哪些材料")  # no place: plain national answer
+    assert plain.caveat is None and not plain.reply.startswith(("重庆", "武汉"))
