@@ -245,8 +245,9 @@ class DialogManager:
             intent = "progress"  # 「补正材料准备好了怎么交」: what is missing, by when, and how to hand it in
         if intent in SERVICE_ACTIONS:
             messages, _ = run_action(SERVICE_ACTIONS[intent], user, {}, u.text, intent=intent, entities=u.entities)
-            if messages == [texts.NO_CASE] and is_question(u.text) == "sure" and \
-                    (r := self.retriever.search(u.text)).kind == "answer" and not r.tentative:
+            if messages == [texts.NO_CASE] and (is_question(u.text) == "sure" and (
+                    (r := self.retriever.search(u.text)).kind == "answer" and not r.tentative)
+                    or is_question(u.text) and self._read_in_context(u.text, state) is not None):
                 # 「环评还没批下来 能不能先办其他审批」 from someone with no case asks about approval,
                 # it does not chase one: the knowledge base answers it when it is sure to
                 # (「我的申请怎么样了」 still learns there is no application).
@@ -273,7 +274,9 @@ class DialogManager:
         # first (even a menu there beats one built from two words), the message alone otherwise.
         follow = rewrite(text, state["last_question"], self._item_names) if state.get("last_question") else None
         # 「规划证」 names two permits: ask which, between exactly those two.
-        if (folk := self.retriever.ambiguity(follow[0] if follow else text)) is not None:
+        # In a follow-up only its own subject can be the folk name (「那施工证呢」 after a question
+        # naming 规划许可 is about 施工许可).
+        if (folk := self.retriever.ambiguity(follow[1] if follow else text)) is not None:
             term, meanings = folk
             state["menu"] = {"kind": "folk", "term": term, "options": list(meanings),
                              "question": follow[0] if follow else text}
@@ -285,6 +288,8 @@ class DialogManager:
         if result is None or result.kind == "unsure" or \
                 (result.kind == "answer" and not self.retriever.mentions(result.topic, follow[1])):
             result = self.retriever.search(text)
+        if result.kind != "answer" or result.tentative:
+            result = self._read_in_context(text, state) or result
         self.query_log.add(user, text, normalize(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
@@ -302,9 +307,13 @@ class DialogManager:
         if self._no_published_answer(result.topic):
             state["unanswered"] = text  # an honest "nobody publishes this": 转人工 hands it over
         named = self.kb.find_region(text)
-        turn = self._answer_topic(result.topic, named or region, state)
+        about = named or region
+        if named is None and len(normalize(text)) <= 12 and state.get("last_region"):
+            # 「他的电话给一下」 right after an answer about 岳阳 is about 岳阳, whatever the user's own region.
+            about = state["last_region"]
+        turn = self._answer_topic(result.topic, about, state)
         if turn.intent == "consult" and turn.caveat is None:
-            self._say_whose_rule(turn, text, named, region)
+            self._say_whose_rule(turn, text, named, about)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -385,6 +394,25 @@ class DialogManager:
         if "联系方式" in entry.tags:
             reply += self._contacts_for(region)
         return Turn(reply, "consult", topic, caveat=caveat)
+
+    def _read_in_context(self, text: str, state: dict) -> Result | None:
+        """A short question that leans on the last answer without naming its subject (「他的电话给一下」
+        after 岳阳's 报装 group, 「选代办员看啥条件」 after the staffing rule), read together with the
+        question that answer was for. Only a confident answer counts, and the same topic again only
+        when its answer holds a word the user asked (「每次多久」 after the permit's 延期 rule: 「每次」):
+        the last question dominates the joint reading, and 「周六上班不」 must not get it repeated."""
+        last = state.get("last_question")
+        if not last or len(normalize(text)) > 12:
+            return None
+        r = self.retriever.search(f"{last} {text}")
+        if r.kind != "answer" or r.tentative:
+            return None
+        if r.topic == state.get("last_topic"):
+            entry = self.kb.variant(r.topic, state.get("last_region")) or self.kb.topics[r.topic][0]
+            words = self.retriever.analyzer.terms(text).words
+            if not (any(w in entry.answer for w in words) or self.retriever.mentions(r.topic, text)):
+                return None
+        return r
 
     def _say_whose_rule(self, turn: Turn, text: str, named: str | None, region: str | None) -> None:
         """A national rule given to a question about one place says so first: 「江北施工许可几个工作日」

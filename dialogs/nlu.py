@@ -223,6 +223,10 @@ _FOLLOW_UP_LIKE = re.compile(r"^(那|那么|那个|还有|另外|换成|如果�
 _NOT_FOR_FOLLOW_UPS = {"help", "greet", "thanks", "cancel", "apply", "apply_bangban", "apply_daiban", "edit",
                        "human", "urge", "notice"}
 _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|不用|不办|中途|半路")
+# The model's small-talk and edit readings are for messages that ask nothing: 「第三步」, 「品牌叫啥」,
+# 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
+_SMALL_TALK = {"help", "thanks", "greet", "edit"}
+_ASKS_A_FACT = re.compile(r"电话|手机号|联系方式|联系人|地址|叫啥|叫什么|名字|名称|哪个|哪些|哪几|哪里|哪儿|在哪|谁|几步|第几")
 
 
 def understand(text: str, in_form: bool = False) -> Understanding:
@@ -242,6 +246,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules
     if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
         return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
+    if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c)):
+        return by_rules
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it
     if (subject := _MODEL_NEEDS_SUBJECT.get(intent)) is not None and not subject.search(c):

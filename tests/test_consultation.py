@@ -271,3 +271,30 @@ def test_a_region_named_in_passing_leaves_its_own_answer_alone(manager):
     assert regional.caveat is None and "免费" in regional.reply
     plain = manager.handle_text("oWhose2", "施工许可证要准备哪些材料")  # no place: plain national answer
     assert plain.caveat is None and not plain.reply.startswith(("重庆", "武汉"))
+
+
+@pytest.mark.parametrize("first, then, want_topic, want", [
+    # 「第三步」 without 呢 was read as thanks (「不客气！」).
+    ("延津五步工作法第一步是啥", "第三步", None, None),
+    # The follow-up's own subject decides the folk-name question: 施工证 is not 规划证.
+    ("工规证是哪个部门发的", "那施工证呢", "concepts.item_departments", "住房和城乡建设|住建"),
+    # A short question on a detail of the answer just given is read with it ...
+    ("施工证最多能延期几次", "每次多久", "concepts.permit_validity", "三个月"),
+    # ... and one naming a person in it is not 「修改」 outside a form.
+    ("岳阳社会投资报建组是谁负责", "他的电话给一下", None, "18570596665"),
+])
+def test_short_follow_ups_lean_on_the_answer_just_given(manager, first, then, want_topic, want):
+    user = "oLean" + str(abs(hash(first)))
+    manager.handle_text(user, first)
+    turn = manager.handle_text(user, then)
+    assert turn.intent == "consult" and turn.reply not in (texts.THANKS, texts.UNSURE, texts.EDIT_OUTSIDE_FORM)
+    if want_topic:
+        assert turn.topic == want_topic
+    if want:
+        assert any(w in turn.reply for w in want.split("|"))
+
+
+def test_a_short_new_question_is_not_answered_with_the_last_topic_again(manager):
+    manager.handle_text("oLean9", "施工证最多能延期几次")
+    turn = manager.handle_text("oLean9", "周六上班不")
+    assert turn.topic != "concepts.permit_validity"
