@@ -133,7 +133,8 @@ class Report:
 class Asker:
     """A DialogManager on a scratch SQLite file and an in-process store: nothing shared."""
 
-    def __init__(self, manager=None):
+    def __init__(self, manager=None, count_caveats: bool = True):
+        self.count_caveats = count_caveats
         if manager is None:
             from bot.config import Settings
             from dialogs import build_manager
@@ -182,7 +183,7 @@ class Asker:
             # Unanswerable: honest when the entry says nobody publishes it, or the reply says first
             # that the rule it gives is not this place's own (Turn.caveat).
             right = has_keywords(full, kw) if ask.answerable else (
-                self._honest(topic, region_now) or getattr(turn, "caveat", None) is not None)
+                self._honest(topic, region_now) or self.count_caveats and getattr(turn, "caveat", None) is not None)
             top1 = right if ask.answerable else False
         elif reply.startswith(texts.CLARIFY_HEAD):
             options = [self._titles.get(t.strip()) for _, t in _MENU_LINE.findall(reply)]
@@ -253,9 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("set", type=Path, help="a keyword-labelled set, e.g. bench/data/kb_blind_g.yaml")
     ap.add_argument("--errors", action="store_true", help="list every question not answered right")
+    ap.add_argument("--no-caveats", action="store_true",
+                    help="the older, stricter rule: a general answer saying it is not the place's own still "
+                         "counts as wrong on an unanswerable question")
     args = ap.parse_args(argv)
     items = load_set(args.set)
-    report = Asker().run(items)
+    report = Asker(count_caveats=not args.no_caveats).run(items)
     print(f"blind set {args.set.name}: {len(items)} items, {len(report.outcomes)} turns")
     for line in report.lines():
         print("  " + line)

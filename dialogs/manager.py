@@ -32,7 +32,7 @@ from .actions.service import (
 )
 from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
-from .nlu import Understanding, asks_amount, is_question, mentions_correction, ordinal, understand, understand_by_rules
+from .nlu import Understanding, asks_amount, asks_next_step, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
 from .paging import split_pages
 from .state import ConversationStore, earlier_reply, remember_reply
 
@@ -127,7 +127,8 @@ class DialogManager:
         if u.intent == "more" and not state.get("pages"):
             # Nothing more to show: 「全部」 at the items question is the form's answer, and a 「更多」
             # the model read into 「那供水呢」 is a follow-up question.
-            if "form" in state or understand_by_rules(text).intent != "more":
+            if "form" in state or understand_by_rules(text).intent != "more" or \
+                    state.get("last_step") and asks_next_step(text):  # 「然后呢」 after one step: the next
                 u = Understanding("consult", u.text)
         region = self._profile(user, state, stateless)
         # Actions open their own transactions (they run under the rasa-sdk server too), so the
@@ -258,6 +259,11 @@ class DialogManager:
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
         if state.get("last_topic") and (n := ordinal(text)) is not None and (step := self._step_of(state, region, n)):
             return step
+        if state.get("last_topic") and (n := state.get("last_step")) and asks_next_step(text) and \
+                (step := self._step_of(state, region, n + 1)):
+            return step
+        if (step := self._step_asked_with_subject(text, state, region)) is not None:
+            return step
         # 「那东湖呢」 asks the last answer again for another region.
         subject = follow_up_subject(text) if (state.get("last_topic") or state.get("last_asked")) else None
         if subject and (named := self.kb.find_region(subject)) and self._names_only_region(subject):
@@ -307,13 +313,12 @@ class DialogManager:
         if self._no_published_answer(result.topic):
             state["unanswered"] = text  # an honest "nobody publishes this": 转人工 hands it over
         named = self.kb.find_region(text)
-        about = named or region
-        if named is None and len(normalize(text)) <= 12 and state.get("last_region"):
-            # 「他的电话给一下」 right after an answer about 岳阳 is about 岳阳, whatever the user's own region.
-            about = state["last_region"]
+        about = self._region_about(text, state, region)
         turn = self._answer_topic(result.topic, about, state)
         if turn.intent == "consult" and turn.caveat is None:
             self._say_whose_rule(turn, text, named, about)
+        if turn.intent == "consult" and turn.caveat is None:
+            self._say_region_is_silent(turn, named)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -332,9 +337,34 @@ class DialogManager:
         if not lines or not (-len(lines) <= (n if n < 0 else n - 1) < len(lines)):
             return None
         line = lines[n if n < 0 else n - 1]
+        state["last_step"] = len(lines) if n < 0 else n
         source = entry.cited_answer().splitlines()[-1]
         return Turn(f"{line}\n（{entry.title}，共{len(lines)}项；回复「{entry.title}」看全部）\n{source}",
                     "consult", entry.topic)
+
+    def _region_about(self, text: str, state: dict, region: str | None) -> str | None:
+        """The region a question is about: the one it names; for a short question right after an
+        answer about a region, that region (「他的电话给一下」 after 岳阳's groups, whatever the user's
+        own region); else the user's own."""
+        if named := self.kb.find_region(text):
+            return named
+        if len(normalize(text)) <= 12 and state.get("last_region"):
+            return state["last_region"]
+        return region
+
+    def _step_asked_with_subject(self, text: str, state: dict, region: str | None) -> Turn | None:
+        """「东湖帮办第一步是啥」: the flow the question names, then the step it asks about."""
+        inside = ordinal_inside(text)
+        if inside is None or len(inside[1]) < 2:
+            return None
+        r = self.retriever.search(f"{inside[1]} 流程步骤")
+        if r.kind != "answer" or r.tentative:
+            return None
+        about = self._region_about(text, state, region)
+        whole = self._answer_topic(r.topic, about, state)
+        if whole.intent != "consult":
+            return whole
+        return self._step_of(state, about, inside[0]) or whole
 
     def _no_published_answer(self, topic: str | None) -> bool:
         return bool(topic) and any(NO_PUBLISHED_ANSWER in e.tags for e in self.kb.topics.get(topic, ()))
@@ -381,6 +411,7 @@ class DialogManager:
         if entry is None:  # no general variant exists: the first region's is the honest best
             entry = self.kb.topics[topic][0]
         state["last_topic"] = topic
+        state.pop("last_step", None)
         state["last_region"] = entry.region if entry.region != "all" else None
         state["last_question"] = entry.question
         reply = entry.cited_answer()
@@ -429,6 +460,20 @@ class DialogManager:
         if about in self.kb.regions and about not in self.kb.region_regional_topics(turn.topic):
             turn.reply = texts.REGION_SILENT_GENERAL.format(region=self.kb.regions[about].name) + "\n" + turn.reply
             turn.caveat = "region_silent"
+
+    def _say_region_is_silent(self, turn: Turn, named: str | None) -> None:
+        """A summary of other regions' documents given to a question naming a region whose own
+        document the summary does not cite (「江北代办要不要签委托协议」: only 县级市, 岳阳 and 东湖
+        say so) says first that this region's document is silent, rather than seeming to answer for it."""
+        if named not in self.kb.regions or named in self.kb.region_regional_topics(turn.topic):
+            return
+        entry = self.kb.variant(turn.topic, named)
+        docs = {s.doc for s in entry.sources if s.doc} if entry is not None else set()
+        own = self.kb.regions[named].source
+        if entry is None or entry.region != "all" or not docs or own is None or own.doc in docs:
+            return
+        turn.reply = texts.REGION_SILENT_OTHERS.format(region=self.kb.regions[named].name) + "\n" + turn.reply
+        turn.caveat = "region_silent"
 
     def _contacts_for(self, region: str | None) -> str:
         """The operator-configured channels for the user's region (or every configured region)."""

@@ -95,6 +95,33 @@ _ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八�
 _CN_NUMBERS = {**_CN_DIGITS, "十": 10}
 
 
+_ORDINAL_INSIDE_RE = re.compile(r"(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<first>头一|首)|(?P<last>最后一?))(步|个步骤|个环节|道程序)")
+_NEXT_STEP_RE = re.compile(r"^(那|再|那再)?(然后|接下来|下一步|之后|后面|再往后|再然后|接着)(呢|是啥|是什么|干啥|做什么|怎么办)?$")
+
+
+def ordinal_inside(text: str) -> tuple[int, str] | None:
+    """(the step, the question without it) for a question about one step of a flow that names its
+    subject (「东湖帮办第一步是啥」 → (1, 「东湖帮办是啥」)); None when it names no step."""
+    t = normalize_message(text)
+    found = list(_ORDINAL_INSIDE_RE.finditer(t))
+    if len(found) != 1:  # 「第三步第四步是啥」 asks for more than one line: the whole answer
+        return None
+    m = found[0]
+    if m.group("last"):
+        n = -1
+    elif m.group("first"):
+        n = 1
+    else:
+        d = m.group("n")
+        n = int(d) if d.isdigit() else (10 + _CN_NUMBERS.get(d[1], 0) if len(d) == 2 else _CN_NUMBERS.get(d, 0))
+    return (n, t[:m.start()] + t[m.end():]) if n else None
+
+
+def asks_next_step(text: str) -> bool:
+    """「然后呢」「下一步呢」 right after one step of a flow was shown: the step after it."""
+    return bool(_NEXT_STEP_RE.match(normalize_message(text)))
+
+
 def ordinal(text: str) -> int | None:
     """「第二步呢」 → 2, 「最后一步呢」 → -1: a follow-up about one line of the last numbered answer."""
     m = _ORDINAL_RE.match(normalize_message(text))

@@ -298,3 +298,32 @@ def test_a_short_new_question_is_not_answered_with_the_last_topic_again(manager)
     manager.handle_text("oLean9", "施工证最多能延期几次")
     turn = manager.handle_text("oLean9", "周六上班不")
     assert turn.topic != "concepts.permit_validity"
+
+
+def test_a_step_asked_with_its_flow_then_the_next_and_the_last(manager):
+    # 「东湖帮办第一步是啥」 was a three-option menu, 「然后呢」 「没有更多内容了」.
+    first = manager.handle_text("oStep1", "东湖帮办第一步是啥")
+    assert first.topic == "service.process" and first.reply.startswith("1. 提前介入")
+    assert manager.handle_text("oStep1", "然后呢").reply.startswith("2. 委托受理")
+    assert manager.handle_text("oStep1", "最后一步是啥").reply.startswith("6. 项目归档")
+
+
+def test_then_without_a_step_shown_is_still_more(manager):
+    manager.handle_text("oStep2", "东湖高新区帮办代办的流程是什么")  # the whole flow, no step singled out
+    assert manager.handle_text("oStep2", "然后呢").reply == texts.NO_MORE
+
+
+def test_two_steps_asked_get_the_whole_flow(manager):
+    turn = manager.handle_text("oStep3", "延津五步工作法里第三步第四步是啥")
+    assert "审批受理" in turn.reply and "并联提速" in turn.reply
+
+
+def test_a_summary_of_other_regions_says_the_named_region_is_silent(manager):
+    # Only 县级市 and 东湖 say how a 代办 is terminated: 江北's document is silent, and the answer
+    # must not read as 江北's rule.
+    turn = manager.handle_text("oSilent1", "江北代办办到一半不想要了怎么终止")
+    assert turn.caveat == "region_silent"
+    assert turn.reply.startswith(texts.REGION_SILENT_OTHERS.format(region="重庆市江北区"))
+    # The 县级市's own rule: no such line.
+    own = manager.handle_text("oSilent2", "县级市代办中途想终止咋办")
+    assert own.caveat is None and "投资者主动要求终止" in own.reply
