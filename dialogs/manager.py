@@ -70,6 +70,10 @@ class Turn:
         return asdict(self)
 
 
+OTHER_REGIONS_TOPIC = "noanswer.other_regions"  # 「只收录五个地区」
+_VAGUE_PLACES = {"外省", "其他省"}  # 「外省企业」 says where a company is from, not which rules apply
+
+
 class DialogManager:
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, store: ConversationStore,
                  sessions: sessionmaker[Session], settings: Settings | None = None):
@@ -314,6 +318,9 @@ class DialogManager:
             state["unanswered"] = text  # an honest "nobody publishes this": 转人工 hands it over
         named = self.kb.find_region(text)
         about = self._region_about(text, state, region)
+        if (elsewhere := self._elsewhere(text, result.topic, named, about)) is not None:
+            state["unanswered"] = text  # what 转人工 hands over
+            return elsewhere
         turn = self._answer_topic(result.topic, about, state)
         if turn.intent == "consult" and turn.caveat is None:
             self._say_whose_rule(turn, text, named, about)
@@ -341,6 +348,21 @@ class DialogManager:
         source = entry.cited_answer().splitlines()[-1]
         return Turn(f"{line}\n（{entry.title}，共{len(lines)}项；回复「{entry.title}」看全部）\n{source}",
                     "consult", entry.topic)
+
+    def _elsewhere(self, text: str, topic: str, named: str | None, about: str | None) -> Turn | None:
+        """「长沙市的帮代办电话是多少」「苏州那边的代办跟你们这有啥不一样」: a place whose documents we do
+        not hold, asked about the service itself, gets the honest 「只收录五个地区」 — not one of our
+        regions' rules as if it were that place's. (A national rule asked about it is answered, saying
+        whose rule it is: _say_whose_rule. 「公司注册在外省」 is about the company, not the project.)"""
+        place = None if named else self.kb.find_other_place(text)
+        if place is None or place in _VAGUE_PLACES or "注册" in text or OTHER_REGIONS_TOPIC not in self.kb.topics:
+            return None
+        entry = self.kb.variant(topic, about)
+        if entry is None or entry.general_guidance or not topic.startswith(("service.", "local.", "bot.")):
+            return None
+        turn = self._answer_topic(OTHER_REGIONS_TOPIC, about, {})
+        turn.caveat = "other_place"
+        return turn
 
     def _region_about(self, text: str, state: dict, region: str | None) -> str | None:
         """The region a question is about: the one it names; for a short question right after an
@@ -462,15 +484,21 @@ class DialogManager:
             turn.caveat = "region_silent"
 
     def _say_region_is_silent(self, turn: Turn, named: str | None) -> None:
-        """A summary of other regions' documents given to a question naming a region whose own
-        document the summary does not cite (「江北代办要不要签委托协议」: only 县级市, 岳阳 and 东湖
-        say so) says first that this region's document is silent, rather than seeming to answer for it."""
+        """A summary of other regions' documents given to a question naming a region the summary
+        neither cites nor describes by name (「江北代办要不要签委托协议」: only 县级市, 岳阳 and 东湖
+        are described) says first that this region's document is silent, rather than seeming to
+        answer for it. (A region with something of its own has its own variant: coverage.yaml.)"""
         if named not in self.kb.regions or named in self.kb.region_regional_topics(turn.topic):
             return
         entry = self.kb.variant(turn.topic, named)
-        docs = {s.doc for s in entry.sources if s.doc} if entry is not None else set()
-        own = self.kb.regions[named].source
-        if entry is None or entry.region != "all" or not docs or own is None or own.doc in docs:
+        if entry is None or entry.region != "all" or entry.general_guidance or NO_PUBLISHED_ANSWER in entry.tags \
+                or not turn.topic.startswith(("service.", "local.")):  # honest or bot topics say so already
+            return
+        docs = {s.doc for s in entry.sources if s.doc}
+        own = self.kb.regions[named]
+        cited = own.source is not None and own.source.doc in docs
+        described = any(n in entry.answer for n in (own.short, own.name, *own.aliases))
+        if not docs or cited or described:
             return
         turn.reply = texts.REGION_SILENT_OTHERS.format(region=self.kb.regions[named].name) + "\n" + turn.reply
         turn.caveat = "region_silent"

@@ -327,3 +327,15 @@ def test_a_summary_of_other_regions_says_the_named_region_is_silent(manager):
     # The 县级市's own rule: no such line.
     own = manager.handle_text("oSilent2", "县级市代办中途想终止咋办")
     assert own.caveat is None and "投资者主动要求终止" in own.reply
+
+
+@pytest.mark.parametrize("question", ["长沙市的帮代办电话是多少", "苏州那边的代办跟你们这有啥不一样", "武汉江岸区的帮办怎么申请"])
+def test_a_place_we_hold_no_document_of_gets_the_honest_answer(manager, question):
+    # They got 岳阳's phone list, the 县级市's two tiers and 东湖's way of applying.
+    turn = manager.handle_text("oElse" + str(abs(hash(question))), question)
+    assert (turn.topic, turn.caveat) == ("noanswer.other_regions", "other_place")
+
+
+def test_a_company_from_elsewhere_asking_about_our_region_is_answered_for_it(manager):
+    turn = manager.handle_text("oElse9", "我们公司注册在长沙 项目在岳阳 岳阳的帮代办能给我们办吗")
+    assert turn.topic != "noanswer.other_regions"
