@@ -28,7 +28,9 @@ _ENGLISH = [
     (r"^rate\b|\brate (the|your|this) service\b|\bgive (a )?rating\b", "我要评价"),
     (r"\bedit\b|\bchange my\b|\bcorrect my\b", "修改"),
     (r"\bcontact\b", "联系人"),
-    (r"\b(human|agent|real person|operator)\b", "人工"),
+    # In approval talk an "agent" is the 代办 (「the agent service 收费吗」), not a person to talk to.
+    (r"\b(human|live agent|human agent|real person|operator|talk to (a|someone|somebody))\b", "人工"),
+    (r"\b(approval )?agents?( service)?\b", "代办"),
     (r"\b(thanks|thank you|thx)\b", "谢谢"),
     (r"^(hi|hello|hey)\b", "你好"),
     (r"^(help|menu)$", "菜单"),
@@ -241,7 +243,11 @@ _APPLY_SUBJECT = re.compile(r"帮办|代办|申请|申青|申清|代半|委托|�
                             re.IGNORECASE)
 _URGE_SUBJECT = re.compile(r"催|崔|快|急|慢|拖|等|久|超期|还没|没动静|没消息|没进展|没下来|批|卡|进度|抓紧|尽快|推一|证|天了|周了|月了|"
                            r"hurry|urge|expedite|slow|waiting|long|chase|speed|still|asap|delay", re.IGNORECASE)
-_MODEL_NEEDS_SUBJECT = {"apply": _APPLY_SUBJECT, "apply_bangban": _APPLY_SUBJECT, "apply_daiban": _APPLY_SUBJECT,
+# 「胡恒电话」 asks for a number the documents publish; 「有没有一对一的专员」 asks about the service.
+_HUMAN_SUBJECT = re.compile(r"人工|仁工|真人|活人|客服|负责人|安排.{0,4}(人|工作人员|专员)|在线吗|在吗|直接问|直接聊|叫人|转给|转到|staff|connect|person|someone|人来|个人|换人|找人|有人|人呢|听不懂|说话|沟通|通话|投诉|不理|"
+                            r"(跟|和|找|联系|叫|让|请|要|转)(我的)?(帮办|代办|帮代办)?(专员|代办员|帮办员|工作人员|领导)|"
+                            r"(专员|代办员|帮办员|工作人员)(跟我|给我|联系我|回复|回我|打|电话)|打(个)?电话|回(个)?电话|电话给我")
+_MODEL_NEEDS_SUBJECT = {"human": _HUMAN_SUBJECT, "apply": _APPLY_SUBJECT, "apply_bangban": _APPLY_SUBJECT, "apply_daiban": _APPLY_SUBJECT,
                         "urge": _URGE_SUBJECT}
 
 
@@ -253,6 +259,7 @@ _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|
 # The model's small-talk and edit readings are for messages that ask nothing: 「第三步」, 「品牌叫啥」,
 # 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
 _SMALL_TALK = {"help", "thanks", "greet", "edit"}
+_CHANGING = re.compile(r"改|换|错|变更|更新|不对|多输|少打|更正")
 _ASKS_A_FACT = re.compile(r"电话|手机号|联系方式|联系人|地址|叫啥|叫什么|名字|名称|哪个|哪些|哪几|哪里|哪儿|在哪|谁|几步|第几")
 
 
@@ -273,7 +280,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules
     if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
         return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
-    if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c)):
+    if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c)) and \
+            not (intent == "edit" and _CHANGING.search(c)):
         return by_rules
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it

@@ -339,3 +339,24 @@ def test_a_place_we_hold_no_document_of_gets_the_honest_answer(manager, question
 def test_a_company_from_elsewhere_asking_about_our_region_is_answered_for_it(manager):
     turn = manager.handle_text("oElse9", "我们公司注册在长沙 项目在岳阳 岳阳的帮代办能给我们办吗")
     assert turn.topic != "noanswer.other_regions"
+
+
+@pytest.mark.parametrize("message, intent", [
+    # In approval talk the "agent" is the 代办: these were handed to a commissioner as 转人工.
+    ("Hi we are a WFOE in Jiangbei district, the agent service 收费吗 any hidden fee", "consult"),
+    ("Yanjin county 的 full-cycle assistance 有没有 one-on-one 的专员", "consult"),
+    ("胡恒电话", "consult"),  # a number 岳阳's 导则 publishes
+    ("I want to talk to a person", "human"),
+    ("机器人太笨了 叫人", "human"),
+    ("把我转给专员", "human"),
+])
+def test_asking_about_the_agent_or_a_published_number_is_not_a_handoff(message, intent):
+    from dialogs.nlu import understand
+
+    assert understand(message).intent == intent
+
+
+def test_the_english_fee_question_gets_the_fee_answer(manager):
+    turn = manager.handle_text("oEn1", "Hi we are a WFOE in Jiangbei district, the agent service 收费吗 any hidden fee")
+    # Answered, or the fee question first in the menu: never handed over.
+    assert turn.intent == "consult" and ("免费" in turn.reply or "1. 帮办代办收费吗" in turn.reply)
