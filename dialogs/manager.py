@@ -250,10 +250,11 @@ class DialogManager:
             intent = "progress"  # 「补正材料准备好了怎么交」: what is missing, by when, and how to hand it in
         if intent in SERVICE_ACTIONS:
             messages, _ = run_action(SERVICE_ACTIONS[intent], user, {}, u.text, intent=intent, entities=u.entities)
-            if messages == [texts.NO_CASE] and (is_question(u.text) == "sure" and (
+            if messages == [texts.NO_CASE] and (is_question(u.text) and (
                     (r := self.retriever.search(u.text)).kind == "answer" and not r.tentative)
                     or is_question(u.text) and self._read_in_context(u.text, state) is not None):
-                # 「环评还没批下来 能不能先办其他审批」 from someone with no case asks about approval,
+                # 「环评还没批下来 能不能先办其他审批」「岳阳对我们交的材料有啥要求」 from someone with no
+                # case asks about approval,
                 # it does not chase one: the knowledge base answers it when it is sure to
                 # (「我的申请怎么样了」 still learns there is no application).
                 return self._consult(user, u.text, state, region)

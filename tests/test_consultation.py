@@ -360,3 +360,10 @@ def test_the_english_fee_question_gets_the_fee_answer(manager):
     turn = manager.handle_text("oEn1", "Hi we are a WFOE in Jiangbei district, the agent service 收费吗 any hidden fee")
     # Answered, or the fee question first in the menu: never handed over.
     assert turn.intent == "consult" and ("免费" in turn.reply or "1. 帮办代办收费吗" in turn.reply)
+
+
+def test_a_spoken_question_caught_by_the_case_cues_is_answered_for_someone_without_a_case(manager):
+    # 「有啥要求」 is only maybe a question; it got 「您还没有提交过帮办代办申请」.
+    turn = manager.handle_text("oNoCase1", "岳阳对我们交的材料有啥要求")
+    assert turn.intent == "consult" and "真实" in turn.reply
+    assert manager.handle_text("oNoCase2", "我的申请怎么样了").reply == texts.NO_CASE
