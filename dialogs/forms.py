@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
 from .actions.application import (
     DOMAIN,
@@ -48,6 +47,8 @@ def run_action(action: Action, user: str, slots: dict, text: str = "", candidate
         "followup_action": None, "active_loop": {"name": FORM} if isinstance(action, ValidateApplicationForm) else {},
         "latest_action_name": "action_listen",
     })
+    from rasa_sdk.executor import CollectingDispatcher  # pydantic (~70 ms): not on the consultation path
+
     dispatcher = CollectingDispatcher()
     result = _run(action.run(dispatcher, tracker, DOMAIN))
     return [m["text"] for m in dispatcher.messages if m.get("text")], list(result or [])

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from bot import cases, clock
 from bot.db import transaction
@@ -29,6 +28,9 @@ from .. import texts
 from ..nlu import clean, menu_number, service_mode
 from ..notice import item_plans, one_time_notice
 from . import runtime
+
+if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
+    from rasa_sdk.executor import CollectingDispatcher
 
 FORM = "application_form"
 SLOTS = ["service_mode", "region", "company_name", "credit_code", "project_name", "project_code",

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from bot import cases, clock, ratings
 from bot.db import transaction
@@ -27,6 +27,9 @@ from .. import rating_texts as T
 from ..forms import run_action
 from ..nlu import clean, menu_number
 from . import runtime
+
+if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
+    from rasa_sdk.executor import CollectingDispatcher
 
 # Moves that leave the rating conversation for the normal dialog (the rating given so far stays).
 LEAVE = {"progress", "urge", "notice", "apply", "apply_bangban", "apply_daiban", "human", "help",

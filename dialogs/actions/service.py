@@ -1,9 +1,10 @@
 """What an enterprise does after applying: see progress, urge (催办), re-read the 一次性告知."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
 from bot import cases, clock, outbox
 from bot.clock import local_text, start_of_day
@@ -13,6 +14,9 @@ from bot.models import Case, CaseItem, Staff
 from .. import texts
 from ..notice import one_time_notice
 from . import runtime
+
+if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
+    from rasa_sdk.executor import CollectingDispatcher
 
 
 def _target_case(db, tracker: Tracker, open_only: bool = False) -> Case | None:
