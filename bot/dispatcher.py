@@ -75,6 +75,7 @@ LEASE_SAFETY_S = 2 * wechat_api.HTTP_TIMEOUT_SECONDS + 5
 # After a quota reset, spread the waiting rows over a few minutes instead of one burst.
 QUOTA_RESET_JITTER_S = 600
 LAST_ERROR_MAX = 300
+DEAD_LOGGED = 3  # dead rows named in full in the one warning a write logs
 
 CUSTOM, TEMPLATE, SUBSCRIBE = "custom", "template", "subscribe"
 # Channels WeChat cannot deduplicate (template messages carry client_msg_id, these do not).
@@ -187,15 +188,53 @@ def _open_windows(db: Session, openids: set[str], now: datetime) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 def channels_for(n: Claimed, settings: Settings) -> list[str]:
     """The channels to try in order; a 'fallback' answer moves on to the next one."""
-    has_template = bool(n.template and settings.wechat_templates.get(n.template))
-    if n.recipient_kind != "enterprise":
+    return _channels(n.recipient_kind, n.template, n.window_open, settings)
+
+
+def _channels(recipient_kind: str, template: str | None, window_open: bool, settings: Settings) -> list[str]:
+    has_template = bool(template and settings.wechat_templates.get(template))
+    if recipient_kind != "enterprise":
+        # Staff: the window is not looked up; a closed one answers 45015 and the row goes dead.
         return [TEMPLATE] if has_template else [CUSTOM]
-    channels = [CUSTOM] if n.window_open else []
+    channels = [CUSTOM] if window_open else []
     if has_template:
         channels.append(TEMPLATE)
-    if n.template and settings.wechat_subscribe_templates.get(n.template):
+    if template and settings.wechat_subscribe_templates.get(template):
         channels.append(SUBSCRIBE)
     return channels
+
+
+# Why a queued push cannot reach its recipient (see `obstacles`).
+UNCONFIGURED = "unconfigured"  # no Official Account configured: it stays queued
+UNSUBSCRIBED = "unsubscribed"  # the recipient unfollowed the account
+NO_CHANNEL = "no_channel"  # outside the 48 h window and no template for it
+
+
+def obstacles(db: Session, notifications: list[Notification], settings: Settings,
+              now: datetime | None = None) -> list[str | None]:
+    """For each queued push, in order, why it cannot reach its recipient as things stand now, or
+    None when a channel is open to them. What the dispatcher would find, judged beforehand, so
+    staff are told the truth when they act ("已通知企业" or "请电话告知企业")."""
+    if not (settings.wechat_appid and settings.wechat_secret):
+        return [UNCONFIGURED] * len(notifications)
+    now = (now or utcnow()).astimezone(timezone.utc)
+    openids = {n.recipient_openid for n in notifications}
+    users = {r.openid: r for r in db.execute(
+        sa.select(WechatUser.openid, WechatUser.last_message_at, WechatUser.subscribed)
+        .where(WechatUser.openid.in_(openids)))} if openids else {}
+    found: list[str | None] = []
+    for n in notifications:
+        user = users.get(n.recipient_openid)
+        if user is not None and not user.subscribed:
+            found.append(UNSUBSCRIBED)
+            continue
+        window_open = bool(user is not None and user.last_message_at is not None
+                           and now - as_utc(user.last_message_at) < SERVICE_WINDOW)
+        channels = _channels(n.recipient_kind, n.template, window_open, settings)
+        if channels == [CUSTOM] and not window_open:
+            channels = []  # staff outside the window with no template: the custom message bounces
+        found.append(None if channels else NO_CHANNEL)
+    return found
 
 
 def _send(channel: str, n: Claimed, client, settings: Settings) -> SendResult:
@@ -297,9 +336,12 @@ def write_records(sessions: sessionmaker[Session], records: list[Record]) -> Non
     with transaction(sessions) as db:
         for record in records:
             db.execute(record.statement)
-    for record in records:
-        if record.state == "dead":
-            logger.warning("notification %s (%s) is dead: %s", record.n.id, record.n.purpose, record.error)
+    dead = [r for r in records if r.state == "dead"]
+    if dead:
+        # One line per write, however many rows died (a misconfigured account kills hundreds).
+        shown = "; ".join(f"#{r.n.id} ({r.n.purpose}) {r.error}" for r in dead[:DEAD_LOGGED])
+        more = f"; … and {len(dead) - DEAD_LOGGED} more (the console shows each)" if len(dead) > DEAD_LOGGED else ""
+        logger.warning("%d notification(s) failed for good: %s%s", len(dead), shown, more)
     records.clear()
 
 

@@ -3,6 +3,9 @@
 Nothing is sent here; the dispatcher (bot/dispatcher.py) delivers pending rows with retries. The
 idempotency key makes a second enqueue of the same event a no-op, so a retried request or a
 re-run job never produces a second push.
+
+Every row enqueued is also noted on the session (`queued_in`), so whoever runs the change can
+say truthfully what it will tell whom ("已通知企业" only when a push to that person was queued).
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .models import Notification
+
+_QUEUED = "outbox.queued"  # Session.info key: the rows this session enqueued
 
 
 def enqueue(session: Session, *, key: str, recipient: str, recipient_kind: str, purpose: str, text: str,
@@ -22,7 +27,13 @@ def enqueue(session: Session, *, key: str, recipient: str, recipient_kind: str, 
     n = Notification(idempotency_key=key, recipient_openid=recipient, recipient_kind=recipient_kind,
                      purpose=purpose, text=text, template=template, data=data, url=url, case_id=case_id)
     session.add(n)
+    session.info.setdefault(_QUEUED, []).append(n)
     return n
+
+
+def queued_in(session: Session) -> list[Notification]:
+    """The notifications enqueued through this session so far (a repeated event adds none)."""
+    return list(session.info.get(_QUEUED, ()))
 
 
 def pending_for(session: Session, recipient: str) -> list[Notification]:

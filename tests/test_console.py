@@ -415,7 +415,8 @@ def test_supervisor_reassigns_within_the_region(app):
     r, flashes = act(client, number, "assign", commissioner_id=ids["jiangbei-1"])
     assert flashes == [("error", "只能分派给本地区在岗的帮代办专员")]
     r, flashes = act(client, number, "assign", commissioner_id=ids["donghu-2"])
-    assert flashes == [("success", "已分派，专员会收到提醒。")]
+    # No Official Account configured here: the alert waits, and the supervisor is told so.
+    assert flashes == [("success", "已分派。本系统尚未接入微信公众号，提醒暂存待发送，请另行告知专员。")]
     assert snapshot(app, number)[1] == ids["donghu-2"]
     assert [p for p, _ in pushes_to(app, "oStaff_donghu_2")] == ["assignment"]
     assert signed_in(app, "donghu-2").get(f"/console/cases/{number}").status_code == 200
@@ -591,7 +592,7 @@ def test_case_page_shows_overdue_items_ledger_and_failed_pushes(app):
         accepted.state, accepted.last_error = "dead", "43004: require subscribe"
     page = client.get(f"/console/cases/{number}").get_data(as_text=True)
     assert "已逾期 3 天" in page
-    assert "失败原因：43004: require subscribe" in page
+    assert "失败原因：企业已取消关注公众号，收不到消息。" in page and "43004" not in page
     assert "企业在线提交帮办申请" in page and "受理帮办申请" in page  # the ledger, oldest first
     assert page.index("企业在线提交帮办申请") < page.index("受理帮办申请")
     assert "13800000000" in page and "91350100M000100Y43" in page

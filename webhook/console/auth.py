@@ -160,8 +160,8 @@ def logout():
 # A commissioner works their own cases; a supervisor oversees the region and may leave a 督办
 # note or hand a case to another commissioner, but the case work itself is the commissioner's.
 ACTIONS_BY_ROLE = {
-    "commissioner": {"accept", "item", "correction", "note", "complete", "deliver", "terminate"},
-    "supervisor": {"note", "assign"},
+    "commissioner": {"accept", "item", "correction", "note", "complete", "deliver", "terminate", "resend"},
+    "supervisor": {"note", "assign", "resend"},
 }
 
 

@@ -13,7 +13,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from bot import case_actions as actions
-from bot import cases
+from bot import cases, dispatcher, outbox, push_labels
+from bot import resend as resend_push
 from bot.case_actions import Actor
 from bot.cases import (
     CASE_STATES,
@@ -25,7 +26,7 @@ from bot.cases import (
 )
 from bot.clock import today as china_today
 from bot.db import transaction
-from bot.models import Case, CaseItem, Notification, Staff
+from bot.models import Case, CaseItem, Notification, Staff, utcnow
 from bot.notify import DELIVERY_METHODS
 
 from ..params import MAX_INT, id_arg, int_arg
@@ -35,13 +36,6 @@ from .auth import case_or_404, case_scope, may
 PAGE_SIZE = 30
 STATE_FILTERS = {"": "全部", "open": "未结（办理中）", **CASE_STATES}
 ACTOR_KINDS = {"enterprise": "企业", "commissioner": "专员", "supervisor": "主管", "system": "系统"}
-NOTIFICATION_STATES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}
-PURPOSES = {
-    "assignment": "分派提醒", "accepted": "受理通知", "progress": "进度通知", "correction": "补正通知",
-    "completed": "办结通知", "delivered": "送达通知", "terminated": "终止通知", "rating": "评价邀请",
-    "item_reported": "审批系统同步", "sla_warn": "临期提醒", "sla_urge": "催办", "sla_overdue": "逾期督办",
-    "sla_apology": "逾期致歉",
-}
 
 
 def _visible_case(db: Session, number: str, for_update: bool = False) -> Case:
@@ -92,8 +86,7 @@ def case_page(number: str):
         case = _visible_case(db, number)
         items = cases.items_of(db, case)
         ledger = cases.ledger_of(db, case)
-        notifications = list(db.scalars(sa.select(Notification).where(Notification.case_id == case.id)
-                                        .order_by(Notification.id)))
+        pushes = _pushes(db, case)
         commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
         actor_ids = {e.actor_id for e in ledger if e.actor_kind in ("commissioner", "supervisor")}
         names = dict(db.execute(sa.select(Staff.username, Staff.name).where(Staff.username.in_(actor_ids))).all())
@@ -105,29 +98,65 @@ def case_page(number: str):
         "can_correct": "correction" in ITEM_TRANSITIONS[item.state],
     } for item in items]
     return render_template(
-        "console/case.html", case=case, rows=rows, ledger=ledger, notifications=notifications,
+        "console/case.html", case=case, rows=rows, ledger=ledger, pushes=pushes,
         commissioner=commissioner, names=names, candidates=candidates, today=today,
         region=region_name(case.region), stage=stage_name(case.stage), case_states=CASE_STATES, item_states=ITEM_STATES,
-        actor_kinds=ACTOR_KINDS, notification_states=NOTIFICATION_STATES, purposes=PURPOSES,
+        actor_kinds=ACTOR_KINDS,
         open_states=OPEN_STATES, reasons=TERMINATION_REASONS, delivery_methods=DELIVERY_METHODS,
         may=lambda action: may(g.staff, action),
     )
 
 
+def _pushes(db: Session, case: Case) -> list[dict]:
+    """The case's pushes as staff read them: names, and for a failed or stuck one why and what to do."""
+    configured = bool(settings().wechat_appid and settings().wechat_secret)
+    now = utcnow()
+    rows = []
+    for n in db.scalars(sa.select(Notification).where(Notification.case_id == case.id).order_by(Notification.id)):
+        failure = (push_labels.explain_failure(n.last_error, n.recipient_kind, n.template, n.attempts)
+                   if n.state == "dead" else None)
+        waiting = (push_labels.explain_waiting(attempts=n.attempts, last_error=n.last_error,
+                                               next_attempt_at=n.next_attempt_at, configured=configured, now=now)
+                   if n.state == "pending" else None)
+        rows.append({"n": n, "name": push_labels.purpose_name(n.purpose),
+                     "to": push_labels.recipient_name(n.recipient_kind),
+                     "state": push_labels.STATE_NAMES.get(n.state, n.state),
+                     "channel": push_labels.CHANNEL_NAMES.get(n.channel or ""),
+                     "failure": failure, "waiting": waiting})
+    return rows
+
+
 # -- actions ------------------------------------------------------------------------------
 
-def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None], done: str):
-    """One action = one transaction; a refusal changes nothing and is shown as a flash message."""
+def _reach(db: Session, case: Case, audience: str, told: str) -> str:
+    """What the action's pushes to `audience` will do: `told` when a push was queued for someone
+    who can receive it now; otherwise who cannot, and what to do instead."""
+    queued = [n for n in outbox.queued_in(db) if n.recipient_kind == audience]
+    if not queued:
+        return push_labels.nobody_queued(audience)
+    for n, obstacle in zip(queued, dispatcher.obstacles(db, queued, settings())):
+        if obstacle:
+            return push_labels.reach_notice(obstacle, audience, n.template, contact=case.contact_name,
+                                            phone=case.contact_phone)
+    return told
+
+
+def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None], done: str | Callable[[], str],
+         told: str = "", audience: str = "enterprise"):
+    """One action = one transaction; a refusal changes nothing and is shown as a flash message.
+    `told` ends the message when the action's push to `audience` can reach them (「已通知企业。」)."""
     try:
         with transaction(sessions()) as db:
             case = _visible_case(db, number, for_update=True)
             if not may(g.staff, action):
                 abort(403, description="此操作由承办专员进行；主管可分派案件或添加督办记录。")
             change(db, case, Actor.person(g.staff))
+            notice = _reach(db, case, audience, told) if told else ""
     except CaseError as err:
         flash(str(err), "error")
     else:
-        flash(done, "success")
+        done = done() if callable(done) else done  # a callable says what the change found out
+        flash(done.format(notice=notice) if "{notice}" in done else done + notice, "success")
     return redirect(url_for("console.case_page", number=number.strip().upper()), 303)
 
 
@@ -147,7 +176,7 @@ def _form_date(name: str, what: str) -> date | None:
 
 @bp.post("/cases/<number>/accept")
 def accept(number: str):
-    return _act(number, "accept", actions.accept, "已受理，已通知企业。")
+    return _act(number, "accept", actions.accept, "已受理。", told="已通知企业。")
 
 
 @bp.post("/cases/<number>/items/<int:item_id>/state")
@@ -155,14 +184,14 @@ def move_item(number: str, item_id: int):
     to = _form("to")
     return _act(number, "item", lambda db, case, actor: actions.move_item(
         db, case, item_id, to, actor, console_url=settings().public_url),
-        f"事项已更新为「{ITEM_STATES.get(to, to)}」，已通知企业。")
+        f"事项已更新为「{ITEM_STATES.get(to, to)}」。", told="已通知企业。")
 
 
 @bp.post("/cases/<number>/items/<int:item_id>/correction")
 def request_correction(number: str, item_id: int):
     return _act(number, "correction", lambda db, case, actor: actions.request_correction(
         db, case, item_id, _form("missing"), _form_date("due", "补正期限"), actor),
-        "已请求补正，企业将收到需补正的材料和期限。")
+        "已请求补正。", told="企业将收到需补正的材料和期限。")
 
 
 @bp.post("/cases/<number>/notes")
@@ -173,21 +202,21 @@ def add_note(number: str):
 
 @bp.post("/cases/<number>/complete")
 def complete(number: str):
-    return _act(number, "complete", actions.complete, "案件已办结，已通知企业；请安排统一送达。")
+    return _act(number, "complete", actions.complete, "案件已办结。{notice}请安排统一送达。", told="已通知企业。")
 
 
 @bp.post("/cases/<number>/deliver")
 def deliver(number: str):
     return _act(number, "deliver", lambda db, case, actor: actions.deliver(
         db, case, _form("method"), actor, tracking_number=_form("tracking_number"), note=_form("note")),
-        "已记录送达，企业将收到送达通知和评价邀请。")
+        "已记录送达。", told="企业将收到送达通知和评价邀请。")
 
 
 @bp.post("/cases/<number>/terminate")
 def terminate(number: str):
     return _act(number, "terminate", lambda db, case, actor: actions.terminate(
         db, case, _form("reason"), actor, other=_form("other")),
-        "案件已终止，企业将收到终止原因和评价邀请。")
+        "案件已终止。", told="企业将收到终止原因和评价邀请。")
 
 
 @bp.post("/cases/<number>/assign")
@@ -199,4 +228,20 @@ def assign(number: str):
             raise CaseError("请选择要分派的专员")
         actions.assign(db, case, commissioner_id, actor, console_url=settings().public_url)
 
-    return _act(number, "assign", change, "已分派，专员会收到提醒。")
+    return _act(number, "assign", change, "已分派。", told="专员会收到提醒。", audience="staff")
+
+
+@bp.post("/cases/<number>/pushes/<int:notification_id>/resend")
+def resend(number: str, notification_id: int):
+    """重新发送 a failed push: back in the outbox, with a ledger line saying who and when."""
+    said: list[str] = []
+
+    def change(db: Session, case: Case, actor: Actor) -> None:
+        n = resend_push.resend(db, case, notification_id, actor)
+        obstacle = dispatcher.obstacles(db, [n], settings())[0]
+        said.append(f"「{push_labels.purpose_name(n.purpose)}」已重新排入发送队列，稍后刷新本页可看到结果。")
+        if obstacle:
+            said.append(push_labels.reach_notice(obstacle, n.recipient_kind, n.template,
+                                                 contact=case.contact_name, phone=case.contact_phone))
+
+    return _act(number, "resend", change, lambda: "".join(said))
