@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 
-from flask import Blueprint, current_app, jsonify, render_template, request, session
+from flask import Blueprint, current_app, jsonify, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from bot.kv import LockTimeout, StoreUnavailable
@@ -23,8 +23,9 @@ from bot.text_safety import xml_safe
 from dialogs import texts
 from dialogs.paging import WECHAT_TEXT_LIMIT
 
+from .chat_pushes import EmulatorLink
 from .console import csrf
-from .params import json_body
+from .params import json_body, int_arg
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,32 @@ def harden(response):
     return response
 
 
+def _emulator() -> EmulatorLink:
+    """The visitor's WeChat when the bot talks to the local emulator (see chat_pushes)."""
+    link = current_app.extensions.get("bangban_chat_emulator")
+    if link is None:
+        link = current_app.extensions.setdefault(
+            "bangban_chat_emulator", EmulatorLink(current_app.config["BANGBAN_SETTINGS"]))
+    return link
+
+
 @bp.get("")
 def page():
     _visitor()
+    pushes = url_for("chat.pushes") if _emulator().control() is not None else ""
     return render_template("chat/index.html", csrf_token=generate_csrf(), quick_replies=QUICK_REPLIES,
-                           max_chars=MAX_CHARS)
+                           max_chars=MAX_CHARS, pushes_api=pushes)
+
+
+@bp.get("/api/pushes")
+def pushes():
+    """What the account sent this visitor since ?after=<msgid>: customer-service texts and
+    template messages, as their WeChat would show them (only with the local emulator)."""
+    after = max(0, int_arg(request.args, "after", 0) or 0)
+    received = _emulator().received(_visitor(), after)
+    if received is None:
+        return jsonify(available=False, pushes=[])
+    return jsonify(available=True, pushes=received)
 
 
 @bp.post("/api/messages")
@@ -111,6 +133,7 @@ def messages():
     if _over_rate(visitor, RATE_LIMIT) or _over_rate(f"address:{request.remote_addr}", RATE_LIMIT_PER_ADDRESS):
         return jsonify(error="rate_limited", reply=TOO_FAST, intent="rate_limited"), 429
     manager = current_app.extensions["bangban_dialogs"]
+    _emulator().wrote(visitor)  # as writing to the account does: a follower with an open window
     try:
         turn = manager.handle_text(visitor, text)
     except LockTimeout:

@@ -3,10 +3,18 @@ from __future__ import annotations
 
 import argparse
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from .app import create_app
 from .state import DEFAULT_APPID, DEFAULT_SECRET
+
+
+class _PathOnlyRequestHandler(WSGIRequestHandler):
+    """Logs each call by its path alone: the query carries the access_token, and for
+    /cgi-bin/token the AppSecret, which do not belong in a terminal or a log file."""
+
+    def log_request(self, code="-", size="-"):
+        self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)
 
 
 def main(argv=None) -> None:
@@ -19,7 +27,7 @@ def main(argv=None) -> None:
     print(f"WeChat emulator on http://{args.host}:{args.port} "
           f"(appid={args.appid}, secret={args.secret}); controls under /_emulator/")
     run_simple(args.host, args.port, create_app(appid=args.appid, secret=args.secret),
-               threaded=True, use_reloader=False)
+               threaded=True, use_reloader=False, request_handler=_PathOnlyRequestHandler)
 
 
 if __name__ == "__main__":

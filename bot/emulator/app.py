@@ -168,7 +168,12 @@ def _install_controls(app: Flask, state: EmulatorState) -> None:
 
     @app.get("/_emulator/messages")
     def messages():
-        return jsonify(state.sent_messages())
+        # ?openid= what that user's WeChat shows; ?after=<msgid> only what came since (polling)
+        after = request.args.get("after", "")
+        if after and not after.isdigit():
+            raise _BadControlRequest("after must be a message id")
+        return jsonify(state.sent_messages(openid=request.args.get("openid") or None,
+                                           after=int(after) if after else None))
 
     @app.post("/_emulator/clock/advance")
     def advance_clock():

@@ -16,10 +16,21 @@ class EmulatorControl:
         res.raise_for_status()
         return res.json()
 
-    def _get(self, path: str):
-        res = self._http.get(f"{self.base_url}/_emulator/{path}", timeout=self.timeout)
+    def _get(self, path: str, params: dict | None = None):
+        res = self._http.get(f"{self.base_url}/_emulator/{path}", params=params, timeout=self.timeout)
         res.raise_for_status()
         return res.json()
+
+    @classmethod
+    def find(cls, base_url: str, timeout: float = 1.0) -> "EmulatorControl | None":
+        """A control for base_url if an emulator answers there, else None (nothing there, or a
+        real WeChat API: call this only for addresses that are not api.weixin.qq.com)."""
+        control = cls(base_url, timeout=timeout)
+        try:
+            control.stats()
+        except (requests.RequestException, ValueError):
+            return None
+        return control
 
     def reset(self):
         return self._post("reset")
@@ -57,8 +68,10 @@ class EmulatorControl:
     def pending_faults(self) -> list[dict]:
         return self._get("faults")
 
-    def messages(self) -> list[dict]:
-        return self._get("messages")
+    def messages(self, openid: str | None = None, after: int | None = None) -> list[dict]:
+        """Messages the emulator accepted, oldest first (one user's; only those after a msgid)."""
+        params = {k: v for k, v in (("openid", openid), ("after", after)) if v is not None}
+        return self._get("messages", params)
 
     def advance_clock(self, seconds: float) -> float:
         return self._post("clock/advance", {"seconds": seconds})["now"]

@@ -178,9 +178,11 @@ class EmulatorState:
         with self._lock:
             return self.tokens.revoke_all(self.now())
 
-    def sent_messages(self) -> list[dict]:
+    def sent_messages(self, openid: str | None = None, after: int | None = None) -> list[dict]:
+        """Every message accepted, oldest first; or one user's, or those after a msgid."""
         with self._lock:
-            return [m.as_dict() for m in self.sent]
+            return [m.as_dict() for m in self.sent
+                    if (openid is None or m.openid == openid) and (after is None or m.msgid > after)]
 
     def stats(self) -> dict:
         with self._lock:

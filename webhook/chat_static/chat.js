@@ -69,4 +69,43 @@
   Array.prototype.forEach.call(document.querySelectorAll(".chip"), function (chip) {
     chip.addEventListener("click", function () { ask(chip.getAttribute("data-text")); });
   });
+
+  // Pushes the account sent this visitor (only with the local WeChat emulator: data-pushes is
+  // set then). A template message is drawn as WeChat draws one: a card, its title and fields.
+  var pushes = log.getAttribute("data-pushes");
+  var lastPush = 0;
+  var PUSH_POLL_MS = 3000;
+
+  function card(push) {
+    var row = bubble("bot", "", "push");
+    var body = row.querySelector(".bubble");
+    if (push.kind === "text") {
+      body.textContent = push.text;
+      return;
+    }
+    body.classList.add("card");
+    var title = document.createElement("div");
+    title.className = "card-title";
+    title.textContent = push.title;
+    body.appendChild(title);
+    (push.lines || []).forEach(function (line) {
+      var p = document.createElement("div");
+      p.className = "card-line";
+      p.textContent = line;
+      body.appendChild(p);
+    });
+  }
+
+  function poll() {
+    fetch(pushes + "?after=" + lastPush, {credentials: "same-origin"}).then(function (res) {
+      return res.ok ? res.json() : {available: true, pushes: []};
+    }).then(function (data) {
+      (data.pushes || []).forEach(function (push) {
+        lastPush = Math.max(lastPush, push.msgid);
+        card(push);
+      });
+      if (data.available !== false) setTimeout(poll, PUSH_POLL_MS);
+    }).catch(function () { setTimeout(poll, PUSH_POLL_MS * 3); });
+  }
+  if (pushes) poll();
 })();
