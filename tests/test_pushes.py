@@ -80,6 +80,20 @@ def test_every_purpose_the_code_queues_has_a_chinese_name():
     assert all(not LATIN.search(name) for name in push_labels.PURPOSE_NAMES.values())
 
 
+def test_every_template_key_the_code_uses_is_described():
+    """bot/push_templates.py is what the demo account registers and the web chat labels with."""
+    from bot.push_templates import TEMPLATE_FIELDS
+
+    used = set()
+    for path in [p for d in ("bot", "dialogs", "webhook") for p in (REPO / d).rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'template="(\w+)"', text)) | set(re.findall(r'literal\("(sla_\w+)"\)', text))
+        used |= set(re.findall(r'"(?:staff|enterprise)", "(sla_\w+)"', text))  # bot/sla.py: template = purpose
+    assert {"assignment", "rating", "digest", "sla_overdue", "sla_warn", "handoff_answer"} <= used
+    assert used <= set(TEMPLATE_FIELDS), used - set(TEMPLATE_FIELDS)
+    assert all(not LATIN.search(f.label) for fields in TEMPLATE_FIELDS.values() for f in fields)
+
+
 FAILURES = [
     "custom: 40003 invalid openid",
     "template: 43004 require subscribe",
