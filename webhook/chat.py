@@ -7,6 +7,8 @@ DialogManager.handle_text, and the page renders the reply as text. The POST is C
 text message have, and lightly rate-limited in the shared store, per visitor and per client
 address (a script that drops its cookie is a new visitor every time, at the same address). The
 page may not be framed and loads nothing but its own script and style (Content-Security-Policy).
+With the local WeChat emulator the page is the visitor's WeChat too: it shows the pushes the
+account sends them (webhook/chat_pushes.py).
 """
 from __future__ import annotations
 
