@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from .clock import stamp
 from .db import relaxed_durability, transaction
 from .models import KbQuery, utcnow
 from .users import user_ref
@@ -126,7 +127,7 @@ class Gap:
     question: str
     times: int
     best_guess: str | None
-    last_asked: str
+    last_asked: str  # Beijing time, as a curator reads it
 
 
 def gaps(session: Session, limit: int = 50) -> list[Gap]:
@@ -139,7 +140,7 @@ def gaps(session: Session, limit: int = 50) -> list[Gap]:
         .order_by(sa.func.count().desc(), sa.func.max(KbQuery.asked_at).desc())
         .limit(limit)
     ).all()
-    return [Gap(question=q, times=n, best_guess=t, last_asked=str(at)[:16]) for _, n, q, t, at in rows]
+    return [Gap(question=q, times=n, best_guess=t, last_asked=stamp(at)) for _, n, q, t, at in rows]
 
 
 @atexit.register

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.cases import ItemPlan, Schedule, plan_schedule
+from bot.clock import date_text
 from bot.workdays import WorkCalendar
 from knowledge import KnowledgeBase
 
@@ -29,7 +30,7 @@ def one_time_notice(kb: KnowledgeBase, codes, stage: str, start: date, calendar:
     for n, planned in enumerate(schedule.items, 1):
         item = kb.items[planned.plan.code]
         limit = f"承诺时限约{item.time_limit_wd}个工作日" if item.time_limit_wd is not None else "时限以当地承诺为准"
-        when = f"，预计{planned.due:%m月%d日}前办结" if planned.due else ""
+        when = f"，预计{date_text(planned.due)}前办结" if planned.due else ""
         lines.append(f"{n}. {item.name}（{item.department}；{limit}{when}）")
         if item.materials:
             lines.append("   材料：" + "、".join(item.materials))

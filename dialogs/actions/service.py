@@ -53,10 +53,10 @@ class ActionCaseProgress(Action):
                 due = ""
                 if item.id in corrections:
                     missing, by = corrections[item.id]
-                    due = texts.CORRECTION_LINE.format(missing=missing, due=f"{by:%m月%d日}",
+                    due = texts.CORRECTION_LINE.format(missing=missing, due=clock.date_text(by, today),
                                                        late="（已过期限，请尽快提交）" if by < today else "")
                 elif item.due_date and item.state != "done":
-                    due = f"，预计{item.due_date:%m月%d日}" + ("（已超期，专员正在催办）" if item.due_date < today else "")
+                    due = f"，预计{clock.date_text(item.due_date, today)}" + ("（已超期，专员正在催办）" if item.due_date < today else "")
                 lines.append(f"· {item.name}：{cases.ITEM_STATES[item.state]}{due}")
             if corrections:
                 lines.append(texts.CORRECTION_HOW[case.mode if case.mode in texts.CORRECTION_HOW else "帮办"].format(
