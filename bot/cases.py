@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import clock, outbox
-from .models import Case, CaseCounter, CaseItem, LedgerEntry, Staff, utcnow
+from .models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
 from .text_safety import single_line
 from .workdays import WorkCalendar
 
@@ -46,6 +46,25 @@ ITEM_TRANSITIONS = {
     "done": set(),
 }
 TERMINATION_REASONS = ("项目不具备条件", "企业主动终止", "其他")
+
+# What each ledger action is called where people read the 台账 (the code stays in the database:
+# the dashboard's figures select on it). Every code any module writes has its name here.
+ACTION_NAMES = {
+    "submitted": "提交申请", "agreement_consented": "确认委托协议", "unassigned": "待分派", "assigned": "分派专员",
+    "state:accepted": "受理", "state:in_progress": "开始承办", "state:completed": "办结", "state:delivered": "送达",
+    "state:rated": "评价完成", "state:archived": "立卷归档", "state:terminated": "终止服务",
+    "item:submitted": "事项已申报", "item:accepted": "事项已受理", "item:correction": "请求补正",
+    "item:reviewing": "事项审批中", "item:done": "事项已办结",
+    "note": "服务记录", "urged": "企业催办", "escalated": "超时督办", "rated": "企业评价", "rating_changed": "修改评价",
+    "rating_detail": "补充评价", "rating_reminded": "评价提醒", "rectification_opened": "差评转整改",
+    "revisited": "整改回访", "rectification_closed": "整改办结", "escalation:raised": "提请协调",
+    "escalation:resolved": "协调结果", "push_resent": "重新发送通知",
+}
+
+
+def action_name(action: str) -> str:
+    """A ledger action as people read it: 「受理」 for state:accepted, 「事项已申报」 for item:submitted."""
+    return ACTION_NAMES.get(action, "其他记录")
 
 
 class CaseError(ValueError):
@@ -232,7 +251,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
     log(session, case, "submitted", f"企业在线提交{app.mode}申请（{len(app.items)}个事项）",
         actor_kind="enterprise", actor_id=app.applicant_openid)
     if app.agreement_consented_at:
-        log(session, case, "agreement_consented", f"企业确认代办委托协议（{app.agreement_consented_at:%Y-%m-%d %H:%M}）",
+        log(session, case, "agreement_consented", f"企业确认代办委托协议（{clock.stamp(app.agreement_consented_at)}）",
             actor_kind="enterprise", actor_id=app.applicant_openid)
     if commissioner is None:
         log(session, case, "unassigned", "该地区暂无可分派的帮代办专员，待主管分派")
@@ -258,6 +277,8 @@ def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_
         raise CaseError(f"未知状态：{to}")
     if to not in CASE_TRANSITIONS[case.state]:
         raise CaseError(f"案件当前为「{CASE_STATES[case.state]}」，不能变更为「{CASE_STATES[to]}」")
+    if to == "archived":
+        _ensure_no_open_rectification(session, case)
     if to == "terminated":
         if not reason or not reason.strip():
             raise CaseError("终止必须填写原因（项目不具备条件 / 企业主动终止 / 其他）")
@@ -273,6 +294,18 @@ def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_
         + (f"（原因：{case.termination_reason}）" if to == "terminated" else ""),
         actor_kind=actor_kind, actor_id=actor_id)
     return case
+
+
+def _ensure_no_open_rectification(session: Session, case: Case) -> None:
+    """立卷归档 closes the record: a 整改 still open would be archived unfinished, its 回访 and the
+    enterprise's 反馈 never done. So archiving waits for it."""
+    from .ratings import rectification_number  # ratings builds on this module
+
+    waiting = list(session.scalars(sa.select(Rectification.id).where(
+        Rectification.case_id == case.id, Rectification.state != "closed").order_by(Rectification.id)))
+    if waiting:
+        raise CaseError(f"案件还有未办结的整改（{'、'.join(rectification_number(r) for r in waiting)}），"
+                        "请先完成回访并办结整改，再立卷归档")
 
 
 def move_item(session: Session, case: Case, item: CaseItem, to: str, *, actor_kind: str,

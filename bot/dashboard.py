@@ -26,9 +26,9 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from . import cases
+from . import cases, clock
 from .cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
-from .clock import SERVICE_TZ, as_utc, start_of_day
+from .clock import SERVICE_TZ, start_of_day
 from .models import (
     Case,
     CaseItem,
@@ -39,13 +39,13 @@ from .models import (
     Staff,
     utcnow,
 )
+from .ratings import LEVELS as RATING_LEVELS
+from .ratings import RECTIFICATION_STATES, rectification_number
 from .text_safety import xml_safe
 from .workdays import WorkCalendar
 
-RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 SATISFIED_LEVELS = (5, 4, 3)
 ESCALATION_LEVELS = ("联席会议", "工改领导小组")
-RECTIFICATION_STATES = {"open": "待回访", "visited": "已回访", "closed": "已办结"}
 # Item states whose time a supervisor watches (待申报 has no start line in the ledger; 已办结 is the end).
 DWELL_STATES = ("submitted", "accepted", "correction", "reviewing")
 DEFAULT_DUE_WITHIN_WD = 3
@@ -157,6 +157,10 @@ class RectificationRow:
     @property
     def state_label(self) -> str:
         return RECTIFICATION_STATES.get(self.state, self.state)
+
+    @property
+    def number(self) -> str:
+        return rectification_number(self.id)
 
 
 @dataclass
@@ -387,7 +391,7 @@ def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
             .where(in_period, CaseItem.state == "done", CaseItem.due_date.is_not(None))):
         if sid in rows:
             rows[sid].items_done += 1
-            rows[sid].items_on_time += as_utc(at).astimezone(SERVICE_TZ).date() <= due
+            rows[sid].items_on_time += clock.to_local(at).date() <= due
     for sid, n, total, bad in db.execute(
             sa.select(Case.commissioner_id, sa.func.count(), sa.func.sum(Rating.level),
                       sa.func.sum(sa.case((Rating.level <= 2, 1), else_=0)))

@@ -20,8 +20,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .cases import CASE_STATES, ITEM_STATES
-from .clock import SERVICE_TZ, as_utc
+from . import clock
+from .cases import CASE_STATES, ITEM_STATES, action_name
 from .dashboard import (
     ACTOR_KINDS,
     ESCALATION_LEVELS,
@@ -31,6 +31,7 @@ from .dashboard import (
     Dashboard,
     LedgerRow,
 )
+from .ratings import rectification_number
 from .text_safety import looks_like_formula, xml_safe
 
 HEADER_FONT = Font(bold=True)
@@ -40,6 +41,7 @@ CAPTION_FONT = Font(bold=True, size=12)
 MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
 EXCEL_CELL_CHARS = 32767  # Excel's limit for one cell; a longer one makes it "repair" the file
+PERCENT_FORMAT = "0.0%"
 ESCALATION_STATES = {"open": "待解决", "resolved": "已解决"}
 LEDGER_HEADERS = ("时间", "案件编号", "项目单位", "项目名称", "审批事项", "记录人类别", "记录人", "动作", "内容")
 
@@ -53,12 +55,21 @@ class Sheet:
     wrap: bool = False  # wrap cells holding line breaks
 
 
+class Percent(float):
+    """A share (0.833) written as a number Excel shows as a percentage (83.3%), so it still sorts
+    and sums; None (nothing to divide) stays an empty cell."""
+
+
+def percent(value: float | None) -> Percent | None:
+    return Percent(value) if value is not None else None
+
+
 def local(dt: datetime | None) -> str:
-    return as_utc(dt).astimezone(SERVICE_TZ).strftime("%Y-%m-%d %H:%M") if dt else ""
+    return clock.stamp(dt)
 
 
 def _width(value) -> float:
-    text = "" if value is None else str(value)
+    text = "" if value is None else f"{value:.1%}" if isinstance(value, Percent) else str(value)
     # CJK characters print about twice as wide as Latin ones.
     longest = max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in line) for line in text.split("\n")), default=0)
     return longest
@@ -78,9 +89,12 @@ def _out(ws, value, wrap: bool = False, font: Font | None = None, fill: PatternF
     kept from being read as a formula."""
     formula_like = isinstance(value, str) and looks_like_formula(value)
     wrapped = wrap and isinstance(value, str) and "\n" in value
-    if not (formula_like or wrapped or font or fill):
+    share = isinstance(value, Percent)
+    if not (formula_like or wrapped or share or font or fill):
         return value
-    cell = WriteOnlyCell(ws, value=value)
+    cell = WriteOnlyCell(ws, value=float(value) if share else value)
+    if share:
+        cell.number_format = PERCENT_FORMAT
     if formula_like:
         # Text, as OWASP asks: the string type, and the quote prefix (what a typed leading ' is in
         # xlsx), so Excel also keeps it text when someone edits the cell.
@@ -137,7 +151,7 @@ def workbook(sheets: Iterable[Sheet]) -> bytes:
 def _ledger_cells(rows: Iterable[LedgerRow]):
     for e in rows:
         yield (e.at, e.case_number, e.company, e.project, e.item or "", ACTOR_KINDS.get(e.actor_kind, e.actor_kind),
-               e.actor or "", e.action, e.detail)
+               e.actor or "", action_name(e.action), e.detail)
 
 
 # -- the three workbooks ------------------------------------------------------------------
@@ -171,7 +185,7 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
         Sheet("专员考核", ("帮代办专员", "承办案件", "已办结", "已办结事项", "按时办结事项", "按时办结率",
                           "评价条数", "平均评价", "差评", "整改未结", "整改已结"),
               [(r.name, r.cases, r.closed, r.items_done, r.items_on_time,
-                round(r.on_time_rate, 3) if r.on_time_rate is not None else None, r.ratings, r.rating_avg,
+                percent(r.on_time_rate), r.ratings, r.rating_avg,
                 r.bad_ratings, r.rectifications_open, r.rectifications_closed) for r in d.performance],
               caption=f"专员考核（{f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d} 申请的案件）· {scope}"),
         Sheet("办理用时", ("所处阶段", "受理用时中位数（天）", "受理样本数", "承办用时中位数（天）", "承办样本数",
@@ -183,14 +197,14 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
         Sheet("事项环节停留", ("事项状态", "停留天数中位数", "样本数"),
               [(label, m.days, m.n) for _, label, m in d.dwell], caption="事项在各状态停留的自然日中位数"),
         Sheet("好差评", ("月份", *RATING_LEVELS.values(), "合计", "满意率"),
-              [(m.month, *(m.counts.get(lv, 0) for lv in RATING_LEVELS), m.total,
-                f"{m.rate:.1%}" if m.rate is not None else "—") for m in [*d.ratings, total]],
+              [(m.month, *(m.counts.get(lv, 0) for lv in RATING_LEVELS), m.total, percent(m.rate))
+               for m in [*d.ratings, total]],
               caption=f"好差评（满意率 = 非常满意+满意+基本满意 / 全部评价）· {scope}"),
         Sheet("协调事项", ("编号", "案件编号", "项目单位", "项目名称", "提请层级", "问题", "提请人", "提请时间", "帮代办专员"),
               [(f"E{e.id}", e.case_number, e.company, e.project, e.level, e.note, e.raised_by or "", e.raised_at,
                 e.commissioner or "") for e in d.escalations], caption=f"未解决的协调事项（联席会议 / 工改领导小组）· {scope}"),
         Sheet("整改", ("编号", "案件编号", "项目单位", "评价", "评价意见", "状态", "整改期限", "负责人", "是否逾期"),
-              [(f"R{r.id}", r.case_number, r.company, RATING_LEVELS.get(r.level, r.level), r.comment or "",
+              [(r.number, r.case_number, r.company, RATING_LEVELS.get(r.level, r.level), r.comment or "",
                 r.state_label, r.due_date, r.supervisor or "", "是" if r.overdue else "否") for r in d.rectifications],
               caption=f"未办结的整改 · {scope}"),
     ])
@@ -226,7 +240,8 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
                    ("服务态度", _level(r.attitude)), ("廉洁自律", _level(r.integrity)),
                    ("评价意见", r.comment or ""), ("评价时间", local(r.created_at))] if r else [("评价", "暂无评价")]
     for rect in a.rectifications:
-        rating_rows += [("整改编号", f"R{rect.id}"), ("整改状态", RECTIFICATION_STATES.get(rect.state, rect.state)),
+        rating_rows += [("整改编号", rectification_number(rect.id)),
+                        ("整改状态", RECTIFICATION_STATES.get(rect.state, rect.state)),
                         ("整改期限", rect.due_date), ("负责人", a.staff_names.get(rect.supervisor_id, "")),
                         ("回访情况", rect.visit_note or ""), ("整改结果", rect.outcome or ""),
                         ("整改办结时间", local(rect.closed_at))]

@@ -44,6 +44,7 @@ AWAITING_STATES = ("delivered", "terminated")
 MAX_REMINDERS = 2
 MAX_COMMENT = 500
 RECTIFICATION_STATES = {"open": "待回访", "visited": "已回访", "closed": "已办结"}
+RECTIFICATION_PREFIX = "Z"  # 整改 (zhěnggǎi), as E numbers a 协调事项
 
 
 class RatingError(CaseError):
@@ -60,6 +61,11 @@ class Outcome:
 
 def level_name(level: int | None) -> str:
     return LEVELS.get(level or 0, "")
+
+
+def rectification_number(rect_id: int) -> str:
+    """How a 整改 is named everywhere (console, ledger, exports): 「Z3」."""
+    return f"{RECTIFICATION_PREFIX}{rect_id}"
 
 
 def is_bad(level: int) -> bool:
@@ -219,7 +225,7 @@ def open_rectification(session: Session, case: Case, rating: Rating, *, settings
                        calendar: WorkCalendar, now: datetime | None = None,
                        console_url: str = "") -> tuple[Rectification, Staff | None]:
     now = now or clock.now()
-    today = clock.as_utc(now).astimezone(clock.SERVICE_TZ).date()
+    today = clock.to_local(now).date()
     supervisor = region_supervisor(session, case.region)
     due = calendar.add_workdays(today, settings.rectification_due_workdays)
     rect = Rectification(case_id=case.id, rating_id=rating.id, supervisor_id=supervisor.id if supervisor else None,
@@ -228,14 +234,14 @@ def open_rectification(session: Session, case: Case, rating: Rating, *, settings
     session.flush()
     who = supervisor.name if supervisor else "主管（待指定）"
     cases.log(session, case, "rectification_opened",
-              f"差评（{summary(rating)}）转整改，回访人：{who}，期限 {due:%Y-%m-%d}")
+              f"差评（{summary(rating)}）转整改 {rectification_number(rect.id)}，回访人：{who}，期限 {due:%Y-%m-%d}")
     if supervisor is not None and supervisor.wechat_openid:
         outbox.enqueue(
             session, key=f"rectification:{case.number}:{rect.id}", recipient=supervisor.wechat_openid,
             recipient_kind="staff", purpose="rectification", template="rectification", case_id=case.id,
             text=(f"【差评整改】{case.number} {case.company_name}\n评价：{summary(rating)}"
                   + (f"\n意见：{rating.comment[:200]}" if rating.comment else "")
-                  + f"\n请于{due:%m月%d日}前回访企业（{case.contact_name}）并整改，在工作台「整改」中登记。"),
+                  + f"\n请于{clock.date_text(due, today)}前回访企业（{case.contact_name}）并整改，在工作台「整改」中登记。"),
             data={"number": case.number, "level": level_name(rating.level), "due": f"{due:%Y-%m-%d}"},
             url=f"{console_url.rstrip('/')}/console/rectifications" if console_url else None,
         )
@@ -274,8 +280,8 @@ def record_visit(session: Session, rect_id: int, staff: Staff, note: str, now: d
     rect.state = "visited"
     if rect.supervisor_id is None:
         rect.supervisor_id = staff.id
-    cases.log(session, case, "revisited", f"回访：{note[:MAX_COMMENT]}", actor_kind=staff.role,
-              actor_id=staff.username)
+    cases.log(session, case, "revisited", f"回访（{rectification_number(rect.id)}）：{note[:MAX_COMMENT]}",
+              actor_kind=staff.role, actor_id=staff.username)
     return rect
 
 
@@ -293,8 +299,9 @@ def close_rectification(session: Session, rect_id: int, staff: Staff, outcome: s
     rect.outcome = outcome[:4000]
     rect.state = "closed"
     rect.closed_at = now or clock.now()
-    cases.log(session, case, "rectification_closed", f"整改办结：{outcome[:MAX_COMMENT]}", actor_kind=staff.role,
-              actor_id=staff.username)
+    cases.log(session, case, "rectification_closed",
+              f"整改办结（{rectification_number(rect.id)}）：{outcome[:MAX_COMMENT]}",
+              actor_kind=staff.role, actor_id=staff.username)
     outbox.enqueue(session, key=f"rectification-closed:{case.number}:{rect.id}", recipient=case.applicant_openid,
                    recipient_kind="enterprise", purpose="rectification_feedback", template="rectification_feedback",
                    case_id=case.id,

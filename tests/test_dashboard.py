@@ -292,7 +292,8 @@ def test_ledger_export(app):
     assert len(rows) == expected
     assert {r[1] for r in rows} == {seed.numbers[k] for k in "abcde"}
     assert not any(r[6] and r[6].startswith("o") for r in rows)  # never an openid
-    assert any(r[4] == "建筑工程施工许可证核发" and r[7] == "item:done" and r[6] == "田雅琪" for r in rows)
+    assert any(r[4] == "建筑工程施工许可证核发" and r[7] == "事项已办结" and r[6] == "田雅琪" for r in rows)
+    assert not any(":" in r[7] or r[7].isascii() for r in rows)  # 动作 in Chinese, never the stored code
 
 
 def test_dashboard_export_has_the_page_tables(app):
@@ -307,7 +308,12 @@ def test_dashboard_export_has_the_page_tables(app):
     header, rows = rows_after_header(wb["专员工作量"], "帮代办专员")
     assert ("田雅琪", 2, 3, 1, 1) in rows
     header, rows = rows_after_header(wb["好差评"], "月份")
-    assert header[-1] == "满意率" and rows[-1][0] == "合计" and rows[-1][-1] == "50.0%"
+    assert header[-1] == "满意率" and rows[-1][0] == "合计" and rows[-1][-1] == 0.5  # a number, shown as 50.0%
+    assert all(c.number_format == "0.0%" for c in next(wb["好差评"].iter_cols(min_col=len(header), min_row=4)))
+    header, rows = rows_after_header(wb["专员考核"], "帮代办专员")
+    rate = header.index("按时办结率")
+    assert any(isinstance(r[rate], (int, float)) and 0 <= r[rate] <= 1 for r in rows)
+    assert all(row[rate].number_format == "0.0%" for row in wb["专员考核"].iter_rows(min_row=4) if row[rate].value is not None)
     _, rows = rows_after_header(wb["案件状态"], "状态")
     assert ("合计", 5) in rows
     _, rows = rows_after_header(wb["协调事项"], "编号")
@@ -420,9 +426,9 @@ def test_dashboard_renders_in_headless_chromium(app, tmp_path):
                 "--disable-component-update", "--no-first-run"])
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                # The app serves no favicon (not this page's doing); every other failure counts.
+                # Every failure counts, the browser's request for /favicon.ico too.
                 page.on("console", lambda msg: errors.append(f"{msg.text} {msg.location.get('url', '')}")
-                        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico") else None)
+                        if msg.type == "error" else None)
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 page.goto(f"{base}/console/login")
                 page.fill("#username", "donghu-lead")

@@ -95,7 +95,8 @@ def dashboard():
 
 
 def _xlsx(data: bytes, filename: str) -> Response:
-    ascii_name = filename.encode("ascii", "ignore").decode() or "export.xlsx"
+    # Old clients read the ASCII name: what is left of a Chinese name, without its dangling dashes.
+    ascii_name = filename.encode("ascii", "ignore").decode().lstrip("-") or "export.xlsx"
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"})
 
@@ -106,8 +107,9 @@ def export_ledger():
     with sessions()() as db:
         f, _ = parse_filters(db)
         rows = figures.ledger_rows(db, f)
-    data = exports.ledger_workbook(rows, region_name(f.region), f.start, f.end)
-    return _xlsx(data, f"服务记录台账-{f.region}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx")
+    region = region_name(f.region)
+    data = exports.ledger_workbook(rows, region, f.start, f.end)
+    return _xlsx(data, f"服务记录台账-{region}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx")
 
 
 @bp.get("/export/dashboard.xlsx")
@@ -116,8 +118,9 @@ def export_dashboard():
     with sessions()() as db:
         f, people = parse_filters(db)
         d = figures.build(db, f, calendar(), china_today())
-    data = exports.dashboard_workbook(d, region_name(f.region), stage_name, dict(people).get(f.commissioner_id))
-    return _xlsx(data, f"挂图作战-{f.region}-{d.today:%Y%m%d}.xlsx")
+    region = region_name(f.region)
+    data = exports.dashboard_workbook(d, region, stage_name, dict(people).get(f.commissioner_id))
+    return _xlsx(data, f"挂图作战-{region}-{d.today:%Y%m%d}.xlsx")
 
 
 @bp.get("/cases/<number>/archive.xlsx")

@@ -22,7 +22,8 @@ def rectification_list():
     with transaction(sessions()) as db:
         rows = ratings.open_rectifications(db, g.staff.region, include_closed=show == "all")
     return render_template("console/rectifications.html", rows=rows, show=show, today=clock.today(),
-                           levels=ratings.LEVELS, states=ratings.RECTIFICATION_STATES, summary=ratings.summary)
+                           levels=ratings.LEVELS, states=ratings.RECTIFICATION_STATES, summary=ratings.summary,
+                           number=ratings.rectification_number)
 
 
 def _act(rect_id: int, do, done: str):
@@ -41,11 +42,11 @@ def _act(rect_id: int, do, done: str):
 def visit_rectification(rect_id: int):
     note = request.form.get("note", "")
     return _act(rect_id, lambda db, staff: ratings.record_visit(db, rect_id, staff, note),
-                f"已登记整改 Z{rect_id} 的回访。")
+                f"已登记整改 {ratings.rectification_number(rect_id)} 的回访。")
 
 
 @bp.post("/rectifications/<int:rect_id>/close")
 def close_rectification(rect_id: int):
     outcome = request.form.get("outcome", "")
     return _act(rect_id, lambda db, staff: ratings.close_rectification(db, rect_id, staff, outcome),
-                f"整改 Z{rect_id} 已办结，整改结果将推送给企业。")
+                f"整改 {ratings.rectification_number(rect_id)} 已办结，整改结果将推送给企业。")
