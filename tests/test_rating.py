@@ -138,6 +138,25 @@ def test_level_dimensions_and_comment_all_in_one_message(world):
     assert rating.comment == "服务很好"  # not 「效率5 态度4 廉洁5 服务很好」
 
 
+def test_a_comment_in_the_rating_message_is_stored_as_typed(world):
+    """Full-width digits are read as scores, but the comment keeps the user's own 「，」 and 「！」."""
+    _, manager = world
+    bad = finished_case(manager, "oRateTyped")
+    say(manager, "oRateTyped", "２，太慢了，材料来回跑了三趟！", "跳过")
+    _, rating = rating_of(manager, bad)
+    assert (rating.level, rating.comment) == (2, "太慢了，材料来回跑了三趟！")
+    with manager.sessions() as s:
+        details = [d for (d,) in s.execute(sa.select(LedgerEntry.detail).where(LedgerEntry.action == "rated"))]
+        push = s.scalar(sa.select(Notification.text).where(Notification.purpose == "rectification"))
+    assert details == ["企业评价：不满意；意见：太慢了，材料来回跑了三趟！"]
+    assert "意见：太慢了，材料来回跑了三趟！" in push
+    good = finished_case(manager, "oRateTyped2", project="光谷示例二期")
+    say(manager, "oRateTyped2", "非常满意，效率５，态度5，廉洁5，专员（张工）很耐心，谢谢！")
+    _, rating = rating_of(manager, good)
+    assert (rating.efficiency, rating.attitude, rating.integrity) == (5, 5, 5)
+    assert rating.comment == "专员（张工）很耐心，谢谢！"
+
+
 def test_level_and_dimensions_in_one_message_then_the_comment(world):
     _, manager = world
     number = finished_case(manager, "oRate3c")

@@ -63,40 +63,63 @@ def _score(token: str) -> int:
     return int(token) if token.isdigit() else _CN[token]
 
 
+def _normalized(text: str) -> tuple[str, list[int]]:
+    """`text` in NFKC (full-width digits and punctuation as ASCII) for the rules to read, and for
+    each of its characters the index in `text` it came from (plus the end), so that the part of
+    a message kept as the comment is cut from what the user typed, 「，」 and all."""
+    out, where = [], []
+    for i, ch in enumerate(text):
+        piece = unicodedata.normalize("NFKC", ch)
+        out.append(piece)
+        where.extend([i] * len(piece))
+    where.append(len(text))
+    return "".join(out), where
+
+
 def parse_level(text: str, strict: bool) -> tuple[int, str] | None:
-    """(level, comment) when the message gives a rating level first. `strict` (no rating
-    conversation open) turns away anything that might mean something else: «3天能办完吗»."""
-    t = unicodedata.normalize("NFKC", text or "").strip()
-    t = _TRIGGER_PREFIX.sub("", t)
-    level, rest = None, ""
+    """(level, comment) when the message gives a rating level first; the comment is as typed.
+    `strict` (no rating conversation open) turns away anything that might mean something else:
+    «3天能办完吗»."""
+    typed = text or ""
+    t, where = _normalized(typed)
+    start = len(t) - len(t.lstrip())  # where `t` below begins in the normalized message
+    t = t.strip()
+    if prefix := _TRIGGER_PREFIX.match(t):
+        start, t = start + prefix.end(), t[prefix.end():]
+    level, rest_at = None, len(t)
     m = _NUM_RE.match(t)
     if m and (m.group(1).isdigit() or m.group(2) or not m.group(3).strip()):
-        rest_raw = m.group(3)
-        if not _UNIT.match(rest_raw.lstrip()) or m.group(2):
-            level, rest = _score(m.group(1)), rest_raw
+        if not _UNIT.match(m.group(3).lstrip()) or m.group(2):
+            level, rest_at = _score(m.group(1)), m.start(3)
     if level is None:
         words = _WORDS if strict else _WORDS + _LOOSE_WORDS
         alternation = "|".join(re.escape(w) for w, _ in words)
         w = re.match(rf"^{_PREFIX}({alternation})(.*)$", t, re.DOTALL)
         if w and not w.group(2).startswith("度"):
-            level, rest = dict(words)[w.group(1)], w.group(2)
+            level, rest_at = dict(words)[w.group(1)], w.start(2)
     if level is None:
         return None
-    rest = rest.strip(_PUNCT)
+    rest = t[rest_at:].strip(_PUNCT)  # what the rules read
     if strict and _QUESTION.search(rest):
         return None
     if _PARTICLES.match(rest):
-        rest = ""
-    return level, rest
+        return level, ""
+    # The separator after the level goes («5，很好»); the comment's own punctuation stays («很好！»).
+    return level, typed[where[start + rest_at]:].lstrip(_PUNCT + "\u3000").rstrip()
 
 
 def split_dimensions(text: str) -> tuple[dict, str]:
-    """The named 效率/态度/廉洁 scores in a message and what is left of it (the comment):
+    """The named 效率/态度/廉洁 scores in a message and what is left of it, as typed (the comment):
     「效率5 态度5 廉洁5 服务很好」 → ({efficiency: 5, attitude: 5, integrity: 5}, "服务很好")."""
-    t = unicodedata.normalize("NFKC", text or "")
+    typed = text or ""
+    t, where = _normalized(typed)
+    spans = [(where[m.start()], where[m.end()]) for m in _DIM_RE.finditer(t)]
     found = {_DIM_KEYS[k]: _score(v) for k, v in _DIM_RE.findall(t)}
-    rest = _DIM_RE.sub(" ", t) if found else t
-    return found, re.sub(r"^[\s,，;；、。.]+|[\s,，;；、]+$", "", re.sub(r"\s{2,}", " ", rest))
+    rest = typed
+    if spans:  # the scores out, each gap closed to one space
+        kept = [typed[end:begin] for (_, end), (begin, _) in zip([(0, 0), *spans], [*spans, (len(typed), 0)])]
+        rest = re.sub(r"\s{2,}", " ", " ".join(kept))
+    return found, re.sub(r"^[\s,，;；、。.]+|[\s,，;；、]+$", "", rest)
 
 
 def parse_dimensions(text: str) -> dict | str | None:
