@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
 
     from .chat import bp as chat_bp
     from .console import init_app as init_console
+    from .pages import init_app as init_pages
     from .params import IdConverter
     from .replay_guard import NonceGuard
     from .retry_guard import RetryGuard
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
     app.register_blueprint(wechat_bp)
     init_console(app)  # staff console (/console) and the approval-system API (/api/v1)
     app.register_blueprint(chat_bp)  # the web chat page (/chat): the same pipeline in a browser
+    init_pages(app)  # Chinese 404/405 answers everywhere, and /favicon.ico
 
     @app.get("/healthz")
     def healthz():

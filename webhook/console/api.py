@@ -81,13 +81,6 @@ def not_found(err):
     return _error(404, "not_found", "没有找到该案件或事项")
 
 
-@bp.app_errorhandler(404)
-def unmatched(err):
-    """A URL no route matches (an id beyond any table: webhook/params.py) is not the API's own
-    request yet; under /api/ it still gets the API's JSON answer, elsewhere the default page."""
-    return not_found(err) if request.path.startswith(f"{bp.url_prefix}/") else err
-
-
 @bp.errorhandler(403)
 def forbidden(err):
     return _error(403, "forbidden", getattr(err, "description", "") or "该令牌所属人员无权进行此操作")
