@@ -1,19 +1,22 @@
 """转人工: questions handed from the bot to the people of the user's region, and their answers.
 
-Opening one alerts the region's supervisors and (when the user has an open case) the user's own
-commissioner; the answer goes back to the user through the outbox, like every other push.
+A user with a case is routed by that case (the newest open one, else the newest): its region, and
+its commissioner, who is alerted with the region's supervisors. Anyone else is routed by the region
+the dialog learned (None: any supervisor may take it). The answer goes back to the user through
+the outbox, like every other push.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import clock, outbox
+from . import cases, clock, notify, outbox
 from .cases import OPEN_STATES
 from .models import Case, Handoff, Staff
 from .text_safety import xml_safe
 
 MAX_QUESTION = 1000
+NO_QUESTION = "（用户要求人工服务，未说明问题）"
 
 
 class HandoffError(ValueError):
@@ -25,46 +28,56 @@ def open_for(session: Session, openid: str) -> Handoff | None:
                           .order_by(Handoff.id.desc()).limit(1))
 
 
-def _people_to_alert(session: Session, openid: str, region: str | None) -> list[Staff]:
-    people: dict[int, Staff] = {}
-    own = session.scalar(sa.select(Staff).join(Case, Case.commissioner_id == Staff.id)
-                         .where(Case.applicant_openid == openid, Case.state.in_(OPEN_STATES))
-                         .order_by(Case.created_at.desc()).limit(1))
-    if own is not None:
-        people[own.id] = own
-    supervisors = sa.select(Staff).where(Staff.role == "supervisor", Staff.active.is_(True))
+def case_of(session: Session, openid: str) -> Case | None:
+    """The case a handoff from this user is about: the newest open one, else the newest."""
+    mine = cases.open_cases_of(session, openid)  # every state, newest first
+    return next((c for c in mine if c.state in OPEN_STATES), mine[0] if mine else None)
+
+
+def needs_region(session: Session, openid: str) -> bool:
+    """Whether nothing tells where this user's handoff goes: no case and no open handoff (a
+    second question joins the open one wherever it went)."""
+    return open_for(session, openid) is None and case_of(session, openid) is None
+
+
+def _people_to_alert(session: Session, commissioner: Staff | None, region: str | None) -> list[Staff]:
+    supervisors = sa.select(Staff).where(Staff.role == "supervisor", Staff.active.is_(True)).order_by(Staff.id)
     if region:
         supervisors = supervisors.where(Staff.region == region)
-    for s in session.scalars(supervisors):
-        people[s.id] = s
-    return [p for p in people.values() if p.wechat_openid]
+    people = {s.id: s for s in ([commissioner] if commissioner else [])}
+    people.update({s.id: s for s in session.scalars(supervisors)})
+    return list(people.values())
 
 
 def open_handoff(session: Session, openid: str, region: str | None, question: str, console_url: str = "") -> Handoff:
-    """Record the question (one open handoff per user: a second one adds to it) and alert staff."""
+    """Record the question (one open handoff per user: a second one adds to it) and alert staff.
+    `region` counts only for a user without a case: a case decides where its handoff goes."""
     question = xml_safe(question).strip()[:MAX_QUESTION]
     handoff = open_for(session, openid)
     if handoff is not None:
         if question and question not in handoff.question:
             handoff.question = (handoff.question + "\n" + question)[:MAX_QUESTION * 2]
         return handoff
-    handoff = Handoff(openid=openid, region=region, question=question or "（用户要求人工服务，未说明问题）")
+    case = case_of(session, openid)
+    commissioner = session.get(Staff, case.commissioner_id) if case and case.commissioner_id else None
+    if commissioner is not None and not commissioner.active:
+        commissioner = None  # gone: the region's people take it (visible_to)
+    handoff = Handoff(openid=openid, region=case.region if case else region, question=question or NO_QUESTION,
+                      case_id=case.id if case else None, commissioner_id=commissioner.id if commissioner else None)
     session.add(handoff)
     session.flush()
-    for person in _people_to_alert(session, openid, region):
-        outbox.enqueue(session, key=f"handoff:{handoff.id}:{person.id}", recipient=person.wechat_openid,
-                       recipient_kind="staff", purpose="handoff", template="handoff",
-                       text=f"【企业转人工】H{handoff.id}\n{handoff.question[:200]}\n请在工作台「转人工」中答复。",
-                       data={"number": f"H{handoff.id}", "question": handoff.question[:20]},
-                       url=f"{console_url}/console/handoffs" if console_url else None)
+    for person in _people_to_alert(session, commissioner, handoff.region):
+        notify.handoff_opened(session, handoff, person, case, console_url)
     return handoff
 
 
 def visible_to(staff: Staff):
-    """Supervisors see their region and the unrouted ones; commissioners see their region's."""
+    """Supervisors see their region and the unrouted ones; a commissioner sees those about their
+    own cases and their region's that no commissioner has (another's case is not theirs to read)."""
     if staff.role == "supervisor":
         return sa.or_(Handoff.region == staff.region, Handoff.region.is_(None))
-    return Handoff.region == staff.region
+    return sa.or_(Handoff.commissioner_id == staff.id,
+                  sa.and_(Handoff.region == staff.region, Handoff.commissioner_id.is_(None)))
 
 
 def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:

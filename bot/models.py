@@ -199,6 +199,9 @@ class Handoff(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(sa.String(64), index=True)
     region: Mapped[str | None] = mapped_column(sa.String(32), index=True)  # None: any supervisor may take it
+    # From a user with a case: that case (its region is the handoff's) and its commissioner then.
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
+    commissioner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)
     question: Mapped[str] = mapped_column(sa.Text)
     asked_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
     state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | answered

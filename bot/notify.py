@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from . import outbox
 from .cases import ITEM_STATES
-from .models import Case, CaseItem, Notification, Staff
+from .models import Case, CaseItem, Handoff, Notification, Staff
 
 FIELD_MAX = 20
 DELIVERY_METHODS = ("上门", "邮寄", "电子证照")
@@ -140,3 +140,18 @@ def item_reported(session: Session, case: Case, item: CaseItem, commissioner: St
     return _to_staff(session, case, commissioner, key=f"reported:{case.number}:{event_id}", purpose="item_reported",
                      text=text, console_url=console_url,
                      data=_data(number=case.number, item=item.name, state=state))
+
+
+def handoff_opened(session: Session, handoff: Handoff, staff: Staff, case: Case | None,
+                   console_url: str = "") -> Notification | None:
+    """转人工 reached this person: who asks (the company and case, when there is one) and what."""
+    if not staff.wechat_openid:  # no WeChat bound: the console's 转人工 list is where they will see it
+        return None
+    about = f"企业：{case.company_name}（{case.number}）\n" if case else ""
+    text = (f"【企业转人工】H{handoff.id}\n{about}问题：{handoff.question[:200]}\n"
+            f"请在工作台「转人工」中答复，答复会推送给企业。")
+    return outbox.enqueue(session, key=f"handoff:{handoff.id}:{staff.id}", recipient=staff.wechat_openid,
+                          recipient_kind="staff", purpose="handoff", template="handoff", text=text,
+                          data=_data(number=f"H{handoff.id}", question=handoff.question),
+                          url=f"{console_url.rstrip('/')}/console/handoffs#h{handoff.id}" if console_url else None,
+                          case_id=case.id if case else None)

@@ -3,19 +3,25 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy.orm import aliased
 
 from bot import handoffs
 from bot.db import transaction
-from bot.models import Handoff, Staff
+from bot.models import Case, Handoff, Staff
 
 from . import bp, region_name, sessions
 
 
 @bp.get("/handoffs")
 def handoff_list():
+    """Each card: who asks (company and case, linked), where it went, the question."""
     show = request.args.get("show", "open")
+    answerer, commissioner = aliased(Staff), aliased(Staff)
     with transaction(sessions()) as db:
-        stmt = sa.select(Handoff, Staff).outerjoin(Staff, Staff.id == Handoff.answered_by) \
+        stmt = sa.select(Handoff, answerer, Case, commissioner) \
+            .outerjoin(answerer, answerer.id == Handoff.answered_by) \
+            .outerjoin(Case, Case.id == Handoff.case_id) \
+            .outerjoin(commissioner, commissioner.id == Handoff.commissioner_id) \
             .where(handoffs.visible_to(g.staff))
         if show == "open":
             stmt = stmt.where(Handoff.state == "open")
