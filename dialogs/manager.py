@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import cases, clock, handoffs, kb_log, users
+from bot import cases, clock, kb_log, users
 from bot.config import Settings
 from bot.db import transaction
 from bot.kv import StoreUnavailable
@@ -32,6 +32,8 @@ from .actions.service import (
 )
 from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
+from .handoff import REGION_KEY, HandoffDialog
+from .handoff import question_in as _handoff_question
 from .nlu import Understanding, asks_amount, asks_next_step, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
 from .paging import split_pages
 from .state import ConversationStore, earlier_reply, remember_reply
@@ -86,6 +88,7 @@ class DialogManager:
         self.query_log = kb_log.QueryLog(sessions)
         self.form = ApplicationForm()
         self._item_names = item_names(kb)
+        self.handoff = HandoffDialog(kb, sessions, self.settings)
 
     def warm(self) -> None:
         """Load jieba's dictionary and the intent model now, not on the first user's message."""
@@ -127,7 +130,7 @@ class DialogManager:
     def _turn(self, user: str, text: str, state: dict, stateless: bool = False) -> Turn:
         # While the conversation awaits an answer (a form slot, a rating, the question for 转人工),
         # replies like 「无」「没有」 are answers, which the rules read exactly.
-        u = understand(text, in_form=any(k in state for k in ("form", "rating", "awaiting_handoff")))
+        u = understand(text, in_form=any(k in state for k in ("form", "rating", "awaiting_handoff", REGION_KEY)))
         if u.intent == "more" and not state.get("pages"):
             # Nothing more to show: 「全部」 at the items question is the form's answer, and a 「更多」
             # the model read into 「那供水呢」 is a follow-up question.
@@ -220,6 +223,8 @@ class DialogManager:
         if u.intent == "more":
             return self._more(state)
         state.pop("pages", None)
+        if REGION_KEY in state:  # 转人工 asked which region: this is the answer (or 取消)
+            return Turn(self.handoff.region_reply(user, u, state) + self._form_tail(state), "human")
         if "form" in state:
             return self._in_form(user, u, state)
         menu = state.pop("menu", None)  # a menu answers only the very next message
@@ -262,6 +267,7 @@ class DialogManager:
         return self._consult(user, u.text, state, region)
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
+        self.handoff.noticed(text, state)
         if state.get("last_topic") and (n := ordinal(text)) is not None and (step := self._step_of(state, region, n)):
             return step
         if state.get("last_topic") and (n := state.get("last_step")) and asks_next_step(text) and \
@@ -537,15 +543,16 @@ class DialogManager:
         return turn
 
     def _handoff(self, user: str, question: str, state: dict, region: str | None) -> Turn:
-        question = question or state.pop("unanswered", "")
-        if not question:
-            state["awaiting_handoff"] = True
-            return Turn(texts.HANDOFF_ASK, "human")
-        with transaction(self.sessions) as db:
-            h = handoffs.open_handoff(db, user, region, question, console_url=self.settings.public_url)
-            number = h.id
-        who = f"{self.kb.regions[region].name}的帮代办专员" if region in self.kb.regions else "帮代办主管"
-        return Turn(texts.HANDOFF_OPENED.format(who=who, id=number), "human")
+        return Turn(self.handoff.hand_over(user, question, state, region), "human")
+
+    @staticmethod
+    def _form_tail(state: dict) -> str:
+        """The open form's question again, after a 转人工 turn inside it (none while 转人工 still
+        waits for its region: that is the question the user should answer next)."""
+        if "form" not in state or REGION_KEY in state:
+            return ""
+        form = state["form"]
+        return "\n" + texts.FORM_RESUME + prompt(form["requested"], form["slots"])
 
     # -- the application form -------------------------------------------------------------
 
@@ -583,7 +590,7 @@ class DialogManager:
             question = (_handoff_question(u.text) or state.pop("unanswered", "")
                         or f"填写申请时需要人工帮助（正在填写：{requested}）")
             turn = self._handoff(user, question, state, slots.get("region"))
-            return Turn(turn.reply + "\n" + texts.FORM_RESUME + prompt(requested, slots), "human")
+            return Turn(turn.reply + self._form_tail(state), "human")
         asking = is_question(u.text)
         if requested != "service_mode" and asking:
             result = self.retriever.search(u.text)
@@ -637,13 +644,6 @@ class DialogManager:
         else:
             state.pop("pages", None)
         return Turn(page, "more")
-
-
-def _handoff_question(text: str) -> str:
-    """What is left of 「转人工：xxx」 once the request for a person is taken out."""
-    rest = re.sub(r"转人工|人工客服|人工服务|找人工|人工|真人|找专员|联系专员|客服", "", text)
-    rest = rest.strip(" ，,。.：:！!？?")
-    return rest if len(rest) >= 4 else ""
 
 
 def _editable_slot(what: str) -> str | None:

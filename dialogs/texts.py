@@ -44,9 +44,15 @@ UNSURE = (
 )
 HANDOFF_ASK = "好的，请把您的问题发给我，我转给帮代办专员，专员会在这里答复您。"
 HANDOFF_OPENED = (
-    "已把您的问题转给{who}（编号 H{id}）。专员会在工作时间答复，答复会发到这个公众号；"
+    "已把您的问题「{question}」转给{who}（编号 H{id}）。专员会在工作时间答复，答复会发到这个公众号；"
     "着急的话也可以到当地政务服务中心帮代办窗口咨询。您可以继续问我其他问题。"
 )
+# 转人工 from someone with no case and no known region: whose people should answer (属地服务).
+HANDOFF_WHICH_REGION = "好的，马上为您转人工。帮代办按属地服务，请问您的项目在哪个地区？请回复数字："
+HANDOFF_REGION_AGAIN = "抱歉，没有认出您说的地区。请回复数字："
+HANDOFF_REGION_GUESS = "您说的是「{region}」吗？是的话请回复「是」，不是请回复数字："
+HANDOFF_REGION_TAIL = "不在以上地区？回复「其他」，由帮代办主管为您答复。回复「取消」则不转人工。"
+HANDOFF_REGION_CANCELLED = "好的，这次先不转人工。有问题随时问我，需要时再回复「转人工」。"
 
 ASK_REGION_HEAD = "这个问题各地规定不同。请问您的项目在哪个地区？请回复数字："
 ASK_REGION_TAIL = "不在以上地区？回复「其他」，我给您一般性的说明。"

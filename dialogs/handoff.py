@@ -1,0 +1,170 @@
+"""转人工 in the chat: which question goes to a person, and to whose people.
+
+A user with a case is routed by it (bot/handoffs.py). Anyone else needs a region: their profile's
+(told once, kept), the one their question names, or the one they named earlier in the
+conversation; with none of these, the bot asks which region first (by number, name, or a name
+with a slip in it) and then hands over.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import handoffs, users
+from bot.config import Settings
+from bot.db import transaction
+from bot.models import Case, Staff
+from knowledge import KnowledgeBase
+
+from . import texts
+from .actions.application import YES
+from .nlu import OTHER_REGION, Understanding, clean, is_question, menu_number
+
+REGION_KEY = "handoff_region"  # state: the question waiting for its region
+ASKED_KEY = "asked"  # state: the user's last question, what a bare 「转人工」 hands over
+NAMED_KEY = "region_named"  # state: the last region the user named while consulting
+ASKED_FRESH_S = 3600  # a question older than this is not what 「转人工」 means
+QUOTE_MAX = 40
+ANSWER_ONLY_MAX = 8  # a longer reply to the region question that asks something is a question too
+
+_NOT_OURS = re.compile(r"^(都不是|以上都不是|不在(以上|这些|这几个|这里|里面)|没有我们|外地|别处)")
+# What people put around a place when asked where their project is: 「我们项目在冬湖那边」.
+_AROUND_HEAD = re.compile(r"^(我们|我们的|我的|我|咱们|俺们)?(公司|企业|单位)?的?(项目|工程)?"
+                          r"(是|在|位于|属于|就在|落在|选|地点在|地址在)?")
+_AROUND_TAIL = re.compile(r"(的项目|那边|这边|那里|这里|那块|地区|区域|的|呢|啊|呀|吧|哦|嘛|了)+$")
+
+
+@dataclass(frozen=True)
+class RegionReading:
+    """A reply to 「您的项目在哪个地区」: "region" (sure), "guess" (ask to confirm), "other" (none
+    of ours; `place` when it names one) or "none" (not a place at all)."""
+
+    kind: str
+    region: str | None = None
+    place: str | None = None
+
+
+def read_region(kb: KnowledgeBase, text: str) -> RegionReading:
+    c = clean(text)
+    ids = list(kb.regions)
+    if (n := menu_number(c)) is not None:
+        return RegionReading("region", ids[n - 1]) if 1 <= n <= len(ids) else RegionReading("none")
+    if c in OTHER_REGION or _NOT_OURS.match(c):
+        return RegionReading("other")
+    if region := kb.find_region(text):
+        return RegionReading("region", region)
+    if place := kb.find_other_place(text):
+        # 「武汉」「重庆」 name the city one of our regions lies in: that one, if they confirm.
+        inside = {r.id for r in kb.regions.values() for name in r.names if clean(name).startswith(clean(place))}
+        return RegionReading("guess", inside.pop()) if len(inside) == 1 else RegionReading("other", place=place)
+    core = _AROUND_TAIL.sub("", _AROUND_HEAD.sub("", c, count=1))
+    if len(core) < 2:
+        return RegionReading("none")
+    near = {(r.id, min(len(core), len(clean(name)))) for r in kb.regions.values() for name in r.names
+            if _one_slip(core, clean(name))}
+    if len({region for region, _ in near}) != 1:
+        return RegionReading("none")
+    # One slip in a long name (「东湖高薪区」) is that name; in two characters (「冬湖」) it may be
+    # another place altogether (「洛阳」 is one slip from 岳阳), so the user confirms.
+    region = next(iter(near))[0]
+    return RegionReading("region" if max(length for _, length in near) >= 3 else "guess", region)
+
+
+def question_in(text: str) -> str:
+    """What is left of 「转人工：xxx」 once the request for a person is taken out."""
+    rest = re.sub(r"转人工|人工客服|人工服务|找人工|人工|真人|找专员|联系专员|客服", "", text)
+    rest = rest.strip(" ，,。.：:！!？?")
+    return rest if len(rest) >= 4 else ""
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Whether a and b differ by exactly one character typed wrong, left out or added."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+class HandoffDialog:
+    def __init__(self, kb: KnowledgeBase, sessions: sessionmaker[Session], settings: Settings):
+        self.kb = kb
+        self.sessions = sessions
+        self.settings = settings
+
+    def noticed(self, text: str, state: dict) -> None:
+        """Note what a consultation message tells 转人工: a question (「转人工」 right after it hands
+        it over) and a region it names (「我们项目在东湖」: not asked again)."""
+        if is_question(text):
+            state[ASKED_KEY] = {"text": text, "at": time.time()}
+        if named := self.kb.find_region(text):
+            state[NAMED_KEY] = named
+
+    def hand_over(self, user: str, question: str, state: dict, region: str | None) -> str:
+        """The reply to 「转人工」: the handoff opened, or the question asked for, or its region."""
+        asked = state.pop(ASKED_KEY, None) or {}
+        unanswered = state.pop("unanswered", "")
+        recent = asked.get("text", "") if time.time() - asked.get("at", 0) < ASKED_FRESH_S else ""
+        question = question or recent or unanswered
+        if not question:
+            state["awaiting_handoff"] = True
+            return texts.HANDOFF_ASK
+        region = region or self.kb.find_region(question) or state.get(NAMED_KEY)
+        with transaction(self.sessions) as db:
+            if region is None and handoffs.needs_region(db, user):
+                state[REGION_KEY] = {"question": question}
+                return self._region_question(texts.HANDOFF_WHICH_REGION)
+            return self._opened(db, user, region, question)
+
+    def region_reply(self, user: str, u: Understanding, state: dict) -> str:
+        """The reply to the region question: the handoff opened, or the question again (a reply
+        that names no region changes nothing)."""
+        pending = state[REGION_KEY]
+        if u.intent == "cancel":
+            del state[REGION_KEY]
+            return texts.HANDOFF_REGION_CANCELLED
+        if u.intent == "human":  # 「转人工：还有…」 again: one more question for the same person
+            if more := question_in(u.text):
+                pending["question"] += "\n" + more
+            return self._region_question(texts.HANDOFF_WHICH_REGION)
+        guess = pending.pop("guess", None)
+        reading = RegionReading("region", guess) if guess and clean(u.text) in YES else read_region(self.kb, u.text)
+        if reading.kind == "none":
+            return self._region_question(texts.HANDOFF_REGION_AGAIN)
+        if reading.kind == "guess":
+            pending["guess"] = reading.region
+            return self._region_question(texts.HANDOFF_REGION_GUESS.format(region=self.kb.regions[reading.region].name))
+        del state[REGION_KEY]
+        question = pending["question"]
+        if is_question(u.text) and len(clean(u.text)) > ANSWER_ONLY_MAX:  # 「东湖的，道路开口还要办啥」 answers and asks
+            question += "\n" + u.text
+        # None of ours, but the supervisor should know where it is.
+        handed = f"（项目在{reading.place}）{question}" if reading.place else question
+        with transaction(self.sessions) as db:
+            if reading.region:
+                users.set_region(db, user, reading.region)  # told once, never asked again
+            reply = self._opened(db, user, reading.region, handed, shown=question)
+        if reading.region:
+            state["region"] = reading.region
+        return reply
+
+    def _region_question(self, head: str) -> str:
+        lines = [f"{i}. {r.name}" for i, r in enumerate(self.kb.regions.values(), 1)]
+        return "\n".join([head, *lines, texts.HANDOFF_REGION_TAIL])
+
+    def _opened(self, db: Session, user: str, region: str | None, question: str, shown: str | None = None) -> str:
+        h = handoffs.open_handoff(db, user, region, question, console_url=self.settings.public_url)
+        if h.commissioner_id and (person := db.get(Staff, h.commissioner_id)) is not None:
+            case = db.get(Case, h.case_id) if h.case_id else None
+            who = f"负责{case.number}的帮代办专员{person.name}" if case else f"帮代办专员{person.name}"
+        elif h.region in self.kb.regions:
+            who = f"{self.kb.regions[h.region].name}的帮代办专员"
+        else:
+            who = "帮代办主管"
+        shown = shown or question
+        shown = shown if len(shown) <= QUOTE_MAX else shown[:QUOTE_MAX - 1] + "…"
+        return texts.HANDOFF_OPENED.format(question=shown, who=who, id=h.id)
