@@ -49,6 +49,21 @@ def _load_yaml(path: str) -> dict:
     return data
 
 
+# What each region is called on the console, in exports and in pushes. The county-level city's
+# document (seed 003) never names its city, so the knowledge base calls it 某县级市, a placeholder
+# no one would write on a form; until the deployment names it (BANGBAN_REGION_NAMES) it is shown
+# under an invented name that reads as a city's and says it is an example.
+REGION_NAMES = {"jiangbei": "江北区", "yanjin": "延津县", "yueyang": "岳阳市", "county_city": "青禾市（示例）",
+                "donghu": "东湖高新区"}
+
+
+def _region_names(raw: str) -> dict:
+    names = json.loads(raw) if raw else {}
+    if not isinstance(names, dict) or not all(isinstance(v, str) and v.strip() for v in names.values()):
+        raise ValueError('BANGBAN_REGION_NAMES: expected a JSON map of region id to name, e.g. {"county_city": "宜兴市"}')
+    return {**REGION_NAMES, **{k: v.strip() for k, v in names.items()}}
+
+
 # Public (it is in this file): anyone can sign a console session cookie with it.
 DEV_SECRET_KEY = "dev-only-secret-key"
 
@@ -79,7 +94,10 @@ class Settings:
     # Region contact channels (window, phone, hours) published by the service centres: operator
     # configuration, never knowledge-base data (config/contacts.example.yaml).
     contacts: dict = field(default_factory=dict)
-    # Where people reach this deployment (links in alerts), e.g. https://bangban.example.gov.cn
+    # Region id → the name people read (REGION_NAMES, overridden by BANGBAN_REGION_NAMES).
+    region_names: dict = field(default_factory=lambda: dict(REGION_NAMES))
+    # Where people reach this deployment (links in alerts), e.g. https://bangban.example.gov.cn;
+    # unset, the development server's own address (it follows PORT: see development_public_url).
     public_url: str = "http://127.0.0.1:8000"
 
     database_url: str = field(default_factory=default_database_url)
@@ -156,8 +174,23 @@ class Settings:
     def uses_redis(self) -> bool:
         return bool(self.redis_url)
 
+    def region_name(self, region_id: str | None) -> str:
+        """The region's display name; an id nobody named is shown as it is."""
+        return self.region_names.get(region_id or "", region_id or "")
+
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+    def on_port(self, port: int) -> "Settings":
+        """These settings for a server on `port` (`bangban serve --port`): a PUBLIC_URL left at the
+        development default moves with it, so the links the bot prints and pushes still open."""
+        follows = self.public_url == development_public_url(self.port)
+        return replace(self, port=port, public_url=development_public_url(port) if follows else self.public_url)
+
+
+def development_public_url(port: int) -> str:
+    """PUBLIC_URL when none is set: the development server on this machine."""
+    return f"http://127.0.0.1:{port}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -192,6 +225,7 @@ def refuse_to_serve(settings: Settings, hosts: Iterable[str]) -> str | None:
 def load_settings() -> Settings:
     """Settings from the environment; unset variables keep the embedded defaults."""
     defaults = Settings()
+    port = _env_int("PORT", defaults.port)
     return Settings(
         wechat_token=_env("WECHAT_TOKEN", defaults.wechat_token),
         wechat_appid=_env("WECHAT_APPID"),
@@ -200,8 +234,9 @@ def load_settings() -> Settings:
         wechat_allow_plaintext=_env_bool("WECHAT_ALLOW_PLAINTEXT", defaults.wechat_allow_plaintext),
         wechat_api_base=_env("WECHAT_API_BASE", defaults.wechat_api_base),
         wechat_templates=json.loads(_env("WECHAT_TEMPLATE_IDS") or "{}"),
-        public_url=_env("PUBLIC_URL", defaults.public_url).rstrip("/"),
+        public_url=(_env("PUBLIC_URL") or development_public_url(port)).rstrip("/"),
         contacts=_load_yaml(_env("BANGBAN_CONTACTS")),
+        region_names=_region_names(_env("BANGBAN_REGION_NAMES")),
         database_url=_env("DATABASE_URL") or default_database_url(),
         redis_url=_env("REDIS_URL"),
         kb_cache_dir="" if _env("BANGBAN_CACHE_DIR").lower() == "off" else (_env("BANGBAN_CACHE_DIR") or default_cache_dir()),
@@ -213,7 +248,7 @@ def load_settings() -> Settings:
         trusted_proxies=_env_int("TRUSTED_PROXIES", defaults.trusted_proxies),
         host=_env("HOST", defaults.host),
         log_format=_env("LOG_FORMAT", defaults.log_format).lower(),
-        port=_env_int("PORT", defaults.port),
+        port=port,
         wechat_subscribe_templates=json.loads(_env("WECHAT_SUBSCRIBE_TEMPLATE_IDS") or "{}"),
         dispatch_interval_s=_env_float("DISPATCH_INTERVAL_S", defaults.dispatch_interval_s),
         dispatch_batch=_env_int("DISPATCH_BATCH", defaults.dispatch_batch),

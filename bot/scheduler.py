@@ -102,6 +102,8 @@ class Jobs:
             counts = dispatcher.dispatch_once(self.sessions, self.client, self.settings, batch=batch, now=now)
             for name in ("claimed", "sent", "retried", "dead", "released"):
                 setattr(total, name, getattr(total, name) + getattr(counts, name))
+            for channel, sent in counts.by_channel.items():
+                total.by_channel[channel] = total.by_channel.get(channel, 0) + sent
             if counts.claimed < batch:
                 break
         return total
@@ -109,8 +111,7 @@ class Jobs:
     def sla_sweep(self, now: datetime | None = None) -> sla.SweepCounts:
         with transaction(self.sessions) as db:
             counts = sla.sweep(db, self.calendar, self.settings, now=now)
-        logger.info("SLA sweep: %s", counts.as_dict())
-        return counts
+        return counts  # run_job logs it when it did something
 
     def daily_digest(self, now: datetime | None = None) -> int:
         """Queue one 每日简报 per supervisor (once a day: keyed by date and supervisor)."""
@@ -125,7 +126,8 @@ class Jobs:
             for supervisor in supervisors:
                 f = figures.get(supervisor.region, RegionFigures())
                 url = f"{self.settings.public_url}/console"
-                text = (f"【每日简报】{today:%Y-%m-%d} {supervisor.region}\n"
+                region = self.settings.region_name(supervisor.region)
+                text = (f"【每日简报】{today:%Y-%m-%d} {region}\n"
                         f"在办案件：{f.open_cases}件（待分派{f.unassigned}件）\n"
                         f"超期事项：{f.overdue_items}项\n"
                         f"发送失败的通知：{f.dead_notifications}条\n"
@@ -133,7 +135,7 @@ class Jobs:
                 queued += outbox.enqueue(
                     db, key=f"digest:{today}:{supervisor.id}", recipient=supervisor.wechat_openid,
                     recipient_kind="staff", purpose="digest", text=text, template="digest", url=url,
-                    data={"date": today.isoformat(), "region": supervisor.region, "open": str(f.open_cases),
+                    data={"date": today.isoformat(), "region": region, "open": str(f.open_cases),
                           "overdue": str(f.overdue_items), "unassigned": str(f.unassigned),
                           "dead": str(f.dead_notifications)},
                 ) is not None
@@ -257,7 +259,30 @@ def run_job(name: str):
     if jobs is None:  # this process stepped down while the job was queued: not ours to run
         logger.info("skipping %s: this process is not the scheduler leader", name)
         return None
-    return getattr(jobs, name)()
+    result = getattr(jobs, name)()
+    if did_something(result):
+        # The one line a run leaves in the log, and only when it changed something: the outbox
+        # runs every few seconds, and "nothing to do" forty times a minute buries what matters.
+        logger.info("%s: %s", name, describe(result))
+    return result
+
+
+def _figures(result) -> dict:
+    if hasattr(result, "as_dict"):
+        return result.as_dict()
+    if isinstance(result, dict):
+        return result
+    return {"queued": result} if isinstance(result, int) else {}
+
+
+def did_something(result) -> bool:
+    if isinstance(result, dispatcher.DispatchCounts):
+        return result.claimed > 0
+    return any(v for v in _figures(result).values() if isinstance(v, (int, float)))
+
+
+def describe(result) -> str:
+    return ", ".join(f"{k} {v}" for k, v in _figures(result).items() if v)
 
 
 def _set_leader_jobs(jobs: Jobs | None, only_if: Jobs | None = None) -> None:
@@ -284,6 +309,10 @@ def job_definitions(settings: Settings) -> list[dict]:
 
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
+    # APScheduler logs "Running job …" and "… executed successfully" at INFO for every run: two
+    # lines every 3 s for the outbox alone. run_job says what a run did instead; APScheduler's
+    # warnings (missed runs, errors) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url)),
                    "memory": MemoryJobStore()},

@@ -7,14 +7,14 @@ the API blueprint (api.py). Case changes themselves live in actions.py, shared b
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Flask, current_app, render_template
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest
 
-from bot.clock import SERVICE_TZ as CHINA_TZ
+from bot import clock
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,10 @@ def _catalogue(kind: str) -> dict:
 
 
 def region_name(region_id: str) -> str:
+    """The configured display name (bot.config.REGION_NAMES); a region only the knowledge base
+    knows keeps its short name there."""
+    if region_id in settings().region_names:
+        return settings().region_name(region_id)
     region = _catalogue("regions").get(region_id)
     return region.short if region else region_id
 
@@ -73,12 +77,8 @@ def stage_name(stage_id: str) -> str:
     return stage.name if stage else stage_id
 
 
-def china_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:  # SQLite returns naive datetimes; everything is stored in UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(CHINA_TZ).strftime(fmt)
+def china_time(value: datetime | None, fmt: str = clock.STAMP) -> str:
+    return clock.stamp(value, fmt)
 
 
 @bp.errorhandler(400)
