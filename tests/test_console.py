@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of
+from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of, fixture_kb_retriever
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
@@ -21,10 +20,8 @@ from bot.config import Settings
 from bot.db import transaction, upgrade
 from bot.models import Notification, Staff
 from dialogs import build_manager
-from knowledge import load
 from webhook import create_app
 
-FIXTURE_KB = Path(__file__).with_name("kb_fixture")
 PASSWORD = STAFF_PASSWORD
 
 
@@ -211,7 +208,8 @@ def app_with(database_url, kv=None, **settings):
 
     upgrade(database_url)
     config = Settings(database_url=database_url, **settings)
-    manager = build_manager(config, kb=load(FIXTURE_KB), kv=kv or MemoryKV())
+    retriever = fixture_kb_retriever()
+    manager = build_manager(config, kb=retriever.kb, kv=kv or MemoryKV(), retriever=retriever)
     built = create_app(config, manager=manager)
     with transaction(manager.sessions) as db:
         staff_module.seed_demo_roster(db, password=PASSWORD)
@@ -668,7 +666,9 @@ def test_staff_can_sign_in_while_the_shared_store_is_down(database_url):
 
     upgrade(database_url)
     settings = Settings(database_url=database_url)
-    manager = build_manager(settings, kb=load(FIXTURE_KB), kv=RedisKV.from_url("redis://127.0.0.1:1/0"))
+    retriever = fixture_kb_retriever()
+    manager = build_manager(settings, kb=retriever.kb, kv=RedisKV.from_url("redis://127.0.0.1:1/0"),
+                            retriever=retriever)
     down_app = create_app(settings, manager=manager)
     with transaction(manager.sessions) as db:
         staff_module.seed_demo_roster(db, password=PASSWORD)

@@ -46,6 +46,19 @@ def figures(url):
         engine.dispose()
 
 
+def next_commissioners(url) -> dict[str, str]:
+    """Who the next new case of each region is assigned to (the app's own rule)."""
+    from bot import cases
+    from bot.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            return {r: cases.pick_commissioner(db, r).username for r in REGIONS}
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def target(request, tmp_path):
     """(working directory, DATABASE_URL to pass or None, URL to inspect)."""
@@ -78,6 +91,7 @@ def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
     oldest, newest = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in (oldest, newest))
     assert (newest - oldest).days >= 20  # spread over the last month, not all "now"
     assert "overdue items: 0;" not in out
+    assert next_commissioners(inspect_url) == {r: f"{r}-1" for r in REGIONS}  # README: 「sign in as donghu-1」
 
     again, _ = run_demo(cwd, database_url, *force)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -126,3 +140,91 @@ def test_demo_refuses_a_database_with_real_cases_without_force(tmp_path):
     r, _ = run_demo(tmp_path, None, "--force")
     assert r.returncode == 0, r.stderr[-2000:]
     assert figures(url)["cases"] > 40
+
+
+def test_demo_with_a_running_emulator_gives_it_the_demo_account(tmp_path):
+    """The README's recipe: an emulator started by hand knows nobody; `bangban demo --with-emulator`
+    registers the demo's users and templates in it, so the backlog arrives and so do later pushes
+    a `bangban serve` started with the printed environment sends."""
+    import json
+    import shlex
+
+    from bot import cases
+    from bot.config import Settings
+    from bot.db import open_database, transaction
+    from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
+    from bot.models import Staff
+    from bot.scheduler import Jobs
+    from conftest import CAL, PERMIT
+
+    with serve() as base:
+        control = EmulatorControl(base)
+        env = {"WECHAT_API_BASE": base, "WECHAT_APPID": DEFAULT_APPID, "WECHAT_SECRET": DEFAULT_SECRET}
+        os_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        r = subprocess.run([BANGBAN, "demo", "--with-emulator"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120, env={**os_env, **env})
+        assert r.returncode == 0, r.stderr[-2000:]
+        url = f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}"
+        states = figures(url)["notifications"]
+        assert states.get("sent", 0) > 100 and not states.get("dead") and not states.get("pending"), states
+        assert len(control.messages()) == states["sent"]  # they went to this emulator, not one of its own
+
+        served = next(line for line in r.stdout.splitlines() if "bangban serve" in line and "WECHAT_TEMPLATE_IDS=" in line)
+        printed = dict(word.split("=", 1) for word in shlex.split(served) if "=" in word)
+        assert printed["WECHAT_API_BASE"] == base
+        settings = Settings(database_url=url, wechat_api_base=base, wechat_appid=printed["WECHAT_APPID"],
+                            wechat_secret=printed["WECHAT_SECRET"],
+                            wechat_templates=json.loads(printed["WECHAT_TEMPLATE_IDS"]))
+        sessions = open_database(url)
+        with transaction(sessions) as db:  # a newcomer applies: the alert goes to donghu-1
+            case = cases.submit(db, cases.Application(
+                mode="帮办", applicant_openid="oDemo_donghu_00", company_name="武汉新来企业有限公司",
+                credit_code="91350100M000100Y43", project_name="新项目", region="donghu", investment_type="社会投资",
+                stage="3", contact_name="王经理", contact_phone="13800000000", items=(PERMIT,)), CAL)
+            assert db.get(Staff, case.commissioner_id).username == "donghu-1"
+        counts = Jobs(settings, sessions=sessions).dispatch_outbox()
+        sessions.kw["bind"].dispose()
+        assert (counts.sent, counts.dead) == (1, 0)
+        assert control.messages()[-1]["openid"] == "oStaff_donghu_1"
+
+
+def test_demo_serve_runs_the_bot_on_the_emulator(tmp_path):
+    """`bangban demo --serve`: one command, and pushes are delivered as they happen; the web chat
+    shows the visitor's."""
+    import re
+    import socket
+
+    import requests
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    port, emulator_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL",
+                                                             "WECHAT_API_BASE")}
+    proc = subprocess.Popen([BANGBAN, "demo", "--serve", "--emulator-port", str(emulator_port)], cwd=tmp_path,
+                            env={**env, "PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("bangban demo --serve did not start")
+        chat = requests.Session()
+        html = chat.get(f"{base}/chat", timeout=5).text
+        assert 'data-pushes="/chat/api/pushes"' in html
+        assert chat.get(f"{base}/chat/api/pushes", timeout=5).json() == {"available": True, "pushes": []}
+        messages = requests.get(f"http://127.0.0.1:{emulator_port}/_emulator/messages", timeout=5).json()
+        assert len(messages) > 100  # the backlog went out before the bot started serving
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert f"console   http://127.0.0.1:{port}/console" in out  # PUBLIC_URL follows PORT
+    assert re.search(r"\d+ sent, 0 failed", out), out[-2000:]

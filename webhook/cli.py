@@ -20,13 +20,17 @@ def _manager(settings):
 
 
 def cmd_serve(args) -> int:
+    settings = load_settings()
+    return _serve(settings.on_port(args.port or settings.port), args.host or settings.host)
+
+
+def _serve(settings, host: str) -> int:
+    """The development server and, in the same process, the scheduler (the outbox among its jobs)."""
     from . import create_app
 
     from bot.config import refuse_to_serve
 
-    settings = load_settings()
-    host = args.host or settings.host
-    port = args.port or settings.port
+    port = settings.port
     if problem := refuse_to_serve(settings, [host]):
         print(problem, file=sys.stderr)
         return 2
@@ -162,9 +166,9 @@ def cmd_kb_gaps(args) -> int:
         return 0
     from bot.text_safety import terminal_safe
 
-    print("times  last asked        question  (best guess)")
+    print("times  last asked (Beijing)  question  (best guess)")
     for g in gaps:  # what anyone typed: shown, never obeyed by the curator's terminal
-        print(f"{g.times:5d}  {g.last_asked}  {terminal_safe(g.question)}  ({terminal_safe(g.best_guess or '-')})")
+        print(f"{g.times:5d}  {g.last_asked:<20}  {terminal_safe(g.question)}  ({terminal_safe(g.best_guess or '-')})")
     return 0
 
 
@@ -221,15 +225,9 @@ def cmd_staff_seed_demo(args) -> int:
 
 
 def _when(value) -> str:
-    from datetime import timezone
+    from bot.clock import stamp
 
-    from bot.clock import SERVICE_TZ
-
-    if value is None:
-        return "-"
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(SERVICE_TZ).strftime("%Y-%m-%d %H:%M")
+    return stamp(value) or "-"
 
 
 def cmd_staff_token(args) -> int:
@@ -531,7 +529,7 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
         record(db, case, openid, level, settings=settings, calendar=calendar, efficiency=near(),
                attitude=near(), integrity=max(level, 4), comment=comment, now=t, console_url=settings.public_url)
         stamp(case, t)
-        return _demo_archive(db, case, actor, final, step, stamp)
+        return _demo_archive(db, case, actor, final, step, stamp, lead)
     rating = Rating(case_id=case.id, openid=openid, level=level, efficiency=near(), attitude=near(),
                     integrity=max(level, 4), comment=comment, created_at=t, updated_at=t)
     db.add(rating)
@@ -544,13 +542,25 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
         db.add(Rectification(case_id=case.id, rating_id=rating.id, supervisor_id=lead.id if lead else None,
                              due_date=calendar.add_workdays(t.astimezone(SERVICE_TZ).date(), 5),
                              state="open", created_at=t))
-    return _demo_archive(db, case, actor, final, step, stamp)
+    return _demo_archive(db, case, actor, final, step, stamp, lead)
 
 
-def _demo_archive(db, case, actor, final, step, stamp):
-    from bot import cases
+def _demo_archive(db, case, actor, final, step, stamp, lead):
+    import sqlalchemy as sa
+
+    from bot import cases, ratings
+    from bot.models import Rectification
 
     if final == "archived":
+        # A bad rating's 整改 is followed up before the record is archived (archiving waits for it).
+        for rect_id in db.scalars(sa.select(Rectification.id).where(
+                Rectification.case_id == case.id, Rectification.state != "closed")):
+            t = step(0.2)
+            ratings.record_visit(db, rect_id, lead, "电话回访企业经办人，了解问题经过并致歉", now=t)
+            stamp(case, t)
+            t = step(0.2)
+            ratings.close_rectification(db, rect_id, lead, "已约谈专员并明确补正材料一次告知，企业表示认可", now=t)
+            stamp(case, t)
         t = step(0.5)
         cases.transition(db, case, "archived", actor_kind=actor.kind, actor_id=actor.id,
                          detail="服务记录、材料清单、评价结果立卷归档")
@@ -558,33 +568,88 @@ def _demo_archive(db, case, actor, final, step, stamp):
     return case
 
 
-def _demo_deliver_through_emulator(settings, sessions) -> str:
-    """Start the local WeChat emulator and send every queued push through the real dispatcher."""
-    import sqlalchemy as sa
+def _demo_emulator(settings, sessions, port: int):
+    """The WeChat emulator the demo's pushes go to, made the demo's account: the one already at
+    WECHAT_API_BASE when an emulator answers there, else a new one served from this process on
+    `port` (any free port if that one is taken). A context manager yielding (settings, base URL)."""
+    from contextlib import contextmanager
 
-    from bot.db import transaction
-    from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
-    from bot.models import Notification
+    from bot import demo_wechat
+    from bot.emulator import EmulatorControl, serve
+    from bot.wechat_api import REAL_API_BASE
+
+    @contextmanager
+    def running():
+        base = settings.wechat_api_base.rstrip("/")
+        control = EmulatorControl.find(base) if base != REAL_API_BASE else None
+        if control is not None:
+            yield control
+            return
+        try:
+            served = serve(port=port)
+            url = served.__enter__()
+        except OSError:  # the port is taken (another emulator, another program): any free one
+            served = serve()
+            url = served.__enter__()
+        try:
+            yield EmulatorControl(url)
+        finally:
+            served.__exit__(None, None, None)
+
+    @contextmanager
+    def account():
+        with running() as control:
+            registered = demo_wechat.register(control, sessions)
+            print(f"  WeChat emulator at {control.base_url}: {registered.followers} followers and "
+                  f"{registered.templates} templates registered for the demo")
+            yield demo_wechat.settings_for(settings, control.base_url), control.base_url
+
+    return account()
+
+
+def _demo_deliver(emulated, sessions) -> str:
+    """Send every queued push through the real dispatcher (the scheduler's outbox job)."""
     from bot.scheduler import Jobs
 
-    with serve() as base:
-        control = EmulatorControl(base)
-        with transaction(sessions) as db:
-            rows = db.execute(sa.select(Notification.recipient_openid, Notification.template, Notification.data)
-                              .where(Notification.state == "pending")).all()
-        fields: dict[str, set[str]] = {}
-        for _recipient, template, data in rows:
-            if template:  # a template carries the fields every one of its pushes fills
-                filled = {k for k, v in (data or {}).items() if str(v).strip()}
-                fields[template] = fields[template] & filled if template in fields else filled
-        for openid in {r[0] for r in rows}:
-            control.add_user(openid)
-        for template, keys in fields.items():
-            control.add_template(f"demo-{template}", sorted(keys) or ["number"])
-        emulated = settings.with_(wechat_appid=DEFAULT_APPID, wechat_secret=DEFAULT_SECRET, wechat_api_base=base,
-                                  wechat_templates={t: f"demo-{t}" for t in fields})
-        counts = Jobs(emulated, sessions=sessions).dispatch_outbox()
+    counts = Jobs(emulated, sessions=sessions).dispatch_outbox()
     return f"{counts.sent} sent, {counts.dead} failed, {counts.retried} to retry"
+
+
+def _demo_server_env(emulated) -> str:
+    """The environment a separate `bangban serve` needs to keep sending to this emulator."""
+    import shlex
+
+    return " ".join(f"{k}={shlex.quote(v)}" for k, v in (
+        ("WECHAT_API_BASE", emulated.wechat_api_base), ("WECHAT_APPID", emulated.wechat_appid),
+        ("WECHAT_SECRET", emulated.wechat_secret),
+        ("WECHAT_TEMPLATE_IDS", json.dumps(emulated.wechat_templates, separators=(",", ":")))))
+
+
+def _demo_first_commissioner_next(db, region: str, lead, settings) -> int:
+    """Hand open cases over until the region's first commissioner (donghu-1 …) is the one the next
+    new case is assigned to, so the README's 「sign in as donghu-1」 shows a newcomer's own case.
+    Done the way a supervisor does it (the console's 分派, ledger line and alert included), only
+    when needed: a rerun moves nothing. Returns how many cases moved."""
+    import sqlalchemy as sa
+
+    from bot import case_actions, cases
+    from bot.models import Case, Staff
+
+    first = db.scalar(sa.select(Staff).where(Staff.region == region, Staff.role == "commissioner",
+                                             Staff.active.is_(True), Staff.username == f"{region}-1"))
+    if first is None or lead is None:
+        return 0
+    moved = 0
+    while (picked := cases.pick_commissioner(db, region)) is not None and picked.id != first.id:
+        # The first commissioner's newest open case that is not yet accepted, else the newest one.
+        case = db.scalar(sa.select(Case).where(Case.commissioner_id == first.id, Case.state.in_(cases.OPEN_STATES))
+                         .order_by((Case.state == "applied").desc(), Case.created_at.desc()).limit(1))
+        if case is None:
+            break
+        case_actions.assign(db, case, picked.id, case_actions.Actor.person(lead), console_url=settings.public_url)
+        db.flush()
+        moved += 1
+    return moved
 
 
 def _demo_refusal(url: str, force: bool) -> str | None:
@@ -624,7 +689,7 @@ def cmd_demo(args) -> int:
 
     from bot import clock, staff
     from bot.db import transaction
-    from bot.models import Case, CaseItem, Notification, Rating, utcnow
+    from bot.models import Case, CaseItem, Notification, Rating, Staff, utcnow
     from bot.workdays import load_calendar
     from knowledge import load
 
@@ -653,6 +718,8 @@ def cmd_demo(args) -> int:
             with transaction(sessions) as db:
                 _demo_seed_case(db, kb, calendar, settings, case_rng, region, n, story, now, lead)
             added += 1
+        with transaction(sessions) as db:
+            _demo_first_commissioner_next(db, region, db.get(Staff, lead.id) if lead else None, settings)
     with transaction(sessions) as db:
         demo = Case.submission_key.like(_DEMO_PREFIX + "%")
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
@@ -670,17 +737,38 @@ def cmd_demo(args) -> int:
     print("  states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     print(f"  overdue items: {overdue}; ratings: {len(ratings)} "
           f"({sum(1 for r in ratings if r >= 4)} good, {sum(1 for r in ratings if r <= 2)} bad)")
-    if args.with_emulator:
-        print("  pushes via the local WeChat emulator: " + _demo_deliver_through_emulator(settings, sessions))
-    else:
-        print(f"  {pending} pushes queued (no WeChat account configured; `bangban demo --with-emulator` sends them)")
-    print()
-    print("Look at it:")
-    print("  .venv/bin/bangban serve")
-    print(f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)")
-    print("  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),")
-    print(f"  password {staff.DEMO_PASSWORD!r}; usernames: " + ", ".join(s.username for s in staff.DEMO_ROSTER))
-    return 0
+    look = [
+        f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
+        "  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),",
+        f"  password {staff.DEMO_PASSWORD!r}; usernames: " + ", ".join(s.username for s in staff.DEMO_ROSTER),
+        "  a case applied for in the web chat goes to its region's first commissioner (东湖: donghu-1)",
+    ]
+    if not (args.with_emulator or args.serve):
+        print(f"  {pending} pushes queued (no WeChat account configured; `bangban demo --serve` delivers them "
+              "through the local WeChat emulator)")
+        print()
+        print("Look at it:")
+        print("  .venv/bin/bangban serve")
+        print("\n".join(look))
+        return 0
+    with _demo_emulator(settings, sessions, args.emulator_port) as (emulated, base):
+        print("  pushes via the local WeChat emulator: " + _demo_deliver(emulated, sessions))
+        if not args.serve:
+            print()
+            if base == settings.wechat_api_base.rstrip("/"):  # an emulator that outlives this command
+                print("Start the bot on this emulator (its account now has the demo's users and templates):")
+                print(f"  {_demo_server_env(emulated)} .venv/bin/bangban serve")
+            else:
+                print("The emulator started here stops with this command. To watch pushes arrive in the web chat")
+                print("and the console, run the emulator and the bot together:  .venv/bin/bangban demo --serve")
+            print("\n".join(look))
+            return 0
+        print()
+        print("Look at it (Ctrl-C stops the bot and the emulator):")
+        print("\n".join(look))
+        print(f"  pushes to a web-chat visitor appear in the chat; the emulator's log: {base}/_emulator/messages")
+        print(flush=True)
+        return _serve(emulated, settings.host)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -743,7 +831,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="seed a realistic month of demo cases (re-runnable), then say how to look")
     s.add_argument("--with-emulator", action="store_true",
-                   help="deliver the queued pushes through the local WeChat emulator")
+                   help="deliver the queued pushes through the local WeChat emulator (the one at WECHAT_API_BASE "
+                        "if one answers there, else one started here), its account given the demo's users and templates")
+    s.add_argument("--serve", action="store_true",
+                   help="with the emulator: then serve the bot on it (console, web chat), pushes delivered as they happen")
+    s.add_argument("--emulator-port", type=int, default=8765, help="port of the emulator started here (default 8765)")
     s.add_argument("--force", action="store_true",
                    help="seed even into PostgreSQL or a database that holds real cases")
     s.set_defaults(func=cmd_demo)
