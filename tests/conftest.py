@@ -5,11 +5,14 @@ server is a failure, never a skip, so CI cannot go green by testing less.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import uuid
+from pathlib import Path
 
 import pytest
+from db_templates import Templates, cheap_password_hash
 
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_TEST_URL = os.environ.get(
@@ -133,19 +136,59 @@ def retriever(kb):
     return Retriever(kb)
 
 
+@pytest.fixture(scope="session")
+def kb_cache_dir(retriever, tmp_path_factory) -> str:
+    """A knowledge cache (BANGBAN_CACHE_DIR) holding the shipped KB's retriever, written once:
+    a `bangban` subprocess given it loads the index in ~0.3 s instead of building it (~8 s).
+    The file is the one knowledge.cache would write for this KB and code (same name, same
+    pickle; the search memo is never pickled), so what the subprocess answers with is unchanged."""
+    import pickle
+
+    from knowledge import cache
+
+    folder = tmp_path_factory.mktemp("kb_cache")
+    with (folder / f"{cache.PREFIX}{cache.digest()}.pickle").open("wb") as f:
+        pickle.dump(retriever, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return str(folder)
+
+
+@functools.cache
+def fixture_kb_retriever():
+    """The five-entry fixture KB's retriever with the default thresholds, built once: each build
+    loads jieba's dictionary (~1.5 s), and the console tests need it only to have an app."""
+    from knowledge import Retriever, load
+
+    return Retriever(load(Path(__file__).with_name("kb_fixture")))
+
+
 @pytest.fixture()
 def fast_password_hashes(monkeypatch):
     """werkzeug's default scrypt takes ~0.1 s a hash; seeding the demo roster in every test would
     dominate the run. Tests that sign staff in use a cheap hash (test_console checks the real one)."""
-    from werkzeug.security import generate_password_hash
-
     from bot import staff
 
-    monkeypatch.setattr(staff, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(staff, "generate_password_hash", cheap_password_hash)
 
 
 STAFF_PASSWORD = "correct-horse-9"
+# Migrated databases (and the demo roster) built once per run, copied into each test's own.
+TEMPLATES = Templates(password=STAFF_PASSWORD)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _templates_dropped_at_the_end():
+    yield
+    TEMPLATES.close()
+
+
+def fill_database(url: str, kind: str = "schema") -> None:
+    """Bring one test's empty database (sqlite_url's file, postgres_url's schema) to Alembic head,
+    and for kind "roster" add the demo roster (password STAFF_PASSWORD, cheap hashes), by copying
+    a template: what `upgrade(url)` (and seed_demo_roster) would leave, in a fraction of the time."""
+    if url.startswith("sqlite"):
+        TEMPLATES.fill_sqlite(url, kind)
+    else:
+        TEMPLATES.fill_postgres(url, kind)
 
 
 def _catalogue():
@@ -164,9 +207,9 @@ CAL, PERMIT, DRAWINGS = _catalogue()
 @pytest.fixture()
 def db_sessions(database_url):
     """Sessions on a migrated database (SQLite and PostgreSQL); tests add their own rows."""
-    from bot.db import make_engine, make_sessionmaker, upgrade
+    from bot.db import make_engine, make_sessionmaker
 
-    upgrade(database_url)
+    fill_database(database_url)
     engine = make_engine(database_url)
     yield make_sessionmaker(engine)
     engine.dispose()
@@ -174,23 +217,17 @@ def db_sessions(database_url):
 
 def console_app_on(database_url: str):
     """The app with the fixture KB and the demo roster (every password STAFF_PASSWORD) on one
-    database, disposed afterwards (a generator for fixtures to yield from)."""
-    from pathlib import Path
-
-    from bot import staff
+    empty database, disposed afterwards (a generator for fixtures to yield from)."""
     from bot.config import Settings
-    from bot.db import transaction, upgrade
     from bot.kv import MemoryKV
     from dialogs import build_manager
-    from knowledge import load
     from webhook import create_app
 
-    upgrade(database_url)
+    fill_database(database_url, "roster")
     settings = Settings(database_url=database_url)
-    manager = build_manager(settings, kb=load(Path(__file__).with_name("kb_fixture")), kv=MemoryKV())
+    retriever = fixture_kb_retriever()
+    manager = build_manager(settings, kb=retriever.kb, kv=MemoryKV(), retriever=retriever)
     app = create_app(settings, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff.seed_demo_roster(db, password=STAFF_PASSWORD)
     yield app
     manager.sessions.kw["bind"].dispose()
 

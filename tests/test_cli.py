@@ -1,4 +1,8 @@
-"""`bangban` as a newcomer runs it: a real subprocess, the embedded defaults, a fresh directory."""
+"""`bangban` as a newcomer runs it: a real subprocess, the embedded defaults, a fresh directory.
+
+A fresh directory has no knowledge index yet, and building it takes ~8 s: the first test runs
+exactly that way (and checks the index is kept), the others are given the run's ready index
+(BANGBAN_CACHE_DIR, the file `bangban` itself would have written) and start in ~2 s."""
 from __future__ import annotations
 
 import json
@@ -12,11 +16,18 @@ import pytest
 BANGBAN = str(Path(sys.executable).with_name("bangban"))
 
 
-def run(args, cwd, stdin=None):
-    # A newcomer's shell: embedded defaults, nothing pointing at shared servers.
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+def run(args, cwd, stdin=None, cold=False):
+    # A newcomer's shell: embedded defaults, nothing pointing at shared servers; `cold`: not even
+    # the run's knowledge index.
+    drop = ("DATABASE_URL", "REDIS_URL", *(("BANGBAN_CACHE_DIR",) if cold else ()))
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     return subprocess.run([BANGBAN, *args], cwd=cwd, input=stdin, capture_output=True, text=True,
                           timeout=120, env=env)
+
+
+@pytest.fixture(autouse=True)
+def _ready_knowledge_index(kb_cache_dir, monkeypatch):
+    monkeypatch.setenv("BANGBAN_CACHE_DIR", kb_cache_dir)
 
 
 @pytest.fixture()
@@ -25,10 +36,11 @@ def workdir(tmp_path):
 
 
 def test_ask_answers_a_seed_question_with_its_source(workdir):
-    r = run(["ask", "代办服务收费吗"], workdir)
+    r = run(["ask", "代办服务收费吗"], workdir, cold=True)
     assert r.returncode == 0, r.stderr
     assert "免费" in r.stdout and "来源：《" in r.stdout
     assert (workdir / "var" / "bangban.sqlite3").exists()  # embedded database made on first use
+    assert list((workdir / "var" / "cache").glob("retriever-*.pickle"))  # and the index, kept
 
 
 def test_ask_json_has_reply_intent_topic_confidence(workdir):

@@ -151,13 +151,12 @@ def test_same_user_turns_are_serialised(sqlite_url, fixture_kb):
     assert overlap[0] == 1
 
 
-def test_configured_contacts_follow_contact_answers(sqlite_url):
-    kb = load()
+def test_configured_contacts_follow_contact_answers(sqlite_url, kb, retriever):
     settings = Settings(database_url=sqlite_url, contacts={"donghu": {"window": "光谷示例窗口", "phone": "027-0000000"}})
-    manager = build_manager(settings, kb=kb, kv=MemoryKV())
+    manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
     reply = manager.handle_text("uC", "帮代办窗口电话是多少").reply
     assert "当地公布的联系方式" in reply and "光谷示例窗口" in reply and "027-0000000" in reply
-    plain = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV())
+    plain = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
     assert "当地公布的联系方式" not in plain.handle_text("uD", "帮代办窗口电话是多少").reply
 
 

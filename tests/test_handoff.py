@@ -17,7 +17,6 @@ from bot.db import transaction, upgrade
 from bot.kv import MemoryKV
 from bot.models import Handoff, Notification, Staff, WechatUser
 from dialogs import build_manager, texts
-from knowledge import load
 from webhook import create_app
 
 PASSWORD = "correct-horse-9"
@@ -26,10 +25,10 @@ PASSWORD = "correct-horse-9"
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
-def app(database_url):
+def app(database_url, kb, retriever):
     upgrade(database_url)
     settings = Settings(database_url=database_url)
-    manager = build_manager(settings, kb=load(), kv=MemoryKV())
+    manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
     with transaction(manager.sessions) as db:
         staff_module.seed_demo_roster(db, password=PASSWORD)
     return create_app(settings, manager=manager)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, PERMIT, STAFF_PASSWORD, db_of
+from conftest import CAL, PERMIT, STAFF_PASSWORD, db_of, fixture_kb_retriever
 
 from bot import cases
 from bot import staff as staff_module
@@ -124,16 +124,14 @@ def test_deeply_nested_json_is_a_bad_request(app):
 @pytest.fixture()
 def chat_app(sqlite_url):
     """The web chat needs no staff or PostgreSQL: the embedded defaults and the fixture KB."""
-    from pathlib import Path
-
     from bot.config import Settings
     from bot.kv import MemoryKV
     from dialogs import build_manager
-    from knowledge import load
     from webhook import create_app
 
     settings = Settings(database_url=sqlite_url)
-    manager = build_manager(settings, kb=load(Path(__file__).with_name("kb_fixture")), kv=MemoryKV())
+    retriever = fixture_kb_retriever()
+    manager = build_manager(settings, kb=retriever.kb, kv=MemoryKV(), retriever=retriever)
     yield create_app(settings, manager=manager)
     manager.sessions.kw["bind"].dispose()
 

@@ -16,7 +16,6 @@ from bot.kv import MemoryKV
 from bot.models import Case, Notification, Staff
 from bot.scheduler import Jobs
 from dialogs import build_manager
-from knowledge import load
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml
 
@@ -37,7 +36,7 @@ TEMPLATES = {  # purpose → fields, as README's table lists them for operators
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
-def world(database_url):
+def world(database_url, kb, retriever):
     upgrade(database_url)
     with serve() as api_base:
         control = EmulatorControl(api_base)
@@ -48,7 +47,7 @@ def world(database_url):
         settings = Settings(wechat_token="story", database_url=database_url, wechat_appid=DEFAULT_APPID,
                             wechat_secret=DEFAULT_SECRET, wechat_api_base=api_base,
                             wechat_templates={p: f"tpl-{p}" for p in TEMPLATES})
-        manager = build_manager(settings, kb=load(), kv=MemoryKV())
+        manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
         with transaction(manager.sessions) as db:
             roster = staff_module.seed_demo_roster(db, password=PASSWORD)
             openids = [s.wechat_openid for s in roster]
