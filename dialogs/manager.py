@@ -34,8 +34,9 @@ from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog
 from .handoff import question_in as _handoff_question
-from .nlu import Understanding, asks_amount, asks_next_step, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
+from .nlu import Understanding, asks_amount, asks_next_step, figure_missing, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
 from .paging import split_pages
+from .place_names import PlaceNames
 from .state import ConversationStore, earlier_reply, remember_reply
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class DialogManager:
         self.form = ApplicationForm()
         self._item_names = item_names(kb)
         self.handoff = HandoffDialog(kb, sessions, self.settings)
+        self.place_names = PlaceNames(kb, self.settings.region_names)
 
     def warm(self) -> None:
         """Load jieba's dictionary and the intent model now, not on the first user's message."""
@@ -145,6 +147,7 @@ class DialogManager:
         turn = self._decide(user, u, state, region)
         if note := state.pop("note", None):
             turn.reply = note + "\n\n" + turn.reply
+        turn.reply = self.place_names.for_user(turn.reply)
         if u.intent != "more":
             turn.reply = self._first_page(turn.reply, state)
         return turn
@@ -267,6 +270,7 @@ class DialogManager:
         return self._consult(user, u.text, state, region)
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
+        text = self.place_names.for_kb(text)  # 「青禾市代办要钱吗」: the knowledge base's 某县级市
         self.handoff.noticed(text, state)
         if state.get("last_topic") and (n := ordinal(text)) is not None and (step := self._step_of(state, region, n)):
             return step
@@ -333,6 +337,8 @@ class DialogManager:
             self._say_whose_rule(turn, text, named, about)
         if turn.intent == "consult" and turn.caveat is None:
             self._say_region_is_silent(turn, named)
+        if turn.intent == "consult" and turn.caveat is None:
+            self._say_figure_is_missing(turn, text)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -509,6 +515,16 @@ class DialogManager:
             return
         turn.reply = texts.REGION_SILENT_OTHERS.format(region=self.kb.regions[named].name) + "\n" + turn.reply
         turn.caveat = "region_silent"
+
+    def _say_figure_is_missing(self, turn: Turn, text: str) -> None:
+        """An answer on the question's subject that lacks the exact figure asked for (a phone number,
+        a headcount, a time limit, a fee, a link) says first that no document gives it, so the
+        rule that follows is not read as the figure (「施工图审查要交多少钱」 → the materials list)."""
+        if self._no_published_answer(turn.topic):
+            return  # the entry says so itself
+        if what := figure_missing(text, turn.reply):
+            turn.reply = texts.FIGURE_MISSING.format(what=what) + "\n" + turn.reply
+            turn.caveat = "figure_missing"
 
     def _contacts_for(self, region: str | None) -> str:
         """The operator-configured channels for the user's region (or every configured region)."""

@@ -87,6 +87,38 @@ def asks_amount(text: str) -> bool:
     return bool(_ASKS_AMOUNT.search(text))
 
 
+# A question for one exact figure, and what an answer holding that figure looks like. Read
+# together (`figure_missing`): an answer on the right subject that lacks the figure asked for must
+# say so first, not seem to answer (「东湖一共有几个帮办专员」 gets the staffing rule, which names no
+# number for 东湖; 「施工图审查要交多少钱」 gets the materials list).
+_NUM = r"[0-9０-９一二两三四五六七八九十百千半]+"
+_FIGURES = (
+    # 「打电话可以吗」 asks about a channel, not for a number
+    ("phone", "联系电话", re.compile(r"号码|热线|打哪个|哪个电话|什么电话|(电话|手机|座机)(号|是|多少|几号|给|发|呢|留)"), re.compile(r"\d{7,}|\d{3,4}-\d{7,8}|12345")),
+    ("headcount", "具体人数",
+     re.compile(r"(几|多少)(个|名|位)?(人|专员|代办员|帮办员|帮代办员|工作人员|干部)|配(备)?(了)?(几|多少)(个|名|位)"),
+     re.compile(_NUM + r"\s*(名|个|人|位)")),
+    ("duration", "具体时限",
+     re.compile(r"多久|多长时间|多少天|几天|几个?工作日|多少个?工作日|几个月|多少个?月|几小时|多少个?小时|时限是|期限是"),
+     re.compile(_NUM + r"\s*(个)?\s*(工作日|日|天|月|小时|年|周|星期)|当日|当天|即办|立即")),
+    ("fee", "具体收费金额", re.compile(r"多少钱|几块|收多少|交多少|付多少|价格|收费标准|费用(是)?多少|多少费用|怎么收费"),
+     re.compile(r"\d+\s*(元|万)|免费|无偿|不收|收费")),
+    # 「能自己下载不」 asks whether, not where
+    ("link", "下载地址或链接", re.compile(r"(在哪|哪里|哪儿|怎么|咋|去哪)(里)?下载|下载地址|网址|链接|二维码|小程序(叫|是|在哪|名)|app(叫|是|在哪|名)"),
+     re.compile(r"https?://|www\.|\.gov\.cn|小程序“|公众号“")),
+)
+
+
+def figure_missing(question: str, answer: str) -> str | None:
+    """What exact figure the question asks for that the answer does not hold (「联系电话」,
+    「具体时限」 ...), or None when it asks for none or the answer has one."""
+    q = normalize_message(question)
+    for _kind, what, asks, holds in _FIGURES:
+        if asks.search(q) and not holds.search(answer):
+            return what
+    return None
+
+
 def mentions_correction(text: str) -> bool:
     """「补正材料准备好了怎么交」: about the applicant's own 补正, when they have one open."""
     return bool(_CORRECTION_TALK.search(normalize_message(text)))

@@ -34,6 +34,7 @@ ONLY_OTHER_REGION = "{region}的文件没有这方面的规定，下面是{other
 NO_REGIONAL_RULE = "{region}的文件对此没有单独规定，一般做法如下："
 REGION_SILENT_GENERAL = "{region}的文件没有公布这方面的具体规定，下面是国家层面的一般规定，具体以当地公布为准："
 REGION_SILENT_OTHERS = "{region}的文件对此没有单独规定，下面是其他地区文件的做法，仅供参考："
+FIGURE_MISSING = "您问的{what}，收录的文件里没有写明（可回复「转人工」向帮代办专员确认）；相关规定如下："
 OTHER_PLACE_GENERAL = "{place}的具体规定我们没有收录，下面是国家层面的一般规定，具体以当地公布为准："
 MENU_EXPIRED = "这个编号已经过期了，请直接输入您的问题。"
 MENU_OUT_OF_RANGE = "请回复列表中的数字（1-{n}），或直接输入您的问题。"

@@ -367,3 +367,25 @@ def test_a_spoken_question_caught_by_the_case_cues_is_answered_for_someone_witho
     turn = manager.handle_text("oNoCase1", "岳阳对我们交的材料有啥要求")
     assert turn.intent == "consult" and "真实" in turn.reply
     assert manager.handle_text("oNoCase2", "我的申请怎么样了").reply == texts.NO_CASE
+
+
+@pytest.mark.parametrize("question, what", [
+    ("施工图审查要交多少钱", "具体收费金额"),      # was the materials list, as if it answered
+    ("消防验收要多少个工作日", "具体时限"),        # was the 消防 rule, which names no days
+    ("投诉江北帮代办专员打哪个号码", "联系电话"),   # was the integrity principle
+])
+def test_an_answer_lacking_the_figure_asked_for_says_so_first(manager, question, what):
+    turn = manager.handle_text("oFig1", question)
+    assert turn.intent == "consult" and turn.caveat == "figure_missing"
+    assert turn.reply.startswith(texts.FIGURE_MISSING.format(what=what))
+
+
+@pytest.mark.parametrize("question", [
+    "江北帮办能打电话申请不",          # a channel, not a number
+    "江北电子证照能不能自己下载",       # whether, not where
+    "施工许可证多少个工作日办完",       # the answer has 7 days
+])
+def test_a_question_the_answer_holds_the_figure_for_gets_no_such_note(manager, question):
+    turn = manager.handle_text("oFig2", question)
+    assert turn.intent == "consult" and turn.caveat != "figure_missing"
+    assert not turn.reply.startswith(texts.FIGURE_MISSING[:6])

@@ -80,3 +80,21 @@ def test_every_closed_case_page_links_its_archive_export(app):
     assert client.get(f"/console/cases/{seed.numbers[closed]}/archive.xlsx").status_code == 200
     commissioner = signed_in(app, "donghu-1").get(f"/console/cases/{seed.numbers['c']}").get_data(as_text=True)
     assert "archive.xlsx" not in commissioner  # the export is the supervisors' (a commissioner would get 403)
+
+
+def test_the_chat_calls_the_unnamed_city_by_its_display_name_and_understands_it_typed(sqlite_url, kb, retriever):
+    from bot.kv import MemoryKV
+    from dialogs import build_manager
+
+    def chat_as(names: dict | None):
+        settings = Settings(database_url=sqlite_url) if names is None else \
+            Settings(database_url=sqlite_url, region_names={**REGION_NAMES, **names})
+        return build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
+
+    m = chat_as(None)
+    turn = m.handle_text("oCity1", "某县级市镇里代办员最少几个人")
+    assert turn.topic == "service.staffing" and "青禾市（示例）" in turn.reply and "某县级市" not in turn.reply
+    typed = m.handle_text("oCity2", "青禾市代办要钱吗")   # the name people read, typed back
+    assert typed.topic == "service.fee" and "无偿代办" in typed.reply and "某县级市" not in typed.reply
+    named = chat_as({"county_city": "宜兴市"}).handle_text("oCity3", "宜兴市的代办流程是怎样的")
+    assert named.topic == "service.process" and "宜兴市的代办流程" in named.reply and "某县级市" not in named.reply
