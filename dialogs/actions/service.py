@@ -70,6 +70,23 @@ class ActionCaseProgress(Action):
         return []
 
 
+# The commissioner cannot get the urge in WeChat (no WeChat bound, the Official Account unfollowed,
+# outside the 48-hour window with no template): it is on the case's ledger, not "转告". (A text of
+# the chat: its place is dialogs/texts.py, kept here while that file is being changed elsewhere.)
+URGE_UNREACHED = ("已记录您的催办（{when}），帮代办专员{name}暂时收不到微信提醒，会在工作台的服务记录中看到；"
+                  "着急可回复「转人工」。")
+
+
+def _reachable(queued: list, db, settings) -> list:
+    """The urges a channel is open to now (bot.dispatcher.obstacles). On an install with no
+    Official Account yet (the web chat, `bangban chat`) nobody is on WeChat: the urge waits in the
+    outbox, goes out once one is connected, and the console says so; that is not held against it."""
+    from bot import dispatcher
+
+    return [n for n, obstacle in zip(queued, dispatcher.obstacles(db, queued, settings))
+            if obstacle in (None, dispatcher.UNCONFIGURED)]
+
+
 class ActionUrge(Action):
     """Enterprise-initiated 催办: reaches the commissioner at most once per case per day."""
 
@@ -101,15 +118,17 @@ class ActionUrge(Action):
             # No commissioner yet: the region's supervisors get it, so the urge reaches a person.
             recipients = [commissioner] if commissioner else list(db.scalars(sa.select(Staff).where(
                 Staff.region == case.region, Staff.role == "supervisor", Staff.active.is_(True))))
-            reached = [r for r in recipients if r.wechat_openid]
-            for r in reached:
-                outbox.enqueue(db, key=f"{key}:{r.id}", recipient=r.wechat_openid, recipient_kind="staff",
-                               purpose="urge", case_id=case.id, template="urge",
-                               text=f"【企业催办】{case.number} {case.company_name}\n待办事项：{names}\n请尽快跟进并反馈企业。",
-                               data={"number": case.number, "items": names[:20]},
-                               url=f"{rt.settings.public_url}/console/cases/{case.number}")
+            queued = [outbox.enqueue(db, key=f"{key}:{r.id}", recipient=r.wechat_openid, recipient_kind="staff",
+                                     purpose="urge", case_id=case.id, template="urge",
+                                     text=f"【企业催办】{case.number} {case.company_name}\n待办事项：{names}\n请尽快跟进并反馈企业。",
+                                     data={"number": case.number, "items": names[:20]},
+                                     url=f"{rt.settings.public_url}/console/cases/{case.number}")
+                      for r in recipients if r.wechat_openid]
+            reached = _reachable([n for n in queued if n is not None], db, rt.settings)
             now = local_text(clock.now())
-            if commissioner:
+            if commissioner and not reached:  # no WeChat bound, unfollowed, or no channel open to them
+                dispatcher.utter_message(text=URGE_UNREACHED.format(name=commissioner.name, when=now))
+            elif commissioner:
                 dispatcher.utter_message(text=texts.URGE_SENT.format(name=commissioner.name, when=now))
             elif reached:
                 dispatcher.utter_message(text=texts.URGE_TO_SUPERVISOR.format(when=now))
@@ -148,6 +167,7 @@ class ActionAcceptCase(Action):
         return "action_accept_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        from bot import reach  # the dispatcher's rules (and wechatpy): only a staff action needs them
         from bot.case_actions import Actor, accept
 
         rt = runtime.get()
@@ -170,6 +190,7 @@ class ActionAcceptCase(Action):
             except cases.CaseError as err:
                 dispatcher.utter_message(text=f"{case.number} 未能受理：{err}")
                 return []
-            dispatcher.utter_message(text=f"已受理 {case.number}（{case.company_name}·{case.project_name}），"
-                                          f"已通知企业联系人{case.contact_name}。")
+            # 「已通知企业」 only when the push can reach them; else why not and whom to phone.
+            told = reach.notice(db, case, rt.settings, f"已通知企业联系人{case.contact_name}。")
+            dispatcher.utter_message(text=f"已受理 {case.number}（{case.company_name}·{case.project_name}）。{told}")
         return []

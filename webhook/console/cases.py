@@ -13,7 +13,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from bot import case_actions as actions
-from bot import cases, dispatcher, outbox, push_labels
+from bot import cases, push_labels, reach
 from bot import resend as resend_push
 from bot.case_actions import Actor
 from bot.cases import (
@@ -128,19 +128,6 @@ def _pushes(db: Session, case: Case) -> list[dict]:
 
 # -- actions ------------------------------------------------------------------------------
 
-def _reach(db: Session, case: Case, audience: str, told: str) -> str:
-    """What the action's pushes to `audience` will do: `told` when a push was queued for someone
-    who can receive it now; otherwise who cannot, and what to do instead."""
-    queued = [n for n in outbox.queued_in(db) if n.recipient_kind == audience]
-    if not queued:
-        return push_labels.nobody_queued(audience)
-    for n, obstacle in zip(queued, dispatcher.obstacles(db, queued, settings())):
-        if obstacle:
-            return push_labels.reach_notice(obstacle, audience, n.template, contact=case.contact_name,
-                                            phone=case.contact_phone)
-    return told
-
-
 def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None], done: str | Callable[[], str],
          told: str = "", audience: str = "enterprise"):
     """One action = one transaction; a refusal changes nothing and is shown as a flash message.
@@ -151,7 +138,7 @@ def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None
             if not may(g.staff, action):
                 abort(403, description="此操作由承办专员进行；主管可分派案件或添加督办记录。")
             change(db, case, Actor.person(g.staff))
-            notice = _reach(db, case, audience, told) if told else ""
+            notice = reach.notice(db, case, settings(), told, audience) if told else ""
     except CaseError as err:
         flash(str(err), "error")
     else:
@@ -238,10 +225,7 @@ def resend(number: str, notification_id: int):
 
     def change(db: Session, case: Case, actor: Actor) -> None:
         n = resend_push.resend(db, case, notification_id, actor)
-        obstacle = dispatcher.obstacles(db, [n], settings())[0]
         said.append(f"「{push_labels.purpose_name(n.purpose)}」已重新排入发送队列，稍后刷新本页可看到结果。")
-        if obstacle:
-            said.append(push_labels.reach_notice(obstacle, n.recipient_kind, n.template,
-                                                 contact=case.contact_name, phone=case.contact_phone))
+        said.append(reach.notice(db, case, settings(), "", n.recipient_kind, rows=[n]))
 
     return _act(number, "resend", change, lambda: "".join(said))
