@@ -18,6 +18,14 @@ from .text_safety import xml_safe
 MAX_QUESTION = 1000
 NO_QUESTION = "（用户要求人工服务，未说明问题）"
 
+# The case's 服务记录台账 holds its handoffs: the question (and any added to it) from the
+# enterprise, and the answer with who gave it. Their names in the ledger's 动作 column:
+LEDGER_ACTIONS = {"handoff": "转人工", "handoff_answered": "人工答复"}
+# bot.cases.ACTION_NAMES is where every ledger action is named; these two are added from here,
+# where they are written (every reader of the ledger, the console and its exports, imports this).
+for _code, _name in LEDGER_ACTIONS.items():
+    cases.ACTION_NAMES.setdefault(_code, _name)
+
 
 class HandoffError(ValueError):
     """A refused answer, with a message fit for the person who tried."""
@@ -57,6 +65,9 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
     if handoff is not None:
         if question and question not in handoff.question:
             handoff.question = (handoff.question + "\n" + question)[:MAX_QUESTION * 2]
+            if (about := _case_of(session, handoff)) is not None:
+                cases.log(session, about, "handoff", f"企业补充转人工问题（H{handoff.id}）：{question}",
+                          actor_kind="enterprise", actor_id=openid)
         return handoff
     case = case_of(session, openid)
     commissioner = session.get(Staff, case.commissioner_id) if case and case.commissioner_id else None
@@ -66,6 +77,10 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
                       case_id=case.id if case else None, commissioner_id=commissioner.id if commissioner else None)
     session.add(handoff)
     session.flush()
+    if case is not None:
+        to = f"，由专员 {commissioner.name} 答复" if commissioner else "，由本地区工作人员答复"
+        cases.log(session, case, "handoff", f"企业转人工（H{handoff.id}）{to}：{handoff.question}",
+                  actor_kind="enterprise", actor_id=openid)
     for person in _people_to_alert(session, commissioner, handoff.region):
         notify.handoff_opened(session, handoff, person, case, console_url)
     return handoff
@@ -87,7 +102,15 @@ def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:
     if handoff.state != "open":
         raise HandoffError("这个问题已经答复过了")
     handoff.state, handoff.answer, handoff.answered_by, handoff.answered_at = "answered", text[:2000], staff.id, clock.now()
+    if (case := _case_of(session, handoff)) is not None:
+        cases.log(session, case, "handoff_answered", f"答复转人工（H{handoff.id}）：{handoff.answer}",
+                  actor_kind=staff.role, actor_id=staff.username)
     outbox.enqueue(session, key=f"handoff-answer:{handoff.id}", recipient=handoff.openid, recipient_kind="enterprise",
                    purpose="handoff_answer", template="handoff_answer",
                    text=f"【专员答复】{staff.name}：\n{text}\n\n（您的问题：{handoff.question[:100]}）",
-                   data={"name": staff.name[:20], "answer": text[:20]})
+                   data={"name": staff.name[:20], "answer": text[:20]}, case_id=handoff.case_id)
+
+
+def _case_of(session: Session, handoff: Handoff) -> Case | None:
+    """The case the handoff is about, whose ledger records it (None: about no case)."""
+    return session.get(Case, handoff.case_id) if handoff.case_id else None

@@ -298,3 +298,91 @@ def test_human_inside_the_form_asks_the_region_then_resumes_the_form(app):
     assert "项目在哪个地区" in done.reply.split(texts.FORM_RESUME)[-1]
     assert handoffs_of(app, "oForm")[0].region == "yanjin"
     assert "全称" in chat(app, "oForm", "2").reply  # the form goes on where it was
+
+
+# -- the case's 服务记录台账 -------------------------------------------------------------------
+
+def ledger_lines(app, number):
+    with app.extensions["bangban_dialogs"].sessions() as s:
+        case = cases.by_number(s, number)
+        return [(e.action, e.actor_kind, e.actor_id, e.detail) for e in cases.ledger_of(s, case)]
+
+
+def answer_in_console(client, handoff_id, text):
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/handoffs").get_data(as_text=True))[1]
+    r = client.post(f"/console/handoffs/{handoff_id}/answer", data={"answer": text, "csrf_token": token},
+                    follow_redirects=True)
+    return re.findall(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>', r.get_data(as_text=True))
+
+
+def test_a_handoff_about_a_case_is_on_its_ledger_page_and_export(app):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    number = new_case(app, "oLedger", "donghu", "donghu-2", company="光谷芯材科技有限公司")
+    chat(app, "oLedger", "转人工：绿化带施工期间能临时占用吗")
+    chat(app, "oLedger", "转人工：还有围墙高度有没有限制")  # joins the open one, and its line says so
+    [h] = handoffs_of(app, "oLedger")
+    own = signed_in(app, "donghu-2")
+    answer_in_console(own, h.id, "可以申请临时占用绿地，我来协助办理。")
+
+    lines = [line for line in ledger_lines(app, number) if line[0].startswith("handoff")]
+    assert lines == [
+        ("handoff", "enterprise", "oLedger", f"企业转人工（H{h.id}），由专员 龚志勇 答复：绿化带施工期间能临时占用吗"),
+        ("handoff", "enterprise", "oLedger", f"企业补充转人工问题（H{h.id}）：还有围墙高度有没有限制"),
+        ("handoff_answered", "commissioner", "donghu-2", f"答复转人工（H{h.id}）：可以申请临时占用绿地，我来协助办理。"),
+    ]
+    page = own.get(f"/console/cases/{number}").get_data(as_text=True)
+    ledger = page[page.index('id="ledger"'):page.index("</ol>", page.index('id="ledger"'))]
+    assert f"企业转人工（H{h.id}），由专员 龚志勇 答复：绿化带施工期间能临时占用吗" in ledger
+    assert re.search(rf'<span class="actor">专员 龚志勇</span>\s*<span class="detail">答复转人工（H{h.id}）：可以申请', ledger)
+    # The answer's push is the case's too: on the page's pushes, by its Chinese name.
+    assert "专员答复" in page[page.index('id="pushes"'):]
+
+    wb = load_workbook(BytesIO(signed_in(app, "donghu-lead").get("/console/export/ledger.xlsx").data))
+    rows = [r for r in wb["服务记录台账"].iter_rows(values_only=True) if r[1] == number]
+    handed = [(r[5], r[6], r[7], r[8]) for r in rows if "转人工" in (r[8] or "")]
+    assert handed == [
+        ("企业", None, "转人工", f"企业转人工（H{h.id}），由专员 龚志勇 答复：绿化带施工期间能临时占用吗"),
+        ("企业", None, "转人工", f"企业补充转人工问题（H{h.id}）：还有围墙高度有没有限制"),
+        ("专员", "龚志勇", "人工答复", f"答复转人工（H{h.id}）：可以申请临时占用绿地，我来协助办理。"),
+    ]
+
+
+def test_a_handoff_without_a_case_or_commissioner_writes_what_it_can(app):
+    chat(app, "oNobody", "我们是延津的企业")
+    chat(app, "oNobody", "转人工：标准厂房的消防验收找谁")  # no case: no ledger to write
+    with app.extensions["bangban_dialogs"].sessions() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(cases.LedgerEntry)
+                        .where(cases.LedgerEntry.action.like("handoff%"))) == 0
+    number = new_case(app, "oLeft2", "county_city", "county_city-1")
+    with app.extensions["bangban_dialogs"].sessions.begin() as s:
+        s.scalar(sa.select(Staff).where(Staff.username == "county_city-1")).active = False
+    chat(app, "oLeft2", "转人工：验收资料交了没人回")
+    [h] = handoffs_of(app, "oLeft2")
+    [line] = [x for x in ledger_lines(app, number) if x[0] == "handoff"]
+    assert line[3] == f"企业转人工（H{h.id}），由本地区工作人员答复：验收资料交了没人回"
+    answer_in_console(signed_in(app, "county_city-lead"), h.id, "资料已收到，明天给您回复。")
+    assert ("handoff_answered", "supervisor", "county_city-lead",
+            f"答复转人工（H{h.id}）：资料已收到，明天给您回复。") in ledger_lines(app, number)
+
+
+def test_the_answer_is_said_to_reach_the_enterprise_only_when_it_can(app):
+    from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
+    from bot.models import utcnow
+
+    app.config["BANGBAN_SETTINGS"] = app.config["BANGBAN_SETTINGS"].with_(
+        wechat_appid=DEFAULT_APPID, wechat_secret=DEFAULT_SECRET, wechat_api_base="http://127.0.0.1:9")
+    lead = signed_in(app, "donghu-lead")
+    for openid, subscribed, said in (("oHears", True, "答复将推送给企业。"),
+                                     ("oGone", False, "企业已取消关注公众号，收不到微信通知，"
+                                                      "请电话告知企业（陈经理、13800000000）。")):
+        new_case(app, openid, "donghu", "donghu-1")
+        chat(app, openid, "转人工：施工图审查意见什么时候能出来")
+        with app.extensions["bangban_dialogs"].sessions.begin() as s:
+            user = s.get(WechatUser, openid) or WechatUser(openid=openid)
+            user.subscribed, user.last_message_at = subscribed, utcnow()
+            s.add(user)
+        [h] = handoffs_of(app, openid)
+        assert answer_in_console(lead, h.id, "下周一前出具。") == [("success", f"已答复 H{h.id}。{said}")]
