@@ -415,3 +415,42 @@ def test_tls_server_and_plain_http_redirect_as_shipped(nginx_binary, gunicorn, t
         access = nginx.log("bangban.access.log")
     assert '"GET /wechat HTTP/1.1" 301' in access, access
     assert "signature=" not in access
+
+
+def test_the_site_icon_and_nginx_own_answers_through_nginx(nginx_binary, gunicorn, tmp_path):
+    """/favicon.ico reaches the app (webhook/pages.py serves a real icon: every browser asks for
+    it on every page); what nginx answers itself reads in Chinese with nginx's status (an unknown
+    path, a body over the limit, the app down), and the app's own Chinese 404 passes through."""
+    icon = (REPO_ROOT / "webhook" / "favicon.ico").read_bytes()
+    with Nginx(nginx_binary, tmp_path, gunicorn.port) as nginx:
+        status, headers, body = _get(nginx.port, "/favicon.ico")
+        assert status == 200 and headers["Content-Type"] == "image/x-icon", (status, headers)
+        assert body == icon and body[:4] == b"\x00\x00\x01\x00"  # an ICO file, as the app serves it
+        assert "max-age" in headers.get("Cache-Control", "")
+
+        status, headers, body = _get(nginx.port, "/nothing-of-ours")  # never passed to the app
+        assert status == 404 and headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert body.decode("utf-8") == "没有找到您要访问的页面，请检查地址是否正确。\n"
+        status, _, body = _get(nginx.port, "/console/no-such-page")  # the app's own 404, untouched
+        assert status == 404 and "没有找到" in body.decode("utf-8") and b"nginx" not in body
+        status, _, body = _get(nginx.port, "/_bangban_error/404")  # the error pages are internal
+        assert status == 404 and "没有找到" in body.decode("utf-8")
+
+        conn = _connection(nginx.port, 5)
+        try:
+            conn.request("POST", "/console/login", body=b"x" * (65 * 1024),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            r = conn.getresponse()
+            assert r.status == 413 and "提交的内容过大" in r.read().decode("utf-8")
+        finally:
+            conn.close()
+        time.sleep(0.3)
+        access = nginx.log("bangban.access.log")
+    # Logged by the path asked for, not the error page's: "/_bangban_error/404" is nobody's request.
+    for line in ('"GET /favicon.ico HTTP/1.1" 200', '"GET /nothing-of-ours HTTP/1.1" 404',
+                 '"POST /console/login HTTP/1.1" 413'):
+        assert line in access, (line, access)
+    # The app down: nginx's 502, in Chinese.
+    with Nginx(nginx_binary, tmp_path / "down", _free_port()) as nginx:
+        status, _, body = _get(nginx.port, "/healthz")
+        assert status == 502 and body.decode("utf-8").startswith("系统暂时无法访问")
