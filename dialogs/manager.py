@@ -45,6 +45,9 @@ PROFILE_REFRESH_S = 300
 # Topics that answer honestly that nobody publishes the answer (fee amounts, a person's phone):
 # the question is still what 转人工 hands over.
 NO_PUBLISHED_ANSWER = "无公开答案"
+# What is left of 「我们公司的项目在江北那边」 once the region's name is out: words that only state it.
+_STATING_REGION = re.compile(r"我们|我司|咱们|我|项目|公司|企业|单位|工程|厂房|在|是|的|这边|那边|那里|这里|地区|区域|属于|位于|落在|"
+                             r"所在地|搞|做|建|呢|啊|哈|呀|了|哦|嗯|噢")
 PROFILE_RETRY_S = 30  # with the database away, try the profile again this soon
 # The database cannot be reached (refused, reset, timed out): SQLAlchemy's OperationalError and
 # InterfaceError wrap exactly those DBAPI errors; a bug (IntegrityError, ProgrammingError) is not one.
@@ -291,6 +294,8 @@ class DialogManager:
                     asked = asked.replace(name, "")
             text = f"{self.kb.regions[named].short}{asked}"
             region = named
+        elif (stated := self._region_stated(text)) is not None:
+            return self._note_region(user, stated, state)
         # 「那规划证呢」 asks the previous question again about something else: read it in context
         # first (even a menu there beats one built from two words), the message alone otherwise.
         follow = rewrite(text, state["last_question"], self._item_names) if state.get("last_question") else None
@@ -414,6 +419,24 @@ class DialogManager:
     def _correction_open(self, user: str) -> bool:
         with transaction(self.sessions) as db:
             return cases.has_open_correction(db, user)
+
+    def _region_stated(self, text: str) -> str | None:
+        """The region a message only states (「我们在江北」「项目在东湖那边」「岳阳的」), asking nothing."""
+        named = self.kb.find_region(text)
+        if named is None:
+            return None
+        t = normalize(text)
+        for r in self.kb.regions.values():
+            for name in sorted(r.names, key=len, reverse=True):
+                t = t.replace(normalize(name), "")
+        return named if not _STATING_REGION.sub("", t) else None
+
+    def _note_region(self, user: str, region: str, state: dict) -> Turn:
+        with transaction(self.sessions) as db:
+            users.set_region(db, user, region)
+        state["region"] = region
+        name = self.kb.regions[region].name
+        return Turn(texts.REGION_SET.format(region=name) + "\n" + texts.REGION_NOTED_TAIL.format(region=name), "region")
 
     def _names_only_region(self, subject: str) -> bool:
         """Whether a follow-up's subject is a region's name and nothing else (「东湖」, 「江北区的」)."""

@@ -279,14 +279,24 @@ _URGE_SUBJECT = re.compile(r"催|崔|快|急|慢|拖|等|久|超期|还没|没�
 _HUMAN_SUBJECT = re.compile(r"人工|仁工|真人|活人|客服|负责人|安排.{0,4}(人|工作人员|专员)|在线吗|在吗|直接问|直接聊|叫人|转给|转到|staff|connect|person|someone|人来|个人|换人|找人|有人|人呢|听不懂|说话|沟通|通话|投诉|不理|"
                             r"(跟|和|找|联系|叫|让|请|要|转)(我的)?(帮办|代办|帮代办)?(专员|代办员|帮办员|工作人员|领导)|"
                             r"(专员|代办员|帮办员|工作人员)(跟我|给我|联系我|回复|回我|打|电话)|打(个)?电话|回(个)?电话|电话给我")
+# 「谁填」 was read as 「取消」: cancelling names what stops.
+_CANCEL_SUBJECT = re.compile(r"不|别|莫|没|算|罢|拉倒|停|止|撤|退|放弃|取消|结束|黄|先这样|以后再说|回头|"
+                             r"cancel|quit|stop|exit|never|mind|forget", re.IGNORECASE)
+# 「线下呢」 after a 线上 answer asks about 线下; 「后面的呢」「还有别的吗」 ask for the rest.
+_MORE_SUBJECT = re.compile(r"后面|剩下|剩余|后续|下一页|下页|别的|其他|其它|其余|更多|还有|继续|接着|往下|全部|全文|more|next|rest",
+                           re.IGNORECASE)
 _MODEL_NEEDS_SUBJECT = {"human": _HUMAN_SUBJECT, "apply": _APPLY_SUBJECT, "apply_bangban": _APPLY_SUBJECT, "apply_daiban": _APPLY_SUBJECT,
-                        "urge": _URGE_SUBJECT}
+                        "urge": _URGE_SUBJECT, "cancel": _CANCEL_SUBJECT}
+# 「我选了代办，申请交上去了，下一步是啥」 has applied and asks what follows: a question about the flow,
+# not a request to open the form again.
+_APPLIED_ASKING = re.compile(r"(申请|提交|交|报|委托|签)(上去|上来|进去|了|过|完|好)(以后|之后|后)?.{0,8}"
+                             r"(下一步|之后|以后|然后|接下来|干嘛|干啥|做什么|做啥|怎么办|咋办|多久|还要|等什么|等啥|呢)")
 
 
 # 「那X呢」「X呢」: a follow-up question, whatever else the words could mean.
 _FOLLOW_UP_LIKE = re.compile(r"^(那|那么|那个|还有|另外|换成|如果是).{1,14}$|^.{1,12}(呢|咋样|怎么样)$")
 _NOT_FOR_FOLLOW_UPS = {"help", "greet", "thanks", "cancel", "apply", "apply_bangban", "apply_daiban", "edit",
-                       "human", "urge", "notice"}
+                       "human", "urge", "notice", "rate"}
 _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|不用|不办|中途|半路")
 # The model's small-talk and edit readings are for messages that ask nothing: 「第三步」, 「品牌叫啥」,
 # 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
@@ -312,8 +322,12 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules
     if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
         return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
+    if intent == "more" and _FOLLOW_UP_LIKE.match(c) and not _MORE_SUBJECT.search(c):
+        return by_rules
     if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c)) and \
             not (intent == "edit" and _CHANGING.search(c)):
+        return by_rules
+    if intent in ("apply", "apply_bangban", "apply_daiban") and _APPLIED_ASKING.search(c):
         return by_rules
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it
@@ -378,7 +392,7 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("progress", raw, entities=entities)
     if _PROGRESS_RE.search(c) and not re.search(r"(查询|查看)进度(怎么|如何)|进度(怎么|如何)查", c):
         return Understanding("progress", raw, entities=entities)
-    if _APPLY_CUES.search(c) and not _ASKING.search(re.sub(r"接下来怎么操作$", "", c)):
+    if _APPLY_CUES.search(c) and not _ASKING.search(re.sub(r"接下来怎么操作$", "", c)) and not _APPLIED_ASKING.search(c):
         mode = service_mode(c)
         intent = {"帮办": "apply_bangban", "代办": "apply_daiban"}.get(mode or "", "apply")
         return Understanding(intent, raw, entities={"mode": mode} if mode else {})

@@ -389,3 +389,25 @@ def test_a_question_the_answer_holds_the_figure_for_gets_no_such_note(manager, q
     turn = manager.handle_text("oFig2", question)
     assert turn.intent == "consult" and turn.caveat != "figure_missing"
     assert not turn.reply.startswith(texts.FIGURE_MISSING[:6])
+
+
+@pytest.mark.parametrize("message", [
+    "我选了代办，申请交上去了，下一步是啥",   # opened the application form again
+    "代办申请了下一步",
+    "谁填",                               # read as 「取消」
+    "评得好呢",                           # read as a rating
+    "线下呢",                             # read as 「更多」 after a 线上 answer
+])
+def test_questions_that_sound_like_commands_are_questions(message):
+    from dialogs.nlu import understand
+
+    assert understand(message).intent == "consult"
+
+
+def test_a_region_stated_alone_is_noted_and_then_answered_for(manager):
+    noted = manager.handle_text("oFlow1", "我们在江北")   # was 「暂时答不准」
+    assert noted.intent == "region" and "江北区" in noted.reply
+    assert manager.handle_text("oFlow2", "东湖代办怎么申请").intent == "consult"  # a question naming one is asked
+    turn = manager.handle_text("oFlow1", "我选了代办，申请交上去了，下一步是啥")
+    assert turn.intent == "consult" and "form" not in manager.store.load("oFlow1")
+    assert "上门受理" in turn.reply
