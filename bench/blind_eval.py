@@ -144,7 +144,10 @@ class Asker:
             manager = build_manager(settings)
         self.m = manager
         self.kb = manager.kb
-        self._titles = {self.kb.topic_title(t): t for t in self.kb.topics}
+        # Menus show titles as users read them (the unnamed city under its display name).
+        shown = getattr(manager, "place_names", None)
+        self._titles = {(shown.for_user(self.kb.topic_title(t)) if shown else self.kb.topic_title(t)): t
+                        for t in self.kb.topics}
 
     def new_user(self, region: str | None) -> str:
         from bot import users
