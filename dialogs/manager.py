@@ -34,7 +34,7 @@ from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog
 from .handoff import question_in as _handoff_question
-from .nlu import Understanding, asks_amount, asks_next_step, figure_missing, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
+from .nlu import Understanding, asks_amount, asks_next_step, done_then, figure_missing, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
 from .paging import split_pages
 from .place_names import PlaceNames
 from .state import ConversationStore, earlier_reply, remember_reply
@@ -78,6 +78,16 @@ class Turn:
 
 OTHER_REGIONS_TOPIC = "noanswer.other_regions"  # 「只收录五个地区」
 _VAGUE_PLACES = {"外省", "其他省"}  # 「外省企业」 says where a company is from, not which rules apply
+
+
+def _flow_lines(answer: str) -> list[str]:
+    """An answer's numbered lines, or the steps of a flow written as 「申请 → 受理 → 送达」."""
+    lines = [ln.strip() for ln in answer.splitlines() if _NUMBERED.match(ln.strip())]
+    if not lines:
+        chain = next((ln for ln in answer.splitlines() if ln.count("→") >= 2), "")
+        head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
+        lines = [f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()]
+    return lines
 
 
 class DialogManager:
@@ -282,6 +292,8 @@ class DialogManager:
             return step
         if (step := self._step_asked_with_subject(text, state, region)) is not None:
             return step
+        if (step := self._step_after(text, state, region)) is not None:
+            return step
         # 「那东湖呢」 asks the last answer again for another region.
         subject = follow_up_subject(text) if (state.get("last_topic") or state.get("last_asked")) else None
         if subject and (named := self.kb.find_region(subject)) and self._names_only_region(subject):
@@ -354,11 +366,7 @@ class DialogManager:
         entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
         if entry is None:
             return None
-        lines = [ln.strip() for ln in entry.answer.splitlines() if _NUMBERED.match(ln.strip())]
-        if not lines:  # a flow written as 「申请 → 受理 → 送达」
-            chain = next((ln for ln in entry.answer.splitlines() if ln.count("→") >= 2), "")
-            head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
-            lines = [f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()]
+        lines = _flow_lines(entry.answer)
         if not lines or not (-len(lines) <= (n if n < 0 else n - 1) < len(lines)):
             return None
         line = lines[n if n < 0 else n - 1]
@@ -366,6 +374,19 @@ class DialogManager:
         source = entry.cited_answer().splitlines()[-1]
         return Turn(f"{line}\n（{entry.title}，共{len(lines)}项；回复「{entry.title}」看全部）\n{source}",
                     "consult", entry.topic)
+
+    def _step_after(self, text: str, state: dict, region: str | None) -> Turn | None:
+        """「申请了之后呢」「受理以后呢」 right after a flow: the step after the one the user names."""
+        done = done_then(text)
+        if done is None or not state.get("last_topic"):
+            return None
+        entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
+        lines = _flow_lines(entry.answer) if entry is not None else []
+        words = set(self.retriever.analyzer.terms(done).words)
+        hits = [sum(w in line for w in words) for line in lines]
+        if not hits or max(hits) == 0:
+            return None
+        return self._step_of(state, region, hits.index(max(hits)) + 2)
 
     def _elsewhere(self, text: str, topic: str, named: str | None, about: str | None) -> Turn | None:
         """「长沙市的帮代办电话是多少」「苏州那边的代办跟你们这有啥不一样」: a place whose documents we do

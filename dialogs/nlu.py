@@ -151,6 +151,17 @@ def ordinal_inside(text: str) -> tuple[int, str] | None:
     return (n, t[:m.start()] + t[m.end():]) if n else None
 
 
+_DONE_THEN_RE = re.compile(r"^(那|那么)?(?P<done>.{1,12}?)(了|完|好|过)?(以后|之后|后|完了)(呢|下一步(是啥|是什么|呢)?|接下来(呢|干啥|做什么)?|"
+                           r"干啥|做什么|要干嘛|怎么办)$")
+
+
+def done_then(text: str) -> str | None:
+    """What the user has done in 「申请了之后呢」「受理以后下一步是啥」 (「申请」, 「受理」), or None."""
+    m = _DONE_THEN_RE.match(normalize_message(text))
+    done = m.group("done") if m else ""
+    return done if len(done) >= 2 and not done.startswith(("然", "之", "那之", "再然", "这之", "此")) else None
+
+
 def asks_next_step(text: str) -> bool:
     """「然后呢」「下一步呢」 right after one step of a flow was shown: the step after it."""
     return bool(_NEXT_STEP_RE.match(normalize_message(text)))
@@ -280,7 +291,8 @@ _HUMAN_SUBJECT = re.compile(r"人工|仁工|真人|活人|客服|负责人|安�
                             r"(跟|和|找|联系|叫|让|请|要|转)(我的)?(帮办|代办|帮代办)?(专员|代办员|帮办员|工作人员|领导)|"
                             r"(专员|代办员|帮办员|工作人员)(跟我|给我|联系我|回复|回我|打|电话)|打(个)?电话|回(个)?电话|电话给我")
 # 「谁填」 was read as 「取消」: cancelling names what stops.
-_CANCEL_SUBJECT = re.compile(r"不|别|莫|没|算|罢|拉倒|停|止|撤|退|放弃|取消|结束|黄|先这样|以后再说|回头|"
+_CANCEL_SUBJECT = re.compile(r"不(办|要|用|整|搞|弄|需要|申请|填|想|做|干)|别(弄|办|搞|整|填)|莫(搞|弄|整)|没必要|算|罢|拉倒|停|中止|终止|撤|退|"
+                             r"放弃|取消|结束|黄了|先这样|以后再说|回头|"
                              r"cancel|quit|stop|exit|never|mind|forget", re.IGNORECASE)
 # 「线下呢」 after a 线上 answer asks about 线下; 「后面的呢」「还有别的吗」 ask for the rest.
 _MORE_SUBJECT = re.compile(r"后面|剩下|剩余|后续|下一页|下页|别的|其他|其它|其余|更多|还有|继续|接着|往下|全部|全文|more|next|rest",
@@ -297,12 +309,14 @@ _APPLIED_ASKING = re.compile(r"(申请|提交|交|报|委托|签)(上去|上来|
 _FOLLOW_UP_LIKE = re.compile(r"^(那|那么|那个|还有|另外|换成|如果是).{1,14}$|^.{1,12}(呢|咋样|怎么样)$")
 _NOT_FOR_FOLLOW_UPS = {"help", "greet", "thanks", "cancel", "apply", "apply_bangban", "apply_daiban", "edit",
                        "human", "urge", "notice", "rate"}
+# 「我想中途不委托代办了」 stops a 代办, it does not ask for one.
+_STOPPING = re.compile(r"中途|半路|撤销|撤回|终止|解除|不(想|再)(委托|代办|帮办|申请)")
 _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|不用|不办|中途|半路")
 # The model's small-talk and edit readings are for messages that ask nothing: 「第三步」, 「品牌叫啥」,
 # 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
 _SMALL_TALK = {"help", "thanks", "greet", "edit"}
 _CHANGING = re.compile(r"改|换|错|变更|更新|不对|多输|少打|更正")
-_ASKS_A_FACT = re.compile(r"电话|手机号|联系方式|联系人|地址|叫啥|叫什么|名字|名称|哪个|哪些|哪几|哪里|哪儿|在哪|谁|几步|第几")
+_ASKS_A_FACT = re.compile(r"电话|号码|手机号|联系方式|联系人|地址|叫啥|叫什么|名字|名称|哪个|哪些|哪几|哪里|哪儿|在哪|谁|几步|第几")
 
 
 def understand(text: str, in_form: bool = False) -> Understanding:
@@ -322,12 +336,12 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules
     if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
         return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
-    if intent == "more" and _FOLLOW_UP_LIKE.match(c) and not _MORE_SUBJECT.search(c):
+    if intent == "more" and (_FOLLOW_UP_LIKE.match(c) or _ASKS_A_FACT.search(c)) and not _MORE_SUBJECT.search(c):
         return by_rules
     if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c)) and \
             not (intent == "edit" and _CHANGING.search(c)):
         return by_rules
-    if intent in ("apply", "apply_bangban", "apply_daiban") and _APPLIED_ASKING.search(c):
+    if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c)):
         return by_rules
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it
@@ -386,7 +400,7 @@ def understand_by_rules(text: str) -> Understanding:
     if _NOTICE_RE.search(c) and not any(w in rest for w in _ITEM_WORDS):
         return Understanding("notice", raw, entities=entities)
     if _RATE_RE.search(c) and (not _ASKING.search(rest) or re.search(r"^(我要|我想|给|帮我)", c)) \
-            and not re.search(r"怎么(给|评|打)|如何(评|打)", c):
+            and not re.search(r"怎么(给|评|打)|如何(评|打)|(之后|以后|然后)(呢|会|怎么|咋)|会(怎样|怎么样|咋样)|(怎么|咋|如何)处理|后果", c):
         return Understanding("rate", raw, entities=entities)
     if number and (not rest or _PROGRESS_RE.search(rest) or len(rest) <= 4):
         return Understanding("progress", raw, entities=entities)

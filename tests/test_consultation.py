@@ -411,3 +411,17 @@ def test_a_region_stated_alone_is_noted_and_then_answered_for(manager):
     turn = manager.handle_text("oFlow1", "我选了代办，申请交上去了，下一步是啥")
     assert turn.intent == "consult" and "form" not in manager.store.load("oFlow1")
     assert "上门受理" in turn.reply
+
+
+def test_the_step_after_the_one_named_follows_a_flow(manager):
+    manager.handle_text("oAfter1", "东湖帮办流程是怎样的")
+    after = manager.handle_text("oAfter1", "签了申请表以后呢")   # was 「暂时答不准」
+    assert after.reply.startswith("3. 实施帮办代办")
+    assert manager.handle_text("oAfter1", "然后呢").reply.startswith("4. 协调办理")
+
+
+@pytest.mark.parametrize("message", ["我想中途不委托代办了", "号码给一下", "打了差评之后呢", "谁来签", "再解决不了咧"])
+def test_more_questions_that_sound_like_commands_are_questions(message):
+    from dialogs.nlu import understand
+
+    assert understand(message).intent == "consult"   # were apply_daiban, edit, rate, more, cancel
