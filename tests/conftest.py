@@ -132,10 +132,32 @@ def database_url(request) -> str:
 FIXTURE_THRESHOLDS = dict(answer=0.3, clarify=0.1)
 
 
+_FIXTURE_RETRIEVERS: list = []  # (a deep copy of the KB it was built from, the retriever)
+
+
 def fixture_retriever(fixture_kb):
+    """A retriever of `fixture_kb` with FIXTURE_THRESHOLDS: what Retriever(fixture_kb, ...) gives.
+
+    Each build loads jieba's dictionary and cuts it down (~1.2 s), and test_webhook and
+    test_dialogs make one per test, several in some. So the index is built once per distinct KB
+    (compared by content, against a copy the tests cannot alter) and each call gets its own
+    retriever around it: the caller's KB object, its own thresholds and an empty search memo,
+    as a fresh build would have; the index (term postings, classifier, the analyzer's
+    dictionary) is never written after it is built, so sharing it shares nothing a test sees."""
+    import copy
+
     from knowledge import Retriever, Thresholds
 
-    return Retriever(fixture_kb, thresholds=Thresholds(**FIXTURE_THRESHOLDS))
+    for kb, built in _FIXTURE_RETRIEVERS:
+        if kb == fixture_kb:
+            break
+    else:
+        built = Retriever(fixture_kb, thresholds=Thresholds(**FIXTURE_THRESHOLDS))
+        _FIXTURE_RETRIEVERS.append((copy.deepcopy(fixture_kb), built))
+    own = Retriever.__new__(Retriever)
+    own.__setstate__({**built.__getstate__(), "kb": fixture_kb})  # a fresh memo, as __init__ makes
+    own.thresholds = Thresholds(**FIXTURE_THRESHOLDS)
+    return own
 
 
 @pytest.fixture(scope="session")
