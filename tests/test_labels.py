@@ -133,6 +133,24 @@ def test_unknown_addresses_and_methods_are_answered_in_chinese(app):
     assert client.put("/console/cases").status_code == 405
 
 
+def test_a_number_out_of_range_is_named_as_the_page_names_it(app):
+    """「页码超出范围」, not the query parameter's name (「page 超出范围」); also for 分派's 专员."""
+    client = signed_in(app, "donghu-lead")
+    r = client.get(f"/console/cases?page={10 ** 20}")
+    said = re.search(r"<h1>请求未完成</h1>\s*<p>([^<]*)</p>", r.get_data(as_text=True))
+    assert r.status_code == 400 and said and said[1] == "页码超出范围，请返回后重试。"
+    with db_of(app) as db:
+        number = cases.submit(db, cases.Application(
+            mode="帮办", applicant_openid="oRange", company_name="武汉光谷示例科技有限公司",
+            credit_code="91350100M000100Y43", project_name="光谷示例研发楼", region="donghu",
+            investment_type="社会投资", stage="3", contact_name="陈经理", items=(PERMIT,)), CAL).number
+    page = client.get(f"/console/cases/{number}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    r = client.post(f"/console/cases/{number}/assign", data={"commissioner_id": str(2 ** 31), "csrf_token": token})
+    assert r.status_code == 400 and "所选专员超出范围" in r.get_data(as_text=True)
+    assert "commissioner_id" not in r.get_data(as_text=True)
+
+
 def test_the_site_icon_is_served(app):
     r = app.test_client().get("/favicon.ico")
     assert r.status_code == 200 and r.mimetype == "image/x-icon"
