@@ -2,7 +2,8 @@
 who accepts a case with 「受理 BD-…」 is told the enterprise was notified only when the push can
 reach it now; otherwise why not (no Official Account, unfollowed, outside the 48-hour window with
 no template) and whom to phone, in the same words as the console (bot/reach.py serves both). An
-enterprise's 「催一下」 is said to be passed on only to a commissioner it can reach."""
+enterprise's 「催一下」 is said to be passed on only to a commissioner it can reach; closing a 整改
+says its feedback reaches the enterprise only when it can (the handoff answer: test_handoff.py)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -152,3 +153,35 @@ def test_an_urge_without_an_official_account_waits_for_one(app):
     new_case(app, commissioner="donghu-1", openid="oUrge4")
     reply = manager_of(app).handle_text("oUrge4", "催一下").reply
     assert reply.startswith(texts.URGE_SENT.split("{")[0])
+
+
+# -- the console's other pushes to the enterprise ----------------------------------------------
+
+def test_closing_a_rectification_says_the_feedback_reaches_the_enterprise_only_when_it_can(app):
+    """「整改结果将推送给企业」 was said whatever became of the push."""
+    import re
+
+    from bot import ratings
+    from bot.models import Rectification
+    from test_console import csrf_token
+
+    settings = configure(app)
+    lead = signed_in(app, "donghu-lead")
+    for openid, subscribed, said in (("oRated1", True, "整改结果将推送给企业。"),
+                                     ("oRated2", False, f"企业已取消关注公众号，收不到微信通知，请电话告知企业（{CONTACT}）。")):
+        number = new_case(app, commissioner="donghu-1", openid=openid)
+        with db_of(app) as db:
+            case = cases.by_number(db, number)
+            case.state = "delivered"
+            ratings.record(db, case, openid, 1, settings=settings, calendar=runtime.get().calendar,
+                           comment="专员回复太慢")
+        with db_of(app) as db:
+            rect = db.scalar(sa.select(Rectification).where(Rectification.case_id == case.id))
+            ratings.record_visit(db, rect.id, db.scalar(sa.select(Staff).where(Staff.username == "donghu-lead")),
+                                 "电话回访企业经办人")
+        wrote(app, openid, hours_ago=1, subscribed=subscribed)
+        token = csrf_token(lead.get("/console/rectifications").get_data(as_text=True))
+        r = lead.post(f"/console/rectifications/{rect.id}/close", data={"outcome": "已约谈专员", "csrf_token": token},
+                      follow_redirects=True)
+        flashes = re.findall(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>', r.get_data(as_text=True))
+        assert flashes == [("success", f"整改 {ratings.rectification_number(rect.id)} 已办结。{said}")]

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from bot import clock, ratings
+from bot import clock, ratings, reach
 from bot.db import transaction
-from bot.models import Staff
+from bot.models import Case, Staff
 
-from . import bp, sessions
+from . import bp, sessions, settings
 
 
 def _supervisor_only() -> None:
@@ -26,15 +26,18 @@ def rectification_list():
                            number=ratings.rectification_number)
 
 
-def _act(rect_id: int, do, done: str):
+def _act(rect_id: int, do, done):
+    """`done` says how it went: a text, or a function of what `do` returned, called inside the
+    transaction (to say whether the enterprise can be reached)."""
     _supervisor_only()
     with transaction(sessions()) as db:
         try:
-            do(db, db.get(Staff, g.staff.id))
+            result = do(db, db.get(Staff, g.staff.id))
         except ratings.RatingError as err:
             flash(str(err), "error")
             return redirect(url_for("console.rectification_list"), 303)
-    flash(done, "success")
+        said = done(db, result) if callable(done) else done
+    flash(said, "success")
     return redirect(url_for("console.rectification_list"), 303)
 
 
@@ -48,5 +51,7 @@ def visit_rectification(rect_id: int):
 @bp.post("/rectifications/<int:rect_id>/close")
 def close_rectification(rect_id: int):
     outcome = request.form.get("outcome", "")
+    # 「将推送给企业」 only when the push can reach them (bot/reach.py, as on the case page).
     return _act(rect_id, lambda db, staff: ratings.close_rectification(db, rect_id, staff, outcome),
-                f"整改 {ratings.rectification_number(rect_id)} 已办结，整改结果将推送给企业。")
+                lambda db, rect: f"整改 {ratings.rectification_number(rect_id)} 已办结。" + reach.notice(
+                    db, db.get(Case, rect.case_id), settings(), "整改结果将推送给企业。"))
