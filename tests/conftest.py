@@ -231,6 +231,16 @@ def fill_database(url: str, kind: str = "schema") -> None:
         TEMPLATES.fill_postgres(url, kind)
 
 
+def migrated(url: str) -> str:
+    """`url`, where an SQLite file not made yet is first made as open_database would make it on
+    the app's first start (migrated to head), by copying the template; an existing file (a second
+    app on the same database) and every other URL are left as they are. For tests that start an
+    app on a fresh sqlite_url: what they see is unchanged, without an Alembic run each."""
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[1]).exists():
+        fill_database(url)
+    return url
+
+
 def _catalogue():
     from bot import cases
     from bot.workdays import load_calendar

@@ -13,10 +13,10 @@ import urllib.request
 
 import pytest
 import sqlalchemy as sa
+from conftest import fill_database
 
 from bot import clock
 from bot.config import Settings
-from bot.db import upgrade
 from bot.kv import MemoryKV, RedisKV
 from bot.models import Case, CaseItem, Handoff, LedgerEntry, Notification, Staff
 from dialogs import build_manager, texts
@@ -41,8 +41,7 @@ def seed_staff(sessions):
 
 @pytest.fixture()
 def manager(database_url, kb, retriever):
-    if database_url.startswith("postgresql"):
-        upgrade(database_url)
+    fill_database(database_url)
     m = build_manager(Settings(database_url=database_url), kb=kb, kv=MemoryKV(), retriever=retriever)
     seed_staff(m.sessions)
     return m
@@ -237,6 +236,7 @@ def test_two_users_filling_forms_at_once(manager):
 
 
 def test_form_survives_a_restart_with_redis(sqlite_url, kb, retriever, redis_client):
+    fill_database(sqlite_url)
     settings = Settings(database_url=sqlite_url)
     first = build_manager(settings, kb=kb, kv=RedisKV(redis_client), retriever=retriever)
     seed_staff(first.sessions)
@@ -247,6 +247,7 @@ def test_form_survives_a_restart_with_redis(sqlite_url, kb, retriever, redis_cli
 
 
 def test_application_through_the_signed_webhook(sqlite_url, kb, retriever):
+    fill_database(sqlite_url)
     settings = Settings(wechat_token="t0k", database_url=sqlite_url)
     manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
     seed_staff(manager.sessions)
@@ -276,7 +277,7 @@ def _free_port() -> int:
 
 @pytest.fixture()
 def action_server(sqlite_url):
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": sqlite_url}
     proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "dialogs.actions", "--port", str(port)],

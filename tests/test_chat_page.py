@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import migrated
 
 from bot.config import Settings
 from bot.kv import MemoryKV
@@ -22,7 +23,7 @@ SEED_QUESTION = "施工许可证要什么材料"
 
 @pytest.fixture()
 def app(sqlite_url, kb, retriever):
-    settings = Settings(database_url=sqlite_url)
+    settings = Settings(database_url=migrated(sqlite_url))
     manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
     yield create_app(settings, manager=manager)
     manager.sessions.kw["bind"].dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import migrated
 
 from bot import demo_wechat, outbox
 from bot.config import Settings
@@ -21,7 +22,7 @@ from webhook import create_app
 def world(sqlite_url, kb, retriever):
     with serve() as base:
         control = EmulatorControl(base)
-        settings = demo_wechat.settings_for(Settings(database_url=sqlite_url), base)
+        settings = demo_wechat.settings_for(Settings(database_url=migrated(sqlite_url)), base)
         manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
         demo_wechat.register(control, manager.sessions)  # the demo account's templates (no users yet)
         yield create_app(settings, manager=manager), control, Jobs(settings, sessions=manager.sessions)
@@ -79,7 +80,7 @@ def test_the_visitor_receives_pushes_as_wechat_shows_them(world):
 
 
 def test_against_the_real_api_the_page_shows_no_pushes(sqlite_url, kb, retriever):
-    settings = Settings(database_url=sqlite_url)  # api.weixin.qq.com: never probed from here
+    settings = Settings(database_url=migrated(sqlite_url))  # api.weixin.qq.com: never probed from here
     manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
     app = create_app(settings, manager=manager)
     client = app.test_client()

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of, fixture_kb_retriever
+from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of, fill_database, fixture_kb_retriever
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
@@ -17,7 +17,7 @@ from bot import cases, notify
 from bot import staff as staff_module
 from bot.clock import today as china_today
 from bot.config import Settings
-from bot.db import transaction, upgrade
+from bot.db import transaction
 from bot.models import Notification, Staff
 from dialogs import build_manager
 from webhook import create_app
@@ -206,14 +206,11 @@ def test_password_spraying_from_one_address_is_cut_off(app):
 def app_with(database_url, kv=None, **settings):
     from bot.kv import MemoryKV
 
-    upgrade(database_url)
+    fill_database(database_url, "roster")  # migrated, with the demo roster (password PASSWORD)
     config = Settings(database_url=database_url, **settings)
     retriever = fixture_kb_retriever()
     manager = build_manager(config, kb=retriever.kb, kv=kv or MemoryKV(), retriever=retriever)
-    built = create_app(config, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff_module.seed_demo_roster(db, password=PASSWORD)
-    return built, manager
+    return create_app(config, manager=manager), manager
 
 
 def test_the_client_address_is_read_through_trusted_proxies_only(sqlite_url):
@@ -260,7 +257,7 @@ def test_successful_login_clears_earlier_failures(app):
 
 def test_real_password_hashes_are_scrypt(database_url, monkeypatch):
     monkeypatch.undo()  # the real werkzeug default, not the fast test hash
-    upgrade(database_url)
+    fill_database(database_url)
     from bot.db import make_engine, make_sessionmaker
 
     engine = make_engine(database_url)
@@ -664,14 +661,12 @@ def test_every_console_and_api_route_requires_auth(app):
 def test_staff_can_sign_in_while_the_shared_store_is_down(database_url):
     from bot.kv import RedisKV
 
-    upgrade(database_url)
+    fill_database(database_url, "roster")  # migrated, with the demo roster (password PASSWORD)
     settings = Settings(database_url=database_url)
     retriever = fixture_kb_retriever()
     manager = build_manager(settings, kb=retriever.kb, kv=RedisKV.from_url("redis://127.0.0.1:1/0"),
                             retriever=retriever)
     down_app = create_app(settings, manager=manager)
-    with transaction(manager.sessions) as db:
-        staff_module.seed_demo_roster(db, password=PASSWORD)
     client = down_app.test_client()
     assert login(client, "donghu-1", "wrong-password").status_code == 401
     assert login(client, "donghu-1").status_code == 303

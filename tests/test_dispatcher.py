@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import fill_database
 
 from bot import dispatcher
 from bot.clock import as_utc
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+from bot.db import make_engine, make_sessionmaker, transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Notification, WechatUser
 from bot.wechat_api import make_client
@@ -324,7 +325,7 @@ def test_a_text_is_recorded_as_sent_before_the_next_send(sessions, wechat, monke
 
 
 def test_two_dispatchers_in_parallel_deliver_each_row_exactly_once(postgres_url, emulator):
-    upgrade(postgres_url)
+    fill_database(postgres_url)
     engine = make_engine(postgres_url)
     sessions = make_sessionmaker(engine)
     base_url, control = emulator
@@ -359,7 +360,7 @@ def test_two_dispatchers_in_parallel_deliver_each_row_exactly_once(postgres_url,
 
 
 def test_killed_dispatcher_loses_nothing_and_no_template_arrives_twice(postgres_url, emulator):
-    upgrade(postgres_url)
+    fill_database(postgres_url)
     engine = make_engine(postgres_url)
     sessions = make_sessionmaker(engine)
     base_url, control = emulator

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import fill_database
 
 from bot import outbox
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+from bot.db import make_engine, make_sessionmaker, transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Case, Notification
 from webhook.simulator import WeChatServer, reply_fields, text_xml
@@ -70,7 +71,7 @@ def _dispatcher(env):
 
 
 def test_no_push_lost_or_doubled_through_kill_and_server_restarts(postgres_url, redis_url, can_manage_servers):
-    upgrade(postgres_url)
+    fill_database(postgres_url)
     engine = make_engine(postgres_url)
     sessions = make_sessionmaker(engine)
     committed: list[str] = []
@@ -246,7 +247,7 @@ def test_webhook_loses_no_application_through_kill_and_server_restarts(postgres_
     """Enterprises apply through the real webhook (gunicorn, 2 workers) while a worker is killed
     with SIGKILL and Redis and PostgreSQL restart. Every number a user was shown is in the
     database with its commissioner alert queued, and no retry made a second application."""
-    upgrade(postgres_url)
+    fill_database(postgres_url)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import fill_database
 
 from bot import kb_log
 from bot.clock import as_utc
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, upgrade
+from bot.db import make_engine, make_sessionmaker
 from bot.kv import MemoryKV
 from bot.models import KbQuery
 from bot.users import user_ref
@@ -129,7 +130,7 @@ def test_close_writes_the_tail_and_stops_the_writer(db_sessions, query_logs):
 
 
 def test_a_normal_exit_writes_the_tail(sqlite_url):
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     script = ("from bot import kb_log; from bot.db import open_database; "
               f"kb_log.QueryLog(open_database({sqlite_url!r}), flush_every_s={NEVER})"
               ".add('oA', '护照去哪办', '护照去哪办', 'unsure', None, 0.0)")
@@ -138,6 +139,7 @@ def test_a_normal_exit_writes_the_tail(sqlite_url):
 
 
 def test_a_question_asked_mid_form_is_logged(sqlite_url, kb, retriever):
+    fill_database(sqlite_url)
     manager = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
     try:
         assert manager.handle_text("oForm", "我要申请帮办").intent == "apply_bangban"  # now asks for the region

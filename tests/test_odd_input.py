@@ -9,7 +9,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, PERMIT, STAFF_PASSWORD, db_of, fixture_kb_retriever
+from conftest import CAL, PERMIT, STAFF_PASSWORD, db_of, fill_database, fixture_kb_retriever
 
 from bot import cases
 from bot import staff as staff_module
@@ -129,6 +129,7 @@ def chat_app(sqlite_url):
     from dialogs import build_manager
     from webhook import create_app
 
+    fill_database(sqlite_url)
     settings = Settings(database_url=sqlite_url)
     retriever = fixture_kb_retriever()
     manager = build_manager(settings, kb=retriever.kb, kv=MemoryKV(), retriever=retriever)
@@ -193,11 +194,11 @@ def test_the_chat_rate_limit_is_per_address_as_well_as_per_cookie(chat_app, monk
 # -- bangban kb gaps ----------------------------------------------------------------------
 
 def test_kb_gaps_prints_questions_without_terminal_escapes(sqlite_url, monkeypatch, capsys):
-    from bot.db import open_database, transaction, upgrade
+    from bot.db import open_database, transaction
     from bot.models import KbQuery
     from webhook import cli
 
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     with transaction(open_database(sqlite_url)) as db:
         db.add(KbQuery(user_ref="u1", question="\x1b[2J\x1b]0;pwned\x07社保\x9b31m怎么交\u202e", normalized="社保怎么交",
                        outcome="unsure"))

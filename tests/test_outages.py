@@ -13,10 +13,10 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from conftest import fill_database, migrated
 from test_application import BANGBAN_ANSWERS, cases_of, seed_staff
 
 from bot.config import Settings
-from bot.db import upgrade
 from bot.kv import MemoryKV, RedisKV
 from bot.models import WechatUser
 from dialogs import build_manager, texts
@@ -86,7 +86,7 @@ class Relay:
 
 @pytest.fixture()
 def relayed_db(postgres_url):
-    upgrade(postgres_url)
+    fill_database(postgres_url)
     relay = Relay()
     url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
     assert url != postgres_url
@@ -95,7 +95,7 @@ def relayed_db(postgres_url):
 
 
 def _manager(url, kb, retriever, kv=None):
-    m = build_manager(Settings(database_url=url), kb=kb, kv=kv or MemoryKV(), retriever=retriever)
+    m = build_manager(Settings(database_url=migrated(url)), kb=kb, kv=kv or MemoryKV(), retriever=retriever)
     return m
 
 

@@ -9,13 +9,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, PERMIT
+from conftest import CAL, PERMIT, STAFF_PASSWORD, fill_database
 
 from bot import case_actions, cases, clock, ratings
-from bot import staff as staff_module
 from bot.clock import today as china_today
 from bot.config import Settings
-from bot.db import transaction, upgrade
+from bot.db import transaction
 from bot.kv import MemoryKV
 from bot.models import Case, LedgerEntry, Notification, Rating, Rectification, Staff
 from dialogs import build_manager, rating_texts, texts
@@ -24,17 +23,15 @@ from webhook.simulator import WeChatServer, reply_fields, text_xml
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
-PASSWORD = "correct-horse-9"
+PASSWORD = STAFF_PASSWORD  # the demo roster's in the template (conftest)
 SUPERVISOR = "万海燕"  # donghu-lead in the demo roster
 
 
 @pytest.fixture()
 def world(database_url, kb, retriever):
-    upgrade(database_url)
+    fill_database(database_url, "roster")  # migrated, with the demo roster (password PASSWORD)
     settings = Settings(wechat_token="rate-tok", database_url=database_url)
     manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever, calendar=CAL)
-    with transaction(manager.sessions) as db:
-        staff_module.seed_demo_roster(db, password=PASSWORD)
     return create_app(settings, manager=manager), manager
 
 

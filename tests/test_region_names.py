@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL, db_of
+from conftest import CAL, db_of, migrated
 from test_dashboard import Seed, signed_in, workbook_of
 from test_labels import _daiban
 
@@ -85,6 +85,8 @@ def test_every_closed_case_page_links_its_archive_export(app):
 def test_the_chat_calls_the_unnamed_city_by_its_display_name_and_understands_it_typed(sqlite_url, kb, retriever):
     from bot.kv import MemoryKV
     from dialogs import build_manager
+
+    migrated(sqlite_url)
 
     def chat_as(names: dict | None):
         settings = Settings(database_url=sqlite_url) if names is None else \

@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from conftest import CAL
+from conftest import CAL, fill_database
 
 from bot import cases, scheduler
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+from bot.db import make_engine, make_sessionmaker, transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Case, Notification, Staff
 from bot.wechat_api import make_client
@@ -167,7 +167,7 @@ def test_dispatch_job_drains_a_backlog_in_one_run(sessions, database_url):
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture()
 def fast_settings(sqlite_url, redis_url):
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     return settings_for(sqlite_url, redis_url=redis_url, scheduler_lock_ttl_s=1.5, dispatch_interval_s=0.05,
                         accept_check_interval_s=0.05)
 
@@ -222,7 +222,7 @@ def test_a_leader_that_loses_its_lock_stops_its_jobs_and_campaigns_again(fast_se
 
 
 def test_without_redis_the_one_process_is_the_leader(sqlite_url):
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     settings = settings_for(sqlite_url, dispatch_interval_s=0.05)
     leader = make_leader(settings, None, "unused").start()
     try:
@@ -234,7 +234,7 @@ def test_without_redis_the_one_process_is_the_leader(sqlite_url):
 
 
 def test_clock_jobs_are_persisted_and_kept_across_restarts(sqlite_url):
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     settings = settings_for(sqlite_url)
 
     def stored_jobs(settings):
@@ -257,7 +257,7 @@ def test_clock_jobs_are_persisted_and_kept_across_restarts(sqlite_url):
 
 
 def test_run_forever_leads_until_stopped(sqlite_url):
-    upgrade(sqlite_url)
+    fill_database(sqlite_url)
     stop = threading.Event()
     runner = threading.Thread(target=scheduler.run_forever, args=(settings_for(sqlite_url),), kwargs={"stop": stop})
     runner.start()

@@ -7,10 +7,10 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from conftest import STAFF_PASSWORD, fill_database
 
-from bot import staff as staff_module
 from bot.config import Settings
-from bot.db import transaction, upgrade
+from bot.db import transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.kv import MemoryKV
 from bot.models import Case, Notification, Staff
@@ -19,7 +19,7 @@ from dialogs import build_manager
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml
 
-PASSWORD = "correct-horse-9"
+PASSWORD = STAFF_PASSWORD  # the demo roster's in the template (conftest)
 ENTERPRISE = "oStoryEnterprise"
 ANSWERS = ["我要申请帮办", "5", "武汉光谷示例科技有限公司", "91350100M000100Y43", "光谷示例研发楼", "无",
            "1", "否", "1", "3", "1 3", "陈明", "13800138000", "确认"]
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
 def world(database_url, kb, retriever):
-    upgrade(database_url)
+    fill_database(database_url, "roster")  # migrated, with the demo roster (password PASSWORD)
     with serve() as api_base:
         control = EmulatorControl(api_base)
         # As a real deployment must: staff rarely write to the account, and the enterprise gets
@@ -49,8 +49,7 @@ def world(database_url, kb, retriever):
                             wechat_templates={p: f"tpl-{p}" for p in TEMPLATES})
         manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=retriever)
         with transaction(manager.sessions) as db:
-            roster = staff_module.seed_demo_roster(db, password=PASSWORD)
-            openids = [s.wechat_openid for s in roster]
+            openids = list(db.scalars(sa.select(Staff.wechat_openid).order_by(Staff.id)))
         for openid in [ENTERPRISE, *openids]:
             control.add_user(openid)
         yield create_app(settings, manager=manager), Jobs(settings, sessions=manager.sessions), control

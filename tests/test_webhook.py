@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import fixture_retriever
+from conftest import fill_database, fixture_retriever, migrated
 from wechatpy.crypto import WeChatCrypto
 
 from bot.config import Settings
@@ -27,6 +27,7 @@ def make_app(database_url, kv=None, aes=False, kb=None, **overrides):
     settings = Settings(wechat_token=TOKEN, database_url=database_url,
                         wechat_aes_key=AES_KEY if aes else "", wechat_appid=APPID if aes else "", **overrides)
     kb = kb or load(FIXTURE_KB)
+    migrated(database_url)
     manager = build_manager(settings, kb=kb, kv=kv or MemoryKV(), retriever=fixture_retriever(kb))
     return create_app(settings, manager=manager), manager
 
@@ -329,9 +330,7 @@ def test_callback_queries_stay_out_of_the_access_logs(sqlite_url, caplog):
 # -- production parts: the real Redis and PostgreSQL --------------------------------------
 
 def test_full_path_on_postgres_and_redis(postgres_url, redis_client, wx):
-    from bot.db import upgrade
-
-    upgrade(postgres_url)
+    fill_database(postgres_url)
     app, _ = make_app(postgres_url, kv=RedisKV(redis_client))
     c = app.test_client()
     xml = text_xml("oProd", "东湖哪些项目可以申请代办", msg_id=99)
@@ -386,7 +385,7 @@ def test_slow_answer_is_acknowledged_at_once_and_sent_later(sqlite_url, wx):
 
     from bot.models import Notification
 
-    settings = Settings(wechat_token=TOKEN, database_url=sqlite_url, reply_budget_s=0.3)
+    settings = Settings(wechat_token=TOKEN, database_url=migrated(sqlite_url), reply_budget_s=0.3)
     kb = load(FIXTURE_KB)
     manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=fixture_retriever(kb))
     app = create_app(settings, manager=manager)
@@ -425,7 +424,7 @@ def test_a_retry_stuck_behind_its_slow_first_delivery_never_replaces_the_late_an
 
     from bot.models import Notification
 
-    settings = Settings(wechat_token=TOKEN, database_url=sqlite_url, reply_budget_s=0.2)
+    settings = Settings(wechat_token=TOKEN, database_url=migrated(sqlite_url), reply_budget_s=0.2)
     kb = load(FIXTURE_KB)
     manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=fixture_retriever(kb))
     manager.store.lock_wait_s = 0.4
