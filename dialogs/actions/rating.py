@@ -23,7 +23,7 @@ from bot.db import transaction
 from bot.models import Rectification
 from bot.ratings import LEVELS, RatingError
 
-from .. import rating_texts as T
+from ..texts import rating as T
 from ..forms import run_action
 from ..nlu import clean, menu_number
 from . import runtime

@@ -1,0 +1,14 @@
+"""After applying: progress and 补正, 催办, 一次性告知, and 受理 sent by a commissioner in WeChat."""
+
+CORRECTION_LINE = "——需补正：{missing}，请在{due}前提交{late}"
+CORRECTION_HOW = {
+    "代办": "补正材料备齐后交给帮代办专员{name}（可约定上门收取或送到帮代办窗口），由专员代您递交；有疑问回复「转人工」。",
+    "帮办": "补正材料备齐后，按审批部门的要求在工程建设项目审批管理系统或窗口补交，专员{name}会跟进；有疑问回复「转人工」。",
+}
+NO_CASE = "您还没有提交过帮办代办申请。回复「申请帮办」或「申请代办」即可在线申请。"
+URGE_SENT = "已把您的催办转告帮代办专员{name}（{when}），专员会尽快跟进并回复您。"
+URGE_TO_SUPERVISOR = "您的申请还在分派专员，已把催办转告本地区帮代办主管（{when}），会尽快安排专员跟进。"
+URGE_RECORDED = "已记录您的催办（{when}）。您的申请正在分派专员，分派后会优先处理；着急可回复「转人工」。"
+URGE_ALREADY = "今天已经为您催办过{number}了（{when}），专员正在跟进，请耐心等待；紧急情况可回复「转人工」。"
+URGE_NOTHING = "{number}目前没有在办的事项需要催办。"
+NOT_STAFF = "这条指令只供帮代办专员使用。"
