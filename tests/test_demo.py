@@ -17,6 +17,13 @@ BANGBAN = str(Path(sys.executable).with_name("bangban"))
 REGIONS = {"jiangbei", "yanjin", "yueyang", "county_city", "donghu"}
 
 
+@pytest.fixture(autouse=True)
+def _ready_knowledge_index(kb_cache_dir, monkeypatch):
+    """The run's knowledge index (the file `bangban` itself writes), as test_cli gives it: the
+    demo's bot (--serve) then loads it instead of building it (~8 s); a cold start is test_cli's."""
+    monkeypatch.setenv("BANGBAN_CACHE_DIR", kb_cache_dir)
+
+
 def run_demo(cwd, database_url=None, *extra):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     if database_url:
