@@ -13,37 +13,29 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import clock, outbox
+from . import clock, notify
 from .models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
 from .text_safety import single_line
+from .vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, CaseState, ItemState, Role
 from .workdays import WorkCalendar
 
-CASE_STATES = {
-    "applied": "已申请", "accepted": "已受理", "in_progress": "办理中", "completed": "已办结",
-    "delivered": "已送达", "rated": "已评价", "archived": "已归档", "terminated": "已终止",
-}
-OPEN_STATES = ("applied", "accepted", "in_progress")
 CASE_TRANSITIONS = {
-    "applied": {"accepted", "terminated"},
-    "accepted": {"in_progress", "terminated"},
-    "in_progress": {"completed", "terminated"},
-    "completed": {"delivered"},
-    "delivered": {"rated", "archived"},
-    "rated": {"archived"},
-    "terminated": {"archived"},
-    "archived": set(),
-}
-ITEM_STATES = {
-    "pending": "待申报", "submitted": "已申报", "accepted": "已受理", "correction": "需补正",
-    "reviewing": "审批中", "done": "已办结",
+    CaseState.APPLIED: {CaseState.ACCEPTED, CaseState.TERMINATED},
+    CaseState.ACCEPTED: {CaseState.IN_PROGRESS, CaseState.TERMINATED},
+    CaseState.IN_PROGRESS: {CaseState.COMPLETED, CaseState.TERMINATED},
+    CaseState.COMPLETED: {CaseState.DELIVERED},
+    CaseState.DELIVERED: {CaseState.RATED, CaseState.ARCHIVED},
+    CaseState.RATED: {CaseState.ARCHIVED},
+    CaseState.TERMINATED: {CaseState.ARCHIVED},
+    CaseState.ARCHIVED: set(),
 }
 ITEM_TRANSITIONS = {
-    "pending": {"submitted"},
-    "submitted": {"accepted", "correction"},
-    "accepted": {"reviewing", "correction", "done"},
-    "correction": {"reviewing", "submitted"},
-    "reviewing": {"correction", "done"},
-    "done": set(),
+    ItemState.PENDING: {ItemState.SUBMITTED},
+    ItemState.SUBMITTED: {ItemState.ACCEPTED, ItemState.CORRECTION},
+    ItemState.ACCEPTED: {ItemState.REVIEWING, ItemState.CORRECTION, ItemState.DONE},
+    ItemState.CORRECTION: {ItemState.REVIEWING, ItemState.SUBMITTED},
+    ItemState.REVIEWING: {ItemState.CORRECTION, ItemState.DONE},
+    ItemState.DONE: set(),
 }
 TERMINATION_REASONS = ("项目不具备条件", "企业主动终止", "其他")
 
@@ -183,7 +175,7 @@ def pick_commissioner(session: Session, region: str) -> Staff | None:
         .correlate(Staff).scalar_subquery()
     )
     return session.scalar(
-        sa.select(Staff).where(Staff.region == region, Staff.role == "commissioner", Staff.active.is_(True))
+        sa.select(Staff).where(Staff.region == region, Staff.role == Role.COMMISSIONER, Staff.active.is_(True))
         .order_by(open_count, Staff.id).limit(1)
     )
 
@@ -194,7 +186,7 @@ _CORRECTION_RE = re.compile(r"：请求补正——(?P<missing>.*)（期限 (?P<
 def open_corrections(session: Session, case: Case) -> dict[int, tuple[str, date]]:
     """For each item now 需补正: what is missing and by when, from its latest 补正 request (the
     ledger line case_actions.request_correction writes)."""
-    waiting = [i.id for i in items_of(session, case) if i.state == "correction"]
+    waiting = [i.id for i in items_of(session, case) if i.state == ItemState.CORRECTION]
     if not waiting:
         return {}
     rows = session.execute(sa.select(LedgerEntry.case_item_id, LedgerEntry.detail)
@@ -208,7 +200,7 @@ def open_corrections(session: Session, case: Case) -> dict[int, tuple[str, date]
     return found
 
 
-def log(session: Session, case: Case, action: str, detail: str = "", *, actor_kind: str = "system",
+def log(session: Session, case: Case, action: str, detail: str = "", *, actor_kind: str = ActorKind.SYSTEM,
         actor_id: str | None = None, item: CaseItem | None = None, attachments: list | None = None) -> LedgerEntry:
     entry = LedgerEntry(case_id=case.id, case_item_id=item.id if item else None, actor_kind=actor_kind,
                         actor_id=actor_id, action=action, detail=detail, attachments=attachments)
@@ -233,7 +225,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         raise CaseError("请至少选择一个需要办理的审批事项")
     today = today or clock.today()
     case = Case(
-        number=next_number(session, today.year), mode=app.mode, state="applied",
+        number=next_number(session, today.year), mode=app.mode, state=CaseState.APPLIED,
         applicant_openid=app.applicant_openid, company_name=app.company_name, credit_code=app.credit_code,
         project_name=app.project_name, project_code=app.project_code, region=app.region,
         investment_type=app.investment_type, key_project=app.key_project, project_kind=app.project_kind,
@@ -246,27 +238,18 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
     session.flush()
     for planned in plan_schedule(app.items, today, calendar).items:
         session.add(CaseItem(case_id=case.id, item_code=planned.plan.code, name=planned.plan.name,
-                             department=planned.plan.department, state="pending",
+                             department=planned.plan.department, state=ItemState.PENDING,
                              time_limit_wd=planned.plan.time_limit_wd, due_date=planned.due))
     log(session, case, "submitted", f"企业在线提交{app.mode}申请（{len(app.items)}个事项）",
-        actor_kind="enterprise", actor_id=app.applicant_openid)
+        actor_kind=ActorKind.ENTERPRISE, actor_id=app.applicant_openid)
     if app.agreement_consented_at:
         log(session, case, "agreement_consented", f"企业确认代办委托协议（{clock.stamp(app.agreement_consented_at)}）",
-            actor_kind="enterprise", actor_id=app.applicant_openid)
+            actor_kind=ActorKind.ENTERPRISE, actor_id=app.applicant_openid)
     if commissioner is None:
         log(session, case, "unassigned", "该地区暂无可分派的帮代办专员，待主管分派")
     else:
         log(session, case, "assigned", f"分派给帮代办专员 {commissioner.name}")
-        if commissioner.wechat_openid:
-            outbox.enqueue(
-                session, key=f"assign:{case.number}:{commissioner.id}", recipient=commissioner.wechat_openid,
-                recipient_kind="staff", purpose="assignment", case_id=case.id,
-                text=(f"【新{app.mode}申请】{case.number}\n{app.company_name}·{app.project_name}\n"
-                      f"联系人：{app.contact_name}\n请尽快受理：回复「受理 {case.number}」或在工作台处理。"),
-                template="assignment",
-                data={"number": case.number, "company": app.company_name[:20], "mode": app.mode},
-                url=f"{console_url}/console/cases/{case.number}" if console_url else None,
-            )
+        notify.new_application(session, case, commissioner, console_url)
     return case
 
 
@@ -277,21 +260,21 @@ def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_
         raise CaseError(f"未知状态：{to}")
     if to not in CASE_TRANSITIONS[case.state]:
         raise CaseError(f"案件当前为「{CASE_STATES[case.state]}」，不能变更为「{CASE_STATES[to]}」")
-    if to == "archived":
+    if to == CaseState.ARCHIVED:
         _ensure_no_open_rectification(session, case)
-    if to == "terminated":
+    if to == CaseState.TERMINATED:
         if not reason or not reason.strip():
             raise CaseError("终止必须填写原因（项目不具备条件 / 企业主动终止 / 其他）")
         case.termination_reason = reason.strip()[:200]
     now = utcnow()
-    if to == "accepted":
+    if to == CaseState.ACCEPTED:
         case.accepted_at = now
-    if to in ("completed", "terminated"):
+    if to in (CaseState.COMPLETED, CaseState.TERMINATED):
         case.closed_at = now
     before = case.state
     case.state = to
     log(session, case, f"state:{to}", detail or f"{CASE_STATES[before]} → {CASE_STATES[to]}"
-        + (f"（原因：{case.termination_reason}）" if to == "terminated" else ""),
+        + (f"（原因：{case.termination_reason}）" if to == CaseState.TERMINATED else ""),
         actor_kind=actor_kind, actor_id=actor_id)
     return case
 
@@ -322,7 +305,8 @@ def move_item(session: Session, case: Case, item: CaseItem, to: str, *, actor_ki
     return item
 
 
-def open_cases_of(session: Session, openid: str) -> list[Case]:
+def cases_of_applicant(session: Session, openid: str) -> list[Case]:
+    """Every case this applicant made, in any state, newest first."""
     return list(session.scalars(sa.select(Case).where(Case.applicant_openid == openid)
                                 .order_by(Case.created_at.desc())))
 
@@ -337,7 +321,7 @@ def submitted_since(session: Session, openid: str, since_ts: float) -> Case | No
 def has_open_correction(session: Session, openid: str) -> bool:
     """Whether any of this applicant's items waits for 补正 material."""
     return session.scalar(sa.select(sa.exists().where(CaseItem.case_id == Case.id, Case.applicant_openid == openid,
-                                                      CaseItem.state == "correction"))) or False
+                                                      CaseItem.state == ItemState.CORRECTION))) or False
 
 
 def by_number(session: Session, number: str) -> Case | None:

@@ -170,10 +170,6 @@ class Settings:
     rectification_due_workdays: int = 5
     rating_reminder_hours: float = 72.0
 
-    @property
-    def uses_redis(self) -> bool:
-        return bool(self.redis_url)
-
     def region_name(self, region_id: str | None) -> str:
         """The region's display name; an id nobody named is shown as it is."""
         return self.region_names.get(region_id or "", region_id or "")

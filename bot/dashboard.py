@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from . import cases, clock
-from .cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
+from .cases import CaseError
 from .clock import SERVICE_TZ, start_of_day
 from .models import (
     Case,
@@ -42,12 +42,13 @@ from .models import (
 from .ratings import LEVELS as RATING_LEVELS
 from .ratings import RECTIFICATION_STATES, rectification_number
 from .text_safety import xml_safe
+from .vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, CaseState, ItemState, Role
 from .workdays import WorkCalendar
 
 SATISFIED_LEVELS = (5, 4, 3)
 ESCALATION_LEVELS = ("联席会议", "工改领导小组")
 # Item states whose time a supervisor watches (待申报 has no start line in the ledger; 已办结 is the end).
-DWELL_STATES = ("submitted", "accepted", "correction", "reviewing")
+DWELL_STATES = (ItemState.SUBMITTED, ItemState.ACCEPTED, ItemState.CORRECTION, ItemState.REVIEWING)
 DEFAULT_DUE_WITHIN_WD = 3
 LIST_LIMIT = 200  # rows per deadline list on the page; the totals count everything
 
@@ -308,9 +309,9 @@ def item_deadlines(db: Session, f: Filters, calendar: WorkCalendar, today: date,
                    due_to: date, limit: int = LIST_LIMIT) -> tuple[list[ItemRow], int]:
     """Unfinished items of open cases due in [due_from, due_to] — or, with due_from None, due
     before due_to (overdue). Most urgent first; returns (first `limit` rows, total)."""
-    cond = [_case_scope(f), Case.state.in_(OPEN_STATES), CaseItem.state != "done"]
+    cond = [_case_scope(f), Case.state.in_(OPEN_STATES), CaseItem.state != ItemState.DONE]
     if due_from is None:
-        cond.append(CaseItem.due_date < due_to)
+        cond.append(CaseItem.overdue_on(due_to))
     else:
         cond += [CaseItem.due_date >= due_from, CaseItem.due_date <= due_to]
     base = sa.select(CaseItem).join(Case, Case.id == CaseItem.case_id).where(*cond)
@@ -336,11 +337,11 @@ def commissioner_load(db: Session, f: Filters, today: date, cutoff: date) -> lis
     open_case = sa.and_(_case_scope(f), Case.state.in_(OPEN_STATES))
     cases_q = (sa.select(Case.commissioner_id.label("sid"), sa.func.count().label("n"))
                .where(open_case).group_by(Case.commissioner_id)).subquery()
-    not_done = CaseItem.state != "done"
+    not_done = CaseItem.state != ItemState.DONE
     items_q = (sa.select(
         Case.commissioner_id.label("sid"),
         sa.func.count().label("items"),
-        sa.func.sum(sa.case((CaseItem.due_date < today, 1), else_=0)).label("overdue"),
+        sa.func.sum(sa.case((CaseItem.overdue_on(today), 1), else_=0)).label("overdue"),
         sa.func.sum(sa.case((sa.and_(CaseItem.due_date >= today, CaseItem.due_date <= cutoff), 1), else_=0))
         .label("soon"))
         .join(Case, Case.id == CaseItem.case_id).where(open_case, not_done)
@@ -349,7 +350,7 @@ def commissioner_load(db: Session, f: Filters, today: date, cutoff: date) -> lis
     for sid, items, overdue, soon in db.execute(sa.select(items_q)):
         row = counts.setdefault(sid, [0, 0, 0, 0])
         row[1:] = [items, int(overdue or 0), int(soon or 0)]
-    staff_cond = sa.and_(Staff.region == f.region, Staff.role == "commissioner", Staff.active.is_(True))
+    staff_cond = sa.and_(Staff.region == f.region, Staff.role == Role.COMMISSIONER, Staff.active.is_(True))
     if f.commissioner_id is not None:
         staff_cond = Staff.id == f.commissioner_id
     people = {sid: name for sid, name in db.execute(
@@ -360,7 +361,8 @@ def commissioner_load(db: Session, f: Filters, today: date, cutoff: date) -> lis
     return sorted(rows, key=lambda r: (-r.open_cases, -r.overdue_items, r.name))
 
 
-CLOSED_STATES = ("completed", "delivered", "rated", "archived")
+# Handled to the end (办结 and after); 终止 is closed too, but not by finishing the work.
+CLOSED_STATES = (CaseState.COMPLETED, CaseState.DELIVERED, CaseState.RATED, CaseState.ARCHIVED)
 
 
 def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
@@ -369,7 +371,7 @@ def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
     非常满意), the bad ratings and where their 整改 stand."""
     in_period = sa.and_(_case_scope(f), Case.created_at >= f.since, Case.created_at < f.until,
                         Case.commissioner_id.is_not(None))
-    staff_cond = sa.and_(Staff.region == f.region, Staff.role == "commissioner")
+    staff_cond = sa.and_(Staff.region == f.region, Staff.role == Role.COMMISSIONER)
     if f.commissioner_id is not None:
         staff_cond = Staff.id == f.commissioner_id
     rows = {sid: PerformanceRow(sid, name) for sid, name in db.execute(
@@ -388,7 +390,7 @@ def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
     for sid, due, at in db.execute(
             sa.select(Case.commissioner_id, CaseItem.due_date, done_at.c.at)
             .join(Case, Case.id == CaseItem.case_id).join(done_at, done_at.c.case_item_id == CaseItem.id)
-            .where(in_period, CaseItem.state == "done", CaseItem.due_date.is_not(None))):
+            .where(in_period, CaseItem.state == ItemState.DONE, CaseItem.due_date.is_not(None))):
         if sid in rows:
             rows[sid].items_done += 1
             rows[sid].items_on_time += clock.to_local(at).date() <= due
@@ -419,7 +421,7 @@ def stage_durations(db: Session, f: Filters) -> list[StageDurations]:
     accept = (sa.select(Case.stage.label("key"), _seconds(db, Case.accepted_at, Case.created_at).label("seconds"))
               .where(scope, Case.accepted_at >= f.since, Case.accepted_at < f.until))
     handle = (sa.select(Case.stage.label("key"), _seconds(db, Case.closed_at, Case.accepted_at).label("seconds"))
-              .where(scope, Case.state.in_(("completed", "delivered", "rated", "archived")),
+              .where(scope, Case.state.in_(CLOSED_STATES),
                      Case.termination_reason.is_(None), Case.accepted_at.is_not(None),
                      Case.closed_at >= f.since, Case.closed_at < f.until))
     marks = (sa.select(
@@ -502,7 +504,7 @@ def open_rectifications(db: Session, f: Filters, today: date) -> list[Rectificat
 def commissioners(db: Session, region: str) -> list[tuple[int, str]]:
     """The region's commissioners, for the filter (inactive ones too: their history counts)."""
     return [(sid, name) for sid, name in db.execute(
-        sa.select(Staff.id, Staff.name).where(Staff.region == region, Staff.role == "commissioner")
+        sa.select(Staff.id, Staff.name).where(Staff.region == region, Staff.role == Role.COMMISSIONER)
         .order_by(Staff.active.desc(), Staff.username))]
 
 
@@ -522,9 +524,6 @@ class LedgerRow:
     item_id: int | None = None
 
 
-ACTOR_KINDS = {"enterprise": "企业", "commissioner": "专员", "supervisor": "主管", "system": "系统"}
-
-
 def ledger_rows(db: Session, f: Filters, case_id: int | None = None) -> list[LedgerRow]:
     """The 服务记录台账 of the region (or one case) in the period, oldest first."""
     stmt = (sa.select(LedgerEntry.at, Case.number, Case.company_name, Case.project_name, CaseItem.name,
@@ -533,7 +532,7 @@ def ledger_rows(db: Session, f: Filters, case_id: int | None = None) -> list[Led
             .join(Case, Case.id == LedgerEntry.case_id)
             .outerjoin(CaseItem, CaseItem.id == LedgerEntry.case_item_id)
             .outerjoin(Staff, sa.and_(Staff.username == LedgerEntry.actor_id,
-                                      LedgerEntry.actor_kind.in_(("commissioner", "supervisor")))))
+                                      LedgerEntry.actor_kind.in_((ActorKind.COMMISSIONER, ActorKind.SUPERVISOR)))))
     if case_id is not None:
         stmt = stmt.where(Case.id == case_id)
     else:
@@ -543,7 +542,7 @@ def ledger_rows(db: Session, f: Filters, case_id: int | None = None) -> list[Led
             stmt.order_by(LedgerEntry.at, LedgerEntry.id)):
         if staff_name:
             actor = staff_name
-        elif kind == "system" and actor_id:
+        elif kind == ActorKind.SYSTEM and actor_id:
             actor = "审批系统"
         else:
             actor = None  # the enterprise's openid stays out of the spreadsheet
@@ -602,7 +601,7 @@ def raise_escalation(db: Session, case: Case, level: str, note: str, supervisor:
     db.add(escalation)
     db.flush()
     cases.log(db, case, "escalation:raised", f"提交{level}协调（E{escalation.id}）：{note[:500]}",
-              actor_kind="supervisor", actor_id=supervisor.username)
+              actor_kind=ActorKind.SUPERVISOR, actor_id=supervisor.username)
     return escalation
 
 
@@ -617,5 +616,5 @@ def resolve_escalation(db: Session, escalation: Escalation, case: Case, resoluti
     escalation.resolution = resolution[:2000]
     escalation.resolved_at = utcnow()
     cases.log(db, case, "escalation:resolved", f"{escalation.level}协调结果（E{escalation.id}）：{resolution[:500]}",
-              actor_kind="supervisor", actor_id=supervisor.username)
+              actor_kind=ActorKind.SUPERVISOR, actor_id=supervisor.username)
     return escalation

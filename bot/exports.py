@@ -21,9 +21,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from . import clock
-from .cases import CASE_STATES, ITEM_STATES, action_name
+from .cases import action_name
 from .dashboard import (
-    ACTOR_KINDS,
     ESCALATION_LEVELS,
     RATING_LEVELS,
     RECTIFICATION_STATES,
@@ -33,6 +32,7 @@ from .dashboard import (
 )
 from .ratings import rectification_number
 from .text_safety import looks_like_formula, xml_safe
+from .vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")

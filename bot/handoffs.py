@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import cases, clock, notify, outbox
-from .cases import OPEN_STATES
+from . import cases, clock, notify
 from .models import Case, Handoff, Staff
 from .text_safety import xml_safe
+from .vocabulary import OPEN_STATES, ActorKind, Role
 
 MAX_QUESTION = 1000
 NO_QUESTION = "（用户要求人工服务，未说明问题）"
@@ -38,7 +38,7 @@ def open_for(session: Session, openid: str) -> Handoff | None:
 
 def case_of(session: Session, openid: str) -> Case | None:
     """The case a handoff from this user is about: the newest open one, else the newest."""
-    mine = cases.open_cases_of(session, openid)  # every state, newest first
+    mine = cases.cases_of_applicant(session, openid)  # every state, newest first
     return next((c for c in mine if c.state in OPEN_STATES), mine[0] if mine else None)
 
 
@@ -49,7 +49,7 @@ def needs_region(session: Session, openid: str) -> bool:
 
 
 def _people_to_alert(session: Session, commissioner: Staff | None, region: str | None) -> list[Staff]:
-    supervisors = sa.select(Staff).where(Staff.role == "supervisor", Staff.active.is_(True)).order_by(Staff.id)
+    supervisors = sa.select(Staff).where(Staff.role == Role.SUPERVISOR, Staff.active.is_(True)).order_by(Staff.id)
     if region:
         supervisors = supervisors.where(Staff.region == region)
     people = {s.id: s for s in ([commissioner] if commissioner else [])}
@@ -67,7 +67,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
             handoff.question = (handoff.question + "\n" + question)[:MAX_QUESTION * 2]
             if (about := _case_of(session, handoff)) is not None:
                 cases.log(session, about, "handoff", f"企业补充转人工问题（H{handoff.id}）：{question}",
-                          actor_kind="enterprise", actor_id=openid)
+                          actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
         return handoff
     case = case_of(session, openid)
     commissioner = session.get(Staff, case.commissioner_id) if case and case.commissioner_id else None
@@ -80,7 +80,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
     if case is not None:
         to = f"，由专员 {commissioner.name} 答复" if commissioner else "，由本地区工作人员答复"
         cases.log(session, case, "handoff", f"企业转人工（H{handoff.id}）{to}：{handoff.question}",
-                  actor_kind="enterprise", actor_id=openid)
+                  actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
     for person in _people_to_alert(session, commissioner, handoff.region):
         notify.handoff_opened(session, handoff, person, case, console_url)
     return handoff
@@ -89,7 +89,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
 def visible_to(staff: Staff):
     """Supervisors see their region and the unrouted ones; a commissioner sees those about their
     own cases and their region's that no commissioner has (another's case is not theirs to read)."""
-    if staff.role == "supervisor":
+    if staff.role == Role.SUPERVISOR:
         return sa.or_(Handoff.region == staff.region, Handoff.region.is_(None))
     return sa.or_(Handoff.commissioner_id == staff.id,
                   sa.and_(Handoff.region == staff.region, Handoff.commissioner_id.is_(None)))
@@ -105,10 +105,7 @@ def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:
     if (case := _case_of(session, handoff)) is not None:
         cases.log(session, case, "handoff_answered", f"答复转人工（H{handoff.id}）：{handoff.answer}",
                   actor_kind=staff.role, actor_id=staff.username)
-    outbox.enqueue(session, key=f"handoff-answer:{handoff.id}", recipient=handoff.openid, recipient_kind="enterprise",
-                   purpose="handoff_answer", template="handoff_answer",
-                   text=f"【专员答复】{staff.name}：\n{text}\n\n（您的问题：{handoff.question[:100]}）",
-                   data={"name": staff.name[:20], "answer": text[:20]}, case_id=handoff.case_id)
+    notify.handoff_answered(session, handoff, staff, text)
 
 
 def _case_of(session: Session, handoff: Handoff) -> Case | None:

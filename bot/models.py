@@ -4,7 +4,10 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .vocabulary import ItemState
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -127,6 +130,19 @@ class CaseItem(Base):
     time_limit_wd: Mapped[int | None] = mapped_column()
     due_date: Mapped[date | None] = mapped_column(sa.Date, index=True)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    # 超期 (overdue), the one definition: not 办结 and its committed date is before `today` (a
+    # service-time date, bot.clock.today()). An item due today is not overdue yet, and an item
+    # without a published time limit never is. Whether the case is still open is the caller's
+    # filter (a closed case's items are nobody's to chase). In Python on a row, in SQL on the
+    # class: `CaseItem.overdue_on(today)` is a WHERE condition.
+    @hybrid_method
+    def overdue_on(self, today: date) -> bool:
+        return self.state != ItemState.DONE and self.due_date is not None and self.due_date < today
+
+    @overdue_on.expression
+    def overdue_on(cls, today: date) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.state != ItemState.DONE, cls.due_date < today)  # NULL < today is not true
 
 
 class LedgerEntry(Base):

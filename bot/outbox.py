@@ -35,7 +35,3 @@ def queued_in(session: Session) -> list[Notification]:
     """The notifications enqueued through this session so far (a repeated event adds none)."""
     return list(session.info.get(_QUEUED, ()))
 
-
-def pending_for(session: Session, recipient: str) -> list[Notification]:
-    return list(session.scalars(sa.select(Notification).where(
-        Notification.recipient_openid == recipient, Notification.state == "pending").order_by(Notification.id)))

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import cases, clock, outbox
+from . import cases, clock, notify
 from .cases import CaseError
 from .config import Settings
 from .db import transaction
@@ -35,12 +35,13 @@ from .models import (
     WechatUser,
 )
 from .text_safety import xml_safe
+from .vocabulary import CASE_STATES, RATING_LEVELS, ActorKind, CaseState, Role
 from .workdays import WorkCalendar
 
-LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+LEVELS = RATING_LEVELS
 DIMENSIONS = {"efficiency": "效率", "attitude": "态度", "integrity": "廉洁"}
 BAD_AT_MOST = 2  # 不满意 and 非常不满意 are 差评
-AWAITING_STATES = ("delivered", "terminated")
+AWAITING_STATES = (CaseState.DELIVERED, CaseState.TERMINATED)
 MAX_REMINDERS = 2
 MAX_COMMENT = 500
 RECTIFICATION_STATES = {"open": "待回访", "visited": "已回访", "closed": "已办结"}
@@ -108,7 +109,7 @@ def may_correct(rating: Rating, settings: Settings, now: datetime | None = None)
 
 
 def region_supervisor(session: Session, region: str) -> Staff | None:
-    return session.scalar(sa.select(Staff).where(Staff.region == region, Staff.role == "supervisor",
+    return session.scalar(sa.select(Staff).where(Staff.region == region, Staff.role == Role.SUPERVISOR,
                                                  Staff.active.is_(True)).order_by(Staff.id).limit(1))
 
 
@@ -146,15 +147,15 @@ def record(session: Session, case: Case, openid: str, level: int, *, settings: S
     rating = rating_of(session, case)
     if rating is None:
         if case.state not in AWAITING_STATES:
-            raise RatingError(f"{case.number}目前「{cases.CASE_STATES[case.state]}」，服务送达或终止后才能评价")
+            raise RatingError(f"{case.number}目前「{CASE_STATES[case.state]}」，服务送达或终止后才能评价")
         rating = Rating(case_id=case.id, openid=openid, level=level, comment=comment, created_at=now,
                         updated_at=now, **scores)
         session.add(rating)
         session.flush()
-        if case.state == "delivered":
-            cases.transition(session, case, "rated", actor_kind="enterprise", actor_id=openid,
+        if case.state == CaseState.DELIVERED:
+            cases.transition(session, case, CaseState.RATED, actor_kind=ActorKind.ENTERPRISE, actor_id=openid,
                              detail=f"企业评价：{summary(rating)}")
-        cases.log(session, case, "rated", _rating_detail(rating), actor_kind="enterprise", actor_id=openid)
+        cases.log(session, case, "rated", _rating_detail(rating), actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
         outcome = Outcome(rating, changed=False)
     else:
         if not may_correct(rating, settings, now):
@@ -168,7 +169,7 @@ def record(session: Session, case: Case, openid: str, level: int, *, settings: S
             rating.comment = comment
         rating.updated_at = now
         cases.log(session, case, "rating_changed", f"企业修改评价：{before} → {summary(rating)}"
-                  + (f"；意见：{rating.comment}" if comment else ""), actor_kind="enterprise", actor_id=openid)
+                  + (f"；意见：{rating.comment}" if comment else ""), actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
         outcome = Outcome(rating, changed=True)
     if is_bad(rating.level):
         existing = session.scalar(sa.select(Rectification).where(Rectification.rating_id == rating.id))
@@ -203,7 +204,7 @@ def add_details(session: Session, case: Case, openid: str, *, settings: Settings
     parts = [f"{DIMENSIONS[k]}{v}" for k, v in changes.items() if k in DIMENSIONS]
     if "comment" in changes:
         parts.append(f"意见：{changes['comment']}")
-    cases.log(session, case, "rating_detail", "企业补充评价：" + " ".join(parts), actor_kind="enterprise",
+    cases.log(session, case, "rating_detail", "企业补充评价：" + " ".join(parts), actor_kind=ActorKind.ENTERPRISE,
               actor_id=openid)
     return rating
 
@@ -235,16 +236,10 @@ def open_rectification(session: Session, case: Case, rating: Rating, *, settings
     who = supervisor.name if supervisor else "主管（待指定）"
     cases.log(session, case, "rectification_opened",
               f"差评（{summary(rating)}）转整改 {rectification_number(rect.id)}，回访人：{who}，期限 {due:%Y-%m-%d}")
-    if supervisor is not None and supervisor.wechat_openid:
-        outbox.enqueue(
-            session, key=f"rectification:{case.number}:{rect.id}", recipient=supervisor.wechat_openid,
-            recipient_kind="staff", purpose="rectification", template="rectification", case_id=case.id,
-            text=(f"【差评整改】{case.number} {case.company_name}\n评价：{summary(rating)}"
-                  + (f"\n意见：{rating.comment[:200]}" if rating.comment else "")
-                  + f"\n请于{clock.date_text(due, today)}前回访企业（{case.contact_name}）并整改，在工作台「整改」中登记。"),
-            data={"number": case.number, "level": level_name(rating.level), "due": f"{due:%Y-%m-%d}"},
-            url=f"{console_url.rstrip('/')}/console/rectifications" if console_url else None,
-        )
+    if supervisor is not None:
+        notify.rectification_opened(session, case, rect, supervisor, rating_summary=summary(rating),
+                                    level=level_name(rating.level), comment=rating.comment, today=today,
+                                    console_url=console_url)
     return rect, supervisor
 
 
@@ -302,12 +297,7 @@ def close_rectification(session: Session, rect_id: int, staff: Staff, outcome: s
     cases.log(session, case, "rectification_closed",
               f"整改办结（{rectification_number(rect.id)}）：{outcome[:MAX_COMMENT]}",
               actor_kind=staff.role, actor_id=staff.username)
-    outbox.enqueue(session, key=f"rectification-closed:{case.number}:{rect.id}", recipient=case.applicant_openid,
-                   recipient_kind="enterprise", purpose="rectification_feedback", template="rectification_feedback",
-                   case_id=case.id,
-                   text=(f"【整改反馈】{case.number}\n感谢您的评价和意见。针对您反映的问题，我们已整改：{outcome[:300]}\n"
-                         f"如仍有意见，可直接在本公众号留言。"),
-                   data={"number": case.number, "outcome": outcome[:20]})
+    notify.rectification_feedback(session, case, rect, outcome)
     return rect
 
 
@@ -315,7 +305,7 @@ def close_rectification(session: Session, rect_id: int, staff: Staff, outcome: s
 
 def _reference_times(session: Session, unrated: list[Case]) -> dict[int, datetime]:
     """When each case was invited to rate: the invitation, else its 送达/终止 ledger line."""
-    numbers = {f"rating-invite:{c.number}": c.id for c in unrated}
+    numbers = {notify.rating_invitation_key(c.number): c.id for c in unrated}
     found = {numbers[key]: at for key, at in session.execute(
         sa.select(Notification.idempotency_key, Notification.created_at)
         .where(Notification.idempotency_key.in_(list(numbers))))}
@@ -327,14 +317,6 @@ def _reference_times(session: Session, unrated: list[Case]) -> dict[int, datetim
                 .group_by(LedgerEntry.case_id)):
             found[case_id] = at
     return {k: clock.as_utc(v) for k, v in found.items() if v is not None}
-
-
-def reminder_text(case: Case, nth: int) -> str:
-    what = "送达" if case.state == "delivered" else "终止"
-    scale = " ".join(f"{n} {name}" for n, name in LEVELS.items())
-    return (f"【评价提醒】{case.number}\n您的{case.mode}服务已{what}，还没有收到您的评价。"
-            f"直接回复数字即可（{scale}），也可以附上意见，如「5 服务很周到」。"
-            + ("这是最后一次提醒。" if nth >= MAX_REMINDERS else ""))
 
 
 def remind_unrated(sessions: sessionmaker[Session], settings: Settings, now: datetime | None = None) -> int:
@@ -352,7 +334,7 @@ def remind_unrated(sessions: sessionmaker[Session], settings: Settings, now: dat
         if not unrated:
             return 0
         refs = _reference_times(db, unrated)
-        keys = [f"rating-remind:{c.number}:{n}" for c in unrated for n in range(1, MAX_REMINDERS + 1)]
+        keys = [notify.rating_reminder_key(c.number, n) for c in unrated for n in range(1, MAX_REMINDERS + 1)]
         sent = {key: clock.as_utc(at) for key, at in db.execute(
             sa.select(Notification.idempotency_key, Notification.created_at)
             .where(Notification.idempotency_key.in_(keys)))}
@@ -361,15 +343,12 @@ def remind_unrated(sessions: sessionmaker[Session], settings: Settings, now: dat
             if last is None:
                 continue
             for nth in range(1, MAX_REMINDERS + 1):
-                key = f"rating-remind:{case.number}:{nth}"
+                key = notify.rating_reminder_key(case.number, nth)
                 if key in sent:
                     last = sent[key]
                     continue
                 if now - last >= gap:  # one reminder per case per run, spaced from the previous one
-                    n = outbox.enqueue(db, key=key, recipient=case.applicant_openid, recipient_kind="enterprise",
-                                       purpose="rating_reminder", template="rating", case_id=case.id,
-                                       text=reminder_text(case, nth),
-                                       data={"number": case.number, "project": case.project_name[:20]})
+                    n = notify.rating_reminder(db, case, nth, final=nth >= MAX_REMINDERS)
                     if n is not None:
                         n.created_at = now
                         cases.log(db, case, "rating_reminded", f"第{nth}次评价提醒")

@@ -52,12 +52,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import dispatcher, outbox, sla
-from .cases import OPEN_STATES, log
+from . import dispatcher, notify, sla
+from .cases import log
 from .clock import SERVICE_TZ, as_utc
 from .config import Settings
 from .db import make_engine, open_database, transaction
 from .models import Case, CaseItem, LedgerEntry, Notification, Staff, utcnow
+from .vocabulary import OPEN_STATES, CaseState, Role
 from .workdays import WorkCalendar, load_calendar
 
 logger = logging.getLogger(__name__)
@@ -120,25 +121,13 @@ class Jobs:
         with transaction(self.sessions) as db:
             _serialise(db, DIGEST_LOCK_KEY)
             supervisors = list(db.scalars(sa.select(Staff).where(
-                Staff.role == "supervisor", Staff.active.is_(True), Staff.wechat_openid.is_not(None))))
+                Staff.role == Role.SUPERVISOR, Staff.active.is_(True), Staff.wechat_openid.is_not(None))))
             figures = region_figures(db, today)
             queued = 0
             for supervisor in supervisors:
-                f = figures.get(supervisor.region, RegionFigures())
-                url = f"{self.settings.public_url}/console"
-                region = self.settings.region_name(supervisor.region)
-                text = (f"【每日简报】{today:%Y-%m-%d} {region}\n"
-                        f"在办案件：{f.open_cases}件（待分派{f.unassigned}件）\n"
-                        f"超期事项：{f.overdue_items}项\n"
-                        f"发送失败的通知：{f.dead_notifications}条\n"
-                        f"详情请登录工作台：{url}")
-                queued += outbox.enqueue(
-                    db, key=f"digest:{today}:{supervisor.id}", recipient=supervisor.wechat_openid,
-                    recipient_kind="staff", purpose="digest", text=text, template="digest", url=url,
-                    data={"date": today.isoformat(), "region": region, "open": str(f.open_cases),
-                          "overdue": str(f.overdue_items), "unassigned": str(f.unassigned),
-                          "dead": str(f.dead_notifications)},
-                ) is not None
+                queued += notify.daily_digest(
+                    db, supervisor, today, self.settings.region_name(supervisor.region),
+                    figures.get(supervisor.region, RegionFigures()), self.settings.public_url) is not None
         return queued
 
     def rating_reminders(self, now: datetime | None = None) -> int:
@@ -159,7 +148,7 @@ class Jobs:
             _serialise(db, ACCEPT_LOCK_KEY)
             waiting = db.execute(
                 sa.select(Case, Staff).outerjoin(Staff, Staff.id == Case.commissioner_id)
-                .where(Case.state == "applied", Case.created_at <= now - first).order_by(Case.id)).all()
+                .where(Case.state == CaseState.APPLIED, Case.created_at <= now - first).order_by(Case.id)).all()
             if not waiting:
                 return done
             escalated = set(db.scalars(sa.select(LedgerEntry.case_id).where(
@@ -194,7 +183,7 @@ def region_figures(db: Session, today) -> dict[str, RegionFigures]:
         "unassigned": sa.select(Case.region, sa.func.count()).where(open_case, Case.commissioner_id.is_(None)),
         "overdue_items": sa.select(Case.region, sa.func.count()).select_from(CaseItem)
         .join(Case, Case.id == CaseItem.case_id)
-        .where(open_case, CaseItem.state != "done", CaseItem.due_date < today),
+        .where(open_case, CaseItem.overdue_on(today)),
         # Dead pushes of open cases: the ones someone can still act on.
         "dead_notifications": sa.select(Case.region, sa.func.count()).select_from(Notification)
         .join(Case, Case.id == Notification.case_id).where(open_case, Notification.state == "dead"),
@@ -208,22 +197,15 @@ def region_figures(db: Session, today) -> dict[str, RegionFigures]:
 
 def _supervisors_by_region(db: Session, regions: set[str]) -> dict[str, list[Staff]]:
     out: dict[str, list[Staff]] = {}
-    for s in db.scalars(sa.select(Staff).where(Staff.region.in_(regions), Staff.role == "supervisor",
+    for s in db.scalars(sa.select(Staff).where(Staff.region.in_(regions), Staff.role == Role.SUPERVISOR,
                                                Staff.active.is_(True), Staff.wechat_openid.is_not(None))):
         out.setdefault(s.region, []).append(s)
     return out
 
 
 def _realert(db: Session, case: Case, commissioner: Staff, settings: Settings) -> bool:
-    return outbox.enqueue(
-        db, key=f"accept-remind:{case.number}:{commissioner.id}", recipient=commissioner.wechat_openid,
-        recipient_kind="staff", purpose="assignment_reminder", case_id=case.id,
-        text=(f"【待受理提醒】{case.number} 分派给您已超过{settings.accept_realert_minutes}分钟仍未受理\n"
-              f"{case.company_name}·{case.project_name}\n请尽快受理：回复「受理 {case.number}」或在工作台处理。"),
-        template="assignment",  # the same fields as the first alert: the same template serves
-        data={"number": case.number, "company": case.company_name[:20], "mode": case.mode},
-        url=f"{settings.public_url}/console/cases/{case.number}",
-    ) is not None
+    return notify.assignment_reminder(db, case, commissioner, settings.accept_realert_minutes,
+                                      settings.public_url) is not None
 
 
 def _escalate(db: Session, case: Case, commissioner: Staff | None, supervisors: list[Staff],
@@ -236,14 +218,7 @@ def _escalate(db: Session, case: Case, commissioner: Staff | None, supervisors: 
         why = f"专员{commissioner.name}超过{minutes}分钟仍未受理，请协调或改派"
         log(db, case, "escalated", f"超过{minutes}分钟未受理，已提醒主管")
     for supervisor in supervisors:
-        outbox.enqueue(
-            db, key=f"accept-escalate:{case.number}:{supervisor.id}", recipient=supervisor.wechat_openid,
-            recipient_kind="staff", purpose="accept_escalation", case_id=case.id,
-            text=f"【受理超时】{case.number}（{case.company_name}·{case.project_name}）{why}。",
-            template="accept_escalation",
-            data={"number": case.number, "company": case.company_name[:20], "reason": why[:20]},
-            url=f"{settings.public_url}/console/cases/{case.number}",
-        )
+        notify.acceptance_escalated(db, case, supervisor, why, settings.public_url)
 
 
 # ---------------------------------------------------------------------------------------------

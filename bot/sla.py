@@ -33,10 +33,10 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from .cases import OPEN_STATES
 from .clock import SERVICE_TZ
 from .config import Settings
 from .models import Case, CaseItem, LedgerEntry, Notification, Staff, utcnow
+from .vocabulary import OPEN_STATES, ActorKind, ItemState, RecipientKind, Role
 from .workdays import WorkCalendar
 
 # pg_advisory_xact_lock key: any constant unique to this job.
@@ -130,17 +130,12 @@ class _Queries:
     # -- building blocks --------------------------------------------------------------------
     def open_items(self, *columns) -> sa.Select:
         return (sa.select(*columns).select_from(CaseItem).join(Case, Case.id == CaseItem.case_id)
-                .where(CaseItem.state != "done", CaseItem.due_date.is_not(None),
+                .where(CaseItem.state != ItemState.DONE, CaseItem.due_date.is_not(None),
                        Case.state.in_(OPEN_STATES)))
 
     def _with_commissioner(self, select: sa.Select) -> sa.Select:
         c = self.commissioner
         return select.join(c, c.id == Case.commissioner_id).where(c.active.is_(True), c.wechat_openid.is_not(None))
-
-    def _with_supervisors(self, select: sa.Select) -> sa.Select:
-        s = self.supervisor
-        return select.join(s, sa.and_(s.region == Case.region, s.role == "supervisor")).where(
-            s.active.is_(True), s.wechat_openid.is_not(None))
 
     def key(self, kind: str, on: str | sa.ColumnElement, suffix=None) -> sa.ColumnElement:
         key = sa.literal(f"sla:{kind}:") + self.item_id + ":" + on
@@ -155,9 +150,9 @@ class _Queries:
     def console_url(self) -> sa.ColumnElement:
         return sa.literal(f"{self.settings.public_url}/console/cases/") + Case.number
 
-    def row(self, key, recipient, kind: str, purpose: str, text, url) -> list:
+    def row(self, key, recipient, kind: RecipientKind, purpose: str, text, url) -> list:
         """The SELECT list for NOTIFICATION_COLUMNS (Python defaults do not run in INSERT … SELECT)."""
-        return [key.label("idempotency_key"), recipient, sa.literal(kind), sa.literal(purpose), text,
+        return [key.label("idempotency_key"), recipient, sa.literal(kind, sa.String), sa.literal(purpose), text,
                 sa.literal(purpose), self.data(), url, Case.id, sa.literal("pending"), sa.literal(0),
                 self.now, self.now]
 
@@ -177,7 +172,7 @@ class _Queries:
         text = ("【临期提醒】" + Case.number + "「" + CaseItem.name + "」（" + CaseItem.department
                 + "）将于" + self.due + "到期，请跟进办理进度。")
         return self._with_commissioner(self.open_items(*self.row(
-            self.key("warn", d.today.isoformat()), self.commissioner.wechat_openid, "staff", "sla_warn",
+            self.key("warn", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_warn",
             text, self.console_url()))).where(CaseItem.due_date >= d.today, CaseItem.due_date <= d.warn_until)
 
     def urge_commissioners(self) -> sa.Select:
@@ -185,8 +180,8 @@ class _Queries:
         text = ("【催办】" + Case.number + "「" + CaseItem.name + "」已超过承诺时限（应于" + self.due
                 + "办结），请立即跟进并在工作台更新进度。")
         return self._with_commissioner(self.open_items(*self.row(
-            self.key("urge", d.today.isoformat()), self.commissioner.wechat_openid, "staff", "sla_urge",
-            text, self.console_url()))).where(CaseItem.due_date < d.today)
+            self.key("urge", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_urge",
+            text, self.console_url()))).where(CaseItem.overdue_on(d.today))
 
     def overdue_summary_to_supervisors(self) -> sa.Select:
         """One 超期汇总 a day per supervisor: how many items of the region are overdue, the oldest
@@ -197,27 +192,27 @@ class _Queries:
         today = self.dates.today.isoformat()
         overdue = (self.open_items(Case.region.label("region"), sa.func.count().label("n"),
                                    sa.func.min(CaseItem.due_date).label("oldest"))
-                   .where(CaseItem.due_date < self.dates.today).group_by(Case.region).subquery("overdue"))
+                   .where(CaseItem.overdue_on(self.dates.today)).group_by(Case.region).subquery("overdue"))
         count = sa.cast(overdue.c.n, sa.String)
         oldest = sa.cast(overdue.c.oldest, sa.String)
         key = sa.literal("sla:overdue:") + overdue.c.region + f":{today}:s" + sa.cast(s.id, sa.String)
         text = (sa.literal(f"【超期汇总】{today} 本辖区超期未办结事项") + count + "项，最早应于" + oldest
                 + "办结。请在工作台「挂图作战」查看并督办。")
         build = sa.func.json_build_object if self.dialect == "postgresql" else sa.func.json_object
-        return (sa.select(key, s.wechat_openid, sa.literal("staff"), sa.literal("sla_overdue"), text,
+        return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_overdue"), text,
                           sa.literal("sla_overdue"), build("date", today, "count", count, "oldest", oldest),
                           sa.literal(f"{self.settings.public_url}/console/dashboard"), sa.null(),
                           sa.literal("pending"), sa.literal(0), self.now, self.now)
                 .select_from(overdue)
-                .join(s, sa.and_(s.region == overdue.c.region, s.role == "supervisor"))
+                .join(s, sa.and_(s.region == overdue.c.region, s.role == Role.SUPERVISOR))
                 .where(s.active.is_(True), s.wechat_openid.is_not(None)))
 
     def apologise_to_enterprises(self) -> sa.Select:
         text = ("【致歉】您的项目「" + Case.project_name + "」（" + Case.number + "）中「" + CaseItem.name
                 + "」未能在承诺时限（" + self.due + "）内办结，非常抱歉。专员正在加紧催办，办结后第一时间告知您。")
         return self.open_items(*self.row(
-            self.key("apology", self.due), Case.applicant_openid, "enterprise", "sla_apology", text,
-            sa.null())).where(CaseItem.due_date < self.dates.today)
+            self.key("apology", self.due), Case.applicant_openid, RecipientKind.ENTERPRISE, "sla_apology", text,
+            sa.null())).where(CaseItem.overdue_on(self.dates.today))
 
     def escalation_ledger_lines(self) -> sa.Insert:
         already = sa.exists().where(LedgerEntry.case_id == CaseItem.case_id,
@@ -226,7 +221,7 @@ class _Queries:
                                     LedgerEntry.at >= CaseItem.due_date)
         m = self.settings.sla_escalate_workdays
         detail = ("「" + CaseItem.name + "」应于" + self.due + f"办结，超期已满{m}个工作日，升级至主管协调")
-        select = self.open_items(Case.id, CaseItem.id, self.now, sa.literal("system"), sa.null(),
+        select = self.open_items(Case.id, CaseItem.id, self.now, sa.literal(ActorKind.SYSTEM, sa.String), sa.null(),
                                  sa.literal("escalated"), detail, sa.null()).where(
             CaseItem.due_date <= self.dates.escalate_due_by, ~already)
         return sa.insert(LedgerEntry).from_select(
@@ -249,10 +244,10 @@ class _Queries:
         text = (sa.literal(f"【升级】{today} 本辖区新增") + items
                 + f"项事项超期已满{m}个工作日，已记入台账并升级，请在工作台「超期事项」中协调推进。")
         build = sa.func.json_build_object if self.dialect == "postgresql" else sa.func.json_object
-        return (sa.select(key, s.wechat_openid, sa.literal("staff"), sa.literal("sla_escalate"), text,
+        return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_escalate"), text,
                           sa.literal("sla_escalate"), build("date", today, "count", items),
                           sa.literal(f"{self.settings.public_url}/console"), sa.null(),
                           sa.literal("pending"), sa.literal(0), self.now, self.now)
                 .select_from(new_lines)
-                .join(s, sa.and_(s.region == new_lines.c.region, s.role == "supervisor"))
+                .join(s, sa.and_(s.region == new_lines.c.region, s.role == Role.SUPERVISOR))
                 .where(s.active.is_(True), s.wechat_openid.is_not(None)))

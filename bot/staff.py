@@ -17,10 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .cases import OPEN_STATES
 from .models import ApiToken, Case, Staff, utcnow
+from .vocabulary import OPEN_STATES, ROLES, Role
 
-ROLES = {"commissioner": "帮代办专员", "supervisor": "主管"}
 # What a token may do, beyond what its staff member may do in the console. Writing answers with
 # the case it changed, so "write" includes "read".
 SCOPES = {"read": "读取案件", "write": "更新事项进度"}
@@ -194,27 +193,27 @@ def tokens_of(session: Session, staff: Staff | None = None) -> list[ApiToken]:
 class DemoStaff:
     username: str
     name: str
-    role: str
+    role: Role
     region: str
 
 
 # Fictitious people, two commissioners and one supervisor per jurisdiction of the seed documents.
 DEMO_ROSTER: tuple[DemoStaff, ...] = (
-    DemoStaff("jiangbei-1", "周晓岚", "commissioner", "jiangbei"),
-    DemoStaff("jiangbei-2", "何俊峰", "commissioner", "jiangbei"),
-    DemoStaff("jiangbei-lead", "谭明远", "supervisor", "jiangbei"),
-    DemoStaff("yanjin-1", "郭雨晴", "commissioner", "yanjin"),
-    DemoStaff("yanjin-2", "孟凡超", "commissioner", "yanjin"),
-    DemoStaff("yanjin-lead", "宋立新", "supervisor", "yanjin"),
-    DemoStaff("yueyang-1", "彭思远", "commissioner", "yueyang"),
-    DemoStaff("yueyang-2", "易婷婷", "commissioner", "yueyang"),
-    DemoStaff("yueyang-lead", "欧阳华", "supervisor", "yueyang"),
-    DemoStaff("county_city-1", "陆佳怡", "commissioner", "county_city"),
-    DemoStaff("county_city-2", "顾文博", "commissioner", "county_city"),
-    DemoStaff("county_city-lead", "沈国平", "supervisor", "county_city"),
-    DemoStaff("donghu-1", "田雅琪", "commissioner", "donghu"),
-    DemoStaff("donghu-2", "龚志勇", "commissioner", "donghu"),
-    DemoStaff("donghu-lead", "万海燕", "supervisor", "donghu"),
+    DemoStaff("jiangbei-1", "周晓岚", Role.COMMISSIONER, "jiangbei"),
+    DemoStaff("jiangbei-2", "何俊峰", Role.COMMISSIONER, "jiangbei"),
+    DemoStaff("jiangbei-lead", "谭明远", Role.SUPERVISOR, "jiangbei"),
+    DemoStaff("yanjin-1", "郭雨晴", Role.COMMISSIONER, "yanjin"),
+    DemoStaff("yanjin-2", "孟凡超", Role.COMMISSIONER, "yanjin"),
+    DemoStaff("yanjin-lead", "宋立新", Role.SUPERVISOR, "yanjin"),
+    DemoStaff("yueyang-1", "彭思远", Role.COMMISSIONER, "yueyang"),
+    DemoStaff("yueyang-2", "易婷婷", Role.COMMISSIONER, "yueyang"),
+    DemoStaff("yueyang-lead", "欧阳华", Role.SUPERVISOR, "yueyang"),
+    DemoStaff("county_city-1", "陆佳怡", Role.COMMISSIONER, "county_city"),
+    DemoStaff("county_city-2", "顾文博", Role.COMMISSIONER, "county_city"),
+    DemoStaff("county_city-lead", "沈国平", Role.SUPERVISOR, "county_city"),
+    DemoStaff("donghu-1", "田雅琪", Role.COMMISSIONER, "donghu"),
+    DemoStaff("donghu-2", "龚志勇", Role.COMMISSIONER, "donghu"),
+    DemoStaff("donghu-lead", "万海燕", Role.SUPERVISOR, "donghu"),
 )
 DEMO_PASSWORD = "bangban-demo"
 

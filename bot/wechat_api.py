@@ -102,31 +102,6 @@ def classify_http_status(status: int | None) -> str:
     return PERMANENT
 
 
-class WeChatSendError(Exception):
-    category = PERMANENT
-
-    def __init__(self, errcode: int | None, errmsg: str):
-        super().__init__(f"{errcode}: {errmsg}")
-        self.errcode = errcode
-        self.errmsg = errmsg
-
-
-class RetryableSendError(WeChatSendError):
-    category = RETRY
-
-
-class FallbackSendError(WeChatSendError):
-    category = FALLBACK
-
-
-class PermanentSendError(WeChatSendError):
-    category = PERMANENT
-
-
-_ERROR_BY_CATEGORY = {RETRY: RetryableSendError, FALLBACK: FallbackSendError,
-                      PERMANENT: PermanentSendError}
-
-
 @dataclass(frozen=True)
 class SendResult:
     category: str
@@ -137,11 +112,6 @@ class SendResult:
     @property
     def ok(self) -> bool:
         return self.category == OK
-
-    def raise_for_status(self) -> "SendResult":
-        if not self.ok:
-            raise _ERROR_BY_CATEGORY[self.category](self.errcode, self.errmsg)
-        return self
 
 
 class TokenUnavailable(WeChatClientException):

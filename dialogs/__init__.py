@@ -2,27 +2,29 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.db import open_database
-from bot.kv import KV, make_kv
-from bot.workdays import WorkCalendar, load_calendar
+from bot.kv import KV
+from bot.workdays import WorkCalendar
 from knowledge import KnowledgeBase, Retriever
-from knowledge.cache import load_retriever
 
 from .actions import runtime
 from .manager import DialogManager, Turn
-from .state import ConversationStore
+from .services import Services, build_services
 
-__all__ = ["DialogManager", "Turn", "build_manager"]
+__all__ = ["DialogManager", "Services", "Turn", "build_manager", "build_services"]
 
 
-def build_manager(settings: Settings, kb: KnowledgeBase | None = None, kv: KV | None = None,
-                  retriever: Retriever | None = None, calendar: WorkCalendar | None = None) -> DialogManager:
-    """Wire the dialog manager and its actions to the knowledge base, state store and database."""
-    if retriever is None:
-        retriever = Retriever(kb) if kb is not None else load_retriever(settings.kb_cache_dir)
-    kb = kb or retriever.kb
-    sessions = open_database(settings.database_url)
-    runtime.configure(runtime.Runtime(settings, kb, retriever, sessions, calendar or load_calendar()))
-    return DialogManager(kb=kb, retriever=retriever,
-                         store=ConversationStore(kv or make_kv(settings.redis_url), ttl_s=settings.conversation_ttl_s),
-                         sessions=sessions, settings=settings)
+def build_manager(settings: Settings | None = None, kb: KnowledgeBase | None = None, kv: KV | None = None,
+                  retriever: Retriever | None = None, calendar: WorkCalendar | None = None, *,
+                  services: Services | None = None) -> DialogManager:
+    """The dialog manager on `services` (built from `settings` and the parts given when none are
+    handed in); `manager.services` is what it runs on, for whoever serves it (create_app)."""
+    if services is None:
+        if settings is None:
+            raise TypeError("build_manager needs settings or services")
+        services = build_services(settings, kb=kb, kv=kv, retriever=retriever, calendar=calendar)
+    # The actions that are not handed their services yet fall back to these (actions/runtime.py).
+    runtime.configure(services)
+    manager = DialogManager(kb=services.kb, retriever=services.retriever, store=services.store,
+                            sessions=services.sessions, settings=services.settings)
+    manager.services = services
+    return manager

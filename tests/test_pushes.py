@@ -72,7 +72,7 @@ def test_every_purpose_the_code_queues_has_a_chinese_name():
     written = set()
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        written |= set(re.findall(r'purpose="(\w+)"', text)) | set(re.findall(r'"(?:staff|enterprise)", "(\w+)"', text))
+        written |= set(re.findall(r'purpose="(\w+)"', text)) | set(re.findall(r'(?:"staff"|"enterprise"|RecipientKind\.STAFF|RecipientKind\.ENTERPRISE), "(\w+)"', text))
         written |= set(re.findall(r'literal\("(sla_\w+)"\)', text))
     assert {"urge", "rectification", "rectification_feedback", "sla_escalate", "sla_overdue", "late_reply"} <= written
     missing = {p for p in written if p not in push_labels.PURPOSE_NAMES}
@@ -88,7 +88,7 @@ def test_every_template_key_the_code_uses_is_described():
     for path in [p for d in ("bot", "dialogs", "webhook") for p in (REPO / d).rglob("*.py")]:
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'template="(\w+)"', text)) | set(re.findall(r'literal\("(sla_\w+)"\)', text))
-        used |= set(re.findall(r'"(?:staff|enterprise)", "(sla_\w+)"', text))  # bot/sla.py: template = purpose
+        used |= set(re.findall(r'(?:"staff"|"enterprise"|RecipientKind\.STAFF|RecipientKind\.ENTERPRISE), "(sla_\w+)"', text))  # bot/sla.py: template = purpose
     assert {"assignment", "rating", "digest", "sla_overdue", "sla_warn", "handoff_answer"} <= used
     assert used <= set(TEMPLATE_FIELDS), used - set(TEMPLATE_FIELDS)
     assert all(not LATIN.search(f.label) for fields in TEMPLATE_FIELDS.values() for f in fields)

@@ -17,7 +17,7 @@ from bot import cases, users
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
 from bot.models import Notification, Staff, utcnow
 from dialogs import texts
-from dialogs.actions import runtime, service
+from dialogs.actions import service
 
 NO_API = "http://127.0.0.1:9"  # configured, never sent to: nothing here runs the dispatcher
 CONTACT = "陈经理、13800000000"  # test_console.new_case's contact
@@ -27,9 +27,10 @@ pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
 @pytest.fixture()
 def app(console_app, monkeypatch):
-    # The console reads the app's settings per request, the chat's actions the runtime's: one
+    # The console reads the app's settings per request, the chat's actions their services': one
     # Official Account for both (monkeypatch undoes it for the next test's app).
-    monkeypatch.setattr(runtime.get(), "settings", runtime.get().settings)
+    services = console_app.extensions["bangban_services"]
+    monkeypatch.setattr(services, "settings", services.settings)
     return console_app
 
 
@@ -37,7 +38,7 @@ def configure(app, **changes):
     base = dict(wechat_appid=DEFAULT_APPID, wechat_secret=DEFAULT_SECRET, wechat_api_base=NO_API)
     settings = app.config["BANGBAN_SETTINGS"].with_(**{**base, **changes})
     app.config["BANGBAN_SETTINGS"] = settings
-    runtime.get().settings = settings
+    app.extensions["bangban_services"].settings = settings
     return settings
 
 
@@ -173,7 +174,7 @@ def test_closing_a_rectification_says_the_feedback_reaches_the_enterprise_only_w
         with db_of(app) as db:
             case = cases.by_number(db, number)
             case.state = "delivered"
-            ratings.record(db, case, openid, 1, settings=settings, calendar=runtime.get().calendar,
+            ratings.record(db, case, openid, 1, settings=settings, calendar=app.extensions["bangban_services"].calendar,
                            comment="专员回复太慢")
         with db_of(app) as db:
             rect = db.scalar(sa.select(Rectification).where(Rectification.case_id == case.id))

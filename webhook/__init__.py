@@ -12,8 +12,10 @@ from bot.logs import request_id, setup_logging
 
 
 def create_app(settings: Settings | None = None, manager=None) -> Flask:
-    """App factory: one place that wires settings, the dialog manager and the blueprints."""
-    from dialogs import build_manager
+    """App factory: one place that wires settings, the services (dialogs/services.py), the dialog
+    manager on them and the blueprints. A test hands in a manager from dialogs.build_manager,
+    and its services with it."""
+    from dialogs import build_manager, build_services
 
     from .chat import bp as chat_bp
     from .console import init_app as init_console
@@ -33,12 +35,14 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
         # outermost trusted proxy saw, not the proxy's own; nothing further out is believed.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     if manager is None:
-        manager = build_manager(settings)
+        manager = build_manager(services=build_services(settings))
         manager.warm()  # jieba and the intent model load now, not on the first user's message
+    services = manager.services
+    app.extensions["bangban_services"] = services  # the console's database, store and knowledge base
     app.extensions["bangban_dialogs"] = manager
     app.extensions["bangban_retry_guard"] = RetryGuard(
-        manager.store.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
-    app.extensions["bangban_nonce_guard"] = NonceGuard(manager.store.kv, window_s=settings.max_timestamp_skew_s)
+        services.kv, ttl_s=settings.dedup_ttl_s, wait_s=settings.reply_budget_s)
+    app.extensions["bangban_nonce_guard"] = NonceGuard(services.kv, window_s=settings.max_timestamp_skew_s)
     # Turns run on a small pool so a slow one can be answered asynchronously (webhook/wechat.py).
     app.extensions["bangban_turns"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="turn")
     app.url_map.converters["int"] = IdConverter  # before any route: an id beyond 32 bits is a 404
@@ -62,13 +66,13 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
 
         checks = {}
         try:
-            with manager.sessions() as db:
+            with services.sessions() as db:
                 db.execute(sa.text("select 1"))
             checks["database"] = "ok"
         except Exception as err:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unavailable: {err.__class__.__name__}"
         try:
-            manager.store.kv.ping()
+            services.kv.ping()
             checks["store"] = "ok"
         except StoreUnavailable:
             checks["store"] = "unavailable (degraded: no conversation state)"

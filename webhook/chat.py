@@ -62,7 +62,7 @@ def _over_rate(who: str, limit: int) -> bool:
     """A fixed window per visitor or address in the app's store (Redis when configured: shared by
     workers), hashed so the store holds neither in clear. Light on purpose: a lost count under a
     race only lets one more message through."""
-    kv = current_app.extensions["bangban_dialogs"].store.kv
+    kv = current_app.extensions["bangban_services"].kv
     bucket = int(time.time() // RATE_WINDOW_S)
     key = "chat-rate:" + hashlib.sha256(who.encode()).hexdigest()[:24] + f":{bucket}"
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Protocol
 
 from bot.kv import KV, StoreUnavailable
 
@@ -31,7 +32,24 @@ def retry_key(message) -> str:
     return f"wx:seen:{sender}:{getattr(message, 'create_time', '')}:{getattr(message, 'event', '')}"
 
 
+class ReplyGuard(Protocol):
+    """What answering a message once (webhook/wechat.py `_reply_once`) asks of a guard: claim the
+    message, or get the reply its first delivery was given; then record the reply, or release
+    the claim when answering failed."""
+
+    def claim(self, key: str) -> bool: ...
+
+    def done(self, key: str, reply: str) -> None: ...
+
+    def release(self, key: str) -> None: ...
+
+    def earlier_reply(self, key: str) -> str | None: ...
+
+
 class RetryGuard:
+    """The guard for events and other messages without a conversation turn: the marker lives in
+    the shared store."""
+
     def __init__(self, kv: KV, ttl_s: int, wait_s: float, poll_s: float = 0.05,
                  pending_ttl_s: float = PENDING_TTL_S):
         self.kv = kv
@@ -93,3 +111,7 @@ class RecognisedInTurn:
 
     def release(self, key: str) -> None:
         pass
+
+    def earlier_reply(self, key: str) -> str | None:
+        """Never asked (every delivery is claimed here): the turn gives a repeat its earlier reply."""
+        return None

@@ -20,7 +20,7 @@ from wechatpy.utils import check_signature
 from bot.kv import LockTimeout
 from dialogs import texts
 
-from .retry_guard import RecognisedInTurn, retry_key
+from .retry_guard import RecognisedInTurn, ReplyGuard, retry_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
@@ -120,7 +120,7 @@ def _reply_once(message) -> str:
     (dialogs/state.py), which spares two round trips to Redis on the commonest message; events
     and the rest have no conversation turn, so the retry guard marks them in the store."""
     key = retry_key(message)
-    guard = RECOGNISED_IN_TURN if message.type == "text" else current_app.extensions["bangban_retry_guard"]
+    guard: ReplyGuard = RECOGNISED_IN_TURN if message.type == "text" else current_app.extensions["bangban_retry_guard"]
     if not guard.claim(key):
         return guard.earlier_reply(key) or SUCCESS
     manager = current_app.extensions["bangban_dialogs"]
@@ -164,7 +164,7 @@ def _message_id(message) -> str:
 
 
 def _send_late(manager, message, key: str, future) -> None:
-    from bot import outbox
+    from bot import notify
     from bot.db import transaction
 
     if isinstance(future.exception(), LockTimeout):
@@ -178,5 +178,4 @@ def _send_late(manager, message, key: str, future) -> None:
     text = future.result()
     if text:
         with transaction(manager.sessions) as db:
-            outbox.enqueue(db, key=f"late:{key}", recipient=message.source, recipient_kind="enterprise",
-                           purpose="late_reply", text=text)
+            notify.late_reply(db, message.source, key, text)

@@ -1,51 +1,33 @@
-"""What the actions need (knowledge base, database, calendar, settings).
+"""The services (dialogs/services.py) of the rasa-sdk actions that are not handed theirs.
 
-In process, build_manager() configures it. Under the rasa-sdk action server
-(`python -m rasa_sdk --actions dialogs.actions`) nothing configured it, so the first action builds
-it from the environment, exactly as the webhook would.
+An action is given its services by whoever runs it: `ServiceAction(services)` (actions/service.py).
+One built without (rasa-sdk's executor makes every action class with no arguments) uses `get()`:
+under the action server (`python -m rasa_sdk --actions dialogs.actions`) that is the server's own,
+built from the environment on first use by the same builder as the webhook's; in process, the
+ones the last build_manager configured (the actions of manager.py's SERVICE_ACTIONS, of the
+application form and of the rating conversation, until they are handed theirs).
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
-from sqlalchemy.orm import Session, sessionmaker
+from bot.config import load_settings
 
-from bot.config import Settings
-from bot.workdays import WorkCalendar
-from knowledge import KnowledgeBase, Retriever
+from ..services import Services, build_services
 
-
-@dataclass
-class Runtime:
-    settings: Settings
-    kb: KnowledgeBase
-    retriever: Retriever
-    sessions: sessionmaker[Session]
-    calendar: WorkCalendar
-
-
-_current: Runtime | None = None
+_current: Services | None = None
 _guard = threading.Lock()
 
 
-def configure(runtime: Runtime) -> None:
+def configure(services: Services) -> None:
     global _current
-    _current = runtime
+    _current = services
 
 
-def get() -> Runtime:
+def get() -> Services:
     global _current
     if _current is None:
         with _guard:
             if _current is None:
-                from bot.config import load_settings
-                from bot.db import open_database
-                from bot.workdays import load_calendar
-                from knowledge.cache import load_retriever
-
-                settings = load_settings()
-                retriever = load_retriever(settings.kb_cache_dir)
-                _current = Runtime(settings, retriever.kb, retriever, open_database(settings.database_url),
-                                   load_calendar())
+                _current = build_services(load_settings())
     return _current

@@ -2,7 +2,8 @@
 
 `init_app(app)` is all create_app needs: it configures the session cookie and CSRF, and registers
 the console blueprint (auth.py: login and who may see what; cases.py: the pages and actions) and
-the API blueprint (api.py). Case changes themselves live in actions.py, shared by both.
+the API blueprint (api.py). Case changes themselves live in bot/case_actions.py, shared by both.
+Both reach the database and knowledge base through `services()`, what create_app built the app on.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from bot import clock
 from bot.config import Settings
+from dialogs.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,21 @@ def init_app(app: Flask) -> None:
         log.warning("SECRET_KEY is the development default: console sessions can be forged; set SECRET_KEY")
     csrf.init_app(app)
     app.extensions["bangban_login_throttle"] = throttle.LoginThrottle(
-        app.extensions["bangban_dialogs"].store.kv, per_account=settings.login_failures_per_account,
+        app.extensions["bangban_services"].kv, per_account=settings.login_failures_per_account,
         per_address=settings.login_failures_per_address)
     app.add_template_filter(china_time, "china_time")
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
 
 
+def services() -> Services:
+    """What create_app built the app on (dialogs/services.py): database, store, knowledge base."""
+    return current_app.extensions["bangban_services"]
+
+
 def sessions() -> sessionmaker[Session]:
-    """The app's database sessions (opened once by the dialog manager's wiring)."""
-    return current_app.extensions["bangban_dialogs"].sessions
+    """The app's database sessions."""
+    return services().sessions
 
 
 def settings() -> Settings:
@@ -60,7 +67,7 @@ def settings() -> Settings:
 
 def _catalogue(kind: str) -> dict:
     """Regions or stages of the knowledge base, for display names (empty if none is loaded)."""
-    return getattr(getattr(current_app.extensions["bangban_dialogs"], "kb", None), kind, {}) or {}
+    return getattr(services().kb, kind, {}) or {}
 
 
 def region_name(region_id: str) -> str:

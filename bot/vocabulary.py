@@ -1,0 +1,77 @@
+"""The words the service's records are written in: case and item states, staff roles, who acts
+and who is told. One StrEnum each, with the name people read.
+
+A StrEnum member is its string (`CaseState.APPLIED == "applied"`, the same hash, formatted and
+stored as the plain value), so the database, templates, JSON and tests keep reading the strings;
+code names the member, so a typo is an AttributeError rather than a state nobody ever reaches.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CaseState(StrEnum):
+    APPLIED = "applied"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    DELIVERED = "delivered"
+    RATED = "rated"
+    ARCHIVED = "archived"
+    TERMINATED = "terminated"
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    CORRECTION = "correction"
+    REVIEWING = "reviewing"
+    DONE = "done"
+
+
+class Role(StrEnum):
+    """A staff member's role (Staff.role)."""
+
+    COMMISSIONER = "commissioner"
+    SUPERVISOR = "supervisor"
+
+
+class ActorKind(StrEnum):
+    """Who wrote a ledger line (LedgerEntry.actor_kind): the enterprise, a staff member in their
+    role, or the system (the approval system's API, the scheduler's sweeps)."""
+
+    ENTERPRISE = "enterprise"
+    COMMISSIONER = "commissioner"
+    SUPERVISOR = "supervisor"
+    SYSTEM = "system"
+
+
+class RecipientKind(StrEnum):
+    """Whom a push is for (Notification.recipient_kind)."""
+
+    ENTERPRISE = "enterprise"
+    STAFF = "staff"
+
+
+# What people read for each state (console, exports, chat, pushes), in the state machine's order.
+CASE_STATES: dict[CaseState, str] = {
+    CaseState.APPLIED: "已申请", CaseState.ACCEPTED: "已受理", CaseState.IN_PROGRESS: "办理中",
+    CaseState.COMPLETED: "已办结", CaseState.DELIVERED: "已送达", CaseState.RATED: "已评价",
+    CaseState.ARCHIVED: "已归档", CaseState.TERMINATED: "已终止",
+}
+ITEM_STATES: dict[ItemState, str] = {
+    ItemState.PENDING: "待申报", ItemState.SUBMITTED: "已申报", ItemState.ACCEPTED: "已受理",
+    ItemState.CORRECTION: "需补正", ItemState.REVIEWING: "审批中", ItemState.DONE: "已办结",
+}
+ACTOR_KINDS: dict[ActorKind, str] = {
+    ActorKind.ENTERPRISE: "企业", ActorKind.COMMISSIONER: "专员", ActorKind.SUPERVISOR: "主管",
+    ActorKind.SYSTEM: "系统",
+}
+
+# A case still being handled: the service's promises (due dates, 催办, the SLA sweep) apply.
+OPEN_STATES: tuple[CaseState, ...] = (CaseState.APPLIED, CaseState.ACCEPTED, CaseState.IN_PROGRESS)
+ROLES: dict[Role, str] = {Role.COMMISSIONER: "帮代办专员", Role.SUPERVISOR: "主管"}
+
+# 好差评's national five levels (5 best), as the rating asks and every report shows them.
+RATING_LEVELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
