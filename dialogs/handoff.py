@@ -143,7 +143,7 @@ class HandoffDialog:
         if is_question(u.text) and len(clean(u.text)) > ANSWER_ONLY_MAX:  # 「东湖的，道路开口还要办啥」 answers and asks
             question += "\n" + u.text
         # None of ours, but the supervisor should know where it is.
-        handed = f"（项目在{reading.place}）{question}" if reading.place else question
+        handed = texts.HANDOFF_PLACE_NOTE.format(place=reading.place, question=question) if reading.place else question
         with transaction(self.sessions) as db:
             if reading.region:
                 users.set_region(db, user, reading.region)  # told once, never asked again
@@ -160,11 +160,12 @@ class HandoffDialog:
         h = handoffs.open_handoff(db, user, region, question, console_url=self.settings.public_url)
         if h.commissioner_id and (person := db.get(Staff, h.commissioner_id)) is not None:
             case = db.get(Case, h.case_id) if h.case_id else None
-            who = f"负责{case.number}的帮代办专员{person.name}" if case else f"帮代办专员{person.name}"
+            who = (texts.HANDOFF_TO_CASE_COMMISSIONER.format(number=case.number, name=person.name) if case
+                   else texts.HANDOFF_TO_COMMISSIONER.format(name=person.name))
         elif h.region in self.kb.regions:
-            who = f"{self.kb.regions[h.region].name}的帮代办专员"
+            who = texts.HANDOFF_TO_REGION.format(region=self.kb.regions[h.region].name)
         else:
-            who = "帮代办主管"
+            who = texts.HANDOFF_TO_SUPERVISOR
         shown = shown or question
         shown = shown if len(shown) <= QUOTE_MAX else shown[:QUOTE_MAX - 1] + "…"
         return texts.HANDOFF_OPENED.format(question=shown, who=who, id=h.id)

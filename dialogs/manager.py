@@ -263,7 +263,7 @@ class DialogManager:
         if u.intent in simple:
             return Turn(simple[u.intent], u.intent)
         if u.intent == "greet":
-            return Turn("您好！我是帮办通。\n" + texts.MENU, "greet")
+            return Turn(texts.GREETING, "greet")
         if u.intent in ("apply", "apply_bangban", "apply_daiban"):
             return self._start_form(user, u, state, region)
         intent = u.intent
@@ -372,8 +372,8 @@ class DialogManager:
         line = lines[n if n < 0 else n - 1]
         state["last_step"] = len(lines) if n < 0 else n
         source = entry.cited_answer().splitlines()[-1]
-        return Turn(f"{line}\n（{entry.title}，共{len(lines)}项；回复「{entry.title}」看全部）\n{source}",
-                    "consult", entry.topic)
+        return Turn(texts.STEP.format(line=line, title=entry.title, n=len(lines), source=source), "consult",
+                    entry.topic)
 
     def _step_after(self, text: str, state: dict, region: str | None) -> Turn | None:
         """「申请了之后呢」「受理以后呢」 right after a flow: the step after the one the user names."""
@@ -577,11 +577,11 @@ class DialogManager:
         for r in regions:
             c = self.contacts[r] or {}
             name = self.kb.regions[r].name if r in self.kb.regions else r
-            parts = [f"{label}：{c[key]}" for key, label in (("window", "窗口"), ("phone", "电话"), ("hours", "时间"))
-                     if c.get(key)]
+            parts = [texts.CONTACT_FIELD.format(label=label, value=c[key])
+                     for key, label in texts.CONTACT_FIELDS.items() if c.get(key)]
             if parts:
-                lines.append(f"{name}　" + "；".join(parts))
-        return ("\n\n当地公布的联系方式：\n" + "\n".join(lines)) if lines else ""
+                lines.append(texts.CONTACT_LINE.format(region=name, fields=texts.CONTACT_FIELD_SEPARATOR.join(parts)))
+        return "\n".join([texts.CONTACTS_HEAD, *lines]) if lines else ""
 
     def _select(self, user: str, number: int, menu: dict, state: dict, region: str | None) -> Turn:
         options = menu.get("options") or []
@@ -624,7 +624,7 @@ class DialogManager:
             users.mark_form(db, user, True)  # outlives an emptied Redis: see _profile
         turn = self.form.fill(user, slots, {k: v for k, v in prefill.items() if v})
         state["form"] = {"slots": turn.slots, "requested": turn.requested}
-        intro = texts.FORM_START.format(mode=mode or "帮办代办")
+        intro = texts.FORM_START.format(mode=mode or texts.FORM_EITHER_MODE)
         return Turn("\n".join([intro, *turn.messages]), u.intent)
 
     def _in_form(self, user: str, u: Understanding, state: dict) -> Turn:
@@ -648,7 +648,7 @@ class DialogManager:
             return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
         if u.intent == "human":
             question = (_handoff_question(u.text) or state.pop("unanswered", "")
-                        or f"填写申请时需要人工帮助（正在填写：{requested}）")
+                        or texts.HANDOFF_FROM_FORM.format(slot=requested))
             turn = self._handoff(user, question, state, slots.get("region"))
             return Turn(turn.reply + self._form_tail(state), "human")
         asking = is_question(u.text)

@@ -9,6 +9,8 @@ from bot.clock import date_text
 from bot.workdays import WorkCalendar
 from knowledge import KnowledgeBase
 
+from . import texts
+
 
 def item_plans(kb: KnowledgeBase, codes) -> list[ItemPlan]:
     return [ItemPlan(i.id, i.name, i.department, i.stage, i.time_limit_wd, i.after)
@@ -25,21 +27,22 @@ def later_items(kb: KnowledgeBase, stage: str, chosen) -> list[str]:
 def one_time_notice(kb: KnowledgeBase, codes, stage: str, start: date, calendar: WorkCalendar,
                     number: str | None = None) -> str:
     schedule: Schedule = plan_schedule(item_plans(kb, codes), start, calendar)
-    head = f"【一次性告知】{number + ' ' if number else ''}以下事项请一次准备齐全："
-    lines = [head]
+    lines = [texts.NOTICE_HEAD.format(number=number + " " if number else "")]
     for n, planned in enumerate(schedule.items, 1):
         item = kb.items[planned.plan.code]
-        limit = f"承诺时限约{item.time_limit_wd}个工作日" if item.time_limit_wd is not None else "时限以当地承诺为准"
-        when = f"，预计{date_text(planned.due)}前办结" if planned.due else ""
-        lines.append(f"{n}. {item.name}（{item.department}；{limit}{when}）")
+        limit = (texts.NOTICE_LIMIT.format(days=item.time_limit_wd) if item.time_limit_wd is not None
+                 else texts.NOTICE_LIMIT_LOCAL)
+        due = texts.NOTICE_DUE.format(date=date_text(planned.due)) if planned.due else ""
+        lines.append(texts.NOTICE_ITEM.format(n=n, item=item.name, department=item.department, limit=limit, due=due))
         if item.materials:
-            lines.append("   材料：" + "、".join(item.materials))
+            lines.append(texts.NOTICE_MATERIALS.format(materials=texts.NOTICE_LIST_SEPARATOR.join(item.materials)))
     if schedule.finish:
-        lines.append(f"按工作日推算，以上事项预计{schedule.finish:%Y年%m月%d日}前全部办结（已扣除法定节假日）。")
+        lines.append(texts.NOTICE_FINISH.format(finish=schedule.finish))
     if any(not calendar.covers(p.due) for p in schedule.items if p.due):
-        lines.append("（部分日期超出已公布的节假日安排，仅按周末推算。）")
+        lines.append(texts.NOTICE_BEYOND_CALENDAR)
     ahead = later_items(kb, stage, set(codes))
     if ahead:
-        lines.append("后续阶段还将涉及：" + "、".join(ahead[:8]) + ("等" if len(ahead) > 8 else "") + "。")
-    lines.append("以上材料为一般性清单，具体以审批部门办事指南为准；随时回复「我还要准备什么」可再次查看。")
+        lines.append(texts.NOTICE_AHEAD.format(items=texts.NOTICE_LIST_SEPARATOR.join(ahead[:8]),
+                                               more=texts.NOTICE_AHEAD_MORE if len(ahead) > 8 else ""))
+    lines.append(texts.NOTICE_FOOT)
     return "\n".join(lines)

@@ -140,7 +140,7 @@ def parse_dimensions(text: str) -> dict | str | None:
 
 
 def _case_line(i: int, case) -> str:
-    return f"{i}. {case.number} {case.project_name}（{cases.CASE_STATES[case.state]}）"
+    return T.CASE_LINE.format(i=i, number=case.number, project=case.project_name, state=cases.CASE_STATES[case.state])
 
 
 class ActionRating(Action):

@@ -17,6 +17,7 @@ MENU = (
     "3. 人工服务：回复「转人工」联系帮代办专员\n"
     "直接输入您的问题即可，例如「竣工验收备案要什么材料」。"
 )
+GREETING = "您好！我是帮办通。\n" + MENU
 
 THANKS = "不客气！还有其他问题随时问我。"
 FILLER = "我在呢😊 您可以直接问审批流程、材料、时限，比如「施工许可证要准备哪些材料」；也可以回复「申请帮办」「我的申请」或「菜单」。"
@@ -39,6 +40,14 @@ FIGURE_MISSING = "您问的{what}，收录的文件里没有写明（可回复�
 OTHER_PLACE_GENERAL = "{place}的具体规定我们没有收录，下面是国家层面的一般规定，具体以当地公布为准："
 MENU_EXPIRED = "这个编号已经过期了，请直接输入您的问题。"
 MENU_OUT_OF_RANGE = "请回复列表中的数字（1-{n}），或直接输入您的问题。"
+# One line of a numbered answer (「第二步呢」), with where the rest is and the answer's source.
+STEP = "{line}\n（{title}，共{n}项；回复「{title}」看全部）\n{source}"
+# After a contact answer: the channels the operator configured (BANGBAN_CONTACTS), one line a region.
+CONTACTS_HEAD = "\n\n当地公布的联系方式："
+CONTACT_FIELDS = {"window": "窗口", "phone": "电话", "hours": "时间"}
+CONTACT_FIELD = "{label}：{value}"
+CONTACT_FIELD_SEPARATOR = "；"
+CONTACT_LINE = "{region}　{fields}"
 
 UNSURE = (
     "抱歉，这个问题我暂时答不准，不想给您错误的信息。\n"
@@ -55,6 +64,15 @@ HANDOFF_REGION_AGAIN = "抱歉，没有认出您说的地区。请回复数字�
 HANDOFF_REGION_GUESS = "您说的是「{region}」吗？是的话请回复「是」，不是请回复数字："
 HANDOFF_REGION_TAIL = "不在以上地区？回复「其他」，由帮代办主管为您答复。回复「取消」则不转人工。"
 HANDOFF_REGION_CANCELLED = "好的，这次先不转人工。有问题随时问我，需要时再回复「转人工」。"
+# Who the question went to ({who} of HANDOFF_OPENED).
+HANDOFF_TO_CASE_COMMISSIONER = "负责{number}的帮代办专员{name}"
+HANDOFF_TO_COMMISSIONER = "帮代办专员{name}"
+HANDOFF_TO_REGION = "{region}的帮代办专员"
+HANDOFF_TO_SUPERVISOR = "帮代办主管"
+# What the person answering reads (the console's 转人工 card), written by the chat: where a
+# project none of ours is, and what someone filling in the form asks with a bare 「转人工」.
+HANDOFF_PLACE_NOTE = "（项目在{place}）{question}"
+HANDOFF_FROM_FORM = "填写申请时需要人工帮助（正在填写：{slot}）"
 
 ASK_REGION_HEAD = "这个问题各地规定不同。请问您的项目在哪个地区？请回复数字："
 ASK_REGION_TAIL = "不在以上地区？回复「其他」，我给您一般性的说明。"

@@ -2,6 +2,7 @@
 the system restarts."""
 
 FORM_START = "好的，我们在线提交{mode}申请，不用跑窗口、不用打电话。共十来个问题，随时回复「取消」退出，回复「修改+项目」更正。"
+FORM_EITHER_MODE = "帮办代办"  # {mode} of FORM_START before the user has chosen
 FORM_CANCELLED = "已取消本次申请，您填写的信息没有提交。需要时回复「申请帮办」或「申请代办」重新开始。"
 FORM_RESUME = "（继续填写申请）"
 FORM_QUESTION_UNSURE = "这个问题我暂时答不准。申请提交后可以回复「转人工」请专员解答，也可以现在回复「转人工」。"

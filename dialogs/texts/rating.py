@@ -9,6 +9,7 @@ ASK_LEVEL_AGAIN = "没看懂您的评价😅 请回复 1-5 的数字或对应文
 GIVE_UP = "先不评价也没关系，想评价时随时回复「评价」。"
 
 ASK_CASE = "您有{n}个服务可以评价，请回复序号选择：\n{lines}"
+CASE_LINE = "{i}. {number} {project}（{state}）"
 ASK_CASE_AGAIN = "请回复 1-{n} 的序号选择要评价的服务，或回复「取消」。"
 
 RECORDED = "已记录：{number} 评价「{level}」。"

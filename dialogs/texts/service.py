@@ -12,3 +12,17 @@ URGE_RECORDED = "已记录您的催办（{when}）。您的申请正在分派专
 URGE_ALREADY = "今天已经为您催办过{number}了（{when}），专员正在跟进，请耐心等待；紧急情况可回复「转人工」。"
 URGE_NOTHING = "{number}目前没有在办的事项需要催办。"
 NOT_STAFF = "这条指令只供帮代办专员使用。"
+
+# 一次性告知 (dialogs/notice.py): every item ahead, with materials, department and expected dates.
+NOTICE_HEAD = "【一次性告知】{number}以下事项请一次准备齐全："
+NOTICE_ITEM = "{n}. {item}（{department}；{limit}{due}）"
+NOTICE_LIMIT = "承诺时限约{days}个工作日"
+NOTICE_LIMIT_LOCAL = "时限以当地承诺为准"
+NOTICE_DUE = "，预计{date}前办结"
+NOTICE_MATERIALS = "   材料：{materials}"
+NOTICE_LIST_SEPARATOR = "、"
+NOTICE_FINISH = "按工作日推算，以上事项预计{finish:%Y年%m月%d日}前全部办结（已扣除法定节假日）。"
+NOTICE_BEYOND_CALENDAR = "（部分日期超出已公布的节假日安排，仅按周末推算。）"
+NOTICE_AHEAD = "后续阶段还将涉及：{items}{more}。"
+NOTICE_AHEAD_MORE = "等"
+NOTICE_FOOT = "以上材料为一般性清单，具体以审批部门办事指南为准；随时回复「我还要准备什么」可再次查看。"
