@@ -62,6 +62,7 @@ from .clock import as_utc
 from .config import Settings
 from .db import transaction
 from .models import Notification, WechatUser, utcnow
+from .vocabulary import RecipientKind
 from .wechat_api import FALLBACK, RETRY, SendResult
 
 logger = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def claim_batch(sessions: sessionmaker[Session], now: datetime, batch: int,
                        Notification.attempts)
             .execution_options(synchronize_session=False)
         ).all()
-        enterprise = {r.recipient_openid for r in rows if r.recipient_kind == "enterprise"}
+        enterprise = {r.recipient_openid for r in rows if r.recipient_kind == RecipientKind.ENTERPRISE}
         windows = _open_windows(db, enterprise, now)
     claimed = [Claimed(**row._asdict(), window_open=row.recipient_openid in windows) for row in rows]
     return sorted(claimed, key=lambda c: c.id)
@@ -193,7 +194,7 @@ def channels_for(n: Claimed, settings: Settings) -> list[str]:
 
 def _channels(recipient_kind: str, template: str | None, window_open: bool, settings: Settings) -> list[str]:
     has_template = bool(template and settings.wechat_templates.get(template))
-    if recipient_kind != "enterprise":
+    if recipient_kind != RecipientKind.ENTERPRISE:
         # Staff: the window is not looked up; a closed one answers 45015 and the row goes dead.
         return [TEMPLATE] if has_template else [CUSTOM]
     channels = [CUSTOM] if window_open else []
@@ -278,7 +279,7 @@ def deliver(n: Claimed, client, settings: Settings, quota_exhausted: bool = Fals
 
 def _no_channel_reason(n: Claimed) -> str:
     key = n.template or n.purpose
-    if n.recipient_kind == "enterprise":
+    if n.recipient_kind == RecipientKind.ENTERPRISE:
         window = "customer-service window closed" if n.window_open else "outside the 48 h customer-service window"
         return f"no channel left: {window} and no template or subscribe message configured for '{key}'"
     return f"no channel left: staff outside the 48 h window and no template configured for '{key}'"

@@ -5,9 +5,9 @@ Called inside the transaction that makes the change, so the push exists exactly 
 does. Every text says the case number, what happened and what to do next; the idempotency key
 names the event, so calling a function twice for the same event queues one push.
 
-`template` is the purpose key the dispatcher maps to a template id (Settings.wechat_templates);
-`data` holds short fields (≤ 20 characters, WeChat's template limit) for that fallback form
-(bot/push_templates.py lists each purpose's fields).
+`template` is the key the dispatcher maps to a template id (Settings.wechat_templates), the
+purpose unless a function names another; `data` holds short fields (≤ 20 characters, WeChat's
+template limit) for that fallback form (bot/push_templates.py lists each template's fields).
 
 The one exception is the SLA sweep's pushes (临期提醒, 催办, 超期汇总, 致歉, 升级): a sweep may queue
 tens of thousands at once, so bot/sla.py writes each kind as a single INSERT … SELECT, its text

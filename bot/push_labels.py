@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .clock import as_utc, local_text
+from .vocabulary import RecipientKind
 
 PURPOSE_NAMES = {
     # to the enterprise
@@ -26,7 +27,7 @@ PURPOSE_NAMES = {
     "sla_warn": "临期提醒", "sla_urge": "超期催办", "sla_overdue": "超期汇总", "sla_escalate": "超期升级",
     "digest": "每日简报",
 }
-RECIPIENT_NAMES = {"enterprise": "企业", "staff": "工作人员"}
+RECIPIENT_NAMES = {RecipientKind.ENTERPRISE: "企业", RecipientKind.STAFF: "工作人员"}
 STATE_NAMES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}
 CHANNEL_NAMES = {"custom": "客服消息", "template": "模板消息", "subscribe": "订阅消息"}
 
@@ -92,7 +93,7 @@ _TELL_COLLEAGUE = "紧急事项请当面或电话告知该工作人员"
 def explain_failure(last_error: str | None, recipient_kind: str, template: str | None = None,
                     attempts: int = 0) -> Explanation:
     """Why a dead push failed and what the reader should do, for a push meant for `recipient_kind`."""
-    enterprise = recipient_kind == "enterprise"
+    enterprise = recipient_kind == RecipientKind.ENTERPRISE
     tell = _TELL_ENTERPRISE if enterprise else _TELL_COLLEAGUE
     who = "企业" if enterprise else "该工作人员"
     template_name = f"「{purpose_name(template)}」" if template else "这类"
@@ -152,11 +153,11 @@ def explain_waiting(*, attempts: int, last_error: str | None, next_attempt_at: d
 
 
 # -- after a console action: will the push just queued reach its person? --------------------
-def reach_notice(obstacle: str, audience: str, template: str | None, *, contact: str = "",
+def reach_notice(obstacle: str, audience: RecipientKind, template: str | None, *, contact: str = "",
                  phone: str = "") -> str:
     """What to say for a push that cannot reach its recipient (bot.dispatcher.obstacles)."""
     template_name = f"「{purpose_name(template)}」" if template else "相应的"
-    if audience == "enterprise":
+    if audience == RecipientKind.ENTERPRISE:
         who = "、".join(p for p in (contact, phone) if p)
         tell = f"请电话告知企业{f'（{who}）' if who else ''}。"
         why = {
@@ -173,6 +174,6 @@ def reach_notice(obstacle: str, audience: str, template: str | None, *, contact:
     return why + "请另行告知专员。"
 
 
-def nobody_queued(audience: str) -> str:
+def nobody_queued(audience: RecipientKind) -> str:
     """No push was queued for `audience`: for staff, the person has no WeChat bound."""
-    return "" if audience == "enterprise" else "该专员未绑定微信，收不到提醒，请另行告知。"
+    return "" if audience == RecipientKind.ENTERPRISE else "该专员未绑定微信，收不到提醒，请另行告知。"

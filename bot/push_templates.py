@@ -2,10 +2,9 @@
 
 A template key is what a Notification's `template` names and WECHAT_TEMPLATE_IDS maps to the id
 of a template in 公众号后台 → 模板消息 (several purposes may share one key: the 待受理提醒 uses the
-分派 template). The fields are what bot/notify.py (every push) and bot/sla.py (the sweep's, built in
-SQL) put in `data`; `required` ones are filled by every push of
-that key (an optional one, like a 快递单号, is empty for some), so an account's template may
-insist on them. The labels are how the field reads to a person (the web chat shows a template
+分派 template). The fields are what bot/notify.py (every push) and bot/sla.py (the sweep's, built
+in SQL) put in `data`; `required` ones are filled by every push of that key (an optional one,
+like a 快递单号, is empty for some), so an account's template may insist on them. The labels are how the field reads to a person (the web chat shows a template
 message with them, as WeChat shows a template's keywords).
 """
 from __future__ import annotations

@@ -243,8 +243,9 @@ def open_rectification(session: Session, case: Case, rating: Rating, *, settings
     return rect, supervisor
 
 
-def open_rectifications(session: Session, region: str, include_closed: bool = False) -> list[tuple]:
-    """(Rectification, Case, Rating, supervisor or None) of the region, earliest due first."""
+def rectifications_of_region(session: Session, region: str, include_closed: bool = False) -> list[tuple]:
+    """(Rectification, Case, Rating, supervisor or None) of the region, earliest due first: the
+    open ones (待回访, 已回访), and with `include_closed` the 已办结 ones too."""
     stmt = (sa.select(Rectification, Case, Rating, Staff).join(Case, Case.id == Rectification.case_id)
             .join(Rating, Rating.id == Rectification.rating_id)
             .outerjoin(Staff, Staff.id == Rectification.supervisor_id).where(Case.region == region))

@@ -16,9 +16,11 @@ from . import dispatcher, outbox
 from .config import Settings
 from .models import Case, Notification
 from .push_labels import nobody_queued, reach_notice
+from .vocabulary import RecipientKind
 
 
-def notice(db: Session, case: Case | None, settings: Settings, told: str, audience: str = "enterprise",
+def notice(db: Session, case: Case | None, settings: Settings, told: str,
+           audience: RecipientKind = RecipientKind.ENTERPRISE,
            rows: Sequence[Notification] | None = None) -> str:
     """`told` when the pushes to `audience` (those queued in this session, or `rows`) can all
     reach their person now; otherwise what stands in the way of the first that cannot, and what

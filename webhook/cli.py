@@ -11,6 +11,7 @@ import sys
 import uuid
 
 from bot.config import load_settings
+from bot.vocabulary import OPEN_STATES, ROLES, ActorKind, CaseState, ItemState, Role
 
 
 def _manager(settings):
@@ -337,11 +338,11 @@ _DEMO_STAGE_ITEMS = {
 _DEMO_CONTACTS = ["陈明", "李娜", "王磊", "张静", "刘洋", "杨帆", "赵敏", "黄涛", "周婷", "吴刚"]
 # (final state, how many days ago it was submitted (range), the story's twist)
 _DEMO_STORIES = [
-    ("applied", (0, 1), None), ("accepted", (1, 3), None), ("in_progress", (2, 6), None),
-    ("in_progress", (3, 6), "correction"), ("in_progress", (18, 26), "overdue"), ("completed", (10, 20), None),
-    ("delivered", (12, 22), None), ("rated", (15, 28), "good"), ("archived", (20, 30), "good"),
-    ("archived", (18, 29), "bad"), ("terminated", (8, 25), None), ("archived", (22, 30), "good"),
-    ("rated", (6, 14), "good"),
+    (CaseState.APPLIED, (0, 1), None), (CaseState.ACCEPTED, (1, 3), None), (CaseState.IN_PROGRESS, (2, 6), None),
+    (CaseState.IN_PROGRESS, (3, 6), "correction"), (CaseState.IN_PROGRESS, (18, 26), "overdue"),
+    (CaseState.COMPLETED, (10, 20), None), (CaseState.DELIVERED, (12, 22), None), (CaseState.RATED, (15, 28), "good"),
+    (CaseState.ARCHIVED, (20, 30), "good"), (CaseState.ARCHIVED, (18, 29), "bad"),
+    (CaseState.TERMINATED, (8, 25), None), (CaseState.ARCHIVED, (22, 30), "good"), (CaseState.RATED, (6, 14), "good"),
 ]
 _DEMO_BAD_REGIONS = ("jiangbei", "yueyang", "donghu")  # a few bad ratings, not one in every region
 _DEMO_GOOD_COMMENTS = ["专员全程跟进，材料一次就过了", "响应很快，少跑了好几趟", "服务热情，解释清楚", None]
@@ -417,10 +418,10 @@ def _demo_seed_case(db, kb, calendar, settings, rng, region, n, story, now, lead
 def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, clock_, step, stamp):
     from datetime import timedelta
 
-    from bot import case_actions, cases, users
+    from bot import case_actions, cases, ratings, users
     from bot.clock import SERVICE_TZ
     from bot.identifiers import check_credit_code, check_project_code
-    from bot.models import Rating, Rectification, Staff
+    from bot.models import Staff
     from dialogs.notice import item_plans
 
 
@@ -456,7 +457,7 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
                         console_url=settings.public_url)
     case.created_at = start
     stamp(case, start)
-    if final == "applied":
+    if final == CaseState.APPLIED:
         return case
     commissioner = db.get(Staff, case.commissioner_id)
     actor = case_actions.Actor.person(commissioner)
@@ -469,17 +470,17 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
                                                 "上门走访项目现场，梳理审批事项和办理顺序",
                                                 "组织企业与审批部门会商，明确申报路径"]), actor)
     stamp(case, t)
-    if final == "accepted":
+    if final == CaseState.ACCEPTED:
         return case
     items = cases.items_of(db, case)
-    finished = final not in ("in_progress", "terminated")
+    finished = final not in (CaseState.IN_PROGRESS, CaseState.TERMINATED)
     for k, item in enumerate(items):
-        path = ["submitted", "accepted", "reviewing", "done"]
+        path = [ItemState.SUBMITTED, ItemState.ACCEPTED, ItemState.REVIEWING, ItemState.DONE]
         if not finished:
-            path = path[:rng.randint(1, 3)] if twist != "overdue" else ["submitted", "accepted", "reviewing"]
+            path = path[:rng.randint(1, 3)] if twist != "overdue" else path[:3]
         for to in path:
             t = step(rng.uniform(0.04, 0.12))
-            if to == "reviewing" and ((twist == "correction" and k == 0) or (finished and rng.random() < 0.25)):
+            if to == ItemState.REVIEWING and ((twist == "correction" and k == 0) or (finished and rng.random() < 0.25)):
                 due = (t + timedelta(days=5)).astimezone(SERVICE_TZ).date()
                 case_actions.request_correction(db, case, item.id, rng.choice(
                     ["建设资金落实承诺书（需法定代表人签字）", "施工合同副本缺少骑缝章", "总平面图比例不符合要求，请重新出图",
@@ -491,15 +492,15 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
                 t = step(rng.uniform(0.04, 0.1))
             case_actions.move_item(db, case, item.id, to, actor, console_url=settings.public_url)
             stamp(case, t, item)
-    if final == "in_progress":
+    if final == CaseState.IN_PROGRESS:
         return case
-    if final == "terminated":
+    if final == CaseState.TERMINATED:
         t = step(0.3)
         case_actions.terminate(db, case, rng.choice(["项目不具备条件", "企业主动终止"]), actor)
         case.closed_at = t
         stamp(case, t)
         t = step(0.4)
-        cases.transition(db, case, "archived", actor_kind=actor.kind, actor_id=actor.id,
+        cases.transition(db, case, CaseState.ARCHIVED, actor_kind=actor.kind, actor_id=actor.id,
                          detail="终止案件立卷归档，材料已退还企业")
         stamp(case, t)
         return case
@@ -507,41 +508,23 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
     case_actions.complete(db, case, actor)
     case.closed_at = t
     stamp(case, t)
-    if final == "completed":
+    if final == CaseState.COMPLETED:
         return case
     t = step(0.2)
     method = rng.choice(["上门", "邮寄", "电子证照"])
     case_actions.deliver(db, case, method, actor,
                          tracking_number=f"SF{rng.randint(10**11, 10**12 - 1)}" if method == "邮寄" else "")
     stamp(case, t)
-    if final == "delivered":
+    if final == CaseState.DELIVERED:
         return case
     t = step(0.25)
     level = rng.choice([4, 5, 5, 5]) if twist == "good" else rng.choice([1, 2])
     near = lambda: max(1, min(5, level + rng.choice([-1, 0, 0, 1])))  # noqa: E731
     comment = rng.choice(_DEMO_GOOD_COMMENTS if level >= 3 else _DEMO_BAD_COMMENTS)
-    try:  # the rating service, when present, records it as the chat does (and opens 整改 for a bad one)
-        from bot import ratings as rating_service
-        record = rating_service.record
-    except (ImportError, AttributeError):
-        record = None
-    if record is not None:
-        record(db, case, openid, level, settings=settings, calendar=calendar, efficiency=near(),
-               attitude=near(), integrity=max(level, 4), comment=comment, now=t, console_url=settings.public_url)
-        stamp(case, t)
-        return _demo_archive(db, case, actor, final, step, stamp, lead)
-    rating = Rating(case_id=case.id, openid=openid, level=level, efficiency=near(), attitude=near(),
-                    integrity=max(level, 4), comment=comment, created_at=t, updated_at=t)
-    db.add(rating)
-    cases.transition(db, case, "rated", actor_kind="enterprise", actor_id=openid,
-                     detail=f"企业评价：{['', '非常不满意', '不满意', '基本满意', '满意', '非常满意'][level]}"
-                     + (f"（{comment}）" if comment else ""))
+    # Rated as the chat rates (a bad rating opens its 整改).
+    ratings.record(db, case, openid, level, settings=settings, calendar=calendar, efficiency=near(),
+                   attitude=near(), integrity=max(level, 4), comment=comment, now=t, console_url=settings.public_url)
     stamp(case, t)
-    if level <= 2:
-        db.flush()
-        db.add(Rectification(case_id=case.id, rating_id=rating.id, supervisor_id=lead.id if lead else None,
-                             due_date=calendar.add_workdays(t.astimezone(SERVICE_TZ).date(), 5),
-                             state="open", created_at=t))
     return _demo_archive(db, case, actor, final, step, stamp, lead)
 
 
@@ -551,7 +534,7 @@ def _demo_archive(db, case, actor, final, step, stamp, lead):
     from bot import cases, ratings
     from bot.models import Rectification
 
-    if final == "archived":
+    if final == CaseState.ARCHIVED:
         # A bad rating's 整改 is followed up before the record is archived (archiving waits for it).
         for rect_id in db.scalars(sa.select(Rectification.id).where(
                 Rectification.case_id == case.id, Rectification.state != "closed")):
@@ -562,7 +545,7 @@ def _demo_archive(db, case, actor, final, step, stamp, lead):
             ratings.close_rectification(db, rect_id, lead, "已约谈专员并明确补正材料一次告知，企业表示认可", now=t)
             stamp(case, t)
         t = step(0.5)
-        cases.transition(db, case, "archived", actor_kind=actor.kind, actor_id=actor.id,
+        cases.transition(db, case, CaseState.ARCHIVED, actor_kind=actor.kind, actor_id=actor.id,
                          detail="服务记录、材料清单、评价结果立卷归档")
         stamp(case, t)
     return case
@@ -635,15 +618,15 @@ def _demo_first_commissioner_next(db, region: str, lead, settings) -> int:
     from bot import case_actions, cases
     from bot.models import Case, Staff
 
-    first = db.scalar(sa.select(Staff).where(Staff.region == region, Staff.role == "commissioner",
+    first = db.scalar(sa.select(Staff).where(Staff.region == region, Staff.role == Role.COMMISSIONER,
                                              Staff.active.is_(True), Staff.username == f"{region}-1"))
     if first is None or lead is None:
         return 0
     moved = 0
     while (picked := cases.pick_commissioner(db, region)) is not None and picked.id != first.id:
         # The first commissioner's newest open case that is not yet accepted, else the newest one.
-        case = db.scalar(sa.select(Case).where(Case.commissioner_id == first.id, Case.state.in_(cases.OPEN_STATES))
-                         .order_by((Case.state == "applied").desc(), Case.created_at.desc()).limit(1))
+        case = db.scalar(sa.select(Case).where(Case.commissioner_id == first.id, Case.state.in_(OPEN_STATES))
+                         .order_by((Case.state == CaseState.APPLIED).desc(), Case.created_at.desc()).limit(1))
         if case is None:
             break
         case_actions.assign(db, case, picked.id, case_actions.Actor.person(lead), console_url=settings.public_url)
@@ -709,7 +692,7 @@ def cmd_demo(args) -> int:
     added = 0
     for region in regions:
         rng = random.Random(f"bangban-demo-{region}")
-        lead = next((s for s in roster if s.region == region and s.role == "supervisor"), None)
+        lead = next((s for s in roster if s.region == region and s.role == Role.SUPERVISOR), None)
         for n, story in enumerate(_DEMO_STORIES):
             # Every case draws from its own seeded generator, so a rerun fills gaps identically.
             case_rng = random.Random(f"{region}-{n}-{rng.random()}")
@@ -725,8 +708,7 @@ def cmd_demo(args) -> int:
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
         states = dict(db.execute(sa.select(Case.state, sa.func.count(Case.id)).where(demo).group_by(Case.state)).all())
         overdue = db.scalar(sa.select(sa.func.count(CaseItem.id)).join(Case, Case.id == CaseItem.case_id).where(
-            demo, Case.state.in_(("accepted", "in_progress")), CaseItem.state != "done",
-            CaseItem.due_date < clock.today()))
+            demo, Case.state.in_((CaseState.ACCEPTED, CaseState.IN_PROGRESS)), CaseItem.overdue_on(clock.today())))
         ratings = db.execute(sa.select(Rating.level).join(Case, Case.id == Rating.case_id).where(demo)).scalars().all()
         pending = db.scalar(sa.select(sa.func.count(Notification.id)).where(Notification.state == "pending"))
     if added:
@@ -805,7 +787,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = st.add_parser("add", help="add a commissioner or supervisor")
     s.add_argument("username")
     s.add_argument("--name", required=True)
-    s.add_argument("--role", required=True, choices=["commissioner", "supervisor"])
+    s.add_argument("--role", required=True, choices=list(ROLES))
     s.add_argument("--region", required=True, help="region id, e.g. donghu")
     s.add_argument("--openid", help="their WeChat openid, for alerts")
     s.add_argument("--password", help="login password (asked for when omitted)")

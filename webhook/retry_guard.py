@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.kv import KV, StoreUnavailable
 
@@ -32,6 +32,7 @@ def retry_key(message) -> str:
     return f"wx:seen:{sender}:{getattr(message, 'create_time', '')}:{getattr(message, 'event', '')}"
 
 
+@runtime_checkable
 class ReplyGuard(Protocol):
     """What answering a message once (webhook/wechat.py `_reply_once`) asks of a guard: claim the
     message, or get the reply its first delivery was given; then record the reply, or release

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from bot import staff as accounts
-from bot.cases import OPEN_STATES
 from bot.db import transaction
 from bot.models import Case, Staff
+from bot.vocabulary import OPEN_STATES, ROLES, Role
 
 from . import bp, sessions
 from .auth import remember, staff_scope
@@ -42,7 +42,7 @@ def change_password():
 
 
 def _supervisor_only() -> None:
-    if g.staff.role != "supervisor":
+    if g.staff.role != Role.SUPERVISOR:
         abort(403, description="人员管理仅限主管使用。")
 
 
@@ -56,7 +56,7 @@ def staff_list():
         rows = db.execute(sa.select(Staff, open_cases, staff_scope(g.staff))
                           .where(Staff.region == g.staff.region)
                           .order_by(Staff.role, Staff.active.desc(), Staff.username)).all()
-    return render_template("console/staff.html", rows=rows, roles=accounts.ROLES)
+    return render_template("console/staff.html", rows=rows, roles=ROLES)
 
 
 @bp.post("/staff/<int:staff_id>/deactivate")

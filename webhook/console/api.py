@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from bot import case_actions as actions
 from bot import cases
 from bot.case_actions import Actor
-from bot.cases import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseError
+from bot.cases import CaseError
 from bot.clock import today as china_today
 from bot.db import transaction
 from bot.models import Case, CaseItem, Staff
 from bot.staff import verify_token
+from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, ItemState
 
 from ..params import int_arg, json_body
 from . import china_time, sessions, settings
@@ -105,7 +106,7 @@ def item_json(item: CaseItem, today: date) -> dict:
         "id": item.id, "code": item.item_code, "name": item.name, "department": item.department,
         "state": item.state, "state_label": ITEM_STATES[item.state],
         "due_date": item.due_date.isoformat() if item.due_date else None,
-        "overdue": bool(item.due_date and item.state != "done" and item.due_date < today),
+        "overdue": item.overdue_on(today),
         "updated_at": _iso(item.updated_at),
     }
 
@@ -170,7 +171,7 @@ def update_item(number: str, item_id: int):
     if to not in ITEM_STATES:
         return _error(400, "bad_request", "state 取值不正确", allowed=list(ITEM_STATES))
     due = None
-    if to == "correction":
+    if to == ItemState.CORRECTION:
         try:
             due = date.fromisoformat(str(body.get("due", "")))
         except ValueError:
@@ -179,13 +180,13 @@ def update_item(number: str, item_id: int):
     try:
         with transaction(sessions()) as db:
             case = _visible_case(db, number, for_update=True)
-            if not may(g.api_staff, "correction" if to == "correction" else "item"):
+            if not may(g.api_staff, "correction" if to == ItemState.CORRECTION else "item"):
                 abort(403, description="事项进度由承办专员更新；主管的令牌只能读取案件。")
             item = db.get(CaseItem, item_id)
             if item is None or item.case_id != case.id:
                 abort(404)
             changed = item.state != to
-            if changed and to == "correction":
+            if changed and to == ItemState.CORRECTION:
                 actions.request_correction(db, case, item_id, str(body.get("missing", "")), due, actor,
                                            console_url=settings().public_url)
             elif changed:

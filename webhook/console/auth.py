@@ -29,7 +29,8 @@ from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
 from bot.models import Case, Staff
-from bot.staff import ROLES, authenticate, end_sessions
+from bot.staff import authenticate, end_sessions
+from bot.vocabulary import ROLES, Role
 
 from . import bp, csrf, region_name, sessions
 from .throttle import LoginThrottle
@@ -160,16 +161,16 @@ def logout():
 # A commissioner works their own cases; a supervisor oversees the region and may leave a 督办
 # note or hand a case to another commissioner, but the case work itself is the commissioner's.
 ACTIONS_BY_ROLE = {
-    "commissioner": {"accept", "item", "correction", "note", "complete", "deliver", "terminate", "resend"},
-    "supervisor": {"note", "assign", "resend"},
+    Role.COMMISSIONER: {"accept", "item", "correction", "note", "complete", "deliver", "terminate", "resend"},
+    Role.SUPERVISOR: {"note", "assign", "resend"},
 }
 
 
 def case_scope(staff: Staff):
     """The SQL condition for the cases `staff` may see."""
-    if staff.role == "supervisor":
+    if staff.role == Role.SUPERVISOR:
         return Case.region == staff.region
-    if staff.role == "commissioner":
+    if staff.role == Role.COMMISSIONER:
         return Case.commissioner_id == staff.id
     return sa.false()
 
@@ -194,6 +195,6 @@ def may(staff: Staff, action: str) -> bool:
 def staff_scope(staff: Staff):
     """The SQL condition for the accounts `staff` may manage (deactivate): a supervisor, the
     commissioners of their own region; nobody else, anyone."""
-    if staff.role == "supervisor":
-        return sa.and_(Staff.region == staff.region, Staff.role == "commissioner")
+    if staff.role == Role.SUPERVISOR:
+        return sa.and_(Staff.region == staff.region, Staff.role == Role.COMMISSIONER)
     return sa.false()

@@ -1,6 +1,6 @@
 """Console pages: 我的案件 (list, filter, search), the case page, and the action forms.
 
-Views only parse the form, check who may act and hand over to actions.py inside one transaction;
+Views only parse the form, check who may act and hand over to bot/case_actions.py inside one transaction;
 a refused change (CaseError) rolls everything back and comes back as a flash message.
 """
 from __future__ import annotations
@@ -17,18 +17,12 @@ from bot import case_actions as actions
 from bot import cases, push_labels, reach
 from bot import resend as resend_push
 from bot.case_actions import Actor
-from bot.cases import (
-    CASE_STATES,
-    ITEM_STATES,
-    ITEM_TRANSITIONS,
-    OPEN_STATES,
-    TERMINATION_REASONS,
-    CaseError,
-)
+from bot.cases import ITEM_TRANSITIONS, TERMINATION_REASONS, CaseError
 from bot.clock import today as china_today
 from bot.db import transaction
 from bot.models import Case, CaseItem, Notification, Staff, utcnow
 from bot.notify import DELIVERY_METHODS
+from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, ItemState, RecipientKind
 
 from ..params import MAX_ID, MAX_INT, int_arg
 from . import bp, region_name, sessions, settings, stage_name
@@ -36,7 +30,6 @@ from .auth import case_or_404, case_scope, may
 
 PAGE_SIZE = 30
 STATE_FILTERS = {"": "全部", "open": "未结（办理中）", **CASE_STATES}
-ACTOR_KINDS = {"enterprise": "企业", "commissioner": "专员", "supervisor": "主管", "system": "系统"}
 
 
 def _number_arg(values, name: str, label: str, default: int | None, *, at_most: int) -> int | None:
@@ -68,7 +61,7 @@ def case_list():
     page = max(1, _number_arg(request.args, "page", "页码", 1, at_most=MAX_INT // PAGE_SIZE) or 1)
     today = china_today()
     overdue = (sa.select(sa.func.count(CaseItem.id))
-               .where(CaseItem.case_id == Case.id, CaseItem.state != "done", CaseItem.due_date < today)
+               .where(CaseItem.case_id == Case.id, CaseItem.overdue_on(today))
                .correlate(Case).scalar_subquery())
     stmt = (sa.select(Case, overdue.label("overdue"), Staff.name.label("commissioner"))
             .outerjoin(Staff, Staff.id == Case.commissioner_id).where(case_scope(g.staff)))
@@ -98,14 +91,15 @@ def case_page(number: str):
         ledger = cases.ledger_of(db, case)
         pushes = _pushes(db, case)
         commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
-        actor_ids = {e.actor_id for e in ledger if e.actor_kind in ("commissioner", "supervisor")}
+        actor_ids = {e.actor_id for e in ledger if e.actor_kind in (ActorKind.COMMISSIONER, ActorKind.SUPERVISOR)}
         names = dict(db.execute(sa.select(Staff.username, Staff.name).where(Staff.username.in_(actor_ids))).all())
         candidates = actions.regional_commissioners(db, case.region) if may(g.staff, "assign") else []
     rows = [{
         "item": item,
-        "overdue_days": (today - item.due_date).days if item.due_date and item.state != "done" and item.due_date < today else 0,
-        "next_states": [(s, ITEM_STATES[s]) for s in ITEM_STATES if s in ITEM_TRANSITIONS[item.state] and s != "correction"],
-        "can_correct": "correction" in ITEM_TRANSITIONS[item.state],
+        "overdue_days": (today - item.due_date).days if item.overdue_on(today) else 0,
+        "next_states": [(s, ITEM_STATES[s]) for s in ITEM_STATES
+                        if s in ITEM_TRANSITIONS[item.state] and s != ItemState.CORRECTION],
+        "can_correct": ItemState.CORRECTION in ITEM_TRANSITIONS[item.state],
     } for item in items]
     return render_template(
         "console/case.html", case=case, rows=rows, ledger=ledger, pushes=pushes,
@@ -139,7 +133,7 @@ def _pushes(db: Session, case: Case) -> list[dict]:
 # -- actions ------------------------------------------------------------------------------
 
 def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None], done: str | Callable[[], str],
-         told: str = "", audience: str = "enterprise"):
+         told: str = "", audience: RecipientKind = RecipientKind.ENTERPRISE):
     """One action = one transaction; a refusal changes nothing and is shown as a flash message.
     `told` ends the message when the action's push to `audience` can reach them (「已通知企业。」)."""
     try:
@@ -225,7 +219,7 @@ def assign(number: str):
             raise CaseError("请选择要分派的专员")
         actions.assign(db, case, commissioner_id, actor, console_url=settings().public_url)
 
-    return _act(number, "assign", change, "已分派。", told="专员会收到提醒。", audience="staff")
+    return _act(number, "assign", change, "已分派。", told="专员会收到提醒。", audience=RecipientKind.STAFF)
 
 
 @bp.post("/cases/<number>/pushes/<int:notification_id>/resend")

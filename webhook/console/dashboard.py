@@ -6,36 +6,31 @@ module parses the filters, checks the role and renders.
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, g, render_template, request
+from flask import Response, abort, g, render_template, request
 
 from bot import dashboard as figures
 from bot import exports
 from bot.clock import today as china_today
 from bot.models import Case
-from bot.workdays import WorkCalendar, load_calendar
+from bot.vocabulary import Role
+from bot.workdays import WorkCalendar
 
 from ..params import date_arg
-from . import bp, charts, region_name, sessions, stage_name
+from . import bp, charts, region_name, services, sessions, stage_name
 from .auth import case_or_404, case_scope
 
 MAX_DUE_WITHIN = 30
 
 
 def require_supervisor() -> None:
-    if g.staff.role != "supervisor":
+    if g.staff.role != Role.SUPERVISOR:
         abort(403, description="挂图作战和导出仅限主管使用。")
 
 
-@lru_cache(maxsize=1)
-def _default_calendar() -> WorkCalendar:
-    return load_calendar()
-
-
 def calendar() -> WorkCalendar:
-    return current_app.config.get("BANGBAN_CALENDAR") or _default_calendar()
+    return services().calendar
 
 
 def parse_filters(db) -> tuple[figures.Filters, list[tuple[int, str]]]:

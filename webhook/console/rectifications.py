@@ -6,12 +6,13 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from bot import clock, ratings, reach
 from bot.db import transaction
 from bot.models import Case, Staff
+from bot.vocabulary import Role
 
 from . import bp, sessions, settings
 
 
 def _supervisor_only() -> None:
-    if g.staff.role != "supervisor":
+    if g.staff.role != Role.SUPERVISOR:
         abort(403, description="整改与回访由主管办理。")
 
 
@@ -20,7 +21,7 @@ def rectification_list():
     _supervisor_only()
     show = request.args.get("show", "open")
     with transaction(sessions()) as db:
-        rows = ratings.open_rectifications(db, g.staff.region, include_closed=show == "all")
+        rows = ratings.rectifications_of_region(db, g.staff.region, include_closed=show == "all")
     return render_template("console/rectifications.html", rows=rows, show=show, today=clock.today(),
                            levels=ratings.LEVELS, states=ratings.RECTIFICATION_STATES, summary=ratings.summary,
                            number=ratings.rectification_number)
