@@ -19,3 +19,11 @@ def test_the_flat_names_are_unambiguous():
 
 def test_ratings_own_names_stay_in_their_module():
     assert texts.rating.THANKS != texts.THANKS  # 「感谢您的评价」 is not the chat's 「不客气」
+
+
+def test_the_form_asks_every_slot_from_its_table():
+    """The form's questions and its messages for a wrong answer are data, one entry a slot."""
+    from dialogs.actions.application import SLOTS
+
+    assert set(texts.QUESTIONS) == set(SLOTS) == set(texts.INVALID)
+    assert all(texts.QUESTIONS[s] and texts.INVALID[s] for s in SLOTS)

@@ -88,41 +88,25 @@ def item_options(kb, stage: str) -> list[tuple[str, str]]:
     return [(i.id, i.name) for i in kb.items.values() if i.stage == stage]
 
 
+# The numbered choices a slot's question lists ({options} of texts.QUESTIONS).
+_CHOICES = {
+    "region": lambda kb, slots: [r.name for r in kb.regions.values()],
+    "investment_type": lambda kb, slots: INVESTMENT_TYPES,
+    "project_kind": lambda kb, slots: PROJECT_KINDS,
+    "stage": lambda kb, slots: [name for _, name in stage_options(kb)],
+    "items": lambda kb, slots: [name for _, name in item_options(kb, slots.get("stage") or "")],
+}
+
+
 def prompt(slot: str, slots: dict) -> str:
-    """The question for `slot`, with the choices the user can answer by number."""
+    """The question for `slot` (texts.QUESTIONS), with the choices the user can answer by number."""
     kb = runtime.get().kb
-    if slot == "service_mode":
-        return "请选择服务方式：\n1. 帮办（专员指导您准备材料、跟踪催办，您自己申报）\n2. 代办（签委托协议，专员代您申报、跑办）\n不确定可回复「区别」。"
-    if slot == "region":
-        return "项目在哪个地区？（帮代办按属地提供）请回复数字：\n" + _numbered(r.name for r in kb.regions.values())
-    if slot == "company_name":
-        return "请输入项目单位（企业）全称，与营业执照一致："
-    if slot == "credit_code":
-        return "请输入企业的18位统一社会信用代码（营业执照上可以找到）："
-    if slot == "project_name":
-        return "请输入项目名称："
-    if slot == "project_code":
-        return "项目已在投资项目在线审批监管平台赋码的，请输入项目代码（如 2020-420118-47-03-012345）；还没有请回复「无」。"
-    if slot == "investment_type":
-        return "项目的投资类型是？\n" + _numbered(INVESTMENT_TYPES)
-    if slot == "key_project":
-        return "是否为市、区（县）确定的重点项目或招商引资项目？回复「是」或「否」。"
-    if slot == "project_kind":
-        return "项目属于哪一类？\n" + _numbered(PROJECT_KINDS)
-    if slot == "stage":
-        return "项目目前处在哪个审批阶段？\n" + _numbered(name for _, name in stage_options(kb))
-    if slot == "items":
-        options = item_options(kb, slots.get("stage") or "")
-        return ("需要帮您办理哪些事项？可多选，如「1 3」，或回复「全部」：\n" + _numbered(n for _, n in options))
-    if slot == "contact_name":
-        return "请留下项目经办人（联系人）姓名："
-    if slot == "contact_phone":
-        return "联系电话（手机或座机，专员会与您联系）；不方便留可以回复「跳过」。"
-    if slot == "agreement":
-        return texts.AGREEMENT_TERMS
+    fields = {}
+    if slot in _CHOICES:
+        fields["options"] = _numbered(_CHOICES[slot](kb, slots))
     if slot == "confirmed":
-        return summary(slots) + "\n\n信息无误请回复「确认」提交；需要修改请回复「修改+项目」，如「修改联系人」。"
-    return ""
+        fields["summary"] = summary(slots)
+    return texts.QUESTIONS.get(slot, "").format(**fields)
 
 
 def summary(slots: dict) -> str:
@@ -130,22 +114,25 @@ def summary(slots: dict) -> str:
     region = kb.regions.get(slots.get("region") or "")
     stage = kb.stages.get(slots.get("stage") or "")
     names = [kb.items[c].name for c in slots.get("items") or [] if c in kb.items]
-    lines = [
-        f"请核对您的{slots.get('service_mode') or ''}申请：",
-        f"地区：{region.name if region else '-'}",
-        f"单位：{slots.get('company_name') or '-'}",
-        f"信用代码：{slots.get('credit_code') or '-'}",
-        f"项目：{slots.get('project_name') or '-'}",
-        f"项目代码：{slots.get('project_code') or '暂无'}",
-        f"投资类型：{slots.get('investment_type') or '-'}；重点项目：{'是' if slots.get('key_project') else '否'}",
-        f"项目类型：{slots.get('project_kind') or '-'}",
-        f"阶段：{stage.name if stage else '-'}",
-        f"事项：{'、'.join(names) or '-'}",
-        f"联系人：{slots.get('contact_name') or '-'}  电话：{slots.get('contact_phone') or '未留'}",
-    ]
+    blank = texts.SUMMARY_BLANK
+    text = texts.SUMMARY.format(
+        mode=slots.get("service_mode") or "", region=region.name if region else blank,
+        company=slots.get("company_name") or blank, credit_code=slots.get("credit_code") or blank,
+        project=slots.get("project_name") or blank,
+        project_code=slots.get("project_code") or texts.SUMMARY_NO_PROJECT_CODE,
+        investment_type=slots.get("investment_type") or blank,
+        key_project=texts.SUMMARY_KEY_PROJECT[bool(slots.get("key_project"))],
+        project_kind=slots.get("project_kind") or blank, stage=stage.name if stage else blank,
+        items=texts.SUMMARY_ITEM_SEPARATOR.join(names) or blank, contact_name=slots.get("contact_name") or blank,
+        contact_phone=slots.get("contact_phone") or texts.SUMMARY_NO_PHONE)
     if slots.get("service_mode") == "代办" and slots.get("agreement"):
-        lines.append("委托协议：已同意")
-    return "\n".join(lines)
+        text += "\n" + texts.SUMMARY_AGREED
+    return text
+
+
+def _invalid(dispatcher: CollectingDispatcher, slot: str, **fields) -> None:
+    """Say what is wrong with the answer to `slot` (texts.INVALID)."""
+    dispatcher.utter_message(text=texts.INVALID[slot].format(**fields))
 
 
 def scope_problem(region_id: str, investment_type: str | None, project_kind: str | None) -> str | None:
@@ -157,7 +144,7 @@ def scope_problem(region_id: str, investment_type: str | None, project_kind: str
         for value in (project_kind, investment_type):
             if value and (value in excluded or excluded in value):
                 return texts.INELIGIBLE.format(region=region.name, excluded=excluded,
-                                               source=region.source.cite() if region.source else "当地实施方案")
+                                               source=region.source.cite() if region.source else texts.INELIGIBLE_SOURCE)
     return None
 
 
@@ -189,7 +176,7 @@ class ValidateApplicationForm(FormValidationAction):
         if any(w in c for w in ("区别", "不同", "不确定", "不知道", "哪个好", "有啥不一样")):
             dispatcher.utter_message(text=texts.MODE_DIFFERENCE)
         else:
-            dispatcher.utter_message(text="请回复 1（帮办）或 2（代办）。")
+            _invalid(dispatcher, "service_mode")
         return {"service_mode": None}
 
     def validate_region(self, value, dispatcher, tracker, domain):
@@ -201,27 +188,27 @@ class ValidateApplicationForm(FormValidationAction):
         region = ids[n - 1] if n and 1 <= n <= len(ids) else kb.find_region(str(value))
         if region:
             return {"region": region}
-        dispatcher.utter_message(text=f"目前支持以下地区，请回复数字 1-{len(ids)}。不在其中的，请咨询当地政务服务中心。")
+        _invalid(dispatcher, "region", n=len(ids))
         return {"region": None}
 
     def validate_company_name(self, value, dispatcher, tracker, domain):
         name = re.sub(r"\s+", "", str(value)).strip("：:，,。")
         if not 4 <= len(name) <= 60 or not re.search(r"[\u4e00-\u9fff]", name) or re.fullmatch(r"[\d\W]+", name):
-            dispatcher.utter_message(text="请填写企业的完整名称（4-60个字，与营业执照一致），例如「武汉某某科技有限公司」。")
+            _invalid(dispatcher, "company_name")
             return {"company_name": None}
         return {"company_name": name}
 
     def validate_credit_code(self, value, dispatcher, tracker, domain):
         result = check_credit_code(str(value))
         if not result.ok:
-            dispatcher.utter_message(text=result.error)
+            _invalid(dispatcher, "credit_code", error=result.error)
             return {"credit_code": None}
         return {"credit_code": result.value}
 
     def validate_project_name(self, value, dispatcher, tracker, domain):
         name = str(value).strip().strip("：:，,。")
         if not 2 <= len(name) <= 100:
-            dispatcher.utter_message(text="项目名称请控制在2-100个字。")
+            _invalid(dispatcher, "project_name")
             return {"project_name": None}
         return {"project_name": name}
 
@@ -230,14 +217,14 @@ class ValidateApplicationForm(FormValidationAction):
             return {"project_code": OPTIONAL_NONE}
         result = check_project_code(str(value))
         if not result.ok:
-            dispatcher.utter_message(text=result.error + " 如果还没有项目代码，请回复「无」。")
+            _invalid(dispatcher, "project_code", error=result.error)
             return {"project_code": None}
         return {"project_code": result.value}
 
     def validate_investment_type(self, value, dispatcher, tracker, domain):
         choice = _pick(str(value), INVESTMENT_TYPES) or ("社会投资" if "企业投资" in str(value) else None)
         if not choice:
-            dispatcher.utter_message(text="请回复 1（社会投资）或 2（政府投资）。")
+            _invalid(dispatcher, "investment_type")
             return {"investment_type": None}
         problem = scope_problem(tracker.get_slot("region") or "", choice, None)
         if problem:
@@ -253,13 +240,13 @@ class ValidateApplicationForm(FormValidationAction):
             return {"key_project": False}
         if c in YES or "重点" in c or "招商" in c or menu_number(c) == 1:
             return {"key_project": True}
-        dispatcher.utter_message(text="请回复「是」或「否」。")
+        _invalid(dispatcher, "key_project")
         return {"key_project": None}
 
     def validate_project_kind(self, value, dispatcher, tracker, domain):
         choice = _pick(str(value), PROJECT_KINDS) or ("经营性房地产开发" if "房地产" in str(value) else None)
         if not choice:
-            dispatcher.utter_message(text=f"请回复数字 1-{len(PROJECT_KINDS)} 选择项目类型。")
+            _invalid(dispatcher, "project_kind", n=len(PROJECT_KINDS))
             return {"project_kind": None}
         problem = scope_problem(tracker.get_slot("region") or "", None, choice)
         if problem:
@@ -277,7 +264,7 @@ class ValidateApplicationForm(FormValidationAction):
             for sid, stage in kb.stages.items():
                 if any(clean(a) in clean(str(value)) for a in stage.aliases if a):
                     return {"stage": sid, "items": None}
-            dispatcher.utter_message(text=f"请回复数字 1-{len(options)} 选择阶段。")
+            _invalid(dispatcher, "stage", n=len(options))
             return {"stage": None}
         return {"stage": next(sid for sid, n in options if n == name), "items": None}
 
@@ -296,14 +283,14 @@ class ValidateApplicationForm(FormValidationAction):
                       if clean(name) in clean(text) or any(clean(a) in clean(text) for a in kb.items[code].aliases if len(a) > 1)]
         bad = [n for n in numbers if not 1 <= n <= len(options)]
         if not chosen or bad:
-            dispatcher.utter_message(text=f"请回复列表中的数字（1-{len(options)}），多个用空格隔开，或回复「全部」。")
+            _invalid(dispatcher, "items", n=len(options))
             return {"items": None}
         return {"items": list(dict.fromkeys(chosen))}
 
     def validate_contact_name(self, value, dispatcher, tracker, domain):
         name = re.sub(r"\s+", "", str(value)).strip("：:，,。")
         if not 2 <= len(name) <= 20 or re.search(r"\d", name):
-            dispatcher.utter_message(text="请填写联系人姓名（2-20个字，不含数字），例如「陈经理」或「陈明」。")
+            _invalid(dispatcher, "contact_name")
             return {"contact_name": None}
         return {"contact_name": name}
 
@@ -312,7 +299,7 @@ class ValidateApplicationForm(FormValidationAction):
             return {"contact_phone": OPTIONAL_NONE}
         result = check_phone(str(value))
         if not result.ok:
-            dispatcher.utter_message(text=result.error + " 不方便留可以回复「跳过」。")
+            _invalid(dispatcher, "contact_phone", error=result.error)
             return {"contact_phone": None}
         return {"contact_phone": result.value}
 
@@ -323,16 +310,16 @@ class ValidateApplicationForm(FormValidationAction):
         if c in YES or c.startswith("同意"):
             return {"agreement": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if c in NO or "不同意" in c:
-            dispatcher.utter_message(text="好的，不签委托协议也可以选择帮办：专员指导您准备材料并全程跟踪。已为您改为帮办。")
+            dispatcher.utter_message(text=texts.AGREEMENT_DECLINED)
             return {"agreement": None, "service_mode": "帮办"}
-        dispatcher.utter_message(text="请回复「同意」确认委托协议，或回复「不同意」改为帮办。")
+        _invalid(dispatcher, "agreement")
         return {"agreement": None}
 
     def validate_confirmed(self, value, dispatcher, tracker, domain):
         c = clean(str(value))
         if value is True or c in YES:
             return {"confirmed": True}
-        dispatcher.utter_message(text="请回复「确认」提交，或回复「修改+项目」（如「修改联系人」），不想申请了回复「取消」。")
+        _invalid(dispatcher, "confirmed")
         return {"confirmed": None}
 
 
@@ -361,8 +348,8 @@ class ActionSubmitApplication(Action):
             case = cases.submit(db, app, rt.calendar, today=today, console_url=rt.settings.public_url)
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             number = case.number
-        who = (f"帮代办专员{commissioner.name}将与{app.contact_name}联系（一般1个工作日内）。" if commissioner
-               else "我们正在为您分派帮代办专员，分派后会通知您。")
+        who = (texts.SUBMITTED_WHO.format(name=commissioner.name, contact=app.contact_name) if commissioner
+               else texts.SUBMITTED_UNASSIGNED)
         dispatcher.utter_message(text=texts.SUBMITTED.format(number=number, mode=app.mode, who=who))
         dispatcher.utter_message(text=one_time_notice(rt.kb, s["items"], s["stage"], today, rt.calendar, number))
         return [SlotSet("case_number", number), SlotSet("credit_code_masked", mask_credit_code(app.credit_code))]
