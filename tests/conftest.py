@@ -32,6 +32,39 @@ def _temporary_files_in_memory() -> None:
 
 _temporary_files_in_memory()
 
+
+def _jieba_dictionary_read_once() -> None:
+    """Every knowledge.text.Analyzer makes its own jieba.Tokenizer, whose first use reads jieba's
+    whole dictionary from its cache file (~0.9 s, 500k words): the suite builds some thirty
+    retrievers in this process (each build is what those tests test). Read it once; every
+    Tokenizer of the default dictionary then starts from its own copy of that (~0.05 s): the
+    same words and frequencies the file holds, in a dict of its own to add words to or shrink.
+    Subprocesses read the file as before. Only for the jieba this was written against."""
+    import jieba
+
+    if jieba.__version__ != "0.42.1":
+        return
+    original = jieba.Tokenizer.initialize
+    read: list = []  # (FREQ, total) of the default dictionary, never handed out itself
+
+    def initialize(self, dictionary=None):
+        if dictionary or self.dictionary != jieba.DEFAULT_DICT or self.cache_file or self.tmp_dir:
+            return original(self, dictionary)
+        with self.lock:
+            if self.initialized:
+                return
+            if not read:
+                first = jieba.Tokenizer()
+                original(first)
+                read.append((first.FREQ, first.total))
+            self.FREQ, self.total = dict(read[0][0]), read[0][1]
+            self.initialized = True
+
+    jieba.Tokenizer.initialize = initialize
+
+
+_jieba_dictionary_read_once()
+
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_TEST_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -132,6 +165,19 @@ def database_url(request) -> str:
 FIXTURE_THRESHOLDS = dict(answer=0.3, clarify=0.1)
 
 
+def own_retriever(built, kb=None, thresholds=None):
+    """A retriever of its own around `built`'s index: what building `built` again would give
+    (its KB, unless `kb` names the caller's equal one; its thresholds, unless given), with an
+    empty search memo. The index (term postings, classifier, the analyzer's dictionary) is never
+    written after it is built, so nothing one test does to its retriever is seen by another."""
+    from knowledge import Retriever
+
+    own = Retriever.__new__(Retriever)
+    own.__setstate__({**built.__getstate__(), **({"kb": kb} if kb is not None else {})})
+    own.thresholds = thresholds if thresholds is not None else built.thresholds  # a fresh memo too
+    return own
+
+
 _FIXTURE_RETRIEVERS: list = []  # (a deep copy of the KB it was built from, the retriever)
 
 
@@ -141,9 +187,8 @@ def fixture_retriever(fixture_kb):
     Each build loads jieba's dictionary and cuts it down (~1.2 s), and test_webhook and
     test_dialogs make one per test, several in some. So the index is built once per distinct KB
     (compared by content, against a copy the tests cannot alter) and each call gets its own
-    retriever around it: the caller's KB object, its own thresholds and an empty search memo,
-    as a fresh build would have; the index (term postings, classifier, the analyzer's
-    dictionary) is never written after it is built, so sharing it shares nothing a test sees."""
+    retriever around it (own_retriever): the caller's KB object, its own thresholds and an empty
+    search memo, as a fresh build would have."""
     import copy
 
     from knowledge import Retriever, Thresholds
@@ -154,10 +199,7 @@ def fixture_retriever(fixture_kb):
     else:
         built = Retriever(fixture_kb, thresholds=Thresholds(**FIXTURE_THRESHOLDS))
         _FIXTURE_RETRIEVERS.append((copy.deepcopy(fixture_kb), built))
-    own = Retriever.__new__(Retriever)
-    own.__setstate__({**built.__getstate__(), "kb": fixture_kb})  # a fresh memo, as __init__ makes
-    own.thresholds = Thresholds(**FIXTURE_THRESHOLDS)
-    return own
+    return own_retriever(built, kb=fixture_kb, thresholds=Thresholds(**FIXTURE_THRESHOLDS))
 
 
 @pytest.fixture(scope="session")

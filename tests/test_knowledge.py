@@ -95,14 +95,14 @@ def test_latin_synonyms_match_whole_words_only():
     assert "收费" in a.terms("代办的fee多少").words
 
 
-def test_a_remembered_result_is_the_one_scoring_gives_and_follows_the_thresholds(kb):
+def test_a_remembered_result_is_the_one_scoring_gives_and_follows_the_thresholds(retriever):
     """search() remembers results per text; it must return exactly what scoring would, and a
     change of thresholds (calibration) must not serve results decided under the old ones."""
     from dataclasses import replace
 
-    from knowledge import Retriever
+    from conftest import own_retriever
 
-    r = Retriever(kb)
+    r = own_retriever(retriever)  # the shipped KB's, as Retriever(kb) builds it, with its own memo
     question = "施工许可证需要准备哪些材料"
     first = r.search(question)
     assert r.search(question) is first  # remembered, not recomputed
