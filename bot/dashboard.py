@@ -39,10 +39,19 @@ from .models import (
     Staff,
     utcnow,
 )
-from .ratings import LEVELS as RATING_LEVELS
 from .ratings import RECTIFICATION_STATES, rectification_number
 from .text_safety import xml_safe
-from .vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, CaseState, ItemState, Role
+from .vocabulary import (
+    ACTOR_KINDS,
+    CASE_STATES,
+    ITEM_STATES,
+    OPEN_STATES,
+    RATING_LEVELS,
+    ActorKind,
+    CaseState,
+    ItemState,
+    Role,
+)
 from .workdays import WorkCalendar
 
 SATISFIED_LEVELS = (5, 4, 3)

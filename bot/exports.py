@@ -24,7 +24,6 @@ from . import clock
 from .cases import action_name
 from .dashboard import (
     ESCALATION_LEVELS,
-    RATING_LEVELS,
     RECTIFICATION_STATES,
     Archive,
     Dashboard,
@@ -32,7 +31,7 @@ from .dashboard import (
 )
 from .ratings import rectification_number
 from .text_safety import looks_like_formula, xml_safe
-from .vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES
+from .vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, RATING_LEVELS
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")

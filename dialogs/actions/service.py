@@ -93,7 +93,7 @@ class ActionCaseProgress(ServiceAction):
 
 # The commissioner cannot get the urge in WeChat (no WeChat bound, the Official Account unfollowed,
 # outside the 48-hour window with no template): it is on the case's ledger, not "转告". (A text of
-# the chat: its place is dialogs/texts.py, kept here while that file is being changed elsewhere.)
+# the chat: its place is dialogs/texts/service.py, kept here while that package is being changed.)
 URGE_UNREACHED = ("已记录您的催办（{when}），帮代办专员{name}暂时收不到微信提醒，会在工作台的服务记录中看到；"
                   "着急可回复「转人工」。")
 
