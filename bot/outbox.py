@@ -1,8 +1,9 @@
 """The notification outbox: enqueue a push in the same transaction as the change behind it.
 
-Nothing is sent here; the dispatcher (bot/dispatcher.py) delivers pending rows with retries. The
-idempotency key makes a second enqueue of the same event a no-op, so a retried request or a
-re-run job never produces a second push.
+Every push is a function of bot/notify.py, the one caller of `enqueue` (the SLA sweep inserts its
+rows set-based, bot/sla.py). Nothing is sent here; the dispatcher (bot/dispatcher.py) delivers
+pending rows with retries. The idempotency key makes a second enqueue of the same event a no-op,
+so a retried request or a re-run job never produces a second push.
 
 Every row enqueued is also noted on the session (`queued_in`), so whoever runs the change can
 say truthfully what it will tell whom ("已通知企业" only when a push to that person was queued).
@@ -13,11 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .models import Notification
+from .vocabulary import RecipientKind
 
 _QUEUED = "outbox.queued"  # Session.info key: the rows this session enqueued
 
 
-def enqueue(session: Session, *, key: str, recipient: str, recipient_kind: str, purpose: str, text: str,
+def enqueue(session: Session, *, key: str, recipient: str, recipient_kind: RecipientKind, purpose: str, text: str,
             template: str | None = None, data: dict | None = None, url: str | None = None,
             case_id: int | None = None) -> Notification | None:
     """Add a notification unless one with the same key exists (returns None then)."""

@@ -4,6 +4,7 @@ failure in Chinese, with what to do for the person the push was for; 重新发�
 reach the enterprise; and a push still 待发送 says why."""
 from __future__ import annotations
 
+import ast
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -78,6 +79,21 @@ def test_every_purpose_the_code_queues_has_a_chinese_name():
     missing = {p for p in written if p not in push_labels.PURPOSE_NAMES}
     assert not missing, missing
     assert all(not LATIN.search(name) for name in push_labels.PURPOSE_NAMES.values())
+
+
+def test_every_push_is_a_function_of_bot_notify():
+    """Issue 14, item 1: no module but bot/notify.py queues a push (outbox.enqueue) or builds a
+    Notification; the SLA sweep's set-based INSERT … SELECT (bot/sla.py) is the one other writer."""
+    found = []
+    for path in [p for d in ("bot", "dialogs", "webhook") for p in (REPO / d).rglob("*.py")]:
+        if path.relative_to(REPO).as_posix() in ("bot/notify.py", "bot/outbox.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if called in ("enqueue", "Notification"):
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno} {called}(…)")
+    assert not found, found
 
 
 def test_every_template_key_the_code_uses_is_described():
