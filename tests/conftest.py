@@ -210,28 +210,77 @@ def kb():
     return load()
 
 
+class _IndexBuild:
+    """The shipped KB's retriever, built by knowledge.cache (what `bangban kb build` and every
+    worker run) in a subprocess started once the collected tests are known to need it: ~8 s of
+    work that the second core does while the first tests run, instead of the first test that
+    asks for it waiting. The folder is then a knowledge cache (BANGBAN_CACHE_DIR) holding it."""
+
+    def __init__(self):
+        self.folder: str | None = None
+        self.proc = None
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        if self.folder is not None:
+            return
+        self.folder = tempfile.mkdtemp(prefix="bangban-kb-cache-")
+        code = "import sys; from knowledge.cache import load_retriever; load_retriever(sys.argv[1])"
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", code, self.folder], cwd=Path(__file__).parents[1],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            self.proc = None  # built in this process when first needed
+
+    def ready_folder(self) -> str:
+        """The folder, once the build is done (or started and done here, if it never ran)."""
+        self.start()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=600)
+            except Exception:  # noqa: BLE001 - hung or gone: the in-process load below builds
+                self.proc.kill()
+        return self.folder
+
+    def close(self) -> None:
+        import shutil
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+INDEX_BUILD = _IndexBuild()
+
+
 @pytest.fixture(scope="session")
-def retriever(kb):
-    """Its retriever: building the index (and jieba's dictionary) once saves seconds per module."""
-    from knowledge import Retriever
+def kb_cache_dir() -> str:
+    """A knowledge cache (BANGBAN_CACHE_DIR) holding the shipped KB's retriever: a `bangban`
+    subprocess given it loads the index in ~0.3 s instead of building it (~8 s). The file is the
+    one knowledge.cache writes for this KB and code (a subprocess running knowledge.cache wrote
+    it), so what the subprocess answers with is unchanged. If that build failed or the KB or the
+    code changed since, loading it here builds and writes the current one, as a worker would."""
+    from knowledge.cache import load_retriever
 
-    return Retriever(kb)
+    folder = INDEX_BUILD.ready_folder()
+    load_retriever(folder)  # a no-op read when the build is current
+    return folder
 
 
 @pytest.fixture(scope="session")
-def kb_cache_dir(retriever, tmp_path_factory) -> str:
-    """A knowledge cache (BANGBAN_CACHE_DIR) holding the shipped KB's retriever, written once:
-    a `bangban` subprocess given it loads the index in ~0.3 s instead of building it (~8 s).
-    The file is the one knowledge.cache would write for this KB and code (same name, same
-    pickle; the search memo is never pickled), so what the subprocess answers with is unchanged."""
-    import pickle
+def retriever(kb, kb_cache_dir):
+    """Its retriever, as a worker loads it from the cache (tests/test_knowledge_cache.py: it answers
+    exactly as a fresh build), holding the session's `kb` itself when that is the same KB."""
+    from knowledge.cache import load_retriever
 
-    from knowledge import cache
-
-    folder = tmp_path_factory.mktemp("kb_cache")
-    with (folder / f"{cache.PREFIX}{cache.digest()}.pickle").open("wb") as f:
-        pickle.dump(retriever, f, protocol=pickle.HIGHEST_PROTOCOL)
-    return str(folder)
+    loaded = load_retriever(kb_cache_dir)
+    if loaded.kb == kb:
+        loaded.kb = kb
+    return loaded
 
 
 @functools.cache
@@ -341,6 +390,14 @@ def db_of(app):
     return transaction(app.extensions["bangban_dialogs"].sessions)
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected what will not run
 def pytest_collection_modifyitems(config, items):
-    """Fault tests restart the shared Redis and PostgreSQL: run them after everything else."""
+    """Fault tests restart the shared Redis and PostgreSQL: run them after everything else. And
+    when a test will need the shipped KB's retriever, its build starts now, in the background."""
     items.sort(key=lambda item: item.get_closest_marker("faults") is not None)
+    if any({"retriever", "kb_cache_dir"} & set(getattr(item, "fixturenames", ())) for item in items):
+        INDEX_BUILD.start()
+
+
+def pytest_unconfigure(config):
+    INDEX_BUILD.close()
