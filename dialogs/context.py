@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 
 from knowledge import KnowledgeBase
-from knowledge.text import normalize
+
+from .nlu import kb_form
 
 _FOLLOW_UP_RE = re.compile(r"^(那|那么|那个|还有|另外|再问下?|如果是|换成)?(?P<subject>.{1,14}?)(呢|怎么样|咋样|呐)?[?？。!！]*$")
 
 
 def is_follow_up(text: str) -> bool:
     t = text.strip()
-    return len(normalize(t)) <= 14 and (t.startswith(("那", "还有", "另外", "换成", "如果是")) or t.rstrip("?？。").endswith("呢"))
+    return len(kb_form(t)) <= 14 and (t.startswith(("那", "还有", "另外", "换成", "如果是")) or t.rstrip("?？。").endswith("呢"))
 
 
 def follow_up_subject(text: str) -> str | None:

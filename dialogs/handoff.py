@@ -20,8 +20,7 @@ from bot.models import Case, Staff
 from knowledge import KnowledgeBase
 
 from . import texts
-from .actions.application import YES
-from .nlu import OTHER_REGION, Understanding, clean, is_question, menu_number
+from .nlu import OTHER_REGION, YES_WORDS, Understanding, clean, handoff_question, is_question, menu_number
 
 REGION_KEY = "handoff_region"  # state: the question waiting for its region
 ASKED_KEY = "asked"  # state: the user's last question, what a bare 「转人工」 hands over
@@ -73,13 +72,6 @@ def read_region(kb: KnowledgeBase, text: str) -> RegionReading:
     return RegionReading("region" if max(length for _, length in near) >= 3 else "guess", region)
 
 
-def question_in(text: str) -> str:
-    """What is left of 「转人工：xxx」 once the request for a person is taken out."""
-    rest = re.sub(r"转人工|人工客服|人工服务|找人工|人工|真人|找专员|联系专员|客服", "", text)
-    rest = rest.strip(" ，,。.：:！!？?")
-    return rest if len(rest) >= 4 else ""
-
-
 def _one_slip(a: str, b: str) -> bool:
     """Whether a and b differ by exactly one character typed wrong, left out or added."""
     if a == b or abs(len(a) - len(b)) > 1:
@@ -128,11 +120,11 @@ class HandoffDialog:
             del state[REGION_KEY]
             return texts.HANDOFF_REGION_CANCELLED
         if u.intent == "human":  # 「转人工：还有…」 again: one more question for the same person
-            if more := question_in(u.text):
+            if more := handoff_question(u.text):
                 pending["question"] += "\n" + more
             return self._region_question(texts.HANDOFF_WHICH_REGION)
         guess = pending.pop("guess", None)
-        reading = RegionReading("region", guess) if guess and clean(u.text) in YES else read_region(self.kb, u.text)
+        reading = RegionReading("region", guess) if guess and clean(u.text) in YES_WORDS else read_region(self.kb, u.text)
         if reading.kind == "none":
             return self._region_question(texts.HANDOFF_REGION_AGAIN)
         if reading.kind == "guess":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -19,7 +18,6 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.kv import StoreUnavailable
 from knowledge import KnowledgeBase, Result, Retriever
-from knowledge.text import normalize
 
 from . import texts
 from .actions.application import EDITABLE, prompt
@@ -33,8 +31,28 @@ from .actions.service import (
 from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog
-from .handoff import question_in as _handoff_question
-from .nlu import Understanding, asks_amount, asks_next_step, done_then, figure_missing, is_question, ordinal_inside, mentions_correction, ordinal, understand, understand_by_rules
+from .nlu import (
+    Understanding,
+    asks_amount,
+    asks_next_step,
+    done_then,
+    figure_missing,
+    flow_lines,
+    handoff_question,
+    is_only_a_name,
+    is_question,
+    is_short,
+    kb_form,
+    mentions_correction,
+    option_named,
+    ordinal,
+    ordinal_inside,
+    says_only_where,
+    says_where_a_company_is_from,
+    understand,
+    understand_by_rules,
+    without_names,
+)
 from .paging import split_pages
 from .place_names import PlaceNames
 from .state import ConversationStore, earlier_reply, remember_reply
@@ -45,14 +63,10 @@ PROFILE_REFRESH_S = 300
 # Topics that answer honestly that nobody publishes the answer (fee amounts, a person's phone):
 # the question is still what 转人工 hands over.
 NO_PUBLISHED_ANSWER = "无公开答案"
-# What is left of 「我们公司的项目在江北那边」 once the region's name is out: words that only state it.
-_STATING_REGION = re.compile(r"我们|我司|咱们|我|项目|公司|企业|单位|工程|厂房|在|是|的|这边|那边|那里|这里|地区|区域|属于|位于|落在|"
-                             r"所在地|搞|做|建|呢|啊|哈|呀|了|哦|嗯|噢")
 PROFILE_RETRY_S = 30  # with the database away, try the profile again this soon
 # The database cannot be reached (refused, reset, timed out): SQLAlchemy's OperationalError and
 # InterfaceError wrap exactly those DBAPI errors; a bug (IntegrityError, ProgrammingError) is not one.
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
-_NUMBERED = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2})[.、．)）]")
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
 SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
@@ -77,17 +91,6 @@ class Turn:
 
 
 OTHER_REGIONS_TOPIC = "noanswer.other_regions"  # 「只收录五个地区」
-_VAGUE_PLACES = {"外省", "其他省"}  # 「外省企业」 says where a company is from, not which rules apply
-
-
-def _flow_lines(answer: str) -> list[str]:
-    """An answer's numbered lines, or the steps of a flow written as 「申请 → 受理 → 送达」."""
-    lines = [ln.strip() for ln in answer.splitlines() if _NUMBERED.match(ln.strip())]
-    if not lines:
-        chain = next((ln for ln in answer.splitlines() if ln.count("→") >= 2), "")
-        head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
-        lines = [f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()]
-    return lines
 
 
 class DialogManager:
@@ -104,6 +107,8 @@ class DialogManager:
         self._item_names = item_names(kb)
         self.handoff = HandoffDialog(kb, sessions, self.settings)
         self.place_names = PlaceNames(kb, self.settings.region_names)
+        # Every region's names, longest first within each (江北区 before 江北), as nlu's place readings take them.
+        self._region_names = [name for r in kb.regions.values() for name in sorted(r.names, key=len, reverse=True)]
 
     def warm(self) -> None:
         """Load jieba's dictionary and the intent model now, not on the first user's message."""
@@ -257,7 +262,7 @@ class DialogManager:
         if state.pop("awaiting_handoff", False) and u.intent in ("consult", "select", "other_region"):
             return self._handoff(user, u.text, state, region)
         if u.intent == "human":
-            return self._handoff(user, _handoff_question(u.text), state, region)
+            return self._handoff(user, handoff_question(u.text), state, region)
         simple = {"empty": texts.EMPTY, "filler": texts.FILLER, "help": texts.MENU, "thanks": texts.THANKS,
                   "select": texts.MENU_EXPIRED, "cancel": texts.NOTHING_TO_CANCEL, "edit": texts.EDIT_OUTSIDE_FORM}
         if u.intent in simple:
@@ -296,14 +301,12 @@ class DialogManager:
             return step
         # 「那东湖呢」 asks the last answer again for another region.
         subject = follow_up_subject(text) if (state.get("last_topic") or state.get("last_asked")) else None
-        if subject and (named := self.kb.find_region(subject)) and self._names_only_region(subject):
+        if subject and (named := self.kb.find_region(subject)) and is_only_a_name(subject, self._region_names):
             if state.get("last_topic"):
                 return self._answer_topic(state["last_topic"], named, state, region_known=True, regional=True)
             # The last question found no answer: ask it again about the region now named.
-            asked = state["last_asked"]
-            for r in self.kb.regions.values():  # 「东湖代办要签什么」 then 「那江北呢」: only 江北 is named now
-                for name in sorted(r.names, key=len, reverse=True):
-                    asked = asked.replace(name, "")
+            # 「东湖代办要签什么」 then 「那江北呢」: only 江北 is named now
+            asked = without_names(state["last_asked"], self._region_names)
             text = f"{self.kb.regions[named].short}{asked}"
             region = named
         elif (stated := self._region_stated(text)) is not None:
@@ -328,7 +331,7 @@ class DialogManager:
             result = self.retriever.search(text)
         if result.kind != "answer" or result.tentative:
             result = self._read_in_context(text, state) or result
-        self.query_log.add(user, text, normalize(text), _outcome(result), result.topic, result.confidence)
+        self.query_log.add(user, text, kb_form(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
             state["last_asked"] = text  # what 「那东湖呢」 will ask again
@@ -366,7 +369,7 @@ class DialogManager:
         entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
         if entry is None:
             return None
-        lines = _flow_lines(entry.answer)
+        lines = flow_lines(entry.answer)
         if not lines or not (-len(lines) <= (n if n < 0 else n - 1) < len(lines)):
             return None
         line = lines[n if n < 0 else n - 1]
@@ -381,7 +384,7 @@ class DialogManager:
         if done is None or not state.get("last_topic"):
             return None
         entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
-        lines = _flow_lines(entry.answer) if entry is not None else []
+        lines = flow_lines(entry.answer) if entry is not None else []
         words = set(self.retriever.analyzer.terms(done).words)
         hits = [sum(w in line for w in words) for line in lines]
         if not hits or max(hits) == 0:
@@ -394,7 +397,7 @@ class DialogManager:
         regions' rules as if it were that place's. (A national rule asked about it is answered, saying
         whose rule it is: _say_whose_rule. 「公司注册在外省」 is about the company, not the project.)"""
         place = None if named else self.kb.find_other_place(text)
-        if place is None or place in _VAGUE_PLACES or "注册" in text or OTHER_REGIONS_TOPIC not in self.kb.topics:
+        if place is None or says_where_a_company_is_from(text, place) or OTHER_REGIONS_TOPIC not in self.kb.topics:
             return None
         entry = self.kb.variant(topic, about)
         if entry is None or entry.general_guidance or not topic.startswith(("service.", "local.", "bot.")):
@@ -409,7 +412,7 @@ class DialogManager:
         own region); else the user's own."""
         if named := self.kb.find_region(text):
             return named
-        if len(normalize(text)) <= 12 and state.get("last_region"):
+        if is_short(text) and state.get("last_region"):
             return state["last_region"]
         return region
 
@@ -444,13 +447,7 @@ class DialogManager:
     def _region_stated(self, text: str) -> str | None:
         """The region a message only states (「我们在江北」「项目在东湖那边」「岳阳的」), asking nothing."""
         named = self.kb.find_region(text)
-        if named is None:
-            return None
-        t = normalize(text)
-        for r in self.kb.regions.values():
-            for name in sorted(r.names, key=len, reverse=True):
-                t = t.replace(normalize(name), "")
-        return named if not _STATING_REGION.sub("", t) else None
+        return named if named is not None and says_only_where(text, self._region_names) else None
 
     def _note_region(self, user: str, region: str, state: dict) -> Turn:
         with transaction(self.sessions) as db:
@@ -459,19 +456,9 @@ class DialogManager:
         name = self.kb.regions[region].name
         return Turn(texts.REGION_SET.format(region=name) + "\n" + texts.REGION_NOTED_TAIL.format(region=name), "region")
 
-    def _names_only_region(self, subject: str) -> bool:
-        """Whether a follow-up's subject is a region's name and nothing else (「东湖」, 「江北区的」)."""
-        t = normalize(subject)
-        for r in self.kb.regions.values():
-            for name in sorted(r.names, key=len, reverse=True):
-                t = t.replace(normalize(name), "")
-        return t in ("", "的", "那边", "的呢", "那里", "这边")
-
     def _folk_choice(self, text: str, menu: dict) -> int | None:
         """A reply to the 规划证 question that names one of the options instead of its number."""
-        canonical = self.retriever.analyzer.canonical_text(text)
-        hits = [i for i, o in enumerate(menu["options"], 1) if normalize(o) in canonical]
-        return hits[0] if len(hits) == 1 else None
+        return option_named(self.retriever.analyzer.canonical_text(text), menu["options"])
 
     def _answer_topic(self, topic: str, region: str | None, state: dict, region_known: bool = False,
                       regional: bool = False) -> Turn:
@@ -512,7 +499,7 @@ class DialogManager:
         when its answer holds a word the user asked (「每次多久」 after the permit's 延期 rule: 「每次」):
         the last question dominates the joint reading, and 「周六上班不」 must not get it repeated."""
         last = state.get("last_question")
-        if not last or len(normalize(text)) > 12:
+        if not last or not is_short(text):
             return None
         r = self.retriever.search(f"{last} {text}")
         if r.kind != "answer" or r.tentative:
@@ -647,7 +634,7 @@ class DialogManager:
         if u.intent in ("help", "greet", "filler"):
             return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
         if u.intent == "human":
-            question = (_handoff_question(u.text) or state.pop("unanswered", "")
+            question = (handoff_question(u.text) or state.pop("unanswered", "")
                         or texts.HANDOFF_FROM_FORM.format(slot=requested))
             turn = self._handoff(user, question, state, slots.get("region"))
             return Turn(turn.reply + self._form_tail(state), "human")
@@ -659,7 +646,7 @@ class DialogManager:
         else:
             result = None
         if result is not None:
-            self.query_log.add(user, u.text, normalize(u.text), _outcome(result), result.topic, result.confidence)
+            self.query_log.add(user, u.text, kb_form(u.text), _outcome(result), result.topic, result.confidence)
             if result.kind == "answer":
                 if self._no_published_answer(result.topic):
                     state["unanswered"] = u.text  # what 转人工 will hand over

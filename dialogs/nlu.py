@@ -1,16 +1,32 @@
-"""Understanding one message: which intent, and which entities it names.
+"""Understanding one message: which intent, which entities it names, and what it says about itself
+(a question? a follow-up? a region? a step of the last answer?). dialogs/manager.py decides with
+these readings; it reads no text itself.
 
 Normalise (width, case, emoji, common pinyin-input typos, a few English cues), then an ordered
 list of intent rules — conversational moves and service requests, each a small set of cues —
 with anything else a consultation question for the knowledge base (which has its own confidence).
 A small learned model (intent_model.py) decides the intent except where the rules are certain.
 Measured by bench/nlu_eval.py (blind set C: `--half c`).
+
+Sections: normal forms; entities and short answers; question shapes; figures asked for; steps of
+the last answer; places; intents. Follow-ups that rewrite the last question are context.py's.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, field
+
+from knowledge.text import normalize as _kb_normalize
+
+
+# -- normal forms ------------------------------------------------------------------------------
+# Two forms of a message, two jobs. `clean` (and `normalize_message`, which also maps English cues
+# and pinyin-input typos to what they mean) is how the intent rules and the learned model read a
+# message: the model is trained on this form, so changing it means retraining it (`python -m
+# dialogs.intent_model`). `kb_form` is knowledge.text.normalize, how the knowledge base compares
+# texts: letters and digits only. They differ only on emoji and symbols (45 of the 4,936 messages
+# of the eval sets: 「妥了👌」, 「1+1+N」, 「R&D」). Everything in dialogs/ reads text through these.
 
 _SPACE_PUNCT_RE = re.compile(r"[\s\u3000,.!?;:~，。！？；：、…·\-—－'\"“”‘’()（）\[\]【】<>《》]+")
 _EMOJI_OK = {"👌", "👍", "🙏", "🤝", "💪", "✌", "🆗"}
@@ -40,6 +56,8 @@ _ENGLISH = [
 
 
 def clean(text: str) -> str:
+    """The message as the rules read it: width and case folded (NFKC, lower case), the spaces and
+    punctuation people type removed; emoji and other symbols stay (「妥了👌」, 「1+1+n」)."""
     return _SPACE_PUNCT_RE.sub("", unicodedata.normalize("NFKC", text or "").lower())
 
 
@@ -49,6 +67,8 @@ def _has_words(text: str) -> bool:
 
 
 def normalize_message(text: str) -> str:
+    """What the intent rules and the learned model read: `clean` after the English cues, with the
+    pinyin-input typos fixed (「代半」 → 「代办」)."""
     t = unicodedata.normalize("NFKC", text or "").lower().strip()
     for pattern, meaning in _ENGLISH:
         t = re.sub(pattern, meaning, t)
@@ -58,12 +78,82 @@ def normalize_message(text: str) -> str:
     return t
 
 
+def kb_form(text: str) -> str:
+    """The message as the knowledge base compares texts (knowledge.text.normalize): letters and
+    digits only. For comparing it with what the knowledge base holds (region names, a menu's
+    options), for measuring how much it says (is_short), and as the query log's key."""
+    return _kb_normalize(text)
+
+
+SHORT = 12  # letters and digits
+
+
+def is_short(text: str) -> bool:
+    """At most SHORT letters and digits: short enough to lean on the last answer (「他的电话给一下」,
+    「每次多久」) rather than stand alone."""
+    return len(kb_form(text)) <= SHORT
+
+
+# -- entities and short answers ---------------------------------------------------------------
+
 _CASE_NUMBER_RE = re.compile(r"bd[\s\-－–—_.]*(\d{4})[\s\-－–—_.]*(\d{6})(?!\d)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"^(?:第)?([0-9]{1,2})(?:个|项|号)?$")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
+
+def menu_number(cleaned: str) -> int | None:
+    m = _NUMBER_RE.match(cleaned)
+    if m:
+        return int(m.group(1))
+    if len(cleaned) <= 3:
+        core = cleaned.removeprefix("第").removesuffix("个").removesuffix("项")
+        if core in _CN_DIGITS:
+            return _CN_DIGITS[core]
+    return None
+
+
+def case_number(text: str) -> str | None:
+    m = _CASE_NUMBER_RE.search(unicodedata.normalize("NFKC", text or ""))
+    return f"BD-{m.group(1)}-{m.group(2)}" if m else None
+
+
+def service_mode(cleaned: str) -> str | None:
+    """帮办 or 代办 when the message chooses exactly one of them (不要代办 chooses 帮办)."""
+    c = re.sub(r"(不要|不用|不需要|不选)(帮办|代办)", "", cleaned)
+    has_dai = any(w in c for w in ("代办", "代跑", "替我办", "委托"))
+    has_bang = "帮办" in c.replace("帮代办", "")
+    if has_dai and not has_bang:
+        return "代办"
+    if has_bang and not has_dai:
+        return "帮办"
+    return None
+
+
+def entity_in(message: dict, name: str):
+    """The value of entity `name` in a rasa-sdk message (a Tracker's latest_message) as understand()
+    found it (forms.run_action passes Understanding.entities on), or None."""
+    return next((e.get("value") for e in message.get("entities", []) if e.get("entity") == name), None)
+
+
+# Short answers to a yes/no question (the form's, 转人工's 「您说的是…吗」) and to an optional one.
+YES_WORDS = {"是", "是的", "对", "对的", "确认", "确定", "提交", "同意", "好", "好的", "可以", "yes", "y", "ok", "没问题", "确认提交",
+             "我同意"}
+NO_WORDS = {"不是", "否", "不", "不对", "不同意", "no", "n", "不是重点项目", "非重点"}
+SKIP_WORDS = {"无", "没有", "暂无", "跳过", "没", "不知道", "还没有", "不清楚", "skip", "否", "没有代码", "还没赋码"}
+
+
+# -- question shapes ---------------------------------------------------------------------------
+# Three readings of "is this a question", each for where it is used, and deliberately different:
+# - is_question: a message typed where an answer is expected (a form field, 转人工's region) or
+#   noticed on the way (the question 「转人工」 hands over): "sure" on a question mark or a usual
+#   question word, "maybe" on spoken endings and cues a name can hold too (「代办要交钱不」).
+# - question_word_in: a message where a number or a level is expected (the rating conversation):
+#   any question word anywhere (「3天能办完吗」 is no 3).
+# - _ASKS_ABOUT (the intent rules): a message that could be a move (thanks, rate, apply) asks
+#   about it instead when it holds a question word or a topic word (流程, 条件, 区别, 需要 ...).
+
 # Words that make a message a question about something rather than a request to do it.
-_ASKING = re.compile(r"怎么|如何|怎样|咋|哪里|在哪|哪儿|什么|啥|哪些|哪个|几个|多少|多久|能不能|可不可以|可以吗|"
+_ASKS_ABOUT = re.compile(r"怎么|如何|怎样|咋|哪里|在哪|哪儿|什么|啥|哪些|哪个|几个|多少|多久|能不能|可不可以|可以吗|"
                      r"是否|是不是|有没有|吗|么$|不$|没$|了解|区别|意思|流程|条件|规定|要求|维度|等级|标准|需要")
 
 # Is a message typed into the form a question rather than the field's answer? Sure for a question
@@ -75,8 +165,23 @@ _MAYBE_QUESTION = re.compile(r"(不|没|么|嘛|没有|不了|行不|可以不|�
                              r"能否|可否|有没有|是不是|可不可以|行不行|需不需要|用不用")
 
 
-_CORRECTION_TALK = re.compile(r"补正|补交|补材料|补充材料|补齐|补件|补资料")
+def is_question(text: str) -> str | None:
+    """"sure", "maybe" or None (see _SURE_QUESTION and the section's head)."""
+    t = unicodedata.normalize("NFKC", text or "").strip()
+    if _SURE_QUESTION.search(t):
+        return "sure"
+    return "maybe" if _MAYBE_QUESTION.search(t.rstrip("。.!！~ ")) else None
 
+
+_QUESTION_WORD = re.compile(r"[?？]|吗|怎么|什么|啥|多久|几(天|个|号|时)|哪|如何|是否|能不能|可以不")
+
+
+def question_word_in(text: str) -> bool:
+    """Whether the message holds a question word anywhere (see the section's head)."""
+    return bool(_QUESTION_WORD.search(text))
+
+
+# -- figures asked for, 补正 ---------------------------------------------------------------------
 
 _ASKS_AMOUNT = re.compile(r"多少|几个?(工作日|天|日|月|年|周|星期|小时|万|平)|多久|多长时间|多长|多快|期限|时限|几天|收费|费用|要钱|交钱")
 
@@ -119,10 +224,15 @@ def figure_missing(question: str, answer: str) -> str | None:
     return None
 
 
+_CORRECTION_TALK = re.compile(r"补正|补交|补材料|补充材料|补齐|补件|补资料")
+
+
 def mentions_correction(text: str) -> bool:
     """「补正材料准备好了怎么交」: about the applicant's own 补正, when they have one open."""
     return bool(_CORRECTION_TALK.search(normalize_message(text)))
 
+
+# -- steps of the last answer (「第二步呢」「然后呢」「受理以后呢」) ------------------------------------
 
 _ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<last>最后一?|末))(步|个|项|条|点|阶段|环节)"
                          r"(呢|是什么|是啥|是哪个|具体(是|说说)?.{0,4}|怎么(办|弄)|要干啥)?$")
@@ -182,13 +292,70 @@ def ordinal(text: str) -> int | None:
     return _CN_NUMBERS.get(n)
 
 
-def is_question(text: str) -> str | None:
-    """"sure", "maybe" or None (see _SURE_QUESTION)."""
-    t = unicodedata.normalize("NFKC", text or "").strip()
-    if _SURE_QUESTION.search(t):
-        return "sure"
-    return "maybe" if _MAYBE_QUESTION.search(t.rstrip("。.!！~ ")) else None
+_NUMBERED = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2})[.、．)）]")
 
+
+def flow_lines(answer: str) -> list[str]:
+    """An answer's numbered lines, or the steps of a flow written as 「申请 → 受理 → 送达」."""
+    lines = [ln.strip() for ln in answer.splitlines() if _NUMBERED.match(ln.strip())]
+    if not lines:
+        chain = next((ln for ln in answer.splitlines() if ln.count("→") >= 2), "")
+        head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
+        lines = [f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()]
+    return lines
+
+
+# -- places, menus, 转人工 ------------------------------------------------------------------------
+# `names` below: the places a message may name, longest first within each place (江北区 before 江北).
+
+# What is left of 「我们公司的项目在江北那边」 once the region's name is out: words that only state it.
+_STATING_REGION = re.compile(r"我们|我司|咱们|我|项目|公司|企业|单位|工程|厂房|在|是|的|这边|那边|那里|这里|地区|区域|属于|位于|落在|"
+                             r"所在地|搞|做|建|呢|啊|哈|呀|了|哦|嗯|噢")
+_ONLY_A_NAME_LEFT = ("", "的", "那边", "的呢", "那里", "这边")
+_VAGUE_PLACES = {"外省", "其他省"}  # 「外省企业」 says where a company is from, not which rules apply
+
+
+def without_names(text: str, names) -> str:
+    """`text` with each of `names` taken out, in their order."""
+    for name in names:
+        text = text.replace(name, "")
+    return text
+
+
+def says_only_where(text: str, names) -> bool:
+    """Whether the message only says where the project is (「我们在江北」「项目在东湖那边」「岳阳的」),
+    asking nothing: once `names` are out, only words that state a place are left."""
+    t = without_names(kb_form(text), [kb_form(name) for name in names])
+    return not _STATING_REGION.sub("", t)
+
+
+def is_only_a_name(subject: str, names) -> bool:
+    """Whether a follow-up's subject is one of `names` and nothing else (「东湖」, 「江北区的」)."""
+    return without_names(kb_form(subject), [kb_form(name) for name in names]) in _ONLY_A_NAME_LEFT
+
+
+def says_where_a_company_is_from(text: str, place: str) -> bool:
+    """「外省企业」「公司注册在外省」: where the company is from, not whose rules its project follows."""
+    return place in _VAGUE_PLACES or "注册" in text
+
+
+def option_named(canonical: str, options) -> int | None:
+    """The option (numbered from 1) a reply to a menu names instead of its number, or None when it
+    names none or several. `canonical` is the reply in the knowledge base's canonical form
+    (Analyzer.canonical_text: synonyms resolved), so a folk name finds its option."""
+    hits = [i for i, option in enumerate(options, 1) if kb_form(option) in canonical]
+    return hits[0] if len(hits) == 1 else None
+
+
+def handoff_question(text: str) -> str:
+    """What is left of 「转人工：xxx」 once the request for a person is taken out ("" if under 4
+    characters: nothing was asked with it)."""
+    rest = re.sub(r"转人工|人工客服|人工服务|找人工|人工|真人|找专员|联系专员|客服", "", text)
+    rest = rest.strip(" ，,。.：:！!？?")
+    return rest if len(rest) >= 4 else ""
+
+
+# -- intents -------------------------------------------------------------------------------------
 
 GREET = {"你好", "您好", "在吗", "在么", "在不在", "有人吗", "有人在吗", "有人么", "哈喽", "嗨", "早上好", "下午好", "晚上好", "你好呀", "您好呀",
          "喂", "老师好", "领导好", "您好在吗", "你好在吗", "hello", "hi"}
@@ -237,34 +404,6 @@ class Understanding:
     text: str
     number: int | None = None
     entities: dict = field(default_factory=dict)
-
-
-def menu_number(cleaned: str) -> int | None:
-    m = _NUMBER_RE.match(cleaned)
-    if m:
-        return int(m.group(1))
-    if len(cleaned) <= 3:
-        core = cleaned.removeprefix("第").removesuffix("个").removesuffix("项")
-        if core in _CN_DIGITS:
-            return _CN_DIGITS[core]
-    return None
-
-
-def case_number(text: str) -> str | None:
-    m = _CASE_NUMBER_RE.search(unicodedata.normalize("NFKC", text or ""))
-    return f"BD-{m.group(1)}-{m.group(2)}" if m else None
-
-
-def service_mode(cleaned: str) -> str | None:
-    """帮办 or 代办 when the message chooses exactly one of them (不要代办 chooses 帮办)."""
-    c = re.sub(r"(不要|不用|不需要|不选)(帮办|代办)", "", cleaned)
-    has_dai = any(w in c for w in ("代办", "代跑", "替我办", "委托"))
-    has_bang = "帮办" in c.replace("帮代办", "")
-    if has_dai and not has_bang:
-        return "代办"
-    if has_bang and not has_dai:
-        return "帮办"
-    return None
 
 
 # What the rules decide alone: menus and commands they match exactly, and the conversational
@@ -386,7 +525,7 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("greet", raw)
     if c in OTHER_REGION:
         return Understanding("other_region", raw)
-    if _THANKS_RE.search(c) and not _ASKING.search(c.split("谢")[-1] if "谢" in c else c) and len(c) <= 14:
+    if _THANKS_RE.search(c) and not _ASKS_ABOUT.search(c.split("谢")[-1] if "谢" in c else c) and len(c) <= 14:
         return Understanding("thanks", raw)
     if _HELP_RE.search(c) and not any(w in c for w in _ITEM_WORDS):
         return Understanding("help", raw)
@@ -399,14 +538,14 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("urge", raw, entities=entities)
     if _NOTICE_RE.search(c) and not any(w in rest for w in _ITEM_WORDS):
         return Understanding("notice", raw, entities=entities)
-    if _RATE_RE.search(c) and (not _ASKING.search(rest) or re.search(r"^(我要|我想|给|帮我)", c)) \
+    if _RATE_RE.search(c) and (not _ASKS_ABOUT.search(rest) or re.search(r"^(我要|我想|给|帮我)", c)) \
             and not re.search(r"怎么(给|评|打)|如何(评|打)|(之后|以后|然后)(呢|会|怎么|咋)|会(怎样|怎么样|咋样)|(怎么|咋|如何)处理|后果", c):
         return Understanding("rate", raw, entities=entities)
     if number and (not rest or _PROGRESS_RE.search(rest) or len(rest) <= 4):
         return Understanding("progress", raw, entities=entities)
     if _PROGRESS_RE.search(c) and not re.search(r"(查询|查看)进度(怎么|如何)|进度(怎么|如何)查", c):
         return Understanding("progress", raw, entities=entities)
-    if _APPLY_CUES.search(c) and not _ASKING.search(re.sub(r"接下来怎么操作$", "", c)) and not _APPLIED_ASKING.search(c):
+    if _APPLY_CUES.search(c) and not _ASKS_ABOUT.search(re.sub(r"接下来怎么操作$", "", c)) and not _APPLIED_ASKING.search(c):
         mode = service_mode(c)
         intent = {"帮办": "apply_bangban", "代办": "apply_daiban"}.get(mode or "", "apply")
         return Understanding(intent, raw, entities={"mode": mode} if mode else {})

@@ -25,7 +25,7 @@ from bot.identifiers import (
 from bot.models import Staff
 
 from .. import texts
-from ..nlu import clean, menu_number, service_mode
+from ..nlu import NO_WORDS, SKIP_WORDS, YES_WORDS, clean, menu_number, service_mode
 from ..notice import item_plans, one_time_notice
 from . import runtime
 
@@ -39,9 +39,6 @@ SLOTS = ["service_mode", "region", "company_name", "credit_code", "project_name"
 OPTIONAL_NONE = ""  # an optional slot the user skipped (None means "not asked yet")
 INVESTMENT_TYPES = ["社会投资", "政府投资"]
 PROJECT_KINDS = ["工业项目", "商业/办公项目", "经营性房地产开发", "市政基础设施", "公共服务设施（教育、医疗等）", "其他"]
-SKIP_WORDS = {"无", "没有", "暂无", "跳过", "没", "不知道", "还没有", "不清楚", "skip", "否", "没有代码", "还没赋码"}
-YES = {"是", "是的", "对", "对的", "确认", "确定", "提交", "同意", "好", "好的", "可以", "yes", "y", "ok", "没问题", "确认提交", "我同意"}
-NO = {"不是", "否", "不", "不对", "不同意", "no", "n", "不是重点项目", "非重点"}
 EDITABLE = {
     "联系人": "contact_name", "联系电话": "contact_phone", "电话": "contact_phone", "手机": "contact_phone",
     "公司": "company_name", "企业": "company_name", "公司名称": "company_name", "企业名称": "company_name",
@@ -236,9 +233,9 @@ class ValidateApplicationForm(FormValidationAction):
         if isinstance(value, bool):
             return {"key_project": value}
         c = clean(str(value))
-        if c in NO or c.startswith("不是") or c.startswith("否") or menu_number(c) == 2:
+        if c in NO_WORDS or c.startswith("不是") or c.startswith("否") or menu_number(c) == 2:
             return {"key_project": False}
-        if c in YES or "重点" in c or "招商" in c or menu_number(c) == 1:
+        if c in YES_WORDS or "重点" in c or "招商" in c or menu_number(c) == 1:
             return {"key_project": True}
         _invalid(dispatcher, "key_project")
         return {"key_project": None}
@@ -307,9 +304,9 @@ class ValidateApplicationForm(FormValidationAction):
         c = clean(str(value))
         if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}T", value):
             return {"agreement": value}
-        if c in YES or c.startswith("同意"):
+        if c in YES_WORDS or c.startswith("同意"):
             return {"agreement": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        if c in NO or "不同意" in c:
+        if c in NO_WORDS or "不同意" in c:
             dispatcher.utter_message(text=texts.AGREEMENT_DECLINED)
             return {"agreement": None, "service_mode": "帮办"}
         _invalid(dispatcher, "agreement")
@@ -317,7 +314,7 @@ class ValidateApplicationForm(FormValidationAction):
 
     def validate_confirmed(self, value, dispatcher, tracker, domain):
         c = clean(str(value))
-        if value is True or c in YES:
+        if value is True or c in YES_WORDS:
             return {"confirmed": True}
         _invalid(dispatcher, "confirmed")
         return {"confirmed": None}

@@ -25,7 +25,7 @@ from bot.ratings import LEVELS, RatingError
 
 from ..texts import rating as T
 from ..forms import run_action
-from ..nlu import clean, menu_number
+from ..nlu import clean, entity_in, menu_number, question_word_in
 from . import runtime
 
 if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
@@ -39,7 +39,6 @@ MAX_TRIES = 3
 STATE_TTL_S = 3600
 
 _PUNCT = " \t\r\n，,。.!！、:：;；-—~～…"
-_QUESTION = re.compile(r"[?？]|吗|怎么|什么|啥|多久|几(天|个|号|时)|哪|如何|是否|能不能|可以不")
 _UNIT = re.compile(r"^(分钟|天|个|号|月|年|日|层|万|千|百|期|楼|栋|点|项|件|份|次|周|小时|钟|[.．]?\d|%|平|米|亩|元|块)")
 _CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _NUM_RE = re.compile(r"^([1-5]|[一二两三四五])\s*(分(?!钟)|星|颗星|个星)?(?![0-9])(.*)$", re.DOTALL)
@@ -100,7 +99,7 @@ def parse_level(text: str, strict: bool) -> tuple[int, str] | None:
     if level is None:
         return None
     rest = t[rest_at:].strip(_PUNCT)  # what the rules read
-    if strict and _QUESTION.search(rest):
+    if strict and question_word_in(rest):
         return None
     if _PARTICLES.match(rest):
         return level, ""
@@ -151,7 +150,7 @@ class ActionRating(Action):
         msg = tracker.latest_message or {}
         text = msg.get("text") or ""
         intent = (msg.get("intent") or {}).get("name", "")
-        number = next((e.get("value") for e in msg.get("entities", []) if e.get("entity") == "case_number"), None)
+        number = entity_in(msg, "case_number")
         st = dict(tracker.get_slot("rating") or {})
         flow = _Flow(tracker.sender_id, dispatcher)
         triggered = intent == "rate" or (intent == "edit" and "评价" in text)
@@ -231,7 +230,7 @@ class _Flow:
         n = menu_number(clean(text))
         chosen = number if number in options else (options[n - 1] if n and 1 <= n <= len(options) else None)
         if chosen is None:
-            if intent in LEAVE or (intent == "consult" and _QUESTION.search(text)):
+            if intent in LEAVE or (intent == "consult" and question_word_in(text)):
                 return None, False
             st["tries"] = st.get("tries", 0) + 1
             if st["tries"] >= MAX_TRIES:
@@ -253,7 +252,7 @@ class _Flow:
             self.say(T.UNCHANGED)
             return None, True
         if parsed is None:
-            if intent in LEAVE or (intent == "consult" and _QUESTION.search(text) and not re.search(r"\d|满意", text)):
+            if intent in LEAVE or (intent == "consult" and question_word_in(text) and not re.search(r"\d|满意", text)):
                 return None, False
             st["tries"] = st.get("tries", 0) + 1
             if st["tries"] >= MAX_TRIES:
@@ -268,7 +267,7 @@ class _Flow:
     def _dims(self, st: dict, text: str, intent: str):
         parsed = "skip" if intent in ("cancel", "thanks") else parse_dimensions(text)
         if parsed is None:
-            if intent in LEAVE or (_QUESTION.search(text) and not re.search(r"效率|态度|廉洁", text)):
+            if intent in LEAVE or (question_word_in(text) and not re.search(r"效率|态度|廉洁", text)):
                 return None, False
             if not re.search(r"\d|[一二两三四五]分|效率|态度|廉洁", text) and not st.get("has_comment") \
                     and len(clean(text)) >= 2:
