@@ -276,10 +276,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def action_server(sqlite_url):
+def action_server(sqlite_url, kb_cache_dir):
     fill_database(sqlite_url)
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": sqlite_url}
+    # The run's knowledge index (the file the server would write): it loads it on its first
+    # action instead of building it (~8 s) into the checkout's var/cache.
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "BANGBAN_CACHE_DIR": kb_cache_dir}
     proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "dialogs.actions", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
