@@ -1,7 +1,17 @@
 """The chat's texts live in dialogs/texts/, one module per conversation (issue 14, item 4)."""
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 from dialogs import texts
+
+DIALOGS = Path(__file__).resolve().parents[1] / "dialogs"
+# Where sentences are still written inline, and why. dialogs/actions/service.py's replies
+# (progress lines, 「…的事项都已办结」, 受理's) wait for the engineer changing that module.
+NOT_YET = {"actions/service.py"}
+SENTENCE = re.compile(r"[。？！；「」]")  # what ends a sentence or quotes what to reply
 
 
 def _names(module) -> set[str]:
@@ -27,3 +37,28 @@ def test_the_form_asks_every_slot_from_its_table():
 
     assert set(texts.QUESTIONS) == set(SLOTS) == set(texts.INVALID)
     assert all(texts.QUESTIONS[s] and texts.INVALID[s] for s in SLOTS)
+
+
+def _sentences(path: Path) -> list[str]:
+    """String literals of a module that read as a sentence (docstrings and regular expressions aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("compile", "sub", "search", "match"):
+            skip |= {id(n) for n in ast.walk(node)}
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))
+    return [f"{path.relative_to(DIALOGS)}:{n.lineno}: {n.value}" for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip
+            and re.search(r"[\u4e00-\u9fff]", n.value) and SENTENCE.search(n.value)]
+
+
+def test_the_chats_sentences_are_in_dialogs_texts():
+    found = [s for p in sorted(DIALOGS.rglob("*.py"))
+             if p.parent.name != "texts" and str(p.relative_to(DIALOGS)) not in NOT_YET for s in _sentences(p)]
+    assert not found, "\n".join(found)
+
+
+def test_the_check_sees_an_inline_sentence():
+    assert _sentences(DIALOGS / "actions" / "service.py")
