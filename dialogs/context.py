@@ -25,9 +25,12 @@ def follow_up_subject(text: str) -> str | None:
 
 
 def item_names(kb: KnowledgeBase) -> list[str]:
+    """The item names a follow-up may swap, longest first (施工许可证 before 施工许可), names of one
+    length in a fixed order: in the set's order the first match among them changed from one
+    process to the next (bench set J's follow-ups scored 84.4 % or 86.7 %)."""
     names = {n for i in kb.items.values() for n in (i.name, *i.aliases) if len(n) >= 2}
     names |= {w for w in kb.lexicon.words if len(w) >= 3}
-    return sorted(names, key=len, reverse=True)
+    return sorted(names, key=lambda n: (-len(n), n))
 
 
 def rewrite(text: str, previous_question: str, names: list[str]) -> tuple[str, str] | None:
