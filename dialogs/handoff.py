@@ -7,9 +7,7 @@ with a slip in it) and then hands over.
 """
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +18,7 @@ from bot.models import Case, Staff
 from knowledge import KnowledgeBase
 
 from . import texts
-from .nlu import OTHER_REGION, YES_WORDS, Understanding, clean, handoff_question, is_question, menu_number
+from .nlu import YES_WORDS, RegionReading, Understanding, clean, handoff_question, is_question, read_region
 
 REGION_KEY = "handoff_region"  # state: the question waiting for its region
 ASKED_KEY = "asked"  # state: the user's last question, what a bare 「转人工」 hands over
@@ -28,59 +26,6 @@ NAMED_KEY = "region_named"  # state: the last region the user named while consul
 ASKED_FRESH_S = 3600  # a question older than this is not what 「转人工」 means
 QUOTE_MAX = 40
 ANSWER_ONLY_MAX = 8  # a longer reply to the region question that asks something is a question too
-
-_NOT_OURS = re.compile(r"^(都不是|以上都不是|不在(以上|这些|这几个|这里|里面)|没有我们|外地|别处)")
-# What people put around a place when asked where their project is: 「我们项目在冬湖那边」.
-_AROUND_HEAD = re.compile(r"^(我们|我们的|我的|我|咱们|俺们)?(公司|企业|单位)?的?(项目|工程)?"
-                          r"(是|在|位于|属于|就在|落在|选|地点在|地址在)?")
-_AROUND_TAIL = re.compile(r"(的项目|那边|这边|那里|这里|那块|地区|区域|的|呢|啊|呀|吧|哦|嘛|了)+$")
-
-
-@dataclass(frozen=True)
-class RegionReading:
-    """A reply to 「您的项目在哪个地区」: "region" (sure), "guess" (ask to confirm), "other" (none
-    of ours; `place` when it names one) or "none" (not a place at all)."""
-
-    kind: str
-    region: str | None = None
-    place: str | None = None
-
-
-def read_region(kb: KnowledgeBase, text: str) -> RegionReading:
-    c = clean(text)
-    ids = list(kb.regions)
-    if (n := menu_number(c)) is not None:
-        return RegionReading("region", ids[n - 1]) if 1 <= n <= len(ids) else RegionReading("none")
-    if c in OTHER_REGION or _NOT_OURS.match(c):
-        return RegionReading("other")
-    if region := kb.find_region(text):
-        return RegionReading("region", region)
-    if place := kb.find_other_place(text):
-        # 「武汉」「重庆」 name the city one of our regions lies in: that one, if they confirm.
-        inside = {r.id for r in kb.regions.values() for name in r.names if clean(name).startswith(clean(place))}
-        return RegionReading("guess", inside.pop()) if len(inside) == 1 else RegionReading("other", place=place)
-    core = _AROUND_TAIL.sub("", _AROUND_HEAD.sub("", c, count=1))
-    if len(core) < 2:
-        return RegionReading("none")
-    near = {(r.id, min(len(core), len(clean(name)))) for r in kb.regions.values() for name in r.names
-            if _one_slip(core, clean(name))}
-    if len({region for region, _ in near}) != 1:
-        return RegionReading("none")
-    # One slip in a long name (「东湖高薪区」) is that name; in two characters (「冬湖」) it may be
-    # another place altogether (「洛阳」 is one slip from 岳阳), so the user confirms.
-    region = next(iter(near))[0]
-    return RegionReading("region" if max(length for _, length in near) >= 3 else "guess", region)
-
-
-def _one_slip(a: str, b: str) -> bool:
-    """Whether a and b differ by exactly one character typed wrong, left out or added."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b)) == 1
-    short, long_ = sorted((a, b), key=len)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
-
 
 class HandoffDialog:
     def __init__(self, kb: KnowledgeBase, sessions: sessionmaker[Session], settings: Settings):

@@ -16,11 +16,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from knowledge.text import normalize as _kb_normalize
 
+if TYPE_CHECKING:
+    from knowledge import KnowledgeBase
 
-# -- normal forms ------------------------------------------------------------------------------
+
+# -- normal forms ---------------------------------------------------------------------------------
 # Two forms of a message, two jobs. `clean` (and `normalize_message`, which also maps English cues
 # and pinyin-input typos to what they mean) is how the intent rules and the learned model read a
 # message: the model is trained on this form, so changing it means retraining it (`python -m
@@ -94,7 +98,7 @@ def is_short(text: str) -> bool:
     return len(kb_form(text)) <= SHORT
 
 
-# -- entities and short answers ---------------------------------------------------------------
+# -- entities and short answers -------------------------------------------------------------------
 
 _CASE_NUMBER_RE = re.compile(r"bd[\s\-－–—_.]*(\d{4})[\s\-－–—_.]*(\d{6})(?!\d)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"^(?:第)?([0-9]{1,2})(?:个|项|号)?$")
@@ -142,7 +146,7 @@ NO_WORDS = {"不是", "否", "不", "不对", "不同意", "no", "n", "不是重
 SKIP_WORDS = {"无", "没有", "暂无", "跳过", "没", "不知道", "还没有", "不清楚", "skip", "否", "没有代码", "还没赋码"}
 
 
-# -- question shapes ---------------------------------------------------------------------------
+# -- question shapes ------------------------------------------------------------------------------
 # Three readings of "is this a question", each for where it is used, and deliberately different:
 # - is_question: a message typed where an answer is expected (a form field, 转人工's region) or
 #   noticed on the way (the question 「转人工」 hands over): "sure" on a question mark or a usual
@@ -181,7 +185,7 @@ def question_word_in(text: str) -> bool:
     return bool(_QUESTION_WORD.search(text))
 
 
-# -- figures asked for, 补正 ---------------------------------------------------------------------
+# -- figures asked for, 补正 ------------------------------------------------------------------------
 
 _ASKS_AMOUNT = re.compile(r"多少|几个?(工作日|天|日|月|年|周|星期|小时|万|平)|多久|多长时间|多长|多快|期限|时限|几天|收费|费用|要钱|交钱")
 
@@ -232,7 +236,7 @@ def mentions_correction(text: str) -> bool:
     return bool(_CORRECTION_TALK.search(normalize_message(text)))
 
 
-# -- steps of the last answer (「第二步呢」「然后呢」「受理以后呢」) ------------------------------------
+# -- steps of the last answer (「第二步呢」「然后呢」「受理以后呢」) ------------------------------------------------
 
 _ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<last>最后一?|末))(步|个|项|条|点|阶段|环节)"
                          r"(呢|是什么|是啥|是哪个|具体(是|说说)?.{0,4}|怎么(办|弄)|要干啥)?$")
@@ -305,7 +309,7 @@ def flow_lines(answer: str) -> list[str]:
     return lines
 
 
-# -- places, menus, 转人工 ------------------------------------------------------------------------
+# -- places, menus, 转人工's question and region -----------------------------------------------------
 # `names` below: the places a message may name, longest first within each place (江北区 before 江北).
 
 # What is left of 「我们公司的项目在江北那边」 once the region's name is out: words that only state it.
@@ -347,6 +351,61 @@ def option_named(canonical: str, options) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
+_NOT_OURS = re.compile(r"^(都不是|以上都不是|不在(以上|这些|这几个|这里|里面)|没有我们|外地|别处)")
+# What people put around a place when asked where their project is: 「我们项目在冬湖那边」.
+_AROUND_HEAD = re.compile(r"^(我们|我们的|我的|我|咱们|俺们)?(公司|企业|单位)?的?(项目|工程)?"
+                          r"(是|在|位于|属于|就在|落在|选|地点在|地址在)?")
+_AROUND_TAIL = re.compile(r"(的项目|那边|这边|那里|这里|那块|地区|区域|的|呢|啊|呀|吧|哦|嘛|了)+$")
+
+
+@dataclass(frozen=True)
+class RegionReading:
+    """A reply to 「您的项目在哪个地区」: "region" (sure), "guess" (ask to confirm), "other" (none
+    of ours; `place` when it names one) or "none" (not a place at all)."""
+
+    kind: str
+    region: str | None = None
+    place: str | None = None
+
+
+def read_region(kb: KnowledgeBase, text: str) -> RegionReading:
+    """What a reply to 转人工's 「您的项目在哪个地区」 says: a number, a name (with one slip, or the city
+    a region lies in: to confirm), none of ours, or nothing of a place."""
+    c = clean(text)
+    ids = list(kb.regions)
+    if (n := menu_number(c)) is not None:
+        return RegionReading("region", ids[n - 1]) if 1 <= n <= len(ids) else RegionReading("none")
+    if c in OTHER_REGION or _NOT_OURS.match(c):
+        return RegionReading("other")
+    if region := kb.find_region(text):
+        return RegionReading("region", region)
+    if place := kb.find_other_place(text):
+        # 「武汉」「重庆」 name the city one of our regions lies in: that one, if they confirm.
+        inside = {r.id for r in kb.regions.values() for name in r.names if clean(name).startswith(clean(place))}
+        return RegionReading("guess", inside.pop()) if len(inside) == 1 else RegionReading("other", place=place)
+    core = _AROUND_TAIL.sub("", _AROUND_HEAD.sub("", c, count=1))
+    if len(core) < 2:
+        return RegionReading("none")
+    near = {(r.id, min(len(core), len(clean(name)))) for r in kb.regions.values() for name in r.names
+            if _one_slip(core, clean(name))}
+    if len({region for region, _ in near}) != 1:
+        return RegionReading("none")
+    # One slip in a long name (「东湖高薪区」) is that name; in two characters (「冬湖」) it may be
+    # another place altogether (「洛阳」 is one slip from 岳阳), so the user confirms.
+    region = next(iter(near))[0]
+    return RegionReading("region" if max(length for _, length in near) >= 3 else "guess", region)
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Whether a and b differ by exactly one character typed wrong, left out or added."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 def handoff_question(text: str) -> str:
     """What is left of 「转人工：xxx」 once the request for a person is taken out ("" if under 4
     characters: nothing was asked with it)."""
@@ -355,7 +414,7 @@ def handoff_question(text: str) -> str:
     return rest if len(rest) >= 4 else ""
 
 
-# -- intents -------------------------------------------------------------------------------------
+# -- intents --------------------------------------------------------------------------------------
 
 GREET = {"你好", "您好", "在吗", "在么", "在不在", "有人吗", "有人在吗", "有人么", "哈喽", "嗨", "早上好", "下午好", "晚上好", "你好呀", "您好呀",
          "喂", "老师好", "领导好", "您好在吗", "你好在吗", "hello", "hi"}

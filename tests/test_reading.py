@@ -21,10 +21,11 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def test_the_manager_reads_no_text_itself():
-    """No regular expressions and no normaliser in manager.py: its readings are nlu's."""
-    imported = _imports(DIALOGS / "manager.py")
-    assert "re" not in imported and "knowledge.text" not in imported
+def test_the_manager_and_the_handoff_read_no_text_themselves():
+    """No regular expressions and no normaliser in manager.py or handoff.py: their readings are nlu's."""
+    for module in ("manager.py", "handoff.py"):
+        imported = _imports(DIALOGS / module)
+        assert "re" not in imported and "knowledge.text" not in imported, module
 
 
 def test_only_nlu_uses_the_knowledge_bases_normal_form():
@@ -67,3 +68,11 @@ def test_a_handoff_message_and_a_rasa_message():
     assert nlu.handoff_question("转人工：代办收费吗") == "代办收费吗" and nlu.handoff_question("转人工") == ""
     message = {"entities": [{"entity": "case_number", "value": "BD-2026-000123"}]}
     assert nlu.entity_in(message, "case_number") == "BD-2026-000123" and nlu.entity_in({}, "case_number") is None
+
+
+def test_a_reply_to_the_region_question(kb):
+    assert nlu.read_region(kb, "2").kind == "region"
+    assert nlu.read_region(kb, "都不是").kind == "other"
+    assert nlu.read_region(kb, "东湖高薪区") == nlu.RegionReading("region", "donghu")
+    assert nlu.read_region(kb, "冬湖").kind == "guess"
+    assert nlu.read_region(kb, "随便").kind == "none"
