@@ -17,7 +17,8 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.kv import MemoryKV
 from bot.models import Case, LedgerEntry, Notification, Rating, Rectification, Staff
-from dialogs import build_manager, rating_texts, texts
+from dialogs import build_manager, texts
+from dialogs.texts import rating as rating_texts
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml
 
