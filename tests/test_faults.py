@@ -238,8 +238,33 @@ def _gunicorn(port: int, env: dict) -> subprocess.Popen:
 
 
 def _workers(master_pid: int) -> list[int]:
+    """The master's live workers: a killed one stays a zombie until the master reaps it, and
+    counting it made "the master forked a new one" true at once."""
     out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return [int(pid) for pid in out.split() if _alive(int(pid))]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] not in ("Z", "X")  # the state, after "(comm)"
+
+
+def _kill_a_worker(master_pid: int) -> None:
+    """SIGKILL one live worker (one listed may be reaped before the signal: take the next)."""
+    deadline = time.monotonic() + 30
+    while True:
+        workers = _workers(master_pid)
+        try:
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                return
+        except ProcessLookupError:
+            pass
+        assert time.monotonic() < deadline, "no live worker to kill"
+        time.sleep(0.05)
 
 
 def test_webhook_loses_no_application_through_kill_and_server_restarts(postgres_url, redis_url,
@@ -271,7 +296,8 @@ def test_webhook_loses_no_application_through_kill_and_server_restarts(postgres_
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 
-    threads = [threading.Thread(target=run, args=(users[i::8],)) for i in range(8)]
+    # Daemons: when the test fails early, users still retrying must not hold the run's exit.
+    threads = [threading.Thread(target=run, args=(users[i::8],), daemon=True) for i in range(8)]
     try:
         for t in threads:
             t.start()
@@ -279,7 +305,7 @@ def test_webhook_loses_no_application_through_kill_and_server_restarts(postgres_
         done = lambda n: lambda: sum(u.number is not None for u in users) >= n  # noqa: E731
         for n in (6, 9, 12):  # a worker killed three times: eight users talk to two workers
             _wait(done(n), timeout=120)
-            os.kill(_workers(server.pid)[0], signal.SIGKILL)
+            _kill_a_worker(server.pid)
             _wait(lambda: len(_workers(server.pid)) == 2, timeout=60)  # the master forks a new one
         _wait(done(16), timeout=120)
         _restart_redis()
