@@ -49,6 +49,7 @@ from .nlu import (
     ordinal_inside,
     says_only_where,
     says_where_a_company_is_from,
+    tells_without_asking,
     understand,
     understand_by_rules,
     without_names,
@@ -338,6 +339,9 @@ class DialogManager:
             state.pop("last_topic", None)  # a follow-up leans on this question, not an older answer
             state.pop("last_question", None)
         if result.kind == "unsure":
+            if tells_without_asking(text) and (told := self.kb.find_region(text)) is not None:
+                # 「我们在青禾市 做食品厂扩建」 tells where the project is and asks nothing yet
+                return self._note_region(user, told, state)
             return Turn(texts.UNSURE, "consult", None, result.confidence)
         if result.kind == "clarify":
             options = [c.topic for c in result.candidates]

@@ -185,6 +185,15 @@ def question_word_in(text: str) -> bool:
     return bool(_QUESTION_WORD.search(text))
 
 
+_ASKING_AT_ALL = re.compile(r"谁|还是|找|真的|能|可以|要不要|是不是|有没有|多少|几|为啥|为什么|呢|么|嘛|不$|没$|how|what|can|\?")
+
+
+def tells_without_asking(text: str) -> bool:
+    """「我们在青禾市 做食品厂扩建」: a statement, with no question word or shape anywhere (stricter
+    than is_question, which reads answers typed into the form)."""
+    return not is_question(text) and not question_word_in(text) and not _ASKING_AT_ALL.search(text)
+
+
 # -- figures asked for, 补正 ------------------------------------------------------------------------
 
 _ASKS_AMOUNT = re.compile(r"多少|几个?(工作日|天|日|月|年|周|星期|小时|万|平)|多久|多长时间|多长|多快|期限|时限|几天|收费|费用|要钱|交钱")

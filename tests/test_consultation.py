@@ -425,3 +425,9 @@ def test_more_questions_that_sound_like_commands_are_questions(message):
     from dialogs.nlu import understand
 
     assert understand(message).intent == "consult"   # were apply_daiban, edit, rate, more, cancel
+
+
+def test_a_region_told_with_what_the_project_is_is_noted(manager):
+    noted = manager.handle_text("oTold1", "我们在青禾市 做食品厂扩建")   # was 「暂时答不准」
+    assert noted.intent == "region" and "青禾市（示例）" in noted.reply
+    assert manager.handle_text("oTold2", "我们在江北 有个事想问问怎么收费").intent == "consult"
