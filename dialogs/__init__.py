@@ -6,7 +6,6 @@ from bot.kv import KV
 from bot.workdays import WorkCalendar
 from knowledge import KnowledgeBase, Retriever
 
-from .actions import runtime
 from .manager import DialogManager, Turn
 from .services import Services, build_services
 
@@ -17,14 +16,10 @@ def build_manager(settings: Settings | None = None, kb: KnowledgeBase | None = N
                   retriever: Retriever | None = None, calendar: WorkCalendar | None = None, *,
                   services: Services | None = None) -> DialogManager:
     """The dialog manager on `services` (built from `settings` and the parts given when none are
-    handed in); `manager.services` is what it runs on, for whoever serves it (create_app)."""
+    handed in): it builds its actions on them; `manager.services` is what it runs on, for whoever
+    serves it (create_app)."""
     if services is None:
         if settings is None:
             raise TypeError("build_manager needs settings or services")
         services = build_services(settings, kb=kb, kv=kv, retriever=retriever, calendar=calendar)
-    # The actions that are not handed their services yet fall back to these (actions/runtime.py).
-    runtime.configure(services)
-    manager = DialogManager(kb=services.kb, retriever=services.retriever, store=services.store,
-                            sessions=services.sessions, settings=services.settings)
-    manager.services = services
-    return manager
+    return DialogManager(services)

@@ -20,6 +20,7 @@ from .actions.application import (
     ActionSubmitApplication,
     ValidateApplicationForm,
 )
+from .services import Services
 
 
 @dataclass
@@ -67,8 +68,11 @@ def _run(coroutine):
 
 
 class ApplicationForm:
-    validator = ValidateApplicationForm()
-    submitter = ActionSubmitApplication()
+    """The application form's two actions, run on the services of the manager that builds it."""
+
+    def __init__(self, services: Services):
+        self.validator = ValidateApplicationForm(services)
+        self.submitter = ActionSubmitApplication(services)
 
     @staticmethod
     def new_slots(**prefill) -> dict:

@@ -11,17 +11,15 @@ import time
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cases, clock, kb_log, users
-from bot.config import Settings
 from bot.db import transaction
 from bot.kv import StoreUnavailable
-from knowledge import KnowledgeBase, Result, Retriever
+from knowledge import Result
 
 from . import texts
 from .actions.application import EDITABLE, prompt
-from .actions.rating import rating_turn
+from .actions.rating import ActionRating, rating_turn
 from .actions.service import (
     ActionAcceptCase,
     ActionCaseProgress,
@@ -56,7 +54,8 @@ from .nlu import (
 )
 from .paging import split_pages
 from .place_names import PlaceNames
-from .state import ConversationStore, earlier_reply, remember_reply
+from .services import Services
+from .state import earlier_reply, remember_reply
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +69,6 @@ PROFILE_RETRY_S = 30  # with the database away, try the profile again this soon
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
-SERVICE_ACTIONS = {"progress": ActionCaseProgress(), "urge": ActionUrge(), "notice": ActionOneTimeNotice(),
-                   "accept_case": ActionAcceptCase()}
 
 
 @dataclass
@@ -95,16 +92,21 @@ OTHER_REGIONS_TOPIC = "noanswer.other_regions"  # 「只收录五个地区」
 
 
 class DialogManager:
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever, store: ConversationStore,
-                 sessions: sessionmaker[Session], settings: Settings | None = None):
-        self.kb = kb
-        self.settings = settings or Settings()
+    def __init__(self, services: Services):
+        """The manager on `services` (dialogs/services.py): its actions are built here on them, so
+        two managers in one process each run on their own."""
+        self.services = services
+        self.kb = kb = services.kb
+        self.settings = services.settings
         self.contacts = self.settings.contacts
-        self.retriever = retriever
-        self.store = store
-        self.sessions = sessions
+        self.retriever = services.retriever
+        self.store = services.store
+        self.sessions = sessions = services.sessions
         self.query_log = kb_log.QueryLog(sessions)
-        self.form = ApplicationForm()
+        self.form = ApplicationForm(services)
+        self.rating = ActionRating(services)
+        self.service_actions = {"progress": ActionCaseProgress(services), "urge": ActionUrge(services),
+                                "notice": ActionOneTimeNotice(services), "accept_case": ActionAcceptCase(services)}
         self._item_names = item_names(kb)
         self.handoff = HandoffDialog(kb, sessions, self.settings)
         self.place_names = PlaceNames(kb, self.settings.region_names)
@@ -258,7 +260,7 @@ class DialogManager:
                 return self._select(user, choice, menu, state, region)
         if u.intent == "other_region" and menu and menu.get("kind") == "regions":
             return self._answer_topic(menu["topic"], None, state, region_known=True)
-        if (rated := rating_turn(user, u.text, u.intent, u.entities, state)) is not None:  # 好差评
+        if (rated := rating_turn(self.rating, user, u.text, u.intent, u.entities, state)) is not None:  # 好差评
             return Turn(rated, "rate")
         if state.pop("awaiting_handoff", False) and u.intent in ("consult", "select", "other_region"):
             return self._handoff(user, u.text, state, region)
@@ -275,8 +277,8 @@ class DialogManager:
         intent = u.intent
         if intent in ("consult", "notice") and mentions_correction(u.text) and self._correction_open(user):
             intent = "progress"  # 「补正材料准备好了怎么交」: what is missing, by when, and how to hand it in
-        if intent in SERVICE_ACTIONS:
-            messages, _ = run_action(SERVICE_ACTIONS[intent], user, {}, u.text, intent=intent, entities=u.entities)
+        if intent in self.service_actions:
+            messages, _ = run_action(self.service_actions[intent], user, {}, u.text, intent=intent, entities=u.entities)
             if messages == [texts.NO_CASE] and (is_question(u.text) and (
                     (r := self.retriever.search(u.text)).kind == "answer" and not r.tentative)
                     or is_question(u.text) and self._read_in_context(u.text, state) is not None):
@@ -596,14 +598,13 @@ class DialogManager:
     def _handoff(self, user: str, question: str, state: dict, region: str | None) -> Turn:
         return Turn(self.handoff.hand_over(user, question, state, region), "human")
 
-    @staticmethod
-    def _form_tail(state: dict) -> str:
+    def _form_tail(self, state: dict) -> str:
         """The open form's question again, after a 转人工 turn inside it (none while 转人工 still
         waits for its region: that is the question the user should answer next)."""
         if "form" not in state or REGION_KEY in state:
             return ""
         form = state["form"]
-        return "\n" + texts.FORM_RESUME + prompt(form["requested"], form["slots"])
+        return "\n" + texts.FORM_RESUME + prompt(form["requested"], form["slots"], self.kb)
 
     # -- the application form -------------------------------------------------------------
 
@@ -628,15 +629,15 @@ class DialogManager:
         if u.intent == "edit":
             slot = _editable_slot(u.entities.get("what", ""))
             if slot is None:
-                return Turn(texts.EDIT_UNKNOWN + "\n" + prompt(requested, slots), "edit")
+                return Turn(texts.EDIT_UNKNOWN + "\n" + prompt(requested, slots, self.kb), "edit")
             slots[slot] = None
             slots["confirmed"] = None
             if slot == "stage":
                 slots["items"] = None
             form["requested"] = slot
-            return Turn(prompt(slot, slots), "edit")
+            return Turn(prompt(slot, slots, self.kb), "edit")
         if u.intent in ("help", "greet", "filler"):
-            return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots), "help")
+            return Turn(texts.FORM_HELP + "\n" + prompt(requested, slots, self.kb), "help")
         if u.intent == "human":
             question = (handoff_question(u.text) or state.pop("unanswered", "")
                         or texts.HANDOFF_FROM_FORM.format(slot=requested))
@@ -655,12 +656,12 @@ class DialogManager:
                 if self._no_published_answer(result.topic):
                     state["unanswered"] = u.text  # what 转人工 will hand over
                 entry = self.kb.variant(result.topic, slots.get("region")) or self.kb.topics[result.topic][0]
-                return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots), "consult",
-                            result.topic, result.confidence)
+                return Turn(entry.cited_answer() + "\n\n" + texts.FORM_RESUME + prompt(requested, slots, self.kb),
+                            "consult", result.topic, result.confidence)
             # A question the KB cannot answer is no answer to the form's question either (no
             # company is called 「社保怎么交？」): say so and ask again, rather than validate it.
             state["unanswered"] = u.text  # what 转人工 will hand over
-            return Turn(texts.FORM_QUESTION_UNSURE + "\n\n" + texts.FORM_RESUME + prompt(requested, slots),
+            return Turn(texts.FORM_QUESTION_UNSURE + "\n\n" + texts.FORM_RESUME + prompt(requested, slots, self.kb),
                         "consult", None, result.confidence)
         turn = self.form.fill(user, slots, {requested: u.text}, u.text)
         if turn.ineligible:

@@ -3,8 +3,8 @@
 `build_services` opens the database, the shared store and the knowledge base from the settings;
 `create_app` (webhook/__init__.py) builds the dialog manager on them and keeps them in
 `app.extensions["bangban_services"]` for the console; the rasa-sdk actions get theirs from
-whoever runs them (dialogs/actions/runtime.py: in process, the manager's; under
-`python -m rasa_sdk --actions dialogs.actions`, the server's own, from this same builder).
+whoever runs them: in process the manager builds them on its own; under `python -m rasa_sdk
+--actions dialogs.actions`, they use the server's own (dialogs/actions/runtime.py), from this same builder.
 """
 from __future__ import annotations
 

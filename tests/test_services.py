@@ -1,6 +1,7 @@
 """The services a process runs on are built once and handed on (issue 14, item 2): create_app
 keeps the ones its dialog manager runs on for the console, an action handed its services uses
-those whatever was built after it, and both retry guards answer the same Protocol."""
+those whatever was built after it, each dialog manager runs its actions on its own services (no
+module-global runtime in process), and both retry guards answer the same Protocol."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,12 +57,13 @@ def test_the_app_keeps_the_services_its_manager_runs_on(sqlite_url, fixture_kb):
         assert console_services() is services and console_sessions() is services.sessions
 
 
-def test_an_action_handed_its_services_reads_them_whatever_was_built_after(tmp_path, fixture_kb):
+def test_an_action_handed_its_services_reads_them_whatever_was_built_after(tmp_path, fixture_kb, monkeypatch):
     first = services_on(f"sqlite:///{tmp_path / 'first.sqlite3'}", fixture_kb)
     number = a_case(first, "oFirst")
     later = services_on(f"sqlite:///{tmp_path / 'later.sqlite3'}", fixture_kb)
-    build_manager(services=later)  # the fallback of actions built without services is now `later`
-    assert runtime.get() is later
+    build_manager(services=later)
+    # The action server's own services (what rasa-sdk's executor's actions, built without, use).
+    monkeypatch.setattr(runtime, "_current", later)
 
     messages, _ = run_action(ActionCaseProgress(first), "oFirst", {})
     assert messages[0].startswith(f"{number}（帮办）")
@@ -74,6 +76,29 @@ def test_an_action_handed_its_services_reads_them_whatever_was_built_after(tmp_p
         assert [e.action for e in cases.ledger_of(db, cases.by_number(db, number))].count("urged") == 1
     with transaction(later.sessions) as db:
         assert cases.cases_of_applicant(db, "oFirst") == []
+
+
+def test_two_managers_built_one_after_the_other_each_run_their_own_actions(tmp_path, fixture_kb, monkeypatch):
+    first = services_on(f"sqlite:///{tmp_path / 'first.sqlite3'}", fixture_kb)
+    second = services_on(f"sqlite:///{tmp_path / 'second.sqlite3'}", fixture_kb)
+    number = a_case(first, "oFirst")
+    other = a_case(second, "oSecond")
+    monkeypatch.setattr(runtime, "_current", None)
+    one = build_manager(services=first)
+    two = build_manager(services=second)
+    assert runtime._current is None  # building a manager sets no process-wide services
+
+    # Every action a manager runs is built on its own services: case service, the form, the rating.
+    for manager, services in ((one, first), (two, second)):
+        actions = [*manager.service_actions.values(), manager.form.validator, manager.form.submitter, manager.rating]
+        assert all(action.services is services for action in actions)
+
+    # 查进度 through each manager reads its own database, the first's after the second was built.
+    assert one.handle_text("oFirst", "我的申请进度").reply.startswith(f"{number}（帮办）")
+    assert two.handle_text("oFirst", "我的申请进度").reply == texts.NO_CASE
+    assert two.handle_text("oSecond", "我的申请进度").reply.startswith(f"{other}（帮办）")
+    assert one.handle_text("oSecond", "我的申请进度").reply == texts.NO_CASE
+    assert runtime._current is None  # nor does running their actions
 
 
 def test_both_retry_guards_are_reply_guards():

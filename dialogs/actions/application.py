@@ -27,7 +27,7 @@ from bot.models import Staff
 from .. import texts
 from ..nlu import NO_WORDS, SKIP_WORDS, YES_WORDS, clean, menu_number, service_mode
 from ..notice import item_plans, one_time_notice
-from . import runtime
+from .service import HandedServices
 
 if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
     from rasa_sdk.executor import CollectingDispatcher
@@ -95,19 +95,17 @@ _CHOICES = {
 }
 
 
-def prompt(slot: str, slots: dict) -> str:
-    """The question for `slot` (texts.QUESTIONS), with the choices the user can answer by number."""
-    kb = runtime.get().kb
+def prompt(slot: str, slots: dict, kb) -> str:
+    """The question for `slot` (texts.QUESTIONS), with the choices of `kb` the user can answer by number."""
     fields = {}
     if slot in _CHOICES:
         fields["options"] = _numbered(_CHOICES[slot](kb, slots))
     if slot == "confirmed":
-        fields["summary"] = summary(slots)
+        fields["summary"] = summary(slots, kb)
     return texts.QUESTIONS.get(slot, "").format(**fields)
 
 
-def summary(slots: dict) -> str:
-    kb = runtime.get().kb
+def summary(slots: dict, kb) -> str:
     region = kb.regions.get(slots.get("region") or "")
     stage = kb.stages.get(slots.get("stage") or "")
     names = [kb.items[c].name for c in slots.get("items") or [] if c in kb.items]
@@ -132,9 +130,10 @@ def _invalid(dispatcher: CollectingDispatcher, slot: str, **fields) -> None:
     dispatcher.utter_message(text=texts.INVALID[slot].format(**fields))
 
 
-def scope_problem(region_id: str, investment_type: str | None, project_kind: str | None) -> str | None:
-    """Why this region's service does not cover the project, or None when it does."""
-    region = runtime.get().kb.regions.get(region_id)
+def scope_problem(kb, region_id: str, investment_type: str | None,
+                  project_kind: str | None) -> str | None:
+    """Why this region's service (in `kb`) does not cover the project, or None when it does."""
+    region = kb.regions.get(region_id)
     if region is None:
         return None
     for excluded in region.excluded_project_kinds:
@@ -145,7 +144,7 @@ def scope_problem(region_id: str, investment_type: str | None, project_kind: str
     return None
 
 
-class ValidateApplicationForm(FormValidationAction):
+class ValidateApplicationForm(HandedServices, FormValidationAction):
     def name(self) -> str:
         return "validate_application_form"
 
@@ -160,7 +159,7 @@ class ValidateApplicationForm(FormValidationAction):
         required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
         missing = next((s for s in required if tracker.slots.get(s) is None), None)
         if missing:
-            dispatcher.utter_message(text=prompt(missing, tracker.slots))
+            dispatcher.utter_message(text=prompt(missing, tracker.slots, self.services.kb))
         return SlotSet("requested_slot", missing)
 
     # -- one validator per slot: return the clean value, or None after saying what is wrong --
@@ -177,7 +176,7 @@ class ValidateApplicationForm(FormValidationAction):
         return {"service_mode": None}
 
     def validate_region(self, value, dispatcher, tracker, domain):
-        kb = runtime.get().kb
+        kb = self.services.kb
         ids = list(kb.regions)
         if value in kb.regions:
             return {"region": value}
@@ -223,7 +222,7 @@ class ValidateApplicationForm(FormValidationAction):
         if not choice:
             _invalid(dispatcher, "investment_type")
             return {"investment_type": None}
-        problem = scope_problem(tracker.get_slot("region") or "", choice, None)
+        problem = scope_problem(self.services.kb, tracker.get_slot("region") or "", choice, None)
         if problem:
             dispatcher.utter_message(text=problem)
             return {"investment_type": choice, "ineligible": problem}
@@ -245,14 +244,14 @@ class ValidateApplicationForm(FormValidationAction):
         if not choice:
             _invalid(dispatcher, "project_kind", n=len(PROJECT_KINDS))
             return {"project_kind": None}
-        problem = scope_problem(tracker.get_slot("region") or "", None, choice)
+        problem = scope_problem(self.services.kb, tracker.get_slot("region") or "", None, choice)
         if problem:
             dispatcher.utter_message(text=problem)
             return {"project_kind": choice, "ineligible": problem}
         return {"project_kind": choice}
 
     def validate_stage(self, value, dispatcher, tracker, domain):
-        kb = runtime.get().kb
+        kb = self.services.kb
         options = stage_options(kb)
         if value in kb.stages:
             return {"stage": value, "items": None}
@@ -266,7 +265,7 @@ class ValidateApplicationForm(FormValidationAction):
         return {"stage": next(sid for sid, n in options if n == name), "items": None}
 
     def validate_items(self, value, dispatcher, tracker, domain):
-        kb = runtime.get().kb
+        kb = self.services.kb
         options = item_options(kb, tracker.get_slot("stage") or "")
         if isinstance(value, list) and value and all(v in kb.items for v in value):
             return {"items": value}
@@ -320,14 +319,14 @@ class ValidateApplicationForm(FormValidationAction):
         return {"confirmed": None}
 
 
-class ActionSubmitApplication(Action):
+class ActionSubmitApplication(HandedServices, Action):
     """Store the confirmed request in one transaction and answer with its number at once."""
 
     def name(self) -> str:
         return "action_submit_application"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        rt = runtime.get()
+        rt = self.services
         s = tracker.slots
         consent = s.get("agreement")
         today = clock.today()

@@ -4,8 +4,8 @@ even days later) → which case (when several) → level 5..1 → 效率/态度/
 if the user stops answering; the rest only adds to it.
 
 The conversation lives in one slot, `rating` (a dict: step, case, options, ...). `rating_turn` is
-the manager's hook: it runs ActionRating like any rasa-sdk action and says whether the message was
-the rating conversation's at all (`rating_handled`).
+the manager's hook: it runs the manager's own ActionRating (built on its services) like any rasa-sdk
+action and says whether the message was the rating conversation's at all (`rating_handled`).
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from bot.ratings import LEVELS, RatingError
 from ..texts import rating as T
 from ..forms import run_action
 from ..nlu import clean, entity_in, menu_number, question_word_in
-from . import runtime
+from ..services import Services
+from .service import HandedServices
 
 if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
     from rasa_sdk.executor import CollectingDispatcher
@@ -142,7 +143,7 @@ def _case_line(i: int, case) -> str:
     return T.CASE_LINE.format(i=i, number=case.number, project=case.project_name, state=cases.CASE_STATES[case.state])
 
 
-class ActionRating(Action):
+class ActionRating(HandedServices, Action):
     def name(self) -> str:
         return "action_rating"
 
@@ -152,7 +153,7 @@ class ActionRating(Action):
         intent = (msg.get("intent") or {}).get("name", "")
         number = entity_in(msg, "case_number")
         st = dict(tracker.get_slot("rating") or {})
-        flow = _Flow(tracker.sender_id, dispatcher)
+        flow = _Flow(tracker.sender_id, dispatcher, self.services)
         triggered = intent == "rate" or (intent == "edit" and "评价" in text)
         if not st or triggered:
             new, handled = flow.start(text, triggered, number)
@@ -163,10 +164,10 @@ class ActionRating(Action):
 
 
 class _Flow:
-    def __init__(self, user: str, dispatcher: CollectingDispatcher):
+    def __init__(self, user: str, dispatcher: CollectingDispatcher, services: Services):
         self.user = user
         self.say = lambda text: dispatcher.utter_message(text=text)
-        self.rt = runtime.get()
+        self.rt = services
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -365,12 +366,10 @@ class _Flow:
         return clock.local_text(ratings.correction_deadline(rating, self.rt.settings))
 
 
-_ACTION = ActionRating()
-
-
-def rating_turn(user: str, text: str, intent: str, entities: dict, state: dict) -> str | None:
-    """The manager's hook: the reply when this message belongs to the rating conversation (and
-    the conversation's state updated in `state["rating"]`), else None and nothing changed."""
+def rating_turn(action: ActionRating, user: str, text: str, intent: str, entities: dict, state: dict) -> str | None:
+    """The manager's hook (it hands in its own ActionRating, built on its services): the reply
+    when this message belongs to the rating conversation (and the conversation's state updated in
+    `state["rating"]`), else None and nothing changed."""
     current = state.get("rating")
     if current and time.time() - current.get("at", 0) > STATE_TTL_S:
         state.pop("rating", None)
@@ -378,7 +377,7 @@ def rating_turn(user: str, text: str, intent: str, entities: dict, state: dict) 
     triggered = intent == "rate" or (intent == "edit" and "评价" in text)
     if not current and not triggered and parse_level(text, strict=True) is None:
         return None  # the common case: no database look-up at all
-    messages, events = run_action(_ACTION, user, {"rating": current}, text, intent=intent, entities=entities)
+    messages, events = run_action(action, user, {"rating": current}, text, intent=intent, entities=entities)
     values = {e["name"]: e.get("value") for e in events if e.get("event") == "slot"}
     if values.get("rating"):
         state["rating"] = {**values["rating"], "at": time.time()}

@@ -1,11 +1,10 @@
-"""The services (dialogs/services.py) of the rasa-sdk actions that are not handed theirs.
+"""The rasa-sdk action server's own services (dialogs/services.py), for the actions built without.
 
-An action is given its services by whoever runs it: `ServiceAction(services)` (actions/service.py).
-One built without (rasa-sdk's executor makes every action class with no arguments) uses `get()`:
-under the action server (`python -m rasa_sdk --actions dialogs.actions`) that is the server's own,
-built from the environment on first use by the same builder as the webhook's; in process, the
-ones the last build_manager configured (the actions of manager.py's SERVICE_ACTIONS, of the
-application form and of the rating conversation, until they are handed theirs).
+In process every action is handed its services by whoever runs it: the dialog manager builds its
+actions on its own (`ActionCaseProgress(services)`, `ApplicationForm(services)`, `ActionRating(services)`).
+rasa-sdk's executor makes every action class with no arguments; those (`python -m rasa_sdk
+--actions dialogs.actions`) use `get()`: the server's services, built from the environment on
+first use by the same builder as the webhook's. Nothing in process sets them.
 """
 from __future__ import annotations
 
@@ -17,11 +16,6 @@ from ..services import Services, build_services
 
 _current: Services | None = None
 _guard = threading.Lock()
-
-
-def configure(services: Services) -> None:
-    global _current
-    _current = services
 
 
 def get() -> Services:

@@ -24,20 +24,25 @@ if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form 
     from rasa_sdk.executor import CollectingDispatcher
 
 
-class ServiceAction(Action, ABC):
-    """An action run on the services it is handed; rasa-sdk's executor hands none (it makes each
-    action class with no arguments), and then they are the process's (actions/runtime.py).
-    Abstract, so the executor does not serve the base itself."""
+class HandedServices:
+    """What an action runs on: the services whoever runs it hands in (the dialog manager hands in
+    its own). rasa-sdk's executor makes each action class with no arguments; an action built so
+    is the action server's, and uses the server's own services (actions/runtime.py)."""
 
     def __init__(self, services: Services | None = None):
         self._services = services
 
-    @abstractmethod
-    def name(self) -> str: ...
-
     @property
     def services(self) -> Services:
         return self._services or runtime.get()
+
+
+class ServiceAction(HandedServices, Action, ABC):
+    """An action run on the services it is handed (HandedServices). Abstract, so the executor
+    does not serve the base itself."""
+
+    @abstractmethod
+    def name(self) -> str: ...
 
 
 def _target_case(db, tracker: Tracker, open_only: bool = False) -> Case | None:
