@@ -118,19 +118,17 @@ def postgres_server_url() -> str:
 
 @pytest.fixture()
 def postgres_url(postgres_server_url):
-    """A fresh, empty schema on the real PostgreSQL for one test, dropped afterwards."""
+    """A fresh, empty schema on the real PostgreSQL for one test, dropped afterwards (by the
+    templates' background thread: nothing waits for it)."""
     import sqlalchemy as sa
 
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(postgres_server_url, pool_pre_ping=True)  # survives a server restart mid-test
-    with admin.begin() as conn:
+    with TEMPLATES.engine(postgres_server_url).begin() as conn:  # pre-pinged: survives a restart
         conn.execute(sa.text(f'create schema "{schema}"'))
     sep = "&" if "?" in postgres_server_url else "?"
     yield f"{postgres_server_url}{sep}options=-csearch_path%3D{schema}"
     _close_query_logs()  # their last rows go in before the schema goes
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-    admin.dispose()
+    TEMPLATES.drop_later(postgres_server_url, schema)
 
 
 def _close_query_logs():
