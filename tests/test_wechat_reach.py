@@ -17,7 +17,6 @@ from bot import cases, users
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
 from bot.models import Notification, Staff, utcnow
 from dialogs import texts
-from dialogs.actions import service
 
 NO_API = "http://127.0.0.1:9"  # configured, never sent to: nothing here runs the dispatcher
 CONTACT = "陈经理、13800000000"  # test_console.new_case's contact
@@ -146,7 +145,7 @@ def test_an_urge_is_said_to_reach_the_commissioner_only_when_it_can(app):
     with db_of(app) as db:  # on the case's ledger all the same: the commissioner sees it there
         case = cases.by_number(db, number)
         assert [e.action for e in cases.ledger_of(db, case)].count("urged") == 1
-    assert service.URGE_UNREACHED.split("（")[0] in reply
+    assert texts.URGE_UNREACHED.split("（")[0] in reply
 
 
 def test_an_urge_without_an_official_account_waits_for_one(app):

@@ -16,6 +16,7 @@ from bot.models import Case, CaseItem, Staff
 from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseState, ItemState
 
 from .. import texts
+from ..nlu import entity_in
 from ..notice import one_time_notice
 from ..services import Services
 from . import runtime
@@ -47,8 +48,7 @@ class ServiceAction(HandedServices, Action, ABC):
 
 def _target_case(db, tracker: Tracker, open_only: bool = False) -> Case | None:
     """The case the user means: the number they gave (if it is theirs), else their latest."""
-    number = next((e.get("value") for e in tracker.latest_message.get("entities", [])
-                   if e.get("entity") == "case_number"), None)
+    number = entity_in(tracker.latest_message, "case_number")
     mine = cases.cases_of_applicant(db, tracker.sender_id)
     if number:
         return next((c for c in mine if c.number == number), None)
@@ -71,36 +71,31 @@ class ActionCaseProgress(ServiceAction):
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             items = cases.items_of(db, case)
             today = services.clock.today()
-            lines = [f"{case.number}（{case.mode}）：{CASE_STATES[case.state]}",
+            lines = [texts.PROGRESS_HEAD.format(number=case.number, mode=case.mode, state=CASE_STATES[case.state]),
                      f"{case.project_name}",
-                     f"帮代办专员：{commissioner.name if commissioner else '分派中'}"]
+                     texts.PROGRESS_COMMISSIONER.format(
+                         name=commissioner.name if commissioner else texts.PROGRESS_UNASSIGNED)]
             corrections = cases.open_corrections(db, case)
             for item in items:
                 due = ""
                 if item.id in corrections:
                     missing, by = corrections[item.id]
                     due = texts.CORRECTION_LINE.format(missing=missing, due=date_text(by, today),
-                                                       late="（已过期限，请尽快提交）" if by < today else "")
+                                                       late=texts.CORRECTION_LATE if by < today else "")
                 elif item.due_date and item.state != ItemState.DONE:
-                    due = f"，预计{date_text(item.due_date, today)}" + ("（已超期，专员正在催办）" if item.overdue_on(today) else "")
-                lines.append(f"· {item.name}：{ITEM_STATES[item.state]}{due}")
+                    due = texts.PROGRESS_DUE.format(date=date_text(item.due_date, today)) + (
+                        texts.PROGRESS_OVERDUE if item.overdue_on(today) else "")
+                lines.append(texts.PROGRESS_ITEM.format(item=item.name, state=ITEM_STATES[item.state], due=due))
             if corrections:
                 lines.append(texts.CORRECTION_HOW[case.mode if case.mode in texts.CORRECTION_HOW else "帮办"].format(
-                    name=commissioner.name if commissioner else "帮代办专员"))
+                    name=commissioner.name if commissioner else texts.CORRECTION_WHO))
             if case.state == CaseState.TERMINATED and case.termination_reason:
-                lines.append(f"终止原因：{case.termination_reason}")
+                lines.append(texts.PROGRESS_TERMINATED.format(reason=case.termination_reason))
             others = len(cases.cases_of_applicant(db, tracker.sender_id)) - 1
             if others > 0:
-                lines.append(f"您还有{others}个其他申请，发送编号（如 {case.number}）可查看。")
+                lines.append(texts.PROGRESS_OTHERS.format(n=others, number=case.number))
         dispatcher.utter_message(text="\n".join(lines))
         return []
-
-
-# The commissioner cannot get the urge in WeChat (no WeChat bound, the Official Account unfollowed,
-# outside the 48-hour window with no template): it is on the case's ledger, not "转告". (A text of
-# the chat: its place is dialogs/texts/service.py, kept here while that package is being changed.)
-URGE_UNREACHED = ("已记录您的催办（{when}），帮代办专员{name}暂时收不到微信提醒，会在工作台的服务记录中看到；"
-                  "着急可回复「转人工」。")
 
 
 class ActionUrge(ServiceAction):
@@ -128,7 +123,7 @@ def _urge_reply(urge: case_actions.Urge, number: str, now: str) -> str:
     if urge.earlier is not None:
         return texts.URGE_ALREADY.format(number=number, when=local_text(urge.earlier))
     if urge.commissioner and not urge.reached:  # no WeChat bound, unfollowed, or no channel open to them
-        return URGE_UNREACHED.format(name=urge.commissioner.name, when=now)
+        return texts.URGE_UNREACHED.format(name=urge.commissioner.name, when=now)
     if urge.commissioner:
         return texts.URGE_SENT.format(name=urge.commissioner.name, when=now)
     if urge.reached:
@@ -153,7 +148,7 @@ class ActionOneTimeNotice(ServiceAction):
                 CaseItem.case_id == case.id, CaseItem.state != ItemState.DONE).order_by(CaseItem.id))]
             number, stage = case.number, case.stage
         if not codes:
-            dispatcher.utter_message(text=f"{number}的事项都已办结，不需要再准备材料了。")
+            dispatcher.utter_message(text=texts.NOTICE_ALL_DONE.format(number=number))
             return []
         dispatcher.utter_message(text=one_time_notice(services.kb, codes, stage, services.clock.today(),
                                                       services.calendar, number))
@@ -170,8 +165,7 @@ class ActionAcceptCase(ServiceAction):
         from bot import reach  # the dispatcher's rules (and wechatpy): only a staff action needs them
 
         services = self.services
-        number = next((e.get("value") for e in tracker.latest_message.get("entities", [])
-                       if e.get("entity") == "case_number"), None)
+        number = entity_in(tracker.latest_message, "case_number")
         with transaction(services.sessions) as db:
             staff = db.scalar(sa.select(Staff).where(Staff.wechat_openid == tracker.sender_id, Staff.active.is_(True)))
             if staff is None:
@@ -181,15 +175,16 @@ class ActionAcceptCase(ServiceAction):
             # Another commissioner's case looks exactly like a missing one: numbers are not secrets,
             # but who handles what is nobody else's business.
             if case is None or case.commissioner_id != staff.id:
-                dispatcher.utter_message(text=f"没有找到分派给您的案件 {number}，请核对编号。")
+                dispatcher.utter_message(text=texts.ACCEPT_NOT_FOUND.format(number=number))
                 return []
             try:
                 with db.begin_nested():
                     case_actions.accept(db, case, case_actions.Actor.person(staff))
             except cases.CaseError as err:
-                dispatcher.utter_message(text=f"{case.number} 未能受理：{err}")
+                dispatcher.utter_message(text=texts.ACCEPT_FAILED.format(number=case.number, error=err))
                 return []
             # 「已通知企业」 only when the push can reach them; else why not and whom to phone.
-            told = reach.notice(db, case, services.settings, f"已通知企业联系人{case.contact_name}。")
-            dispatcher.utter_message(text=f"已受理 {case.number}（{case.company_name}·{case.project_name}）。{told}")
+            told = reach.notice(db, case, services.settings, texts.ACCEPT_TOLD.format(name=case.contact_name))
+            dispatcher.utter_message(text=texts.ACCEPTED.format(number=case.number, company=case.company_name,
+                                                                project=case.project_name, told=told))
         return []
