@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import clock, notify
+from . import clock, identifiers, notify
 from .models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
 from .text_safety import single_line
 from .vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, CaseState, ItemState, Role
@@ -325,7 +325,7 @@ def has_open_correction(session: Session, openid: str) -> bool:
 
 
 def by_number(session: Session, number: str) -> Case | None:
-    return session.scalar(sa.select(Case).where(Case.number == number.strip().upper()))
+    return session.scalar(sa.select(Case).where(Case.number == identifiers.case_number(number)))
 
 
 def items_of(session: Session, case: Case) -> list[CaseItem]:

@@ -20,6 +20,9 @@ __all__ = [
     "check_phone",
     "mask_credit_code",
     "mask_phone",
+    "CASE_NUMBER_RE",
+    "find_case_number",
+    "case_number",
 ]
 
 
@@ -398,3 +401,23 @@ def mask_phone(phone: str) -> str:
         area, number, *extension = value.split("-")
         return f"{area}-{_mask(number, 0, 4)}"  # an extension adds nothing to a log line
     return _mask(value, 3, 4)
+
+
+# -- case numbers (BD-2026-000123) ----------------------------------------------------------
+# As people type them, in chat or into the console: any case, spaces, dashes or dots between the
+# parts, full-width digits (folded by NFKC first): 「bd 2026 000123」, 「BD－２０２６－０００１２３」.
+CASE_NUMBER_RE = re.compile(r"bd[\s\-－–—_.]*(\d{4})[\s\-－–—_.]*(\d{6})(?!\d)", re.IGNORECASE)
+
+
+def find_case_number(text: str | None) -> str | None:
+    """The case number written somewhere in `text` (a chat message), as BD-YYYY-NNNNNN, or None."""
+    m = CASE_NUMBER_RE.search(unicodedata.normalize("NFKC", text or ""))
+    return f"BD-{m.group(1)}-{m.group(2)}" if m else None
+
+
+def case_number(text: str) -> str:
+    """The number a typed case number stands for (a console form, a URL, a look-up): BD-YYYY-NNNNNN
+    when the whole of `text` is one, else `text` trimmed and upper-cased (what was typed, for the
+    「没有案件 …」 message)."""
+    m = CASE_NUMBER_RE.fullmatch(unicodedata.normalize("NFKC", text or "").strip())
+    return f"BD-{m.group(1)}-{m.group(2)}" if m else (text or "").strip().upper()

@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.identifiers import CASE_NUMBER_RE, find_case_number
 from knowledge.text import normalize as _kb_normalize
 
 if TYPE_CHECKING:
@@ -100,7 +101,6 @@ def is_short(text: str) -> bool:
 
 # -- entities and short answers -------------------------------------------------------------------
 
-_CASE_NUMBER_RE = re.compile(r"bd[\s\-－–—_.]*(\d{4})[\s\-－–—_.]*(\d{6})(?!\d)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"^(?:第)?([0-9]{1,2})(?:个|项|号)?$")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 
@@ -117,8 +117,8 @@ def menu_number(cleaned: str) -> int | None:
 
 
 def case_number(text: str) -> str | None:
-    m = _CASE_NUMBER_RE.search(unicodedata.normalize("NFKC", text or ""))
-    return f"BD-{m.group(1)}-{m.group(2)}" if m else None
+    """The case number in a message (bot.identifiers reads every typed case number)."""
+    return find_case_number(text)
 
 
 def service_mode(cleaned: str) -> str | None:
@@ -578,7 +578,7 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("filler", raw)
     number = case_number(raw)
     entities = {"case_number": number} if number else {}
-    rest = _CASE_NUMBER_RE.sub("", c)  # the message without its case number
+    rest = CASE_NUMBER_RE.sub("", c)  # the message without its case number
 
     n = menu_number(c)
     if n is not None:

@@ -402,6 +402,25 @@ def test_raise_and_resolve_escalation_with_ledger_lines(app):
     assert "施工许可卡在用地手续" in page and "万海燕" in page
 
 
+def test_the_console_finds_a_case_typed_as_people_type_it(app):
+    """「bd 2026 000123」 or full-width digits name the case in the console as in the chat."""
+    seed = Seed(app)
+    number = seed.numbers["e"]  # BD-YYYY-NNNNNN
+    _, year, serial = number.split("-")
+    client = signed_in(app, "donghu-lead")
+    token = csrf_token(client.get("/console/dashboard").get_data(as_text=True))
+    typed = f"bd {year} {serial}"
+    r = client.post("/console/escalate", data={"number": typed, "level": "联席会议",
+                                               "note": "用地预审意见迟迟未出", "csrf_token": token}, follow_redirects=True)
+    kind, text = FLASH.findall(r.get_data(as_text=True))[0]
+    assert kind == "success" and text.startswith(f"已将 {number} 提交联席会议（E")
+    wide = f"ＢＤ－{year}－{serial}".translate({ord(d): chr(ord(d) + 0xFEE0) for d in "0123456789"})
+    page = client.get(f"/console/cases/{wide}")
+    assert page.status_code == 200 and number in page.get_data(as_text=True)
+    with db_of(app) as db:
+        assert cases.by_number(db, typed).number == number
+
+
 # -- a real browser -----------------------------------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"

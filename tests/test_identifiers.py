@@ -5,9 +5,11 @@ import pytest
 from bot.identifiers import (
     CREDIT_CODE_CHARS,
     Check,
+    case_number,
     check_credit_code,
     check_phone,
     check_project_code,
+    find_case_number,
     mask_credit_code,
     mask_phone,
     normalize,
@@ -276,3 +278,20 @@ def test_maskers_never_raise_or_leak_short_input(masker, junk):
     assert isinstance(masked, str)
     if junk and len(junk) <= 4:
         assert set(masked) <= {"*"}
+
+
+# -- case numbers: one parser for the chat (dialogs.nlu) and the console ---------------------
+
+@pytest.mark.parametrize("typed", ["BD-2026-000123", "bd-2026-000123", " bd 2026 000123 ", "bd2026000123",
+                                   "BD－２０２６－０００１２３", "ｂｄ　２０２６　０００１２３", "Bd.2026.000123", "BD—2026—000123"])
+def test_a_case_number_as_people_type_it(typed):
+    assert case_number(typed) == "BD-2026-000123"
+    assert find_case_number(f"查一下{typed}的进度") == "BD-2026-000123"
+
+
+@pytest.mark.parametrize("typed, meant", [("bd-1999-1", "BD-1999-1"), ("  xyz ", "XYZ"), ("", ""),
+                                          ("BD-2026-0001234", "BD-2026-0001234")])
+def test_what_is_not_a_case_number_stays_what_was_typed(typed, meant):
+    assert case_number(typed) == meant
+    assert find_case_number(typed) is None
+

@@ -28,6 +28,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from bot.db import transaction
+from bot.identifiers import case_number
 from bot.models import Case, Staff
 from bot.staff import authenticate, end_sessions
 from bot.vocabulary import ROLES, Role
@@ -179,7 +180,7 @@ def case_or_404(db, number: str, scope, for_update: bool = False) -> Case:
     """The case with this number inside `scope`, else 404 — whether it exists elsewhere or not,
     so nobody learns about cases outside their scope. `for_update` makes two people acting on
     one case queue up instead of racing."""
-    stmt = sa.select(Case).where(Case.number == number.strip().upper(), scope)
+    stmt = sa.select(Case).where(Case.number == case_number(number), scope)
     if for_update:
         stmt = stmt.with_for_update()
     case = db.scalar(stmt)

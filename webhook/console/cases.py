@@ -20,6 +20,7 @@ from bot.case_actions import Actor
 from bot.cases import ITEM_TRANSITIONS, TERMINATION_REASONS, CaseError
 from bot.clock import today as china_today
 from bot.db import transaction
+from bot.identifiers import case_number
 from bot.models import Case, CaseItem, Notification, Staff, utcnow
 from bot.notify import DELIVERY_METHODS
 from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, ItemState, RecipientKind
@@ -148,7 +149,7 @@ def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None
     else:
         done = done() if callable(done) else done  # a callable says what the change found out
         flash(done.format(notice=notice) if "{notice}" in done else done + notice, "success")
-    return redirect(url_for("console.case_page", number=number.strip().upper()), 303)
+    return redirect(url_for("console.case_page", number=case_number(number)), 303)
 
 
 def _form(name: str) -> str:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import NotFound
 from bot import dashboard as figures
 from bot.cases import CaseError
 from bot.db import transaction
+from bot.identifiers import case_number
 from bot.models import Case, Escalation, Staff
 
 from . import bp, sessions
@@ -44,7 +45,7 @@ def escalate(number: str):
 @bp.post("/escalate")
 def escalate_by_number():
     """The dashboard's small form: the case number is typed in."""
-    number = request.form.get("number", "").strip().upper()
+    number = case_number(request.form.get("number", ""))
     if not number:
         require_supervisor()
         flash("请填写案件编号", "error")
