@@ -345,6 +345,10 @@ class DialogManager:
                 # 「我们在青禾市 做食品厂扩建」 tells where the project is and asks nothing yet
                 return self._note_region(user, told, state)
             return Turn(texts.UNSURE, "consult", None, result.confidence)
+        if result.kind == "clarify" and (elsewhere := self._elsewhere(
+                text, result.candidates[0].topic, self.kb.find_region(text), region)) is not None:
+            state["unanswered"] = text  # 「苏州那边的代办跟你们这有啥不一样」: no menu of our own rules
+            return elsewhere
         if result.kind == "clarify":
             options = [c.topic for c in result.candidates]
             state["menu"] = {"kind": "topics", "options": options}
