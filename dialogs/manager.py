@@ -368,7 +368,7 @@ class DialogManager:
         if turn.intent == "consult" and turn.caveat is None:
             self._say_region_is_silent(turn, named)
         if turn.intent == "consult" and turn.caveat is None:
-            self._say_figure_is_missing(turn, text)
+            self._say_figure_is_missing(turn, text, about)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -557,12 +557,13 @@ class DialogManager:
         turn.reply = texts.REGION_SILENT_OTHERS.format(region=self.kb.regions[named].name) + "\n" + turn.reply
         turn.caveat = "region_silent"
 
-    def _say_figure_is_missing(self, turn: Turn, text: str) -> None:
+    def _say_figure_is_missing(self, turn: Turn, text: str, region: str | None) -> None:
         """An answer on the question's subject that lacks the exact figure asked for (a phone number,
-        a headcount, a time limit, a fee, a link) says first that no document gives it, so the
-        rule that follows is not read as the figure (「施工图审查要交多少钱」 → the materials list)."""
-        if self._no_published_answer(turn.topic):
-            return  # the entry says so itself
+        a headcount, a time limit, a fee, a link, an address) says first that no document gives it,
+        so the rule that follows is not read as the figure (「施工图审查要交多少钱」 → the materials list)."""
+        entry = self.kb.variant(turn.topic, region) or self.kb.topics[turn.topic][0]
+        if NO_PUBLISHED_ANSWER in entry.tags:
+            return  # the entry shown says so itself
         if what := figure_missing(text, turn.reply):
             turn.reply = texts.FIGURE_MISSING.format(what=what) + "\n" + turn.reply
             turn.caveat = "figure_missing"

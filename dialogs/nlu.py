@@ -222,6 +222,8 @@ _FIGURES = (
     ("fee", "具体收费金额", re.compile(r"多少钱|几块|收多少|交多少|付多少|价格|收费标准|费用(是)?多少|多少费用|怎么收费"),
      re.compile(r"\d+\s*(元|万)|免费|无偿|不收|收费")),
     # 「能自己下载不」 asks whether, not where
+    ("address", "具体地址", re.compile(r"几楼|几层|几号楼|哪栋|门牌|详细地址|具体地址|地址(是|在|给|发|多少)"),
+     re.compile(r"[0-9一二三四五六七八九十]+(楼|层|号|栋)|路|街|大道")),
     ("link", "下载地址或链接", re.compile(r"(在哪|哪里|哪儿|怎么|咋|去哪)(里)?下载|下载地址|网址|链接|二维码|小程序(叫|是|在哪|名)|app(叫|是|在哪|名)"),
      re.compile(r"https?://|www\.|\.gov\.cn|小程序“|公众号“")),
 )
@@ -523,6 +525,9 @@ _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|
 # 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
 _SMALL_TALK = {"help", "thanks", "greet", "edit"}
 _CHANGING = re.compile(r"改|换|错|变更|更新|不对|多输|少打|更正")
+# 「评些什么」「都什么人当」 ask about the last answer; 「你能干什么」 the rules read as help themselves.
+_ASKS_WHAT = re.compile(r"什么|啥")
+_ABOUT_THE_BOT = re.compile(r"你|机器人|公众号|这个号|这是|能|会|输入|业务|做|干|弄|帮|功能|用")
 _ASKS_A_FACT = re.compile(r"电话|号码|手机号|联系方式|联系人|地址|叫啥|叫什么|名字|名称|哪个|哪些|哪几|哪里|哪儿|在哪|谁|几步|第几")
 
 
@@ -545,7 +550,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
     if intent == "more" and (_FOLLOW_UP_LIKE.match(c) or _ASKS_A_FACT.search(c)) and not _MORE_SUBJECT.search(c):
         return by_rules
-    if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c)) and \
+    if intent in _SMALL_TALK and (ordinal(c) is not None or _ASKS_A_FACT.search(c) or
+                                  intent == "help" and _ASKS_WHAT.search(c) and not _ABOUT_THE_BOT.search(c)) and \
             not (intent == "edit" and _CHANGING.search(c)):
         return by_rules
     if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c)):

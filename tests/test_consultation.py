@@ -431,3 +431,15 @@ def test_a_region_told_with_what_the_project_is_is_noted(manager):
     noted = manager.handle_text("oTold1", "我们在青禾市 做食品厂扩建")   # was 「暂时答不准」
     assert noted.intent == "region" and "青禾市（示例）" in noted.reply
     assert manager.handle_text("oTold2", "我们在江北 有个事想问问怎么收费").intent == "consult"
+
+
+@pytest.mark.parametrize("message", ["评些什么", "都什么人当"])
+def test_a_what_follow_up_is_not_the_help_menu(message):
+    from dialogs.nlu import understand
+
+    assert understand(message).intent == "consult"   # the model read 「菜单」 into them
+
+
+def test_an_address_the_answer_does_not_hold_says_so_first(manager):
+    turn = manager.handle_text("oAddr1", "岳阳刘陵的办公室在几楼 能直接过去找吗")
+    assert turn.reply.startswith(texts.FIGURE_MISSING.format(what="具体地址"))
