@@ -1,4 +1,4 @@
-"""100,000 generated callbacks against the webhook (the CI test runs 10,000): prints the count,
+"""100,000 generated callbacks against the webhook (the CI test runs 3,000): prints the count,
 the time and the server errors (must be 0).
 
     .venv/bin/python bench/webhook_fuzz.py [--examples 100000]
