@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, launch, served
 from conftest import migrated
 
 from bot.config import Settings
@@ -17,7 +17,6 @@ from bot.kv import MemoryKV
 from dialogs import build_manager, texts
 from webhook import chat, create_app
 
-CHROMIUM = "/usr/bin/chromium"
 SEED_QUESTION = "施工许可证要什么材料"
 
 
@@ -133,15 +132,8 @@ def _browser_missing() -> str | None:
 
 @pytest.fixture()
 def live_url(app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with served(app) as base:
+        yield base
 
 
 @pytest.mark.skipif(_browser_missing() is not None, reason=_browser_missing() or "")
@@ -149,9 +141,7 @@ def test_in_a_real_browser_a_question_gets_a_cited_bot_bubble(live_url, tmp_path
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844})
             outside = []

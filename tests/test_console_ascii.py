@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import threading
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,12 +24,12 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from browser import CHROMIUM, launch, served
 from db_templates import cheap_password_hash
 
 from bot import staff as staff_module
 from bot.identifiers import check_credit_code
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = staff_module.DEMO_PASSWORD
 REGION = "donghu"
 COMMISSIONER, SUPERVISOR = "donghu-1", "donghu-lead"
@@ -254,23 +253,13 @@ def browser(demo):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (Debian package `chromium`)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, demo.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with sync_api.sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run"])
-            try:
-                yield SimpleNamespace(chromium=chromium, base=f"http://127.0.0.1:{server.server_port}")
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with served(demo.app) as base, sync_api.sync_playwright() as pw:
+        chromium = launch(pw)
+        try:
+            yield SimpleNamespace(chromium=chromium, base=base)
+        finally:
+            chromium.close()
 
 
 class Reader:

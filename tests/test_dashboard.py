@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from browser import CHROMIUM, launch, served
 from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of
 from openpyxl import load_workbook
 
@@ -423,26 +423,16 @@ def test_the_console_finds_a_case_typed_as_people_type_it(app):
 
 # -- a real browser -----------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 def test_dashboard_renders_in_headless_chromium(app, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (Debian package `chromium`); the lead decides about CI")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from werkzeug.serving import make_server
 
     seed = Seed(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
     errors: list[str] = []
-    try:
+    with served(app) as base:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run"])
+            browser = launch(pw)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 # Every failure counts, the browser's request for /favicon.ico too.
@@ -467,8 +457,5 @@ def test_dashboard_renders_in_headless_chromium(app, tmp_path):
                 page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             finally:
                 browser.close()
-    finally:
-        server.shutdown()
-        thread.join(5)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert errors == []
