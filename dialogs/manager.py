@@ -367,7 +367,7 @@ class DialogManager:
             self._say_whose_rule(turn, text, named, about)
         if turn.intent == "consult" and turn.caveat is None:
             self._say_region_is_silent(turn, named)
-        if turn.intent == "consult" and turn.caveat is None:
+        if turn.intent == "consult":  # after 「X的文件没有公布…」 too: the rule shown still lacks the figure
             self._say_figure_is_missing(turn, text, about)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
@@ -566,7 +566,7 @@ class DialogManager:
             return  # the entry shown says so itself
         if what := figure_missing(text, turn.reply):
             turn.reply = texts.FIGURE_MISSING.format(what=what) + "\n" + turn.reply
-            turn.caveat = "figure_missing"
+            turn.caveat = turn.caveat or "figure_missing"
 
     def _contacts_for(self, region: str | None) -> str:
         """The operator-configured channels for the user's region (or every configured region)."""

@@ -443,3 +443,9 @@ def test_a_what_follow_up_is_not_the_help_menu(message):
 def test_an_address_the_answer_does_not_hold_says_so_first(manager):
     turn = manager.handle_text("oAddr1", "岳阳刘陵的办公室在几楼 能直接过去找吗")
     assert turn.reply.startswith(texts.FIGURE_MISSING.format(what="具体地址"))
+
+
+def test_a_missing_figure_is_said_after_a_region_silent_note_too(manager):
+    manager.handle_text("oFig3", "我们在青禾市 做食品厂扩建")
+    turn = manager.handle_text("oFig3", "施工图审查要交多少钱")   # was the region note, then the materials
+    assert texts.FIGURE_MISSING.format(what="具体收费金额") in turn.reply.split("\n")[0]
