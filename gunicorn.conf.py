@@ -27,8 +27,8 @@ errorlog = "-"
 
 def on_starting(server):
     """Before listening: refuse the public development SECRET_KEY on an address others reach
-    (bot.config.refuse_to_serve); gunicorn prints the reason and exits 1."""
-    from bot.config import load_settings, refuse_to_serve
+    (bot.platform.config.refuse_to_serve); gunicorn prints the reason and exits 1."""
+    from bot.platform.config import load_settings, refuse_to_serve
 
     hosts = [b.rsplit(":", 1)[0] if not b.startswith("unix:") and ":" in b else b for b in server.cfg.bind]
     if problem := refuse_to_serve(load_settings(), hosts):

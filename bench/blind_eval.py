@@ -136,7 +136,7 @@ class Asker:
     def __init__(self, manager=None, count_caveats: bool = True):
         self.count_caveats = count_caveats
         if manager is None:
-            from bot.config import Settings
+            from bot.platform.config import Settings
             from dialogs import build_manager
 
             self._tmp = tempfile.TemporaryDirectory()
@@ -150,8 +150,8 @@ class Asker:
                         for t in self.kb.topics}
 
     def new_user(self, region: str | None) -> str:
-        from bot import users
-        from bot.db import transaction
+        from bot.people import users
+        from bot.platform.db import transaction
 
         user = "oBlind" + uuid.uuid4().hex[:16]
         if region:

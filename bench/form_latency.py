@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Settings  # noqa: E402
-from bot.kv import MemoryKV  # noqa: E402
 from bot.models import Staff  # noqa: E402
+from bot.platform.config import Settings  # noqa: E402
+from bot.platform.kv import MemoryKV  # noqa: E402
 from dialogs import build_manager  # noqa: E402
 
 FORM = ["我要申请帮办", "5", "武汉光谷示例科技有限公司", "91350100M000100Y43", "光谷示例研发楼", "无",

@@ -5,7 +5,7 @@ next to N raw wechatpy sends to the same emulator as the baseline.
 
 The dispatcher's price over a bare send is the claim (one UPDATE … RETURNING per batch), the
 window lookup, and writing the outcomes (one transaction per batch for template messages, one per
-message for customer-service texts: see bot/dispatcher.py, "Duplicates after a crash"). Messages
+message for customer-service texts: see bot/push/dispatcher.py, "Duplicates after a crash"). Messages
 here are template messages (recipients outside the 48 h window), each with its client_msg_id.
 Rounds alternate raw and dispatcher sends and the best of each is compared, because the figures
 move with whatever else the machine is doing. PostgreSQL by default (a throw-away schema), or a
@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bot import dispatcher  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve  # noqa: E402
 from bot.models import Notification  # noqa: E402
-from bot.wechat_api import make_client  # noqa: E402
+from bot.platform.config import Settings  # noqa: E402
+from bot.platform.db import make_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
+from bot.push import dispatcher  # noqa: E402
+from bot.push.wechat_api import make_client  # noqa: E402
 
 DEFAULT_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEMPLATE_ID = "tpl-bench-progress"

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bot import sla  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.db import make_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
-from bot.workdays import load_calendar  # noqa: E402
+from bot.platform.config import Settings  # noqa: E402
+from bot.platform.db import make_engine, make_sessionmaker, transaction, upgrade  # noqa: E402
+from bot.platform.workdays import load_calendar  # noqa: E402
+from bot.supervision import sla  # noqa: E402
 
 DEFAULT_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REGIONS = 20

@@ -14,7 +14,7 @@ import os
 from echo_app import incoming, reply
 from flask import Flask
 
-from bot.kv import RedisKV
+from bot.platform.kv import RedisKV
 from dialogs.state import ConversationStore, earlier_reply, remember_reply
 
 store = ConversationStore(RedisKV.from_url(os.environ["REDIS_URL"]), ttl_s=3600)

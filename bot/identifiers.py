@@ -23,6 +23,7 @@ __all__ = [
     "CASE_NUMBER_RE",
     "find_case_number",
     "case_number",
+    "rectification_number",
 ]
 
 
@@ -421,3 +422,12 @@ def case_number(text: str) -> str:
     「没有案件 …」 message)."""
     m = CASE_NUMBER_RE.fullmatch(unicodedata.normalize("NFKC", text or "").strip())
     return f"BD-{m.group(1)}-{m.group(2)}" if m else (text or "").strip().upper()
+
+
+# -- 整改 numbers (Z3) -----------------------------------------------------------------------
+RECTIFICATION_PREFIX = "Z"  # 整改 (zhěnggǎi), as E numbers a 协调事项
+
+
+def rectification_number(rect_id: int) -> str:
+    """How a 整改 is named everywhere (console, ledger, exports): 「Z3」."""
+    return f"{RECTIFICATION_PREFIX}{rect_id}"

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .vocabulary import ItemState
+from bot.vocabulary import ItemState
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -132,7 +132,7 @@ class CaseItem(Base):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
     # 超期 (overdue), the one definition: not 办结 and its committed date is before `today` (a
-    # service-time date, bot.clock.today()). An item due today is not overdue yet, and an item
+    # service-time date, bot.platform.clock.today()). An item due today is not overdue yet, and an item
     # without a published time limit never is. Whether the case is still open is the caller's
     # filter (a closed case's items are nobody's to chase). In Python on a row, in SQL on the
     # class: `CaseItem.overdue_on(today)` is a WHERE condition.

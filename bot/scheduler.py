@@ -1,12 +1,12 @@
 """Background jobs, and the rule that exactly one process runs them.
 
 Jobs (APScheduler 3, BackgroundScheduler):
-  outbox-dispatch          every `dispatch_interval_s`     bot.dispatcher, drains the backlog
+  outbox-dispatch          every `dispatch_interval_s`     bot.push.dispatcher, drains the backlog
   unaccepted-assignments   every `accept_check_interval_s` re-alert / escalate cases nobody accepted
-  sla-sweep                at `sla_sweep_hours`            bot.sla
+  sla-sweep                at `sla_sweep_hours`            bot.supervision.sla
   daily-digest             at `digest_hour`                one summary per supervisor
   rating-reminders         hourly                          re-invite unrated cases, twice at most
-(hours in service time, bot.clock.SERVICE_TZ, whatever zone the host is in)
+(hours in service time, bot.platform.clock.SERVICE_TZ, whatever zone the host is in)
 The two clock-time jobs live in a persistent SQLAlchemyJobStore on DATABASE_URL, so a digest due
 while no scheduler was up still runs when one comes back (within `misfire_grace_time`, once:
 coalesced). The two interval jobs live in memory: persisting a 3-second job would only write its
@@ -39,7 +39,6 @@ import logging
 import signal
 import threading
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -52,14 +51,16 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import dispatcher, notify, sla
-from .cases import log
-from .clock import SERVICE_TZ, as_utc
-from .config import Settings
-from .db import make_engine, open_database, transaction
-from .models import Case, CaseItem, LedgerEntry, Notification, Staff, utcnow
-from .vocabulary import OPEN_STATES, CaseState, Role
-from .workdays import WorkCalendar, load_calendar
+from bot.casework.cases import log
+from bot.models import Case, LedgerEntry, Staff, utcnow
+from bot.platform.clock import SERVICE_TZ, as_utc
+from bot.platform.config import Settings
+from bot.platform.db import make_engine, open_database, transaction
+from bot.platform.workdays import WorkCalendar, load_calendar
+from bot.push import dispatcher, notify
+from bot.supervision import sla
+from bot.supervision.digest import RegionFigures, region_figures
+from bot.vocabulary import CaseState, Role
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +132,8 @@ class Jobs:
         return queued
 
     def rating_reminders(self, now: datetime | None = None) -> int:
-        """Re-invite unrated cases (at most two reminders each; bot.ratings keeps the count)."""
-        from . import ratings
+        """Re-invite unrated cases (at most two reminders each; bot.supervision.ratings keeps the count)."""
+        from bot.supervision import ratings
 
         return ratings.remind_unrated(self.sessions, self.settings, now)
 
@@ -165,34 +166,6 @@ class Jobs:
                     _escalate(db, case, commissioner, supervisors.get(case.region, []), threshold, self.settings)
                     done["escalated"] += 1
         return done
-
-
-@dataclass
-class RegionFigures:
-    open_cases: int = 0
-    unassigned: int = 0
-    overdue_items: int = 0
-    dead_notifications: int = 0
-
-
-def region_figures(db: Session, today) -> dict[str, RegionFigures]:
-    """The digest's four figures for every region, in four GROUP BY queries."""
-    open_case = Case.state.in_(OPEN_STATES)
-    queries = {
-        "open_cases": sa.select(Case.region, sa.func.count()).where(open_case),
-        "unassigned": sa.select(Case.region, sa.func.count()).where(open_case, Case.commissioner_id.is_(None)),
-        "overdue_items": sa.select(Case.region, sa.func.count()).select_from(CaseItem)
-        .join(Case, Case.id == CaseItem.case_id)
-        .where(open_case, CaseItem.overdue_on(today)),
-        # Dead pushes of open cases: the ones someone can still act on.
-        "dead_notifications": sa.select(Case.region, sa.func.count()).select_from(Notification)
-        .join(Case, Case.id == Notification.case_id).where(open_case, Notification.state == "dead"),
-    }
-    figures: dict[str, RegionFigures] = {}
-    for name, query in queries.items():
-        for region, count in db.execute(query.group_by(Case.region)):
-            setattr(figures.setdefault(region, RegionFigures()), name, count)
-    return figures
 
 
 def _supervisors_by_region(db: Session, regions: set[str]) -> dict[str, list[Staff]]:

@@ -1,9 +1,9 @@
 """Dialog manager: understands each message and decides the reply (see manager.py)."""
 from __future__ import annotations
 
-from bot.config import Settings
-from bot.kv import KV
-from bot.workdays import WorkCalendar
+from bot.platform.config import Settings
+from bot.platform.kv import KV
+from bot.platform.workdays import WorkCalendar
 from knowledge import KnowledgeBase, Retriever
 
 from .manager import DialogManager, Turn

@@ -1,6 +1,6 @@
 """转人工 in the chat: which question goes to a person, and to whose people.
 
-A user with a case is routed by it (bot/handoffs.py). Anyone else needs a region: their profile's
+A user with a case is routed by it (bot/casework/handoffs.py). Anyone else needs a region: their profile's
 (told once, kept), the one their question names, or the one they named earlier in the
 conversation; with none of these, the bot asks which region first (by number, name, or a name
 with a slip in it) and then hands over.
@@ -11,10 +11,11 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import handoffs, users
-from bot.config import Settings
-from bot.db import transaction
+from bot.casework import handoffs
 from bot.models import Case, Staff
+from bot.people import users
+from bot.platform.config import Settings
+from bot.platform.db import transaction
 from knowledge import KnowledgeBase
 
 from . import texts

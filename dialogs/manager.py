@@ -12,20 +12,18 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import exc as sa_exc
 
-from bot import cases, clock, kb_log, users
-from bot.db import transaction
-from bot.kv import StoreUnavailable
+from bot.casework import cases
+from bot.people import users
+from bot.platform import clock
+from bot.platform.db import transaction
+from bot.platform.kv import StoreUnavailable
+from bot.supervision import kb_log
 from knowledge import Result
 
 from . import texts
 from .actions.application import EDITABLE, prompt
 from .actions.rating import ActionRating, rating_turn
-from .actions.service import (
-    ActionAcceptCase,
-    ActionCaseProgress,
-    ActionOneTimeNotice,
-    ActionUrge,
-)
+from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .context import follow_up_subject, item_names, rewrite
 from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.cases import ItemPlan, Schedule, plan_schedule
-from bot.clock import date_text
-from bot.workdays import WorkCalendar
+from bot.casework.cases import ItemPlan, Schedule, plan_schedule
+from bot.platform.clock import date_text
+from bot.platform.workdays import WorkCalendar
 from knowledge import KnowledgeBase
 
 from . import texts

@@ -2,7 +2,7 @@
 
 Seed 003 is written by a county-level city that never says which: the knowledge base, faithful to
 it, calls the city 「某县级市」, a placeholder. Users read the name the deployment configured
-(bot.config REGION_NAMES / BANGBAN_REGION_NAMES, the same as the console's), and may type it
+(bot.platform.config REGION_NAMES / BANGBAN_REGION_NAMES, the same as the console's), and may type it
 back, with or without its 「（示例）」: both ways are translated at the chat's edge, so the
 knowledge base and everything between keep one spelling.
 """

@@ -14,11 +14,11 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import clock as service_clock
-from bot.config import Settings
-from bot.db import open_database
-from bot.kv import KV, make_kv
-from bot.workdays import WorkCalendar, load_calendar
+from bot.platform import clock as service_clock
+from bot.platform.config import Settings
+from bot.platform.db import open_database
+from bot.platform.kv import KV, make_kv
+from bot.platform.workdays import WorkCalendar, load_calendar
 from knowledge import KnowledgeBase, Retriever
 from knowledge.cache import load_retriever
 
@@ -26,7 +26,7 @@ from .state import ConversationStore
 
 
 class Clock(Protocol):
-    """Service time (bot/clock.py is the one every process uses; a test may hand in another)."""
+    """Service time (bot/platform/clock.py is the one every process uses; a test may hand in another)."""
 
     def now(self) -> datetime: ...
 

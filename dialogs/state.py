@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from bot.kv import KV
+from bot.platform.kv import KV
 
 # A turn takes milliseconds; the lock's expiry only matters when its holder died (kill -9), and
 # then the user's next message (or WeChat's retry) should not wait long for it.
@@ -55,7 +55,7 @@ class ConversationStore:
     @contextmanager
     def session(self, user: str) -> Iterator[dict]:
         """The user's state, locked for one turn: taken with the lock, saved as it is released
-        (two round trips to Redis). Raises bot.kv.LockTimeout if the user's lock stays busy; if
+        (two round trips to Redis). Raises bot.platform.kv.LockTimeout if the user's lock stays busy; if
         the turn raises, nothing is saved.
 
         The replies remembered for WeChat's retries (state["answered"]) are kept under a key of

@@ -132,7 +132,7 @@ def postgres_url(postgres_server_url):
 
 
 def _close_query_logs():
-    from bot import kb_log
+    from bot.supervision import kb_log
 
     kb_log.close_all()
 
@@ -296,7 +296,7 @@ def fast_password_hashes(monkeypatch):
     dominate the run. Tests that sign staff in use a cheap hash (test_console checks the real one).
     So does the hash an unknown username is checked against (as long as a real one, so that no
     reply comes sooner for a name that does not exist): scrypt, ~0.17 s a failed sign-in."""
-    from bot import staff
+    from bot.people import staff
 
     monkeypatch.setattr(staff, "generate_password_hash", cheap_password_hash)
     monkeypatch.setattr(staff, "_DUMMY_HASH", _CHEAP_DUMMY_HASH)
@@ -337,8 +337,8 @@ def migrated(url: str) -> str:
 
 
 def _catalogue():
-    from bot import cases
-    from bot.workdays import load_calendar
+    from bot.casework import cases
+    from bot.platform.workdays import load_calendar
 
     return (load_calendar(),
             cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7),
@@ -352,7 +352,7 @@ CAL, PERMIT, DRAWINGS = _catalogue()
 @pytest.fixture()
 def db_sessions(database_url):
     """Sessions on a migrated database (SQLite and PostgreSQL); tests add their own rows."""
-    from bot.db import make_engine, make_sessionmaker
+    from bot.platform.db import make_engine, make_sessionmaker
 
     fill_database(database_url)
     engine = make_engine(database_url)
@@ -363,8 +363,8 @@ def db_sessions(database_url):
 def console_app_on(database_url: str):
     """The app with the fixture KB and the demo roster (every password STAFF_PASSWORD) on one
     empty database, disposed afterwards (a generator for fixtures to yield from)."""
-    from bot.config import Settings
-    from bot.kv import MemoryKV
+    from bot.platform.config import Settings
+    from bot.platform.kv import MemoryKV
     from dialogs import build_manager
     from webhook import create_app
 
@@ -389,7 +389,7 @@ FLASH = re.compile(r'<p class="flash flash-(\w+)"[^>]*>([^<]+)</p>')
 
 def db_of(app):
     """A transaction on the app's database (the console and API tests' way to look or set up)."""
-    from bot.db import transaction
+    from bot.platform.db import transaction
 
     return transaction(app.extensions["bangban_dialogs"].sessions)
 

@@ -51,8 +51,8 @@ def cheap_password_hash(password: str) -> str:
 
 def _build(url: str, kind: str, password: str) -> None:
     """What a test used to do to its empty database: migrate, and for "roster" seed the roster."""
-    from bot import staff
-    from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+    from bot.people import staff
+    from bot.platform.db import make_engine, make_sessionmaker, transaction, upgrade
 
     upgrade(url)
     if kind == "roster":

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL, DRAWINGS, PERMIT, STAFF_PASSWORD, db_of
 
-from bot import cases
-from bot import staff as staff_module
-from bot.clock import today as china_today
+from bot.casework import cases
 from bot.models import ApiToken, Notification, Staff
+from bot.people import staff as staff_module
+from bot.platform.clock import today as china_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
@@ -274,7 +274,7 @@ def test_tokens_are_listed_and_revoked(app):
 def test_tokens_minted_before_scopes_keep_read_and_write(database_url):
     """The migration gives existing tokens the powers they had (now bounded by the role rules);
     new tokens default to read."""
-    from bot.db import make_engine, make_sessionmaker, transaction, upgrade
+    from bot.platform.db import make_engine, make_sessionmaker, transaction, upgrade
 
     upgrade(database_url, "0005")
     engine = make_engine(database_url)

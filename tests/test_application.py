@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import fill_database
 
-from bot import clock
-from bot.config import Settings
-from bot.kv import MemoryKV, RedisKV
 from bot.models import Case, CaseItem, Handoff, LedgerEntry, Notification, Staff
+from bot.platform import clock
+from bot.platform.config import Settings
+from bot.platform.kv import MemoryKV, RedisKV
 from dialogs import build_manager, texts
 from webhook import create_app
 from webhook.simulator import WeChatServer, reply_fields, text_xml

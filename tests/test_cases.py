@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL, DRAWINGS, PERMIT
 
-from bot import cases, clock
-from bot.db import transaction
+from bot.casework import cases
 from bot.models import LedgerEntry, Notification, Staff
+from bot.platform import clock
+from bot.platform.db import transaction
 
 PLANNING = cases.ItemPlan("engineering_planning_permit", "建设工程规划许可证核发", "自然资源和规划部门", "2", 15)
 UTILITY = cases.ItemPlan("water_connection", "供水报装", "供水企业", "utility", None)

@@ -12,8 +12,8 @@ import pytest
 from browser import CHROMIUM, launch, served
 from conftest import migrated
 
-from bot.config import Settings
-from bot.kv import MemoryKV
+from bot.platform.config import Settings
+from bot.platform.kv import MemoryKV
 from dialogs import build_manager, texts
 from webhook import chat, create_app
 

@@ -8,11 +8,11 @@ import re
 import pytest
 from conftest import migrated
 
-from bot import demo_wechat, outbox
-from bot.config import Settings
-from bot.db import transaction
-from bot.emulator import EmulatorControl, serve
-from bot.kv import MemoryKV
+from bot.emulator import EmulatorControl, demo_wechat, serve
+from bot.platform.config import Settings
+from bot.platform.db import transaction
+from bot.platform.kv import MemoryKV
+from bot.push import outbox
 from bot.scheduler import Jobs
 from dialogs import build_manager
 from webhook import create_app
@@ -96,7 +96,7 @@ def test_the_emulator_lists_one_users_messages_since_a_msgid():
         control.interact("oA")
         control.interact("oB")
         from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
-        from bot.wechat_api import make_client, send_text
+        from bot.push.wechat_api import make_client, send_text
 
         client = make_client(DEFAULT_APPID, DEFAULT_SECRET, base)
         for openid, text in [("oA", "一"), ("oB", "二"), ("oA", "三")]:

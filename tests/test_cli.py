@@ -97,8 +97,8 @@ def test_staff_roster_and_api_token(workdir):
 def test_staff_tokens_listed_revoked_and_accounts_managed(workdir):
     import sqlalchemy as sa
 
-    from bot import staff
-    from bot.db import make_engine, make_sessionmaker, transaction
+    from bot.people import staff
+    from bot.platform.db import make_engine, make_sessionmaker, transaction
 
     assert run(["staff", "add", "zhou", "--name", "周专员", "--role", "commissioner", "--region", "donghu",
                 "--password", "s3cret-pass"], workdir).returncode == 0
@@ -137,7 +137,7 @@ def test_staff_tokens_listed_revoked_and_accounts_managed(workdir):
 # -- starting a server with the development SECRET_KEY -------------------------------------
 
 def test_the_default_secret_key_is_refused_where_others_can_reach_the_server():
-    from bot.config import Settings, refuse_to_serve
+    from bot.platform.config import Settings, refuse_to_serve
 
     pg = "postgresql+psycopg://bangban@db.internal/bangban"
     dev = Settings(database_url=pg)

@@ -13,12 +13,13 @@ from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of, fill_d
 from flask import url_for
 from werkzeug.routing import IntegerConverter
 
-from bot import cases, notify
-from bot import staff as staff_module
-from bot.clock import today as china_today
-from bot.config import Settings
-from bot.db import transaction
+from bot.casework import cases
 from bot.models import Notification, Staff
+from bot.people import staff as staff_module
+from bot.platform.clock import today as china_today
+from bot.platform.config import Settings
+from bot.platform.db import transaction
+from bot.push import notify
 from dialogs import build_manager
 from webhook import create_app
 
@@ -204,7 +205,7 @@ def test_password_spraying_from_one_address_is_cut_off(app):
 
 
 def app_with(database_url, kv=None, **settings):
-    from bot.kv import MemoryKV
+    from bot.platform.kv import MemoryKV
 
     fill_database(database_url, "roster")  # migrated, with the demo roster (password PASSWORD)
     config = Settings(database_url=database_url, **settings)
@@ -234,7 +235,7 @@ def test_the_client_address_is_read_through_trusted_proxies_only(sqlite_url):
 
 def test_logins_are_still_throttled_while_the_shared_store_is_down(sqlite_url):
     """Redis down: each process counts in memory rather than not at all."""
-    from bot.kv import RedisKV
+    from bot.platform.kv import RedisKV
 
     down, manager = app_with(sqlite_url, kv=RedisKV.from_url("redis://127.0.0.1:1/0"))
     for n in range(5):
@@ -258,7 +259,7 @@ def test_successful_login_clears_earlier_failures(app):
 def test_real_password_hashes_are_scrypt(database_url, monkeypatch):
     monkeypatch.undo()  # the real werkzeug default, not the fast test hash
     fill_database(database_url)
-    from bot.db import make_engine, make_sessionmaker
+    from bot.platform.db import make_engine, make_sessionmaker
 
     engine = make_engine(database_url)
     with transaction(make_sessionmaker(engine)) as db:
@@ -659,7 +660,7 @@ def test_every_console_and_api_route_requires_auth(app):
 
 
 def test_staff_can_sign_in_while_the_shared_store_is_down(database_url):
-    from bot.kv import RedisKV
+    from bot.platform.kv import RedisKV
 
     fill_database(database_url, "roster")  # migrated, with the demo roster (password PASSWORD)
     settings = Settings(database_url=database_url)

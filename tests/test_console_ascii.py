@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from browser import CHROMIUM, launch, served
 from db_templates import cheap_password_hash
 
-from bot import staff as staff_module
 from bot.identifiers import check_credit_code
+from bot.people import staff as staff_module
 
 PASSWORD = staff_module.DEMO_PASSWORD
 REGION = "donghu"
@@ -87,10 +87,10 @@ def demo(tmp_path_factory, kb, retriever):
     """`bangban demo` on a fresh SQLite file (in-process, cheap password hashes), then the app on it
     with an Official Account configured (its API unreachable: nothing is sent, pushes keep the
     states set here), and the extras the pass needs, written through the app's own services."""
-    from bot.config import Settings
     from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
-    from bot.kv import MemoryKV
     from bot.models import Staff
+    from bot.platform.config import Settings
+    from bot.platform.kv import MemoryKV
     from dialogs import build_manager
     from webhook import cli, create_app
 
@@ -119,12 +119,13 @@ def demo(tmp_path_factory, kb, retriever):
 def _extras(app, manager, settings) -> dict[str, str]:
     """What the demo does not make, so that its labels are read too. Returns the region's case
     numbers by what they show."""
-    from bot import case_actions, cases, handoffs, ratings, resend
-    from bot import dashboard as figures
-    from bot.db import transaction
+    from bot.casework import case_actions, cases, handoffs, resend
     from bot.models import Case, Notification, Rectification, Staff, utcnow
+    from bot.platform.db import transaction
+    from bot.platform.workdays import load_calendar
     from bot.scheduler import Jobs
-    from bot.workdays import load_calendar
+    from bot.supervision import dashboard as figures
+    from bot.supervision import ratings
 
     calendar = load_calendar()
     sessions = manager.sessions
@@ -460,7 +461,7 @@ def test_the_excel_exports_read_in_chinese(demo, browser):
     """The three workbooks a supervisor downloads: every sheet name and cell."""
     from openpyxl import load_workbook
 
-    from bot.cases import OPEN_STATES
+    from bot.casework.cases import OPEN_STATES
     from bot.models import Case, Rectification
 
     with demo.app.extensions["bangban_dialogs"].sessions() as db:  # closed, with its 整改 and 回访

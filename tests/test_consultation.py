@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from test_application import BANGBAN_ANSWERS, cases_of, seed_staff, talk
 
-from bot import case_actions, clock
-from bot.config import Settings
-from bot.db import transaction, upgrade
-from bot.kv import MemoryKV
+from bot.casework import case_actions
 from bot.models import Case, CaseItem, Staff
+from bot.platform import clock
+from bot.platform.config import Settings
+from bot.platform.db import transaction, upgrade
+from bot.platform.kv import MemoryKV
 from dialogs import build_manager, texts
 
 MENU_LINE = re.compile(r"^\d+\. ", re.M)
@@ -210,7 +211,7 @@ def test_asking_about_ending_the_service_does_not_end_or_start_anything(manager,
 
 def test_another_regions_own_practice_is_labelled_as_theirs(manager):
     with transaction(manager.sessions) as db:
-        from bot import users
+        from bot.people import users
 
         users.touch(db, "oOther")
         users.set_region(db, "oOther", "jiangbei")

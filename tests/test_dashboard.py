@@ -15,17 +15,9 @@ from browser import CHROMIUM, launch, served
 from conftest import CAL, DRAWINGS, FLASH, PERMIT, STAFF_PASSWORD, db_of
 from openpyxl import load_workbook
 
-from bot import cases
-from bot.clock import today as china_today
-from bot.models import (
-    Case,
-    Escalation,
-    LedgerEntry,
-    Rating,
-    Rectification,
-    Staff,
-    utcnow,
-)
+from bot.casework import cases
+from bot.models import Case, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
+from bot.platform.clock import today as china_today
 
 PASSWORD = STAFF_PASSWORD
 

@@ -55,8 +55,8 @@ def figures(url):
 
 def next_commissioners(url) -> dict[str, str]:
     """Who the next new case of each region is assigned to (the app's own rule)."""
-    from bot import cases
-    from bot.db import make_engine, make_sessionmaker
+    from bot.casework import cases
+    from bot.platform.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     try:
@@ -130,8 +130,8 @@ def test_demo_refuses_postgresql_without_force(postgres_url, tmp_path):
 def test_demo_refuses_a_database_with_real_cases_without_force(tmp_path):
     from conftest import CAL, PERMIT
 
-    from bot import cases
-    from bot.db import open_database, transaction
+    from bot.casework import cases
+    from bot.platform.db import open_database, transaction
 
     url = f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}"
     sessions = open_database(url)
@@ -156,13 +156,14 @@ def test_demo_with_a_running_emulator_gives_it_the_demo_account(tmp_path):
     import json
     import shlex
 
-    from bot import cases
-    from bot.config import Settings
-    from bot.db import open_database, transaction
+    from conftest import CAL, PERMIT
+
+    from bot.casework import cases
     from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
     from bot.models import Staff
+    from bot.platform.config import Settings
+    from bot.platform.db import open_database, transaction
     from bot.scheduler import Jobs
-    from conftest import CAL, PERMIT
 
     with serve() as base:
         control = EmulatorControl(base)

@@ -11,9 +11,10 @@ import time
 
 import requests
 
-from bot import dispatcher, scheduler
-from bot.config import Settings, load_settings
+from bot import scheduler
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
+from bot.platform.config import Settings, load_settings
+from bot.push import dispatcher
 
 
 def test_public_url_follows_port_unless_it_is_set(monkeypatch):

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import fixture_retriever
 
-from bot.config import Settings
-from bot.kv import MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
+from bot.platform.config import Settings
+from bot.platform.kv import MemoryKV, RedisKV
 from dialogs import build_manager, texts
 from knowledge import Retriever, Thresholds, load
 

@@ -18,13 +18,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import fill_database
 
-from bot import dispatcher
-from bot.clock import as_utc
-from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Notification, WechatUser
-from bot.wechat_api import make_client
+from bot.platform.clock import as_utc
+from bot.platform.config import Settings
+from bot.platform.db import make_engine, make_sessionmaker, transaction
+from bot.push import dispatcher
+from bot.push.wechat_api import make_client
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_ID = "tpl-progress"
@@ -186,7 +186,7 @@ def test_template_quota_backs_off_until_the_daily_reset_with_a_warning(sessions,
         user(sessions, control, f"oQ{i}", wrote_hours_ago=None)
         push(sessions, f"q{i}", f"oQ{i}")
 
-    with caplog.at_level(logging.WARNING, logger="bot.dispatcher"):
+    with caplog.at_level(logging.WARNING, logger="bot.push.dispatcher"):
         counts = dispatcher.dispatch_once(sessions, client, settings)
 
     assert (counts.sent, counts.retried) == (1, 2)
@@ -374,7 +374,7 @@ def test_killed_dispatcher_loses_nothing_and_no_template_arrives_twice(postgres_
     env = {**os.environ, "DATABASE_URL": postgres_url, "REDIS_URL": "", "WECHAT_API_BASE": base_url,
            "WECHAT_APPID": DEFAULT_APPID, "WECHAT_SECRET": DEFAULT_SECRET,
            "WECHAT_TEMPLATE_IDS": f'{{"progress": "{TEMPLATE_ID}"}}', "DISPATCH_INTERVAL_S": "0.2"}
-    child = subprocess.Popen([sys.executable, "-m", "bot.dispatcher"], cwd=REPO_ROOT, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "bot.push.dispatcher"], cwd=REPO_ROOT, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30

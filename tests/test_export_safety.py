@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from bot import cases
-from bot import staff as staff_module
-from bot.clock import today as china_today
+from bot.casework import cases
 from bot.models import Case, Escalation, Rating, Rectification, Staff, utcnow
+from bot.people import staff as staff_module
+from bot.platform.clock import today as china_today
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 

@@ -23,10 +23,10 @@ import pytest
 import sqlalchemy as sa
 from conftest import fill_database
 
-from bot import outbox
-from bot.db import make_engine, make_sessionmaker, transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Case, Notification
+from bot.platform.db import make_engine, make_sessionmaker, transaction
+from bot.push import outbox
 from webhook.simulator import WeChatServer, reply_fields, text_xml
 
 pytestmark = pytest.mark.faults
@@ -66,7 +66,7 @@ def can_manage_servers():
 
 
 def _dispatcher(env):
-    return subprocess.Popen([sys.executable, "-m", "bot.dispatcher"], cwd=REPO_ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "bot.push.dispatcher"], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL, PERMIT
 
-from bot import cases
-from bot import staff as staff_module
-from bot.clock import now
-from bot.config import Settings
-from bot.db import transaction, upgrade
-from bot.kv import MemoryKV
+from bot.casework import cases
 from bot.models import Handoff, Notification, Staff, WechatUser
+from bot.people import staff as staff_module
+from bot.platform.clock import now
+from bot.platform.config import Settings
+from bot.platform.db import transaction, upgrade
+from bot.platform.kv import MemoryKV
 from dialogs import build_manager, texts
 from webhook import create_app
 

@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import fill_database
 
-from bot import kb_log
-from bot.clock import as_utc
-from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker
-from bot.kv import MemoryKV
 from bot.models import KbQuery
-from bot.users import user_ref
+from bot.people.users import user_ref
+from bot.platform.clock import as_utc
+from bot.platform.config import Settings
+from bot.platform.db import make_engine, make_sessionmaker
+from bot.platform.kv import MemoryKV
+from bot.supervision import kb_log
 from dialogs import build_manager, texts
 
 # Nothing listens on port 1: connecting is refused at once, like a database that is down.
@@ -103,7 +103,7 @@ def test_rows_that_fail_to_write_are_kept_for_the_next_flush_up_to_a_cap(db_sess
             return down.begin()
 
     qlog.sessions = Down
-    caplog.set_level(logging.WARNING, logger="bot.kb_log")
+    caplog.set_level(logging.WARNING, logger="bot.supervision.kb_log")
     # The second add wakes the writer too, so its failing flushes may interleave with these adds
     # and this flush: what is kept and how many are reported dropped must not depend on that.
     for i in range(20):
@@ -131,7 +131,7 @@ def test_close_writes_the_tail_and_stops_the_writer(db_sessions, query_logs):
 
 def test_a_normal_exit_writes_the_tail(sqlite_url):
     fill_database(sqlite_url)
-    script = ("from bot import kb_log; from bot.db import open_database; "
+    script = ("from bot.supervision import kb_log; from bot.platform.db import open_database; "
               f"kb_log.QueryLog(open_database({sqlite_url!r}), flush_every_s={NEVER})"
               ".add('oA', '护照去哪办', '护照去哪办', 'unsure', None, 0.0)")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=Path(__file__).parents[1])

@@ -98,13 +98,13 @@ def test_workers_starting_at_once_all_get_a_whole_retriever(data_dir, tmp_path):
 def test_head_revision_read_from_the_files_is_alembics_head():
     from alembic.script import ScriptDirectory
 
-    from bot.db import alembic_config, head_revision
+    from bot.platform.db import alembic_config, head_revision
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def test_a_current_sqlite_file_is_not_migrated_again(tmp_path, monkeypatch):
-    from bot import db
+    from bot.platform import db
 
     url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     db.open_database(url)  # creates and migrates

@@ -14,9 +14,11 @@ import sqlalchemy as sa
 from conftest import CAL, PERMIT, db_of
 from test_dashboard import Seed, rows_after_header, signed_in, table, workbook_of
 
-from bot import cases, clock, ratings
-from bot.cases import ACTION_NAMES, CASE_STATES, ITEM_STATES, CaseError
+from bot.casework import cases
+from bot.casework.cases import ACTION_NAMES, CASE_STATES, ITEM_STATES, CaseError
 from bot.models import Case, KbQuery, Rectification, Staff
+from bot.platform import clock
+from bot.supervision import ratings
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +79,7 @@ def test_the_agreement_line_carries_beijing_time_in_the_console_and_both_exports
 
 
 def test_kb_gaps_shows_when_a_question_was_last_asked_in_beijing_time(db_sessions):
-    from bot import kb_log
+    from bot.supervision import kb_log
 
     with db_sessions.begin() as db:
         db.add(KbQuery(user_ref="u1", question="社保每个月交多少", normalized="社保每个月交多少", outcome="unsure",
@@ -91,7 +93,7 @@ def test_kb_gaps_shows_when_a_question_was_last_asked_in_beijing_time(db_session
 
 def test_every_ledger_action_the_code_writes_has_a_chinese_name():
     written = set()
-    for path in [*ROOT.glob("bot/*.py"), *ROOT.glob("dialogs/**/*.py")]:
+    for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("dialogs/**/*.py")]:
         written |= set(re.findall(r'\blog\(\s*\w+,\s*\w+,\s*"([a-z_:]+)"', path.read_text(encoding="utf-8")))
         written |= set(re.findall(r'action\s*==\s*"([a-z_:]+)"', path.read_text(encoding="utf-8")))
     written |= {f"state:{s}" for s in CASE_STATES if s != "applied"}

@@ -5,7 +5,7 @@ import io
 import json
 import logging
 
-from bot.logs import JsonFormatter, MaskingFilter, mask_personal_data, request_id
+from bot.platform.logs import JsonFormatter, MaskingFilter, mask_personal_data, request_id
 
 
 def test_credit_codes_and_phones_are_masked():

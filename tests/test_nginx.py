@@ -193,7 +193,7 @@ def gunicorn(tmp_path_factory):
     """gunicorn -c gunicorn.conf.py webhook.wsgi:app with 2 workers x 4 threads (the shipped
     config's knobs, WEB_CONCURRENCY and GUNICORN_THREADS), on a tmp SQLite file, no Redis, and
     TRUSTED_PROXIES=1 as the README says for nginx in front."""
-    from bot.db import upgrade
+    from bot.platform.db import upgrade
 
     tmp = tmp_path_factory.mktemp("gunicorn")
     database_url = f"sqlite:///{tmp / 'bangban.sqlite3'}"

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL, PERMIT, STAFF_PASSWORD, db_of, fill_database, fixture_kb_retriever
 
-from bot import cases
-from bot import staff as staff_module
+from bot.casework import cases
 from bot.models import Staff
+from bot.people import staff as staff_module
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
@@ -124,8 +124,8 @@ def test_deeply_nested_json_is_a_bad_request(app):
 @pytest.fixture()
 def chat_app(sqlite_url):
     """The web chat needs no staff or PostgreSQL: the embedded defaults and the fixture KB."""
-    from bot.config import Settings
-    from bot.kv import MemoryKV
+    from bot.platform.config import Settings
+    from bot.platform.kv import MemoryKV
     from dialogs import build_manager
     from webhook import create_app
 
@@ -194,8 +194,8 @@ def test_the_chat_rate_limit_is_per_address_as_well_as_per_cookie(chat_app, monk
 # -- bangban kb gaps ----------------------------------------------------------------------
 
 def test_kb_gaps_prints_questions_without_terminal_escapes(sqlite_url, monkeypatch, capsys):
-    from bot.db import open_database, transaction
     from bot.models import KbQuery
+    from bot.platform.db import open_database, transaction
     from webhook import cli
 
     fill_database(sqlite_url)

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from conftest import fill_database, migrated
 from test_application import BANGBAN_ANSWERS, cases_of, seed_staff
 
-from bot.config import Settings
-from bot.kv import MemoryKV, RedisKV
 from bot.models import WechatUser
+from bot.platform.config import Settings
+from bot.platform.kv import MemoryKV, RedisKV
 from dialogs import build_manager, texts
 
 FEE_QUESTION = "代办要收费吗"

@@ -14,9 +14,11 @@ import sqlalchemy as sa
 from conftest import FLASH, db_of
 from test_console import act, csrf_token, new_case, signed_in
 
-from bot import cases, push_labels, users
+from bot.casework import cases
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import LedgerEntry, Notification, Staff, utcnow
+from bot.people import users
+from bot.push import labels as push_labels
 from bot.scheduler import Jobs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,11 +84,11 @@ def test_every_purpose_the_code_queues_has_a_chinese_name():
 
 
 def test_every_push_is_a_function_of_bot_notify():
-    """Issue 14, item 1: no module but bot/notify.py queues a push (outbox.enqueue) or builds a
-    Notification; the SLA sweep's set-based INSERT … SELECT (bot/sla.py) is the one other writer."""
+    """Issue 14, item 1: no module but bot/push/notify.py queues a push (outbox.enqueue) or builds a
+    Notification; the SLA sweep's set-based INSERT … SELECT (bot/supervision/sla.py) is the one other writer."""
     found = []
     for path in [p for d in ("bot", "dialogs", "webhook") for p in (REPO / d).rglob("*.py")]:
-        if path.relative_to(REPO).as_posix() in ("bot/notify.py", "bot/outbox.py"):
+        if path.relative_to(REPO).as_posix() in ("bot/push/notify.py", "bot/push/outbox.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
@@ -97,14 +99,14 @@ def test_every_push_is_a_function_of_bot_notify():
 
 
 def test_every_template_key_the_code_uses_is_described():
-    """bot/push_templates.py is what the demo account registers and the web chat labels with."""
-    from bot.push_templates import TEMPLATE_FIELDS
+    """bot/push/templates.py is what the demo account registers and the web chat labels with."""
+    from bot.push.templates import TEMPLATE_FIELDS
 
     used = set()
     for path in [p for d in ("bot", "dialogs", "webhook") for p in (REPO / d).rglob("*.py")]:
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r'template="(\w+)"', text)) | set(re.findall(r'literal\("(sla_\w+)"\)', text))
-        used |= set(re.findall(r'(?:"staff"|"enterprise"|RecipientKind\.STAFF|RecipientKind\.ENTERPRISE), "(sla_\w+)"', text))  # bot/sla.py: template = purpose
+        used |= set(re.findall(r'(?:"staff"|"enterprise"|RecipientKind\.STAFF|RecipientKind\.ENTERPRISE), "(sla_\w+)"', text))  # bot/supervision/sla.py: template = purpose
     assert {"assignment", "rating", "digest", "sla_overdue", "sla_warn", "handoff_answer"} <= used
     assert used <= set(TEMPLATE_FIELDS), used - set(TEMPLATE_FIELDS)
     assert all(not LATIN.search(f.label) for fields in TEMPLATE_FIELDS.values() for f in fields)
@@ -329,8 +331,8 @@ def test_a_commissioner_without_wechat_is_not_said_to_be_alerted(app):
 
 
 def test_permanently_unreachable_people_are_found_before_anything_is_sent(app):
-    """bot.dispatcher.obstacles judges what the dispatcher would find, without sending."""
-    from bot import dispatcher
+    """bot.push.dispatcher.obstacles judges what the dispatcher would find, without sending."""
+    from bot.push import dispatcher
 
     settings = configure(app, wechat_templates={"progress": "tpl-progress"})
     wrote(app, "oFresh", hours_ago=1)
@@ -355,9 +357,9 @@ def test_dead_rows_are_logged_in_one_line_per_batch(app, caplog):
         for k in range(7):
             db.add(Notification(idempotency_key=f"k{k}", recipient_openid=f"oNobody{k}", recipient_kind="enterprise",
                                 purpose="progress", text="x", template="progress"))
-    with serve() as base, caplog.at_level(logging.WARNING, logger="bot.dispatcher"):
+    with serve() as base, caplog.at_level(logging.WARNING, logger="bot.push.dispatcher"):
         counts = Jobs(settings.with_(wechat_api_base=base), sessions=app.extensions["bangban_dialogs"].sessions
                       ).dispatch_outbox()
     assert counts.dead == 7
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.dispatcher"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.push.dispatcher"]
     assert len(lines) == 1 and lines[0].startswith("7 notification(s) failed for good") and "4 more" in lines[0]

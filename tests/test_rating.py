@@ -11,12 +11,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL, PERMIT, STAFF_PASSWORD, fill_database
 
-from bot import case_actions, cases, clock, ratings
-from bot.clock import today as china_today
-from bot.config import Settings
-from bot.db import transaction
-from bot.kv import MemoryKV
+from bot.casework import case_actions, cases
 from bot.models import Case, LedgerEntry, Notification, Rating, Rectification, Staff
+from bot.platform import clock
+from bot.platform.clock import today as china_today
+from bot.platform.config import Settings
+from bot.platform.db import transaction
+from bot.platform.kv import MemoryKV
+from bot.supervision import ratings
 from dialogs import build_manager, texts
 from dialogs.texts import rating as rating_texts
 from webhook import create_app

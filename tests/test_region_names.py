@@ -1,4 +1,4 @@
-"""Regions are called by their display names (bot.config.REGION_NAMES, BANGBAN_REGION_NAMES) on
+"""Regions are called by their display names (bot.platform.config.REGION_NAMES, BANGBAN_REGION_NAMES) on
 the console, in exports and in pushes: the county-level city's placeholder 某县级市 never shows.
 And every closed case's page links its 立卷归档 export for the supervisor. On the embedded SQLite
 and the real PostgreSQL where a database is involved."""
@@ -12,9 +12,10 @@ from conftest import CAL, db_of, migrated
 from test_dashboard import Seed, signed_in, workbook_of
 from test_labels import _daiban
 
-from bot import cases, clock
-from bot.config import REGION_NAMES, Settings, load_settings
+from bot.casework import cases
 from bot.models import Staff
+from bot.platform import clock
+from bot.platform.config import REGION_NAMES, Settings, load_settings
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 
@@ -83,7 +84,7 @@ def test_every_closed_case_page_links_its_archive_export(app):
 
 
 def test_the_chat_calls_the_unnamed_city_by_its_display_name_and_understands_it_typed(sqlite_url, kb, retriever):
-    from bot.kv import MemoryKV
+    from bot.platform.kv import MemoryKV
     from dialogs import build_manager
 
     migrated(sqlite_url)

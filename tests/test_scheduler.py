@@ -12,12 +12,13 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL, fill_database
 
-from bot import cases, scheduler
-from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, transaction
+from bot import scheduler
+from bot.casework import cases
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Case, Notification, Staff
-from bot.wechat_api import make_client
+from bot.platform.config import Settings
+from bot.platform.db import make_engine, make_sessionmaker, transaction
+from bot.push.wechat_api import make_client
 
 ITEM = cases.ItemPlan("construction_permit", "建筑工程施工许可证核发", "住房和城乡建设部门", "3", 7)
 NO_API = "http://127.0.0.1:9"  # jobs in these tests never reach WeChat unless an emulator is served

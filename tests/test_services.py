@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import CAL, PERMIT, fill_database, fixture_retriever
 
-from bot import cases
-from bot.config import Settings
-from bot.db import transaction
-from bot.kv import MemoryKV
+from bot.casework import cases
+from bot.platform.config import Settings
+from bot.platform.db import transaction
+from bot.platform.kv import MemoryKV
 from dialogs import build_manager, build_services, texts
 from dialogs.actions import runtime
 from dialogs.actions.service import ActionCaseProgress, ActionUrge

@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 from conftest import CAL
 
-from bot import cases, sla
-from bot.config import Settings
-from bot.db import transaction
+from bot.casework import cases
 from bot.models import CaseItem, LedgerEntry, Notification, Staff
+from bot.platform.config import Settings
+from bot.platform.db import transaction
+from bot.supervision import sla
 
 SETTINGS = Settings(sla_warn_workdays=2, sla_escalate_workdays=3, public_url="https://bangban.example")
 TODAY = date(2026, 11, 18)  # a Wednesday with no holiday near it

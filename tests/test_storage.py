@@ -7,16 +7,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from bot import kb_log, users
-from bot.db import (
-    alembic_config,
-    current_revision,
-    make_engine,
-    make_sessionmaker,
-    transaction,
-    upgrade,
-)
-from bot.kv import LockTimeout, MemoryKV, RedisKV
+from bot.people import users
+from bot.platform.db import alembic_config, current_revision, make_engine, make_sessionmaker, transaction, upgrade
+from bot.platform.kv import LockTimeout, MemoryKV, RedisKV
+from bot.supervision import kb_log
 
 
 def test_migrations_reach_head_and_are_idempotent(database_url):

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from conftest import STAFF_PASSWORD, fill_database
 
-from bot.config import Settings
-from bot.db import transaction
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
-from bot.kv import MemoryKV
 from bot.models import Case, Notification, Staff
+from bot.platform.config import Settings
+from bot.platform.db import transaction
+from bot.platform.kv import MemoryKV
 from bot.scheduler import Jobs
 from dialogs import build_manager
 from webhook import create_app

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from conftest import fill_database, fixture_retriever, migrated
 from wechatpy.crypto import WeChatCrypto
 
-from bot.config import Settings
-from bot.kv import LockTimeout, MemoryKV, RedisKV
 from bot.models import KbQuery, WechatUser
+from bot.platform.config import Settings
+from bot.platform.kv import LockTimeout, MemoryKV, RedisKV
 from dialogs import build_manager, texts
 from knowledge import load
 from webhook import create_app

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import Settings
-from bot.kv import MemoryKV
 from bot.models import WechatUser
+from bot.platform.config import Settings
+from bot.platform.kv import MemoryKV
 from dialogs import build_manager
 from knowledge import Retriever, Thresholds, load
 from webhook import create_app
@@ -97,7 +97,7 @@ def test_any_callback_gets_a_proper_answer(app, body, signed, encoding):
 
 def _users(app) -> int:
     # A plain read on a connection of its own: through the app's sessions every count began a
-    # write transaction (bot.db takes SQLite's lock up front), ~40 % of an unsigned example's time.
+    # write transaction (bot.platform.db takes SQLite's lock up front), ~40 % of an unsigned example's time.
     path = app.extensions["bangban_dialogs"].sessions.kw["bind"].url.database
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         return conn.execute(f"select count(*) from {WechatUser.__tablename__}").fetchone()[0]

@@ -1,4 +1,4 @@
-"""bot.wechat_api against a served emulator: a shared token, one refresh, classified outcomes."""
+"""bot.push.wechat_api against a served emulator: a shared token, one refresh, classified outcomes."""
 from __future__ import annotations
 
 import contextlib
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from wechatpy import WeChatClient
 
-from bot import wechat_api
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
-from bot.wechat_api import (
+from bot.push import wechat_api
+from bot.push.wechat_api import (
     FALLBACK,
     OK,
     PERMANENT,
@@ -89,7 +89,7 @@ def test_16_threads_on_two_clients_sharing_redis_fetch_the_token_once(emulator, 
 
 WORKER_PROCESS = textwrap.dedent("""
     import sys, threading
-    from bot import wechat_api
+    from bot.push import wechat_api
     base_url, redis_url, appid, secret, openid, template = sys.argv[1:7]
     client = wechat_api.make_client(appid, secret, base_url, redis=redis_url)
     barrier = threading.Barrier(8)

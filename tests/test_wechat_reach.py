@@ -1,7 +1,7 @@
 """「已通知企业」 only when it is true, in WeChat as in the console (issue 15, item 3): a commissioner
 who accepts a case with 「受理 BD-…」 is told the enterprise was notified only when the push can
 reach it now; otherwise why not (no Official Account, unfollowed, outside the 48-hour window with
-no template) and whom to phone, in the same words as the console (bot/reach.py serves both). An
+no template) and whom to phone, in the same words as the console (bot/push/reach.py serves both). An
 enterprise's 「催一下」 is said to be passed on only to a commissioner it can reach; closing a 整改
 says its feedback reaches the enterprise only when it can (the handoff answer: test_handoff.py)."""
 from __future__ import annotations
@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from conftest import db_of
 from test_console import act, new_case, signed_in
 
-from bot import cases, users
+from bot.casework import cases
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET
 from bot.models import Notification, Staff, utcnow
+from bot.people import users
 from dialogs import texts
 
 NO_API = "http://127.0.0.1:9"  # configured, never sent to: nothing here runs the dispatcher
@@ -105,7 +106,7 @@ def test_wechat_accept_without_an_official_account_says_to_phone(app):
 
 
 def test_wechat_and_the_console_say_the_same(app):
-    """One judgement (bot/reach.py) for both: the words after 「已受理」 match."""
+    """One judgement (bot/push/reach.py) for both: the words after 「已受理」 match."""
     configure(app)
     console = signed_in(app, "donghu-1")
     for openid, hours_ago, subscribed in (("oSame1", 1, True), ("oSame2", 1, False), ("oSame3", 72, True)):
@@ -161,9 +162,10 @@ def test_closing_a_rectification_says_the_feedback_reaches_the_enterprise_only_w
     """「整改结果将推送给企业」 was said whatever became of the push."""
     import re
 
-    from bot import ratings
-    from bot.models import Rectification
     from test_console import csrf_token
+
+    from bot.models import Rectification
+    from bot.supervision import ratings
 
     settings = configure(app)
     lead = signed_in(app, "donghu-lead")

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.workdays import (
+from bot.platform.workdays import (
     DEFAULT_HOLIDAYS_PATH,
     HOLIDAYS_ENV_VAR,
     WorkCalendar,

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Flask, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.config import Settings, load_settings
-from bot.logs import request_id, setup_logging
+from bot.platform.config import Settings, load_settings
+from bot.platform.logs import request_id, setup_logging
 
 
 def create_app(settings: Settings | None = None, manager=None) -> Flask:
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, manager=None) -> Flask:
         but its loss only degrades the bot (answers keep flowing), so it does not fail readiness."""
         import sqlalchemy as sa
 
-        from bot.kv import StoreUnavailable
+        from bot.platform.kv import StoreUnavailable
 
         checks = {}
         try:

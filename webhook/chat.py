@@ -20,14 +20,14 @@ import time
 from flask import Blueprint, current_app, jsonify, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
 
-from bot.kv import LockTimeout, StoreUnavailable
-from bot.text_safety import xml_safe
+from bot.platform.kv import LockTimeout, StoreUnavailable
+from bot.platform.text_safety import xml_safe
 from dialogs import texts
 from dialogs.paging import WECHAT_TEXT_LIMIT
 
 from .chat_pushes import EmulatorLink
 from .console import csrf
-from .params import json_body, int_arg
+from .params import int_arg, json_body
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ import time
 
 import requests
 
-from bot.config import Settings
 from bot.emulator import EmulatorControl
-from bot.push_labels import purpose_name
-from bot.push_templates import TEMPLATE_FIELDS, field_label
-from bot.wechat_api import REAL_API_BASE
+from bot.platform.config import Settings
+from bot.push.labels import purpose_name
+from bot.push.templates import TEMPLATE_FIELDS, field_label
+from bot.push.wechat_api import REAL_API_BASE
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 
-from bot.kv import KV, StoreUnavailable
+from bot.platform.kv import KV, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

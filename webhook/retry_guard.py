@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Protocol, runtime_checkable
 
-from bot.kv import KV, StoreUnavailable
+from bot.platform.kv import KV, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
-from bot.kv import LockTimeout
+from bot.platform.kv import LockTimeout
 from dialogs import texts
 
 from .retry_guard import RecognisedInTurn, ReplyGuard, retry_key
@@ -164,8 +164,8 @@ def _message_id(message) -> str:
 
 
 def _send_late(manager, message, key: str, future) -> None:
-    from bot import notify
-    from bot.db import transaction
+    from bot.platform.db import transaction
+    from bot.push import notify
 
     if isinstance(future.exception(), LockTimeout):
         # 「还在处理上一条」 is worth saying only as the immediate reply: later it would arrive after

@@ -4,7 +4,7 @@ Each worker imports this after gunicorn forks it (preload_app stays off), so eac
 app and campaigns for scheduler leadership in its own threads; with Redis exactly one of them
 (or a separate `bangban scheduler` process) runs the jobs. SCHEDULER_IN_APP=false opts out.
 """
-from bot.config import load_settings
+from bot.platform.config import load_settings
 from bot.scheduler import start_in_app
 
 from . import create_app

@@ -5,8 +5,8 @@ import argparse
 
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from .app import create_app
-from .state import DEFAULT_APPID, DEFAULT_SECRET
+from bot.emulator.app import create_app
+from bot.emulator.state import DEFAULT_APPID, DEFAULT_SECRET
 
 
 class _PathOnlyRequestHandler(WSGIRequestHandler):

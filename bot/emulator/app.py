@@ -9,9 +9,9 @@ import time
 
 from flask import Flask, jsonify, request
 
-from . import errors
-from .clock import as_offset_clock
-from .state import DEFAULT_APPID, DEFAULT_SECRET, EmulatorState, parse_body
+from bot.emulator import errors
+from bot.emulator.clock import as_offset_clock
+from bot.emulator.state import DEFAULT_APPID, DEFAULT_SECRET, EmulatorState, parse_body
 
 EXTENSION_KEY = "wechat_emulator"
 CONTROL_PREFIX = "/_emulator/"

@@ -8,7 +8,7 @@ from typing import Iterator
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from .app import create_app
+from bot.emulator.app import create_app
 
 
 class _QuietRequestHandler(WSGIRequestHandler):

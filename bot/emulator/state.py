@@ -24,11 +24,11 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from . import errors
-from .clock import OffsetClock, beijing_day
-from .faults import FaultInjector
-from .fields import field_problem, field_type
-from .tokens import TokenAuthority
+from bot.emulator import errors
+from bot.emulator.clock import OffsetClock, beijing_day
+from bot.emulator.faults import FaultInjector
+from bot.emulator.fields import field_problem, field_type
+from bot.emulator.tokens import TokenAuthority
 
 DEFAULT_APPID = "wx0123456789abcdef"
 DEFAULT_SECRET = "0123456789abcdef0123456789abcdef"

@@ -14,8 +14,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from . import errors
-from .clock import beijing_day
+from bot.emulator import errors
+from bot.emulator.clock import beijing_day
 
 TOKEN_TTL_SECONDS = 7200
 SUPERSEDED_GRACE_SECONDS = 300

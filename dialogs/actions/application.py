@@ -14,15 +14,11 @@ from typing import TYPE_CHECKING, Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 
-from bot import cases, clock
-from bot.db import transaction
-from bot.identifiers import (
-    check_credit_code,
-    check_phone,
-    check_project_code,
-    mask_credit_code,
-)
+from bot.casework import cases
+from bot.identifiers import check_credit_code, check_phone, check_project_code, mask_credit_code
 from bot.models import Staff
+from bot.platform import clock
+from bot.platform.db import transaction
 
 from .. import texts
 from ..nlu import NO_WORDS, SKIP_WORDS, YES_WORDS, clean, menu_number, service_mode

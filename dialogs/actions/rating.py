@@ -18,15 +18,17 @@ import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 
-from bot import cases, clock, ratings
-from bot.db import transaction
+from bot.casework import cases
 from bot.models import Rectification
-from bot.ratings import LEVELS, RatingError
+from bot.platform import clock
+from bot.platform.db import transaction
+from bot.supervision import ratings
+from bot.supervision.ratings import LEVELS, RatingError
 
-from ..texts import rating as T
 from ..forms import run_action
 from ..nlu import clean, entity_in, menu_number, question_word_in
 from ..services import Services
+from ..texts import rating as T
 from .service import HandedServices
 
 if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs

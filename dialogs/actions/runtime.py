@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.config import load_settings
+from bot.platform.config import load_settings
 
 from ..services import Services, build_services
 

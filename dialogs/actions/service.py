@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 
-from bot import case_actions, cases
-from bot.clock import date_text, local_text
-from bot.db import transaction
+from bot.casework import case_actions, cases
 from bot.models import Case, CaseItem, Staff
+from bot.platform.clock import date_text, local_text
+from bot.platform.db import transaction
 from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseState, ItemState
 
 from .. import texts
@@ -99,7 +99,7 @@ class ActionCaseProgress(ServiceAction):
 
 
 class ActionUrge(ServiceAction):
-    """Enterprise-initiated 催办 (bot.case_actions.urge: at most once per case per day, to whom,
+    """Enterprise-initiated 催办 (bot.casework.case_actions.urge: at most once per case per day, to whom,
     its ledger line); this says what came of it."""
 
     def name(self) -> str:
@@ -162,7 +162,7 @@ class ActionAcceptCase(ServiceAction):
         return "action_accept_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
-        from bot import reach  # the dispatcher's rules (and wechatpy): only a staff action needs them
+        from bot.push import reach  # the dispatcher's rules (and wechatpy): only a staff action needs them
 
         services = self.services
         number = entity_in(tracker.latest_message, "case_number")

@@ -33,7 +33,7 @@ NOT_STAFF = "这条指令只供帮代办专员使用。"
 ACCEPT_NOT_FOUND = "没有找到分派给您的案件 {number}，请核对编号。"
 ACCEPT_FAILED = "{number} 未能受理：{error}"
 ACCEPTED = "已受理 {number}（{company}·{project}）。{told}"
-ACCEPT_TOLD = "已通知企业联系人{name}。"  # when the push can reach them (bot.reach.notice says otherwise why not)
+ACCEPT_TOLD = "已通知企业联系人{name}。"  # when the push can reach them (bot.push.reach.notice says otherwise why not)
 
 # 一次性告知 (dialogs/notice.py): every item ahead, with materials, department and expected dates.
 NOTICE_HEAD = "【一次性告知】{number}以下事项请一次准备齐全："

@@ -2,7 +2,7 @@
 
 `init_app(app)` is all create_app needs: it configures the session cookie and CSRF, and registers
 the console blueprint (auth.py: login and who may see what; cases.py: the pages and actions) and
-the API blueprint (api.py). Case changes themselves live in bot/case_actions.py, shared by both.
+the API blueprint (api.py). Case changes themselves live in bot/casework/case_actions.py, shared by both.
 Both reach the database and knowledge base through `services()`, what create_app built the app on.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest
 
-from bot import clock
-from bot.config import Settings
+from bot.platform import clock
+from bot.platform.config import Settings
 from dialogs.services import Services
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def _catalogue(kind: str) -> dict:
 
 
 def region_name(region_id: str) -> str:
-    """The configured display name (bot.config.REGION_NAMES); a region only the knowledge base
+    """The configured display name (bot.platform.config.REGION_NAMES); a region only the knowledge base
     knows keeps its short name there."""
     if region_id in settings().region_names:
         return settings().region_name(region_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from bot import staff as accounts
-from bot.db import transaction
 from bot.models import Case, Staff
+from bot.people import staff as accounts
+from bot.platform.db import transaction
 from bot.vocabulary import OPEN_STATES, ROLES, Role
 
 from . import bp, sessions

@@ -1,6 +1,6 @@
 """JSON API for the 工程建设项目审批管理系统: read cases, report an item's state.
 
-Auth: `Authorization: Bearer <token>` (minted with bot.staff.mint_token). A token acts for one
+Auth: `Authorization: Bearer <token>` (minted with bot.people.staff.mint_token). A token acts for one
 staff member under the console's own rules (auth.case_scope, auth.may): a commissioner's token
 sees and moves that commissioner's cases, a supervisor's sees the region's and moves no item;
 anything outside its scope is 404. Its scopes narrow it further: "read" lists and reads cases,
@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy.orm import Session
 
-from bot import case_actions as actions
-from bot import cases
-from bot.case_actions import Actor
-from bot.cases import CaseError
-from bot.clock import today as china_today
-from bot.db import transaction
+from bot.casework import case_actions as actions
+from bot.casework import cases
+from bot.casework.case_actions import Actor
+from bot.casework.cases import CaseError
 from bot.models import Case, CaseItem, Staff
-from bot.staff import verify_token
+from bot.people.staff import verify_token
+from bot.platform.clock import today as china_today
+from bot.platform.db import transaction
 from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, ItemState
 
 from ..params import int_arg, json_body

@@ -15,22 +15,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import (
-    abort,
-    current_app,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
-from bot.db import transaction
 from bot.identifiers import case_number
 from bot.models import Case, Staff
-from bot.staff import authenticate, end_sessions
+from bot.people.staff import authenticate, end_sessions
+from bot.platform.db import transaction
 from bot.vocabulary import ROLES, Role
 
 from . import bp, csrf, region_name, sessions

@@ -1,6 +1,6 @@
 """Console pages: 我的案件 (list, filter, search), the case page, and the action forms.
 
-Views only parse the form, check who may act and hand over to bot/case_actions.py inside one transaction;
+Views only parse the form, check who may act and hand over to bot/casework/case_actions.py inside one transaction;
 a refused change (CaseError) rolls everything back and comes back as a flash message.
 """
 from __future__ import annotations
@@ -13,16 +13,18 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
-from bot import case_actions as actions
-from bot import cases, push_labels, reach
-from bot import resend as resend_push
-from bot.case_actions import Actor
-from bot.cases import ITEM_TRANSITIONS, TERMINATION_REASONS, CaseError
-from bot.clock import today as china_today
-from bot.db import transaction
+from bot.casework import case_actions as actions
+from bot.casework import cases
+from bot.casework import resend as resend_push
+from bot.casework.case_actions import Actor
+from bot.casework.cases import ITEM_TRANSITIONS, TERMINATION_REASONS, CaseError
 from bot.identifiers import case_number
 from bot.models import Case, CaseItem, Notification, Staff, utcnow
-from bot.notify import DELIVERY_METHODS
+from bot.platform.clock import today as china_today
+from bot.platform.db import transaction
+from bot.push import labels as push_labels
+from bot.push import reach
+from bot.push.notify import DELIVERY_METHODS
 from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, ItemState, RecipientKind
 
 from ..params import MAX_ID, MAX_INT, int_arg

@@ -1,6 +1,6 @@
 """挂图作战 (supervisors only): the region's figures as charts and tables, and the Excel exports.
 
-The figures come from bot/dashboard.py (plain data), the workbooks from bot/exports.py; this
+The figures come from bot/supervision/dashboard.py (plain data), the workbooks from bot/supervision/exports.py; this
 module parses the filters, checks the role and renders.
 """
 from __future__ import annotations
@@ -10,12 +10,12 @@ from urllib.parse import quote
 
 from flask import Response, abort, g, render_template, request
 
-from bot import dashboard as figures
-from bot import exports
-from bot.clock import today as china_today
 from bot.models import Case
+from bot.platform.clock import today as china_today
+from bot.platform.workdays import WorkCalendar
+from bot.supervision import dashboard as figures
+from bot.supervision import exports
 from bot.vocabulary import Role
-from bot.workdays import WorkCalendar
 
 from ..params import date_arg
 from . import bp, charts, region_name, services, sessions, stage_name

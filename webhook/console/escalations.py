@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
 from werkzeug.exceptions import NotFound
 
-from bot import dashboard as figures
-from bot.cases import CaseError
-from bot.db import transaction
+from bot.casework.cases import CaseError
 from bot.identifiers import case_number
 from bot.models import Case, Escalation, Staff
+from bot.platform.db import transaction
+from bot.supervision import dashboard as figures
 
 from . import bp, sessions
 from .dashboard import region_case, require_supervisor

@@ -5,9 +5,10 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import aliased
 
-from bot import handoffs, reach
-from bot.db import transaction
+from bot.casework import handoffs
 from bot.models import Case, Handoff, Staff
+from bot.platform.db import transaction
+from bot.push import reach
 
 from . import bp, region_name, sessions, settings
 
@@ -42,7 +43,7 @@ def answer_handoff(handoff_id: int):
         except handoffs.HandoffError as err:
             flash(str(err), "error")
             return redirect(url_for("console.handoff_list"), 303)
-        # 「将推送给企业」 only when the push can reach them (bot/reach.py, as on the case page).
+        # 「将推送给企业」 only when the push can reach them (bot/push/reach.py, as on the case page).
         told = reach.notice(db, db.get(Case, handoff.case_id) if handoff.case_id else None, settings(),
                             "答复将推送给企业。")
     flash(f"已答复 H{handoff_id}。{told}", "success")

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from bot import clock, ratings, reach
-from bot.db import transaction
 from bot.models import Case, Staff
+from bot.platform import clock
+from bot.platform.db import transaction
+from bot.push import reach
+from bot.supervision import ratings
 from bot.vocabulary import Role
 
 from . import bp, sessions, settings
@@ -52,7 +54,7 @@ def visit_rectification(rect_id: int):
 @bp.post("/rectifications/<int:rect_id>/close")
 def close_rectification(rect_id: int):
     outcome = request.form.get("outcome", "")
-    # 「将推送给企业」 only when the push can reach them (bot/reach.py, as on the case page).
+    # 「将推送给企业」 only when the push can reach them (bot/push/reach.py, as on the case page).
     return _act(rect_id, lambda db, staff: ratings.close_rectification(db, rect_id, staff, outcome),
                 lambda db, rect: f"整改 {ratings.rectification_number(rect_id)} 已办结。" + reach.notice(
                     db, db.get(Case, rect.case_id), settings(), "整改结果将推送给企业。"))

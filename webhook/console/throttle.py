@@ -16,7 +16,7 @@ import json
 import logging
 import time
 
-from bot.kv import KV, MemoryKV, StoreUnavailable
+from bot.platform.kv import KV, MemoryKV, StoreUnavailable
 
 log = logging.getLogger(__name__)
 WINDOW_S = 600

@@ -1,0 +1,282 @@
+"""Every push the service sends, as one named function per event, each queueing its
+Notification(s) through the outbox (bot/push/outbox.py).
+
+Called inside the transaction that makes the change, so the push exists exactly when the change
+does. Every text says the case number, what happened and what to do next; the idempotency key
+names the event, so calling a function twice for the same event queues one push.
+
+`template` is the key the dispatcher maps to a template id (Settings.wechat_templates), the
+purpose unless a function names another; `data` holds short fields (≤ 20 characters, WeChat's
+template limit) for that fallback form (bot/push/templates.py lists each template's fields).
+
+The one exception is the SLA sweep's pushes (临期提醒, 催办, 超期汇总, 致歉, 升级): a sweep may queue
+tens of thousands at once, so bot/supervision/sla.py writes each kind as a single INSERT … SELECT, its text
+built in SQL.
+"""
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from bot.models import Case, CaseItem, Handoff, Notification, Rectification, Staff
+from bot.platform import clock
+from bot.push import outbox
+from bot.vocabulary import ITEM_STATES, RATING_LEVELS, CaseState, ItemState, RecipientKind
+
+if TYPE_CHECKING:
+    from bot.supervision.digest import RegionFigures
+
+FIELD_MAX = 20
+DELIVERY_METHODS = ("上门", "邮寄", "电子证照")
+
+
+def _short(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= FIELD_MAX else text[: FIELD_MAX - 1] + "…"
+
+
+def _data(**fields: object) -> dict:
+    return {k: _short(v) for k, v in fields.items()}
+
+
+def _to_enterprise(session: Session, case: Case, *, key: str, purpose: str, text: str,
+                   data: dict, template: str | None = None) -> Notification | None:
+    return outbox.enqueue(session, key=key, recipient=case.applicant_openid, recipient_kind=RecipientKind.ENTERPRISE,
+                          purpose=purpose, text=text, template=template or purpose, data=data, case_id=case.id)
+
+
+def _to_staff(session: Session, case: Case, staff: Staff, *, key: str, purpose: str, text: str,
+              data: dict, console_url: str = "", page: str = "", template: str | None = None) -> Notification | None:
+    """To a staff member about `case`, linking the console's `page` (default: the case's page)."""
+    if not staff.wechat_openid:  # no WeChat bound: the console is where they will see it
+        return None
+    url = f"{console_url.rstrip('/')}/console/{page or f'cases/{case.number}'}" if console_url else None
+    return outbox.enqueue(session, key=key, recipient=staff.wechat_openid, recipient_kind=RecipientKind.STAFF,
+                          purpose=purpose, text=text, template=template or purpose, data=data, url=url,
+                          case_id=case.id)
+
+
+# -- to the enterprise ----------------------------------------------------------------------
+
+def accepted(session: Session, case: Case, commissioner: Staff) -> Notification | None:
+    text = (f"【已受理】{case.number}\n您的{case.mode}申请已受理，由帮代办专员{commissioner.name}一对一为您服务。\n"
+            f"专员会与您联系并告知材料准备；有问题可直接在本公众号留言。")
+    return _to_enterprise(session, case, key=f"accepted:{case.number}", purpose="accepted", text=text,
+                          data=_data(number=case.number, commissioner=commissioner.name, mode=case.mode))
+
+
+def item_progress(session: Session, case: Case, item: CaseItem, before: str, event_id: int) -> Notification | None:
+    """An approval item moved (已申报, 已受理, 审批中, 已办结 ...). `event_id` is the ledger line."""
+    state = ITEM_STATES[item.state]
+    next_step = {
+        ItemState.SUBMITTED: "材料已递交审批部门，请保持电话畅通。",
+        ItemState.ACCEPTED: "审批部门已受理，专员会持续跟踪催办。",
+        ItemState.REVIEWING: "正在审批中，专员会持续跟踪催办。",
+        ItemState.DONE: "该事项已办结，结果文件将统一送达。",
+        ItemState.CORRECTION: "请按专员要求补正材料。",
+        ItemState.PENDING: "专员会告知下一步安排。",
+    }[item.state]
+    text = (f"【办理进度】{case.number}\n事项：{item.name}\n状态：{ITEM_STATES.get(before, before)} → {state}\n"
+            f"{next_step}")
+    return _to_enterprise(session, case, key=f"progress:{case.number}:{event_id}", purpose="progress", text=text,
+                          data=_data(number=case.number, item=item.name, state=state))
+
+
+def correction_requested(session: Session, case: Case, item: CaseItem, missing: str, due: date,
+                         commissioner: Staff | None, event_id: int) -> Notification | None:
+    """补正: exactly what is missing and by when, so the enterprise can act on this one message."""
+    who = f"帮代办专员{commissioner.name}" if commissioner else "帮代办专员"
+    text = (f"【需补正材料】{case.number}\n事项：{item.name}\n需补正：{missing}\n"
+            f"请于{due:%Y年%m月%d日}前将补正材料交给{who}，逾期可能影响审批时限。")
+    return _to_enterprise(session, case, key=f"correction:{case.number}:{event_id}", purpose="correction",
+                          text=text, data=_data(number=case.number, item=item.name, missing=missing,
+                                                due=f"{due:%Y-%m-%d}"))
+
+
+def completed(session: Session, case: Case) -> Notification | None:
+    text = (f"【已办结】{case.number}\n您委托的审批事项已全部办结。专员将统一送达结果文件（上门、邮寄或电子证照），"
+            f"送达时会再通知您。")
+    return _to_enterprise(session, case, key=f"completed:{case.number}", purpose="completed", text=text,
+                          data=_data(number=case.number, project=case.project_name))
+
+
+def delivered(session: Session, case: Case, method: str, tracking_number: str | None = None,
+              note: str = "") -> Notification | None:
+    if method == "邮寄":
+        how = f"结果文件已邮寄，快递单号：{tracking_number}，请注意查收。"
+    elif method == "上门":
+        how = "结果文件已由专员上门当面递交，请妥善保管。"
+    else:
+        how = "结果已生成电子证照，您可自行登录审批系统下载。"
+    text = f"【已送达】{case.number}\n{how}" + (f"\n说明：{note}" if note else "")
+    return _to_enterprise(session, case, key=f"delivered:{case.number}", purpose="delivered", text=text,
+                          data=_data(number=case.number, method=method, tracking=tracking_number or ""))
+
+
+def terminated(session: Session, case: Case, reason: str) -> Notification | None:
+    text = (f"【已终止】{case.number}\n本次{case.mode}服务已终止。原因：{reason}\n"
+            f"您提交的材料将由专员退还；如情况变化，可随时重新申请。")
+    return _to_enterprise(session, case, key=f"terminated:{case.number}", purpose="terminated", text=text,
+                          data=_data(number=case.number, reason=reason))
+
+
+def rating_invitation(session: Session, case: Case) -> Notification | None:
+    """事后评价 after 送达 or 终止: one invitation per case."""
+    text = (f"【服务评价】{case.number}\n请为本次{case.mode}服务评价：回复「评价」，就效率、态度、廉洁选择"
+            f"{'/'.join(RATING_LEVELS.values())}。评价结果纳入专员考核。")
+    return _to_enterprise(session, case, key=rating_invitation_key(case.number), purpose="rating", text=text,
+                          data=_data(number=case.number, project=case.project_name))
+
+
+def rating_invitation_key(number: str) -> str:
+    """The invitation's idempotency key: bot.supervision.ratings times the reminders from that push."""
+    return f"rating-invite:{number}"
+
+
+def rating_reminder_key(number: str, nth: int) -> str:
+    return f"rating-remind:{number}:{nth}"
+
+
+def rating_reminder(session: Session, case: Case, nth: int, final: bool) -> Notification | None:
+    """The `nth` re-invitation of an unrated case (bot.supervision.ratings.remind_unrated); `final`: the last one."""
+    what = "送达" if case.state == CaseState.DELIVERED else "终止"
+    scale = " ".join(f"{n} {name}" for n, name in RATING_LEVELS.items())
+    text = (f"【评价提醒】{case.number}\n您的{case.mode}服务已{what}，还没有收到您的评价。"
+            f"直接回复数字即可（{scale}），也可以附上意见，如「5 服务很周到」。"
+            + ("这是最后一次提醒。" if final else ""))
+    return _to_enterprise(session, case, key=rating_reminder_key(case.number, nth), purpose="rating_reminder",
+                          template="rating", text=text,
+                          data={"number": case.number, "project": case.project_name[:20]})
+
+
+def rectification_feedback(session: Session, case: Case, rect: Rectification, outcome: str) -> Notification | None:
+    """整改办结: the enterprise hears what was done about its bad rating (反馈)."""
+    text = (f"【整改反馈】{case.number}\n感谢您的评价和意见。针对您反映的问题，我们已整改：{outcome[:300]}\n"
+            f"如仍有意见，可直接在本公众号留言。")
+    return _to_enterprise(session, case, key=f"rectification-closed:{case.number}:{rect.id}",
+                          purpose="rectification_feedback", template="rectification_feedback", text=text,
+                          data={"number": case.number, "outcome": outcome[:20]})
+
+
+def handoff_answered(session: Session, handoff: Handoff, staff: Staff, answer: str) -> Notification | None:
+    """A person answered a 转人工 question in the console: the answer goes back into the chat."""
+    return outbox.enqueue(session, key=f"handoff-answer:{handoff.id}", recipient=handoff.openid,
+                          recipient_kind=RecipientKind.ENTERPRISE, purpose="handoff_answer", template="handoff_answer",
+                          text=f"【专员答复】{staff.name}：\n{answer}\n\n（您的问题：{handoff.question[:100]}）",
+                          data={"name": staff.name[:20], "answer": answer[:20]}, case_id=handoff.case_id)
+
+
+def late_reply(session: Session, openid: str, message_key: str, text: str) -> Notification | None:
+    """A turn too slow for WeChat's passive reply: its answer, as a customer-service message
+    (webhook/wechat.py; `message_key` names the message, so a retry queues it once)."""
+    return outbox.enqueue(session, key=f"late:{message_key}", recipient=openid,
+                          recipient_kind=RecipientKind.ENTERPRISE, purpose="late_reply", text=text)
+
+
+# -- to the commissioner --------------------------------------------------------------------
+
+def new_application(session: Session, case: Case, commissioner: Staff, console_url: str = "") -> Notification | None:
+    """The first assignment, at submission (bot.casework.cases.submit); a reassignment is `assigned`."""
+    text = (f"【新{case.mode}申请】{case.number}\n{case.company_name}·{case.project_name}\n"
+            f"联系人：{case.contact_name}\n请尽快受理：回复「受理 {case.number}」或在工作台处理。")
+    return _to_staff(session, case, commissioner, key=f"assign:{case.number}:{commissioner.id}", purpose="assignment",
+                     text=text, console_url=console_url,
+                     data={"number": case.number, "company": case.company_name[:20], "mode": case.mode})
+
+
+def assignment_reminder(session: Session, case: Case, commissioner: Staff, waited_minutes: int,
+                        console_url: str = "") -> Notification | None:
+    """The case is still not accepted `waited_minutes` after its assignment (bot.scheduler)."""
+    text = (f"【待受理提醒】{case.number} 分派给您已超过{waited_minutes}分钟仍未受理\n"
+            f"{case.company_name}·{case.project_name}\n请尽快受理：回复「受理 {case.number}」或在工作台处理。")
+    return _to_staff(session, case, commissioner, key=f"accept-remind:{case.number}:{commissioner.id}",
+                     purpose="assignment_reminder", template="assignment",  # the first alert's fields: its template
+                     text=text, console_url=console_url,
+                     data={"number": case.number, "company": case.company_name[:20], "mode": case.mode})
+
+
+def urged(session: Session, case: Case, staff: Staff, items: str, today: date,
+          console_url: str = "") -> Notification | None:
+    """The enterprise's 催办 (bot.casework.case_actions.urge), once a day per case and person."""
+    text = f"【企业催办】{case.number} {case.company_name}\n待办事项：{items}\n请尽快跟进并反馈企业。"
+    return _to_staff(session, case, staff, key=f"urge:{case.number}:{today.isoformat()}:{staff.id}", purpose="urge", template="urge",
+                     text=text, console_url=console_url, data={"number": case.number, "items": items[:20]})
+
+def assigned(session: Session, case: Case, commissioner: Staff, event_id: int,
+             console_url: str = "") -> Notification | None:
+    """A supervisor (re)assigned the case; the first assignment at submission is sent by
+    bot.casework.cases.submit with the key assign:{number}:{staff id}."""
+    text = (f"【分派】{case.number}\n{case.company_name}·{case.project_name}\n主管已将此案件分派给您，"
+            f"请尽快受理。")
+    return _to_staff(session, case, commissioner, key=f"assign:{case.number}:{commissioner.id}:{event_id}",
+                     purpose="assignment", text=text, console_url=console_url,
+                     data=_data(number=case.number, company=case.company_name, mode=case.mode))
+
+
+def item_reported(session: Session, case: Case, item: CaseItem, commissioner: Staff, before: str,
+                  event_id: int, console_url: str = "") -> Notification | None:
+    """The approval system changed an item's state: the commissioner should know at once."""
+    state = ITEM_STATES[item.state]
+    text = (f"【审批系统同步】{case.number}\n{item.name}：{ITEM_STATES.get(before, before)} → {state}"
+            + ("\n请及时告知企业补正要求。" if item.state == ItemState.CORRECTION else ""))
+    return _to_staff(session, case, commissioner, key=f"reported:{case.number}:{event_id}", purpose="item_reported",
+                     text=text, console_url=console_url,
+                     data=_data(number=case.number, item=item.name, state=state))
+
+
+def handoff_opened(session: Session, handoff: Handoff, staff: Staff, case: Case | None,
+                   console_url: str = "") -> Notification | None:
+    """转人工 reached this person: who asks (the company and case, when there is one) and what."""
+    if not staff.wechat_openid:  # no WeChat bound: the console's 转人工 list is where they will see it
+        return None
+    about = f"企业：{case.company_name}（{case.number}）\n" if case else ""
+    text = (f"【企业转人工】H{handoff.id}\n{about}问题：{handoff.question[:200]}\n"
+            f"请在工作台「转人工」中答复，答复会推送给企业。")
+    return outbox.enqueue(session, key=f"handoff:{handoff.id}:{staff.id}", recipient=staff.wechat_openid,
+                          recipient_kind=RecipientKind.STAFF, purpose="handoff", template="handoff", text=text,
+                          data=_data(number=f"H{handoff.id}", question=handoff.question),
+                          url=f"{console_url.rstrip('/')}/console/handoffs#h{handoff.id}" if console_url else None,
+                          case_id=case.id if case else None)
+
+
+# -- to the supervisors ---------------------------------------------------------------------
+
+def acceptance_escalated(session: Session, case: Case, supervisor: Staff, why: str,
+                         console_url: str = "") -> Notification | None:
+    """Nobody accepted the case in time, or nobody can (bot.scheduler): `why` says which."""
+    return _to_staff(session, case, supervisor, key=f"accept-escalate:{case.number}:{supervisor.id}",
+                     purpose="accept_escalation", template="accept_escalation", console_url=console_url,
+                     text=f"【受理超时】{case.number}（{case.company_name}·{case.project_name}）{why}。",
+                     data={"number": case.number, "company": case.company_name[:20], "reason": why[:20]})
+
+
+def rectification_opened(session: Session, case: Case, rect: Rectification, supervisor: Staff, *,
+                         rating_summary: str, level: str, comment: str | None, today: date,
+                         console_url: str = "") -> Notification | None:
+    """A bad rating opened a 整改: the supervisor calls the enterprise back by its due date."""
+    text = (f"【差评整改】{case.number} {case.company_name}\n评价：{rating_summary}"
+            + (f"\n意见：{comment[:200]}" if comment else "")
+            + f"\n请于{clock.date_text(rect.due_date, today)}前回访企业（{case.contact_name}）并整改，在工作台「整改」中登记。")
+    return _to_staff(session, case, supervisor, key=f"rectification:{case.number}:{rect.id}", purpose="rectification",
+                     template="rectification",
+                     text=text, console_url=console_url, page="rectifications",
+                     data={"number": case.number, "level": level, "due": f"{rect.due_date:%Y-%m-%d}"})
+
+
+def daily_digest(session: Session, supervisor: Staff, today: date, region: str, figures: RegionFigures,
+                 console_url: str) -> Notification | None:
+    """每日简报: the supervisor's region in four figures, once a day (bot.scheduler)."""
+    url = f"{console_url}/console"
+    text = (f"【每日简报】{today:%Y-%m-%d} {region}\n"
+            f"在办案件：{figures.open_cases}件（待分派{figures.unassigned}件）\n"
+            f"超期事项：{figures.overdue_items}项\n"
+            f"发送失败的通知：{figures.dead_notifications}条\n"
+            f"详情请登录工作台：{url}")
+    return outbox.enqueue(
+        session, key=f"digest:{today}:{supervisor.id}", recipient=supervisor.wechat_openid,
+        recipient_kind=RecipientKind.STAFF, purpose="digest", text=text, template="digest", url=url,
+        data={"date": today.isoformat(), "region": region, "open": str(figures.open_cases),
+              "overdue": str(figures.overdue_items), "unassigned": str(figures.unassigned),
+              "dead": str(figures.dead_notifications)})

@@ -1,0 +1,255 @@
+"""Excel workbooks (openpyxl): 服务记录台账, the 挂图作战 tables, and one case's 立卷归档.
+
+Pure: plain data in (bot/supervision/dashboard.py gathers it), bytes out. Every sheet has Chinese headers,
+a frozen, bold header row, widths fitted to the text, and prints landscape, one page wide, with
+the header repeated on every page.
+
+Every string is written as text, never as a formula: names and comments come from applicants,
+and openpyxl stores any string starting with "=" as a live formula (=HYPERLINK, =WEBSERVICE).
+Characters XML cannot hold are dropped on the way out too, so no stored row breaks a report.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from bot.casework.cases import action_name
+from bot.identifiers import rectification_number
+from bot.platform import clock
+from bot.platform.text_safety import looks_like_formula, xml_safe
+from bot.supervision.dashboard import ESCALATION_LEVELS, RECTIFICATION_STATES, Archive, Dashboard, LedgerRow
+from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, RATING_LEVELS
+
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
+WRAP = Alignment(wrap_text=True, vertical="top")
+CAPTION_FONT = Font(bold=True, size=12)
+MAX_WIDTH = 60
+WIDTH_SAMPLE = 2000
+EXCEL_CELL_CHARS = 32767  # Excel's limit for one cell; a longer one makes it "repair" the file
+PERCENT_FORMAT = "0.0%"
+ESCALATION_STATES = {"open": "待解决", "resolved": "已解决"}
+LEDGER_HEADERS = ("时间", "案件编号", "项目单位", "项目名称", "审批事项", "记录人类别", "记录人", "动作", "内容")
+
+
+@dataclass
+class Sheet:
+    title: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence]
+    caption: str | None = None  # a line above the table (what, where, when)
+    wrap: bool = False  # wrap cells holding line breaks
+
+
+class Percent(float):
+    """A share (0.833) written as a number Excel shows as a percentage (83.3%), so it still sorts
+    and sums; None (nothing to divide) stays an empty cell."""
+
+
+def percent(value: float | None) -> Percent | None:
+    return Percent(value) if value is not None else None
+
+
+def local(dt: datetime | None) -> str:
+    return clock.stamp(dt)
+
+
+def _width(value) -> float:
+    text = "" if value is None else f"{value:.1%}" if isinstance(value, Percent) else str(value)
+    # CJK characters print about twice as wide as Latin ones.
+    longest = max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in line) for line in text.split("\n")), default=0)
+    return longest
+
+
+def _cell(value):
+    if isinstance(value, datetime):
+        return local(value)
+    if isinstance(value, str):
+        value = xml_safe(value)
+        return value if len(value) <= EXCEL_CELL_CHARS else value[:EXCEL_CELL_CHARS - 1] + "…"
+    return value
+
+
+def _out(ws, value, wrap: bool = False, font: Font | None = None, fill: PatternFill | None = None):
+    """What to append for `value`: the value itself, or a cell when it needs a style or must be
+    kept from being read as a formula."""
+    formula_like = isinstance(value, str) and looks_like_formula(value)
+    wrapped = wrap and isinstance(value, str) and "\n" in value
+    share = isinstance(value, Percent)
+    if not (formula_like or wrapped or share or font or fill):
+        return value
+    cell = WriteOnlyCell(ws, value=float(value) if share else value)
+    if share:
+        cell.number_format = PERCENT_FORMAT
+    if formula_like:
+        # Text, as OWASP asks: the string type, and the quote prefix (what a typed leading ' is in
+        # xlsx), so Excel also keeps it text when someone edits the cell.
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    if wrapped:  # text with line breaks (an item's history) prints on several lines
+        cell.alignment = WRAP
+    if font:
+        cell.font = font
+    if fill:
+        cell.fill = fill
+    return cell
+
+
+def write_sheet(wb: Workbook, sheet: Sheet) -> None:
+    """One sheet in a write-only workbook (fast and lean for a year's ledger): caption, header,
+    rows; widths from the header and the first WIDTH_SAMPLE rows, set before any row is written."""
+    ws = wb.create_sheet(sheet.title[:31])
+    rows = [[_cell(v) for v in row] for row in sheet.rows]
+    widths = [_width(h) + 2 for h in sheet.headers]
+    for row in rows[:WIDTH_SAMPLE]:
+        for col, value in enumerate(row[:len(widths)]):
+            widths[col] = max(widths[col], min(_width(value) + 2, MAX_WIDTH))
+    for col, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(col)].width = max(8, min(w, MAX_WIDTH))
+    header_row = 3 if sheet.caption else 1
+    # Write-only sheets emit their settings with the first row: set everything before appending.
+    ws.freeze_panes = f"A{header_row + 1}"
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    last = header_row + len(rows)
+    if rows:
+        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(sheet.headers))}{last}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if sheet.caption:
+        ws.append([_out(ws, _cell(sheet.caption), font=CAPTION_FONT)])
+        ws.append([])
+    ws.append([_out(ws, _cell(title), font=HEADER_FONT, fill=HEADER_FILL) for title in sheet.headers])
+    for row in rows:
+        ws.append([_out(ws, v, wrap=sheet.wrap) for v in row])
+
+
+def workbook(sheets: Iterable[Sheet]) -> bytes:
+    wb = Workbook(write_only=True)
+    for sheet in sheets:
+        write_sheet(wb, sheet)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _ledger_cells(rows: Iterable[LedgerRow]):
+    for e in rows:
+        yield (e.at, e.case_number, e.company, e.project, e.item or "", ACTOR_KINDS.get(e.actor_kind, e.actor_kind),
+               e.actor or "", action_name(e.action), e.detail)
+
+
+# -- the three workbooks ------------------------------------------------------------------
+
+def ledger_workbook(rows: Sequence[LedgerRow], region: str, start: date, end: date) -> bytes:
+    return workbook([Sheet("服务记录台账", LEDGER_HEADERS, _ledger_cells(rows),
+                           caption=f"服务记录台账 · {region} · {start:%Y-%m-%d} 至 {end:%Y-%m-%d} · 共 {len(rows)} 条")])
+
+
+def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commissioner: str | None = None) -> bytes:
+    f = d.filters
+    scope = f"{region} · {f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d}" + (f" · 专员：{commissioner}" if commissioner else "")
+    item_headers = ("案件编号", "项目单位", "项目名称", "审批事项", "审批部门", "事项状态", "承诺办结日", "帮代办专员")
+    total = d.ratings_total
+    return workbook([
+        Sheet("案件状态", ("状态", "案件数"), [(label, n) for _, label, n in d.by_state] + [("合计", d.cases_total)],
+              caption=f"案件状态（期间内申请的案件）· {scope}"),
+        Sheet("案件阶段", ("所处阶段", "案件数", "其中未结"), [(stage_name(s), n, o) for s, n, o in d.by_stage],
+              caption=f"案件阶段（期间内申请的案件）· {scope}"),
+        Sheet("逾期事项", (*item_headers, "逾期天数", "逾期工作日"),
+              [(r.case_number, r.company, r.project, r.item, r.department, r.state_label, r.due_date,
+                r.commissioner or "待分派", r.days, r.workdays) for r in d.overdue],
+              caption=f"逾期事项（截至 {d.today:%Y-%m-%d}，共 {d.overdue_total} 项）· {scope}"),
+        Sheet("临期事项", (*item_headers, "剩余天数", "剩余工作日"),
+              [(r.case_number, r.company, r.project, r.item, r.department, r.state_label, r.due_date,
+                r.commissioner or "待分派", r.days, r.workdays) for r in d.due_soon],
+              caption=f"{f.due_within_wd}个工作日内到期（至 {d.due_cutoff:%Y-%m-%d}，共 {d.due_soon_total} 项）· {scope}"),
+        Sheet("专员工作量", ("帮代办专员", "未结案件", "未办结事项", "逾期事项", "临期事项"),
+              [(r.name, r.open_cases, r.open_items, r.overdue_items, r.due_soon_items) for r in d.load],
+              caption=f"专员在办工作量（当前）· {scope}"),
+        Sheet("专员考核", ("帮代办专员", "承办案件", "已办结", "已办结事项", "按时办结事项", "按时办结率",
+                          "评价条数", "平均评价", "差评", "整改未结", "整改已结"),
+              [(r.name, r.cases, r.closed, r.items_done, r.items_on_time,
+                percent(r.on_time_rate), r.ratings, r.rating_avg,
+                r.bad_ratings, r.rectifications_open, r.rectifications_closed) for r in d.performance],
+              caption=f"专员考核（{f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d} 申请的案件）· {scope}"),
+        Sheet("办理用时", ("所处阶段", "受理用时中位数（天）", "受理样本数", "承办用时中位数（天）", "承办样本数",
+                          "事项审批用时中位数（天）", "事项样本数"),
+              [(stage_name(s.stage), s.accept.days, s.accept.n, s.handle.days, s.handle.n, s.item.days, s.item.n)
+               for s in d.durations],
+              caption="办理用时中位数（自然日）：受理=申请→受理；承办=受理→办结（不含终止）；事项=首次申报→事项办结；"
+                      "按期间内结束的计"),
+        Sheet("事项环节停留", ("事项状态", "停留天数中位数", "样本数"),
+              [(label, m.days, m.n) for _, label, m in d.dwell], caption="事项在各状态停留的自然日中位数"),
+        Sheet("好差评", ("月份", *RATING_LEVELS.values(), "合计", "满意率"),
+              [(m.month, *(m.counts.get(lv, 0) for lv in RATING_LEVELS), m.total, percent(m.rate))
+               for m in [*d.ratings, total]],
+              caption=f"好差评（满意率 = 非常满意+满意+基本满意 / 全部评价）· {scope}"),
+        Sheet("协调事项", ("编号", "案件编号", "项目单位", "项目名称", "提请层级", "问题", "提请人", "提请时间", "帮代办专员"),
+              [(f"E{e.id}", e.case_number, e.company, e.project, e.level, e.note, e.raised_by or "", e.raised_at,
+                e.commissioner or "") for e in d.escalations], caption=f"未解决的协调事项（联席会议 / 工改领导小组）· {scope}"),
+        Sheet("整改", ("编号", "案件编号", "项目单位", "评价", "评价意见", "状态", "整改期限", "负责人", "是否逾期"),
+              [(r.number, r.case_number, r.company, RATING_LEVELS.get(r.level, r.level), r.comment or "",
+                r.state_label, r.due_date, r.supervisor or "", "是" if r.overdue else "否") for r in d.rectifications],
+              caption=f"未办结的整改 · {scope}"),
+    ])
+
+
+def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
+    c = a.case
+    facts = [
+        ("案件编号", c.number), ("服务方式", c.mode), ("案件状态", CASE_STATES.get(c.state, c.state)),
+        ("项目单位", c.company_name), ("统一社会信用代码", c.credit_code), ("项目名称", c.project_name),
+        ("项目代码", c.project_code or ""), ("地区", region), ("投资类型", c.investment_type),
+        ("重点项目", "是" if c.key_project else "否"), ("项目类别", c.project_kind or ""),
+        ("所处阶段", stage_name(c.stage)), ("项目经办人", c.contact_name), ("联系电话", c.contact_phone or ""),
+        ("帮代办专员", a.commissioner or "待分派"), ("委托协议确认", local(c.agreement_consented_at)),
+        ("申请时间", local(c.created_at)), ("受理时间", local(c.accepted_at)), ("结束时间", local(c.closed_at)),
+        ("终止原因", c.termination_reason or ""),
+    ]
+    item_rows = []
+    for item in a.items:
+        history = a.item_history.get(item.id, [])
+        item_rows.append((item.name, item.department, ITEM_STATES.get(item.state, item.state),
+                          item.time_limit_wd if item.time_limit_wd is not None else "", item.due_date or "",
+                          "\n".join(f"{local(h.at)} {h.detail}" for h in history)))
+    sheets = [
+        Sheet("案件信息", ("项目", "内容"), facts, caption=f"立卷归档 · {c.number} · {c.company_name}"),
+        Sheet("审批事项", ("审批事项", "审批部门", "状态", "承诺时限（工作日）", "承诺办结日", "办理经过"), item_rows,
+              caption=f"{c.number} 审批事项及办理经过", wrap=True),
+        Sheet("服务记录台账", LEDGER_HEADERS, _ledger_cells(a.ledger),
+              caption=f"{c.number} 服务记录台账（全部 {len(a.ledger)} 条）"),
+    ]
+    r = a.rating
+    rating_rows = [("评价", RATING_LEVELS.get(r.level, r.level)), ("办事效率", _level(r.efficiency)),
+                   ("服务态度", _level(r.attitude)), ("廉洁自律", _level(r.integrity)),
+                   ("评价意见", r.comment or ""), ("评价时间", local(r.created_at))] if r else [("评价", "暂无评价")]
+    for rect in a.rectifications:
+        rating_rows += [("整改编号", rectification_number(rect.id)),
+                        ("整改状态", RECTIFICATION_STATES.get(rect.state, rect.state)),
+                        ("整改期限", rect.due_date), ("负责人", a.staff_names.get(rect.supervisor_id, "")),
+                        ("回访情况", rect.visit_note or ""), ("整改结果", rect.outcome or ""),
+                        ("整改办结时间", local(rect.closed_at))]
+    sheets.append(Sheet("评价与整改", ("项目", "内容"), rating_rows, caption=f"{c.number} 好差评与整改回访"))
+    if a.escalations:
+        sheets.append(Sheet("协调事项", ("编号", "提请层级", "问题", "提请人", "提请时间", "状态", "协调结果", "解决时间"),
+                            [(f"E{e.id}", e.level, e.note, a.staff_names.get(e.raised_by, ""), e.raised_at,
+                              ESCALATION_STATES.get(e.state, e.state), e.resolution or "", local(e.resolved_at))
+                             for e in a.escalations], caption=f"{c.number} 联席会议 / 工改领导小组协调"))
+    return workbook(sheets)
+
+
+def _level(value: int | None) -> str:
+    return RATING_LEVELS.get(value, "") if value else ""
+
+
+__all__ = ["Sheet", "workbook", "ledger_workbook", "dashboard_workbook", "archive_workbook", "LEDGER_HEADERS",
+           "ESCALATION_LEVELS"]

@@ -1,0 +1,31 @@
+"""`bangban`: the one command for people, tests and benchmarks, one module per command group.
+
+It sits at the top of the dependency graph (it wires every layer), which is why it lives beside
+the other entry points here rather than in bot/. Each group module registers its own subcommands;
+nothing here but the order they are listed in.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import database, demo, kb, serve, staff
+
+GROUPS = (serve, database, staff, demo, kb)  # the order `bangban --help` lists them in
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bangban", description="帮办通: WeChat 帮办/代办 assistant")
+    sub = p.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except BrokenPipeError:  # `bangban ask ... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
