@@ -29,10 +29,12 @@ from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog
 from .nlu import (
     Understanding,
+    asks_about_own_case,
     asks_amount,
     asks_next_step,
     done_then,
     figure_missing,
+    flow_chains,
     flow_lines,
     handoff_question,
     is_only_a_name,
@@ -43,6 +45,7 @@ from .nlu import (
     option_named,
     ordinal,
     ordinal_inside,
+    question_word_in,
     says_only_where,
     says_where_a_company_is_from,
     tells_without_asking,
@@ -61,6 +64,10 @@ PROFILE_REFRESH_S = 300
 # Topics that answer honestly that nobody publishes the answer (fee amounts, a person's phone):
 # the question is still what 转人工 hands over.
 NO_PUBLISHED_ANSWER = "无公开答案"
+# An answer tagged so is a flow of steps (「第二步呢」「受理以后呢」 read its lines); the service flow
+# is where 「申请了之后呢」 goes after an answer that only listed things.
+FLOW_TAGS = {"步骤", "五步工作法"}
+PROCESS_TOPIC = "service.process"
 PROFILE_RETRY_S = 30  # with the database away, try the profile again this soon
 # The database cannot be reached (refused, reset, timed out): SQLAlchemy's OperationalError and
 # InterfaceError wrap exactly those DBAPI errors; a bug (IntegrityError, ProgrammingError) is not one.
@@ -277,16 +284,38 @@ class DialogManager:
             intent = "progress"  # 「补正材料准备好了怎么交」: what is missing, by when, and how to hand it in
         if intent in self.service_actions:
             messages, _ = run_action(self.service_actions[intent], user, {}, u.text, intent=intent, entities=u.entities)
-            if messages == [texts.NO_CASE] and (is_question(u.text) and (
-                    (r := self.retriever.search(u.text)).kind == "answer" and not r.tentative)
-                    or is_question(u.text) and self._read_in_context(u.text, state) is not None):
-                # 「环评还没批下来 能不能先办其他审批」「岳阳对我们交的材料有啥要求」 from someone with no
-                # case asks about approval,
-                # it does not chase one: the knowledge base answers it when it is sure to
-                # (「我的申请怎么样了」 still learns there is no application).
+            if messages == [texts.NO_CASE] and self._asks_how_the_service_runs(u.text, state):
+                # 「环评还没批下来 能不能先办其他审批」「谁来回访我们」 from someone with no case asks about
+                # approval or the service, it does not chase a case of theirs (「我的申请怎么样了」
+                # still learns there is none).
                 return self._consult(user, u.text, state, region)
             return Turn("\n\n".join(messages), intent)
         return self._consult(user, u.text, state, region)
+
+    def _without_other_regions(self, result: Result, about: str | None) -> Result:
+        """A menu for a question about one region offers nothing only another region's document has
+        (「江北帮代办管哪些项目」 is not asking about 岳阳's two-tier centres); a lone option left is answered."""
+        if about not in self.kb.regions:
+            return result
+        kept = tuple(c for c in result.candidates
+                     if (e := self.kb.variant(c.topic, about)) is not None and e.region in ("all", about))
+        if len(kept) == len(result.candidates) or not kept:
+            return result
+        if len(kept) == 1:  # as the retriever treats a lone option: answered only when plausible
+            plausible = result.confidence >= self.retriever.thresholds.plausible
+            return Result("answer", kept, result.confidence, tentative=True) if plausible else \
+                Result("unsure", kept, result.confidence)
+        return Result("clarify", kept, result.confidence)
+
+    def _asks_how_the_service_runs(self, text: str, state: dict) -> bool:
+        if not (is_question(text) or question_word_in(text) or "谁" in text):
+            return False
+        if not asks_about_own_case(text):
+            return True
+        # Even in the words of a case (「岳阳对我们交的材料有啥要求」): when the knowledge base is sure.
+        r = self.retriever.search(text)
+        return bool(is_question(text) and (r.kind == "answer" and not r.tentative
+                                           or self._read_in_context(text, state) is not None))
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
         text = self.place_names.for_kb(text)  # 「青禾市代办要钱吗」: the knowledge base's 某县级市
@@ -332,6 +361,8 @@ class DialogManager:
             result = self.retriever.search(text)
         if result.kind != "answer" or result.tentative:
             result = self._read_in_context(text, state) or result
+        if result.kind == "clarify":
+            result = self._without_other_regions(result, self._region_about(text, state, region))
         self.query_log.add(user, text, kb_form(text), _outcome(result), result.topic, result.confidence)
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
@@ -377,7 +408,7 @@ class DialogManager:
         entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
         if entry is None:
             return None
-        lines = flow_lines(entry.answer)
+        lines = flow_lines(entry.answer, state.get("last_chain", 0))
         if not lines or not (-len(lines) <= (n if n < 0 else n - 1) < len(lines)):
             return None
         line = lines[n if n < 0 else n - 1]
@@ -391,13 +422,22 @@ class DialogManager:
         done = done_then(text)
         if done is None or not state.get("last_topic"):
             return None
-        entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
-        lines = flow_lines(entry.answer) if entry is not None else []
+        where = state.get("last_region") or region
+        entry = self.kb.variant(state["last_topic"], where)
+        if entry is not None and not FLOW_TAGS & set(entry.tags):
+            # The last answer listed things, not steps (「怎么申请」's channels): what follows 申请
+            # is in the region's service flow.
+            entry = self.kb.variant(PROCESS_TOPIC, where) if PROCESS_TOPIC in self.kb.topics else None
         words = set(self.retriever.analyzer.terms(done).words)
-        hits = [sum(w in line for w in words) for line in lines]
-        if not hits or max(hits) == 0:
+        # The step done is the line sharing most words with it, in whichever of the answer's flows.
+        hits = [(sum(w in line for w in words), -c, -i) for c, lines in enumerate(flow_chains(entry.answer) if entry else [])
+                for i, line in enumerate(lines)]
+        if not hits or max(hits)[0] == 0:
             return None
-        return self._step_of(state, region, hits.index(max(hits)) + 2)
+        _, chain, step = max(hits)
+        state["last_topic"], state["last_region"] = entry.topic, entry.region or state.get("last_region")
+        state["last_chain"] = -chain
+        return self._step_of(state, region, -step + 2)
 
     def _elsewhere(self, text: str, topic: str, named: str | None, about: str | None) -> Turn | None:
         """「长沙市的帮代办电话是多少」「苏州那边的代办跟你们这有啥不一样」: a place whose documents we do
@@ -486,6 +526,7 @@ class DialogManager:
             entry = self.kb.topics[topic][0]
         state["last_topic"] = topic
         state.pop("last_step", None)
+        state.pop("last_chain", None)
         state["last_region"] = entry.region if entry.region != "all" else None
         state["last_question"] = entry.question
         reply = entry.cited_answer()

@@ -55,6 +55,9 @@ _ENGLISH = [
     (r"\b(thanks|thank you|thx)\b", "谢谢"),
     (r"^(hi|hello|hey)\b", "你好"),
     (r"^(help|menu)$", "菜单"),
+    # 「好差评 what is 差评」「代办的process是啥」: English question words ask as the Chinese ones do.
+    (r"\bwhat('s| is| are| does)?\b", "什么"), (r"\bhow (much|long)\b", "多少"), (r"\bhow\b", "怎么"),
+    (r"\bwho\b", "谁"), (r"\bwhere\b", "哪里"), (r"\bwhen\b", "什么时候"),
     (r"^(cancel|stop|quit)$", "取消"),
     (r"^more$", "更多"),
 ]
@@ -239,6 +242,20 @@ def figure_missing(question: str, answer: str) -> str | None:
     return None
 
 
+# 「我的申请怎么样了」「BD-2026-000123 到哪了」 ask about the user's own case; 「材料交了以后谁帮我们盯进度」
+# and 「谁来回访我们」 ask how the service works, which someone with no case wants answered too.
+_OWN_CASE = re.compile(r"我(们|司)?(的|这个|那个)?(申请|案件|案子|件|单子|项目(的)?(进度|审批|申请)|材料)(怎么样|咋样|到哪|进度|状态|办|批|有|呢|$)|"
+                       r"^(我的)?(申请|案件)(进度|状态)|查(一下|下)?(进度|状态)|进度(查询|怎么样|如何)|(办|批)(到)?哪(一步|了)|"
+                       r"怎么样了|咋样了|有(结果|消息|动静)了?(没|吗)|批下来(没|了吗)|受理了(吗|没)|还差(什么|啥|哪些)|还缺|要补(什么|啥|哪些)|一次性告知|还(要|需要|得)(准备|提交|交|补)|"
+                       r"催(一下|一催|催|下)|^我的申请")
+
+
+def asks_about_own_case(text: str) -> bool:
+    """Whether a message is about the user's own application rather than how the service runs."""
+    c = normalize_message(text)
+    return bool(case_number(text) or _OWN_CASE.search(c))
+
+
 _CORRECTION_TALK = re.compile(r"补正|补交|补材料|补充材料|补齐|补件|补资料")
 
 
@@ -248,6 +265,17 @@ def mentions_correction(text: str) -> bool:
 
 
 # -- steps of the last answer (「第二步呢」「然后呢」「受理以后呢」) ------------------------------------------------
+
+# 「好的明白了，那第二步具体要干嘛」: an acknowledgement before a follow-up says nothing of its own.
+_ACKNOWLEDGED = re.compile(r"^((好的?|好嘞|嗯+|哦+|ok|okk|收到|明白了?|知道了|了解了?|懂了|清楚了|行|可以)(了|啦)?[，,。.!！~\s]*)+",
+                           re.IGNORECASE)
+
+
+def _after_acknowledgement(text: str) -> str:
+    c = normalize_message(text)
+    rest = _ACKNOWLEDGED.sub("", c)
+    return rest or c
+
 
 _ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<last>最后一?|末))(步|个|项|条|点|阶段|环节)"
                          r"(呢|是什么|是啥|是哪个|具体(是|说说)?.{0,4}|怎么(办|弄)|要干啥)?$")
@@ -282,19 +310,19 @@ _DONE_THEN_RE = re.compile(r"^(那|那么)?(?P<done>.{1,12}?)(了|完|好|过)?(
 
 def done_then(text: str) -> str | None:
     """What the user has done in 「申请了之后呢」「受理以后下一步是啥」 (「申请」, 「受理」), or None."""
-    m = _DONE_THEN_RE.match(normalize_message(text))
+    m = _DONE_THEN_RE.match(_after_acknowledgement(text))
     done = m.group("done") if m else ""
     return done if len(done) >= 2 and not done.startswith(("然", "之", "那之", "再然", "这之", "此")) else None
 
 
 def asks_next_step(text: str) -> bool:
     """「然后呢」「下一步呢」 right after one step of a flow was shown: the step after it."""
-    return bool(_NEXT_STEP_RE.match(normalize_message(text)))
+    return bool(_NEXT_STEP_RE.match(_after_acknowledgement(text)))
 
 
 def ordinal(text: str) -> int | None:
     """「第二步呢」 → 2, 「最后一步呢」 → -1: a follow-up about one line of the last numbered answer."""
-    m = _ORDINAL_RE.match(normalize_message(text))
+    m = _ORDINAL_RE.match(_after_acknowledgement(text))
     if not m:
         return None
     if m.group("last"):
@@ -310,14 +338,23 @@ def ordinal(text: str) -> int | None:
 _NUMBERED = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2})[.、．)）]")
 
 
-def flow_lines(answer: str) -> list[str]:
-    """An answer's numbered lines, or the steps of a flow written as 「申请 → 受理 → 送达」."""
+def flow_chains(answer: str) -> list[list[str]]:
+    """An answer's flows: its numbered lines as one, else each line written as 「申请 → 受理 → 送达」
+    (江北's answer has two: 帮办's and 代办's), each step numbered."""
     lines = [ln.strip() for ln in answer.splitlines() if _NUMBERED.match(ln.strip())]
-    if not lines:
-        chain = next((ln for ln in answer.splitlines() if ln.count("→") >= 2), "")
+    if lines:
+        return [lines]
+    chains = []
+    for chain in (ln for ln in answer.splitlines() if ln.count("→") >= 2):
         head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
-        lines = [f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()]
-    return lines
+        chains.append([f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()])
+    return chains
+
+
+def flow_lines(answer: str, chain: int = 0) -> list[str]:
+    """The steps of one of an answer's flows (flow_chains), the first unless told."""
+    chains = flow_chains(answer)
+    return chains[chain] if 0 <= chain < len(chains) else []
 
 
 # -- places, menus, 转人工's question and region -----------------------------------------------------
@@ -531,6 +568,17 @@ _ABOUT_THE_BOT = re.compile(r"你|机器人|公众号|这个号|这是|能|会|�
 _ASKS_A_FACT = re.compile(r"电话|号码|手机号|联系方式|联系人|地址|叫啥|叫什么|名字|名称|哪个|哪些|哪几|哪里|哪儿|在哪|谁|几步|第几")
 
 
+_THANKED = re.compile(r"^(谢谢|多谢|感谢|谢啦|谢了|辛苦了?)+(你|您|你们)?[，,。.!！~\s]*")
+
+
+def _asks_after_thanks(c: str) -> bool:
+    rest = _after_acknowledgement(_THANKED.sub("", _after_acknowledgement(c)))
+    if rest == c and not _THANKED.match(c) and not _ACKNOWLEDGED.match(c):
+        return False  # nothing acknowledged or thanked first: the model's reading stands
+    return bool(is_question(rest) or question_word_in(rest) or ordinal(rest) is not None
+                or asks_next_step(rest) or done_then(rest) or _FOLLOW_UP_LIKE.match(rest))
+
+
 def understand(text: str, in_form: bool = False) -> Understanding:
     """The intent from the learned model (dialogs/intent_model.py) unless the rules are certain;
     entities (case number, service mode, the field to edit) from the rules' patterns. Inside a
@@ -546,6 +594,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
     intent, _ = model.predict(c)
     if intent == by_rules.intent or intent in RULES_ONLY:
         return by_rules
+    if intent == "thanks" and _asks_after_thanks(c):
+        return by_rules  # 「好的明白了，那第二步具体要干嘛」「谢谢 那东湖呢」 ask on
     if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
         return by_rules  # 「那主功能区呢」 asks about something; it is not 「菜单」
     if intent == "more" and (_FOLLOW_UP_LIKE.match(c) or _ASKS_A_FACT.search(c)) and not _MORE_SUBJECT.search(c):
@@ -554,7 +604,7 @@ def understand(text: str, in_form: bool = False) -> Understanding:
                                   intent == "help" and _ASKS_WHAT.search(c) and not _ABOUT_THE_BOT.search(c)) and \
             not (intent == "edit" and _CHANGING.search(c)):
         return by_rules
-    if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c)):
+    if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c) or "谁" in c):
         return by_rules
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it
@@ -599,7 +649,8 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("greet", raw)
     if c in OTHER_REGION:
         return Understanding("other_region", raw)
-    if _THANKS_RE.search(c) and not _ASKS_ABOUT.search(c.split("谢")[-1] if "谢" in c else c) and len(c) <= 14:
+    if _THANKS_RE.search(c) and not _ASKS_ABOUT.search(c.split("谢")[-1] if "谢" in c else c) and len(c) <= 14 \
+            and not _asks_after_thanks(c):
         return Understanding("thanks", raw)
     if _HELP_RE.search(c) and not any(w in c for w in _ITEM_WORDS):
         return Understanding("help", raw)
@@ -613,13 +664,15 @@ def understand_by_rules(text: str) -> Understanding:
     if _NOTICE_RE.search(c) and not any(w in rest for w in _ITEM_WORDS):
         return Understanding("notice", raw, entities=entities)
     if _RATE_RE.search(c) and (not _ASKS_ABOUT.search(rest) or re.search(r"^(我要|我想|给|帮我)", c)) \
+            and not (_FOLLOW_UP_LIKE.match(c) and not re.search(r"^(我要|我想|给|帮我)", c)) \
             and not re.search(r"怎么(给|评|打)|如何(评|打)|(之后|以后|然后)(呢|会|怎么|咋)|会(怎样|怎么样|咋样)|(怎么|咋|如何)处理|后果", c):
         return Understanding("rate", raw, entities=entities)
     if number and (not rest or _PROGRESS_RE.search(rest) or len(rest) <= 4):
         return Understanding("progress", raw, entities=entities)
     if _PROGRESS_RE.search(c) and not re.search(r"(查询|查看)进度(怎么|如何)|进度(怎么|如何)查", c):
         return Understanding("progress", raw, entities=entities)
-    if _APPLY_CUES.search(c) and not _ASKS_ABOUT.search(re.sub(r"接下来怎么操作$", "", c)) and not _APPLIED_ASKING.search(c):
+    if _APPLY_CUES.search(c) and not _ASKS_ABOUT.search(re.sub(r"接下来怎么操作$", "", c)) and not _APPLIED_ASKING.search(c) \
+            and "谁" not in c:  # 「申请表谁签」 asks who signs
         mode = service_mode(c)
         intent = {"帮办": "apply_bangban", "代办": "apply_daiban"}.get(mode or "", "apply")
         return Understanding(intent, raw, entities={"mode": mode} if mode else {})

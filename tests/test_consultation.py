@@ -450,3 +450,44 @@ def test_a_missing_figure_is_said_after_a_region_silent_note_too(manager):
     manager.handle_text("oFig3", "我们在青禾市 做食品厂扩建")
     turn = manager.handle_text("oFig3", "施工图审查要交多少钱")   # was the region note, then the materials
     assert texts.FIGURE_MISSING.format(what="具体收费金额") in turn.reply.split("\n")[0]
+
+
+# -- blind set O, first touch (2026-12-03) ---------------------------------------------------------
+
+def test_applied_then_after_a_list_of_channels_goes_on_in_the_service_flow(manager):
+    # 「申请完了之后呢」 after 「怎么申请」 gave the second channel again, 「然后呢」 「没有更多内容了」.
+    manager.handle_text("oO1", "我们想找江北区帮忙代办，怎么弄")
+    after = manager.handle_text("oO1", "申请完了之后呢")
+    assert after.topic == "service.process" and after.reply.startswith("2. 上门受理")
+    assert manager.handle_text("oO1", "然后呢").reply.startswith("3. 跟踪催办")
+
+
+def test_a_step_asked_after_an_acknowledgement_is_the_step_not_thanks(manager):
+    # 「好的明白了，那第二步具体要干嘛」 got 「不客气！」.
+    manager.handle_text("oO2", "延津帮办那个五步工作法是啥")
+    turn = manager.handle_text("oO2", "好的明白了，那第二步具体要干嘛")
+    assert turn.reply.startswith("2. 定制方案")
+    assert manager.handle_text("oO3", "好的谢谢").reply == texts.THANKS
+
+
+@pytest.mark.parametrize("question, expect", [
+    ("材料交了以后谁帮我们盯进度", "跟踪"),   # each got 「您还没有提交过帮办代办申请」
+    ("谁来回访我们", "回访"),
+])
+def test_how_the_service_runs_is_answered_for_someone_without_a_case(manager, question, expect):
+    turn = manager.handle_text("oO4", question)
+    assert turn.intent == "consult" and expect in turn.reply
+    assert manager.handle_text("oO5", "我的申请到哪一步了").reply == texts.NO_CASE
+
+
+@pytest.mark.parametrize("message", ["申请表谁签", "那评价好的呢", "好差评 what is 差评"])
+def test_questions_about_the_form_or_ratings_do_not_start_them(manager, message):
+    # 「申请表谁签」 opened the application form; the other two the rating flow.
+    turn = manager.handle_text("oO6", message)
+    assert turn.intent == "consult" and "form" not in manager.store.load("oO6")
+
+
+def test_a_menu_for_one_region_offers_no_other_regions_own_topics(manager):
+    # 「江北帮代办管哪些项目」 offered 「岳阳市、县两级帮代办中心的职责」 beside the scope.
+    turn = manager.handle_text("oO7", "江北帮代办管哪些项目")
+    assert "岳阳" not in turn.reply and "社会投资" in turn.reply
