@@ -274,3 +274,39 @@ class Escalation(Base):
     state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | resolved
     resolution: Mapped[str | None] = mapped_column(sa.Text)
     resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class CaseMaterial(Base):
+    """A photo or file the enterprise sent in the chat as material of its case (issue 16).
+
+    The row is written in the webhook's transaction, before the reply: what WeChat delivered is
+    never lost, and the download (bot/casework/materials.py, a scheduler job) resumes after a
+    restart. WeChat keeps temporary media 3 days, so it is fetched at once and retried until then.
+    """
+
+    __tablename__ = "case_materials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    # The 补正 item waiting for material when it arrived, if any.
+    case_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_items.id"))
+    sender_openid: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # The message it came in (sender + MsgId): WeChat's retries store it once.
+    message_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))  # image | file
+    media_id: Mapped[str | None] = mapped_column(sa.String(128))
+    file_name: Mapped[str | None] = mapped_column(sa.String(200))
+    content_type: Mapped[str | None] = mapped_column(sa.String(80))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    md5: Mapped[str | None] = mapped_column(sa.String(32))
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # pending (to download) | stored | failed (permanent: last_error says why) | listed (a file
+    # message WeChat gives no download for: its name, size and MD5 are kept)
+    state: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(sa.String(300))
+    storage_key: Mapped[str | None] = mapped_column(sa.String(300))
+    stored_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # When the commissioner's push covering it was queued (one push per batch).
+    notified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)

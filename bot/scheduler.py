@@ -6,6 +6,7 @@ Jobs (APScheduler 3, BackgroundScheduler):
   sla-sweep                at `sla_sweep_hours`            bot.supervision.sla
   daily-digest             at `digest_hour`                one summary per supervisor
   rating-reminders         hourly                          re-invite unrated cases, twice at most
+  case-materials           every `material_check_interval_s` download chat photos/files, one push per batch
 (hours in service time, bot.platform.clock.SERVICE_TZ, whatever zone the host is in)
 The two clock-time jobs live in a persistent SQLAlchemyJobStore on DATABASE_URL, so a digest due
 while no scheduler was up still runs when one comes back (within `misfire_grace_time`, once:
@@ -51,6 +52,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.casework import materials, materials_store
 from bot.casework.cases import log
 from bot.models import Case, LedgerEntry, Staff, utcnow
 from bot.platform.clock import SERVICE_TZ, as_utc
@@ -136,6 +138,17 @@ class Jobs:
         from bot.supervision import ratings
 
         return ratings.remind_unrated(self.sessions, self.settings, now)
+
+    def case_materials(self, now: datetime | None = None) -> materials.Counts:
+        """Download the photos and files received in the chat (bot/casework/materials.py), then
+        tell commissioners of each finished batch."""
+        counts = materials.Counts()
+        if self.settings.wechat_appid and self.settings.wechat_secret:
+            if getattr(self, "material_store", None) is None:
+                self.material_store = materials_store.store_for(self.settings)
+            counts = materials.download_due(self.sessions, self.client, self.material_store, self.settings, now)
+        counts.notified = materials.notify_batches(self.sessions, self.settings, now)
+        return counts
 
     def unaccepted_assignments(self, now: datetime | None = None) -> dict:
         """Cases still 'applied' after the first period: re-alert the commissioner; after the
@@ -247,6 +260,8 @@ def job_definitions(settings: Settings) -> list[dict]:
              trigger=IntervalTrigger(seconds=settings.dispatch_interval_s, timezone=tz)),
         dict(id="unaccepted-assignments", args=["unaccepted_assignments"], jobstore="memory",
              trigger=IntervalTrigger(seconds=settings.accept_check_interval_s, timezone=tz)),
+        dict(id="case-materials", args=["case_materials"], jobstore="memory",
+             trigger=IntervalTrigger(seconds=settings.material_check_interval_s, timezone=tz)),
         dict(id="rating-reminders", args=["rating_reminders"], jobstore="memory",
              trigger=IntervalTrigger(hours=1, timezone=tz)),
         dict(id="sla-sweep", args=["sla_sweep"], jobstore="default",

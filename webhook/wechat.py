@@ -20,6 +20,7 @@ from wechatpy.utils import check_signature
 from bot.platform.kv import LockTimeout
 from dialogs import texts
 
+from . import media
 from .retry_guard import RecognisedInTurn, ReplyGuard, retry_key
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,8 @@ def _reply_text(manager, message) -> str | None:
     if message.type == "event":
         turn = manager.handle_event(user, (message.event or "").lower())
         return turn.reply if turn else None
+    if media.handles(message):  # photos and files: case material (webhook/media.py)
+        return media.reply_for(manager, message)
     if message.type in ("image", "voice", "video", "shortvideo", "location", "link"):
         return texts.NON_TEXT
     return None

@@ -52,6 +52,7 @@ ACTION_NAMES = {
     "rating_detail": "补充评价", "rating_reminded": "评价提醒", "rectification_opened": "差评转整改",
     "revisited": "整改回访", "rectification_closed": "整改办结", "escalation:raised": "提请协调",
     "escalation:resolved": "协调结果", "push_resent": "重新发送通知",
+    "material:received": "收到材料", "material:failed": "材料未能保存",
 }
 
 

@@ -76,6 +76,20 @@ def default_cache_dir() -> str:
     return str(Path.cwd() / "var" / "cache")
 
 
+def default_media_dir() -> str:
+    return str(Path.cwd() / "var" / "media")
+
+
+# Case material from the chat (bot/casework/materials.py): the file types kept, by extension.
+MATERIAL_FILE_TYPES = ("pdf", "doc", "docx", "xls", "xlsx", "zip", "rar", "ofd", "jpg", "jpeg", "png")
+MATERIAL_IMAGE_TYPES = ("jpg", "jpeg", "png")
+
+
+def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = _env(name)
+    return tuple(t.strip().lower().lstrip(".") for t in raw.split(",") if t.strip()) if raw else default
+
+
 @dataclass(frozen=True)
 class Settings:
     # WeChat Official Account (开发 → 基本配置). The token signs every callback.
@@ -169,6 +183,19 @@ class Settings:
     rating_correction_hours: float = 24.0
     rectification_due_workdays: int = 5
     rating_reminder_hours: float = 72.0
+
+    # Photos and files sent in the chat as case material (bot/casework/materials.py). The store:
+    # BANGBAN_MEDIA_STORE is a folder path (default BANGBAN_MEDIA_DIR, ./var/media); an s3:// URL
+    # names the S3-compatible interface, not implemented here (boto3 is not a dependency).
+    media_dir: str = field(default_factory=default_media_dir)
+    media_store: str = ""
+    material_image_max_bytes: int = 10 * 1024 * 1024
+    material_file_max_bytes: int = 20 * 1024 * 1024
+    material_image_types: tuple[str, ...] = MATERIAL_IMAGE_TYPES
+    material_file_types: tuple[str, ...] = MATERIAL_FILE_TYPES
+    material_check_interval_s: float = 10.0
+    # The commissioner hears of a batch once no material came for this long (one push, not one per photo).
+    material_quiet_s: float = 180.0
 
     def region_name(self, region_id: str | None) -> str:
         """The region's display name; an id nobody named is shown as it is."""
@@ -264,4 +291,12 @@ def load_settings() -> Settings:
         rating_correction_hours=_env_float("RATING_CORRECTION_HOURS", defaults.rating_correction_hours),
         rectification_due_workdays=_env_int("RECTIFICATION_DUE_WORKDAYS", defaults.rectification_due_workdays),
         rating_reminder_hours=_env_float("RATING_REMINDER_HOURS", defaults.rating_reminder_hours),
+        media_dir=_env("BANGBAN_MEDIA_DIR") or default_media_dir(),
+        media_store=_env("BANGBAN_MEDIA_STORE"),
+        material_image_max_bytes=_env_int("MATERIAL_IMAGE_MAX_BYTES", defaults.material_image_max_bytes),
+        material_file_max_bytes=_env_int("MATERIAL_FILE_MAX_BYTES", defaults.material_file_max_bytes),
+        material_image_types=_env_list("MATERIAL_IMAGE_TYPES", defaults.material_image_types),
+        material_file_types=_env_list("MATERIAL_FILE_TYPES", defaults.material_file_types),
+        material_check_interval_s=_env_float("MATERIAL_CHECK_INTERVAL_S", defaults.material_check_interval_s),
+        material_quiet_s=_env_float("MATERIAL_QUIET_S", defaults.material_quiet_s),
     )

@@ -241,6 +241,20 @@ def handoff_opened(session: Session, handoff: Handoff, staff: Staff, case: Case 
                           case_id=case.id if case else None)
 
 
+def materials_received(session: Session, case: Case, commissioner: Staff, *, received: int, failed: int, listed: int,
+                       items: str, last_id: int, console_url: str = "") -> Notification | None:
+    """The enterprise sent photos or files in the chat (bot/casework/materials.py): one push per
+    batch, however many arrived; `last_id` (the batch's newest material) names the batch."""
+    text = (f"【收到材料】{case.number} {case.company_name}\n企业在微信中发来{received}份材料"
+            + (f"（{failed}份未能保存）" if failed else "")
+            + (f"\n补正事项：{items}" if items else "")
+            + (f"\n其中{listed}份文件微信不提供下载，请向企业收取原件。" if listed else "")
+            + "\n请在工作台案件页查看。")
+    return _to_staff(session, case, commissioner, key=f"materials:{case.number}:{last_id}", purpose="materials",
+                     template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item=items or "案件材料", state=f"收到{received}份材料"))
+
+
 # -- to the supervisors ---------------------------------------------------------------------
 
 def acceptance_escalated(session: Session, case: Case, supervisor: Staff, why: str,

@@ -9,11 +9,12 @@ from datetime import date
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
 from bot.casework import case_actions as actions
+from bot.casework import materials as case_materials
 from bot.casework import cases
 from bot.casework import resend as resend_push
 from bot.casework.case_actions import Actor
@@ -97,6 +98,7 @@ def case_page(number: str):
         actor_ids = {e.actor_id for e in ledger if e.actor_kind in (ActorKind.COMMISSIONER, ActorKind.SUPERVISOR)}
         names = dict(db.execute(sa.select(Staff.username, Staff.name).where(Staff.username.in_(actor_ids))).all())
         candidates = actions.regional_commissioners(db, case.region) if may(g.staff, "assign") else []
+        material_rows = _materials(db, case)
     rows = [{
         "item": item,
         "overdue_days": (today - item.due_date).days if item.overdue_on(today) else 0,
@@ -110,8 +112,39 @@ def case_page(number: str):
         region=region_name(case.region), stage=stage_name(case.stage), case_states=CASE_STATES, item_states=ITEM_STATES,
         actor_kinds=ACTOR_KINDS,
         open_states=OPEN_STATES, reasons=TERMINATION_REASONS, delivery_methods=DELIVERY_METHODS,
-        may=lambda action: may(g.staff, action),
+        may=lambda action: may(g.staff, action), materials=material_rows,
     )
+
+
+def _materials(db: Session, case: Case) -> list[dict]:
+    """Photos and files the enterprise sent in the chat (bot/casework/materials.py): who, when, what."""
+    items = {i.id: i.name for i in cases.items_of(db, case)}
+    return [{"m": m, "kind": case_materials.KIND_NAMES.get(m.kind, m.kind),
+             "state": case_materials.STATE_NAMES.get(m.state, m.state),
+             "sender": (f"企业（{case.contact_name}）" if m.sender_openid == case.applicant_openid else "企业"),
+             "item": items.get(m.case_item_id), "size_kb": (m.size + 1023) // 1024 if m.size else None}
+            for m in case_materials.of_case(db, case)]
+
+
+@bp.get("/cases/<number>/materials/<int:material_id>")
+def material_file(number: str, material_id: int):
+    """One stored material, for the staff who may see its case (the same 404 as the case otherwise)."""
+    from bot.casework.materials_store import store_for
+    from bot.models import CaseMaterial
+
+    with sessions()() as db:
+        case = _visible_case(db, number)
+        m = db.get(CaseMaterial, material_id)
+        if m is None or m.case_id != case.id or m.state != case_materials.STORED or not m.storage_key:
+            abort(404)
+        key, content_type, name = m.storage_key, m.content_type, f"{case.number}-{m.storage_key.rsplit('/', 1)[-1]}"
+    try:
+        data = store_for(settings()).get(key)
+    except FileNotFoundError:
+        abort(404)
+    return Response(data, mimetype=content_type or "application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
 def _pushes(db: Session, case: Case) -> list[dict]:
