@@ -310,3 +310,23 @@ class CaseMaterial(Base):
     stored_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     # When the commissioner's push covering it was queued (one push per batch).
     notified_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
+class WechatQrCode(Base):
+    """A 带参数二维码 minted by `bangban wechat qr region` (a region's 帮代办窗口 poster, permanent) or
+    `bangban staff bind-qr` (one staff member's binding code: temporary, used once). A binding
+    code's scene carries an unguessable token; only its hash is kept."""
+
+    __tablename__ = "wechat_qr_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # QrKind: region | staff_bind
+    region: Mapped[str | None] = mapped_column(sa.String(32))  # a poster's region
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"), index=True)  # whom a binding code binds
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)  # sha256 of a binding code's token
+    ticket: Mapped[str | None] = mapped_column(sa.String(255))
+    url: Mapped[str | None] = mapped_column(sa.String(1024))  # showqrcode?ticket=...
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))  # None: permanent
+    used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    used_by: Mapped[str | None] = mapped_column(sa.String(64))  # the openid that scanned it

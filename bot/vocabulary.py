@@ -54,6 +54,13 @@ class RecipientKind(StrEnum):
     STAFF = "staff"
 
 
+class QrKind(StrEnum):
+    """What a 带参数二维码 is for (WechatQrCode.kind, and the prefix of its scene)."""
+
+    REGION = "region"  # a region's 帮代办窗口 poster: permanent, scanned by anyone
+    STAFF_BIND = "staff_bind"  # binds the scanning WeChat account to one staff member: temporary, once
+
+
 # What people read for each state (console, exports, chat, pushes), in the state machine's order.
 CASE_STATES: dict[CaseState, str] = {
     CaseState.APPLIED: "已申请", CaseState.ACCEPTED: "已受理", CaseState.IN_PROGRESS: "办理中",
@@ -75,3 +82,7 @@ ROLES: dict[Role, str] = {Role.COMMISSIONER: "帮代办专员", Role.SUPERVISOR:
 
 # 好差评's national five levels (5 best), as the rating asks and every report shows them.
 RATING_LEVELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RECTIFICATION_STATES: dict[RectificationState, str] = {
+    RectificationState.OPEN: "待回访", RectificationState.VISITED: "已回访", RectificationState.CLOSED: "已办结",
+}
+ESCALATION_STATES: dict[EscalationState, str] = {EscalationState.OPEN: "待解决", EscalationState.RESOLVED: "已解决"}

@@ -25,6 +25,7 @@ from .actions.application import EDITABLE, prompt
 from .actions.rating import ActionRating, rating_turn
 from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .context import follow_up_subject, item_names, rewrite
+from .events import Events
 from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog
 from .nlu import (
@@ -114,6 +115,7 @@ class DialogManager:
                                 "notice": ActionOneTimeNotice(services), "accept_case": ActionAcceptCase(services)}
         self._item_names = item_names(kb)
         self.handoff = HandoffDialog(kb, sessions, self.settings)
+        self.events = Events(self)  # menu clicks, QR code scans, video and location (events.py)
         self.place_names = PlaceNames(kb, self.settings.region_names)
         # Every region's names, longest first within each (江北区 before 江北), as nlu's place readings take them.
         self._region_names = [name for r in kb.regions.values() for name in sorted(r.names, key=len, reverse=True)]
@@ -236,15 +238,18 @@ class DialogManager:
             log.warning("database unavailable as well: nothing but the knowledge base answers")
             return Turn(texts.DB_DOWN, "unavailable")
 
-    def handle_event(self, user: str, event: str) -> Turn | None:
-        """Follow / unfollow. Other events get no reply (WeChat accepts an empty `success`)."""
+    def handle_event(self, user: str, event: str, key: str | None = None) -> Turn | None:
+        """Follow / unfollow here; menu clicks and QR code scans (`key`: the click's key, the
+        scan's scene) in events.py. Other events get no reply (WeChat accepts an empty `success`)."""
         with transaction(self.sessions) as db:
-            if event == "subscribe":
+            if event in ("subscribe", "subscribe_scan"):
                 users.touch(db, user, subscribed=True)
-                return Turn(texts.WELCOME, "subscribe")
+                if event == "subscribe":
+                    return Turn(texts.WELCOME, "subscribe")
             if event == "unsubscribe":
                 users.touch(db, user, subscribed=False)
-        return None
+                return None
+        return self.events.handle(user, event, key)
 
     # -- decisions ------------------------------------------------------------------------
 

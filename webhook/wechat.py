@@ -121,7 +121,7 @@ def _reply_once(message) -> str:
     (dialogs/state.py), which spares two round trips to Redis on the commonest message; events
     and the rest have no conversation turn, so the retry guard marks them in the store."""
     key = retry_key(message)
-    guard: ReplyGuard = RECOGNISED_IN_TURN if message.type == "text" else current_app.extensions["bangban_retry_guard"]
+    guard: ReplyGuard = RECOGNISED_IN_TURN if _typed(message) is not None else current_app.extensions["bangban_retry_guard"]
     if not guard.claim(key):
         return guard.earlier_reply(key) or SUCCESS
     manager = current_app.extensions["bangban_dialogs"]
@@ -149,15 +149,37 @@ def _reply_once(message) -> str:
 def _reply_text(manager, message) -> str | None:
     """The text to answer with, or None for a bare `success`."""
     user = message.source
-    if message.type == "text":
-        return manager.handle_text(user, message.content or "", message_id=_message_id(message)).reply
+    if (typed := _typed(message)) is not None:  # text, or a voice message WeChat recognised
+        return manager.handle_text(user, typed, message_id=_message_id(message)).reply
     if message.type == "event":
-        turn = manager.handle_event(user, (message.event or "").lower())
+        turn = manager.handle_event(user, (message.event or "").lower(), _event_key(message))
         return turn.reply if turn else None
+    if message.type in ("voice", "video", "shortvideo", "location"):  # voice here: not recognised
+        return manager.events.media_reply("video" if message.type == "shortvideo" else message.type)
     if media.handles(message):  # photos and files: case material (webhook/media.py)
         return media.reply_for(manager, message)
     if message.type in ("image", "voice", "video", "shortvideo", "location", "link"):
         return texts.NON_TEXT
+    return None
+
+
+def _typed(message) -> str | None:
+    """What the user said in words: a text's content, or the Recognition of a voice message
+    (WeChat's speech recognition; None without it, and for every other message)."""
+    if message.type == "text":
+        return message.content or ""
+    if message.type == "voice":
+        return (getattr(message, "recognition", None) or "").strip() or None
+    return None
+
+
+def _event_key(message) -> str | None:
+    """An event's EventKey, the one place it is read: a menu click's key, a view's URL, a QR code's
+    scene (wechatpy takes the 「qrscene_」 off a scan-to-follow)."""
+    for name in ("key", "scene_id", "url"):
+        value = getattr(message, name, None)
+        if value:
+            return str(value)
     return None
 
 

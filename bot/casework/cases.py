@@ -18,7 +18,16 @@ from bot.platform import clock
 from bot.platform.text_safety import single_line
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
-from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, CaseState, ItemState, Role
+from bot.vocabulary import (
+    CASE_STATES,
+    ITEM_STATES,
+    OPEN_STATES,
+    ActorKind,
+    CaseState,
+    ItemState,
+    RectificationState,
+    Role,
+)
 
 CASE_TRANSITIONS = {
     CaseState.APPLIED: {CaseState.ACCEPTED, CaseState.TERMINATED},
@@ -285,7 +294,7 @@ def _ensure_no_open_rectification(session: Session, case: Case) -> None:
     """立卷归档 closes the record: a 整改 still open would be archived unfinished, its 回访 and the
     enterprise's 反馈 never done. So archiving waits for it."""
     waiting = list(session.scalars(sa.select(Rectification.id).where(
-        Rectification.case_id == case.id, Rectification.state != "closed").order_by(Rectification.id)))
+        Rectification.case_id == case.id, Rectification.state != RectificationState.CLOSED).order_by(Rectification.id)))
     if waiting:
         raise CaseError(f"案件还有未办结的整改（{'、'.join(identifiers.rectification_number(r) for r in waiting)}），"
                         "请先完成回访并办结整改，再立卷归档")

@@ -15,7 +15,7 @@ from bot.models import Case, Handoff, Staff
 from bot.platform import clock
 from bot.platform.text_safety import xml_safe
 from bot.push import notify
-from bot.vocabulary import OPEN_STATES, ActorKind, Role
+from bot.vocabulary import OPEN_STATES, ActorKind, HandoffState, Role
 
 MAX_QUESTION = 1000
 NO_QUESTION = "（用户要求人工服务，未说明问题）"
@@ -34,7 +34,7 @@ class HandoffError(ValueError):
 
 
 def open_for(session: Session, openid: str) -> Handoff | None:
-    return session.scalar(sa.select(Handoff).where(Handoff.openid == openid, Handoff.state == "open")
+    return session.scalar(sa.select(Handoff).where(Handoff.openid == openid, Handoff.state == HandoffState.OPEN)
                           .order_by(Handoff.id.desc()).limit(1))
 
 
@@ -101,9 +101,9 @@ def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:
     text = xml_safe(text or "").strip()
     if not text:
         raise HandoffError("请填写答复内容")
-    if handoff.state != "open":
+    if handoff.state != HandoffState.OPEN:
         raise HandoffError("这个问题已经答复过了")
-    handoff.state, handoff.answer, handoff.answered_by, handoff.answered_at = "answered", text[:2000], staff.id, clock.now()
+    handoff.state, handoff.answer, handoff.answered_by, handoff.answered_at = HandoffState.ANSWERED, text[:2000], staff.id, clock.now()
     if (case := _case_of(session, handoff)) is not None:
         cases.log(session, case, "handoff_answered", f"答复转人工（H{handoff.id}）：{handoff.answer}",
                   actor_kind=staff.role, actor_id=staff.username)

@@ -9,7 +9,7 @@ import time
 
 from flask import Flask, jsonify, request
 
-from bot.emulator import errors, media
+from bot.emulator import errors, media, menu_qr
 from bot.emulator.clock import as_offset_clock
 from bot.emulator.state import DEFAULT_APPID, DEFAULT_SECRET, EmulatorState, parse_body
 
@@ -28,6 +28,7 @@ def create_app(clock=None, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SEC
     app.extensions[EXTENSION_KEY] = state
     _install_faults(app, state)
     _install_wechat_api(app, state)
+    menu_qr.install(app, state)  # custom menu and QR codes with a scene
     media.install(app, state)  # temporary media: media/upload and media/get
     _install_controls(app, state)
     return app

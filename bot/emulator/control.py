@@ -84,3 +84,7 @@ class EmulatorControl:
 
     def stats(self) -> dict:
         return self._get("stats")
+
+    def scan(self, ticket: str, openid: str) -> dict:
+        """A WeChat user scans the code of `ticket`: the event WeChat then pushes (bot/emulator/menu_qr.py)."""
+        return self._post("scan", {"ticket": ticket, "openid": openid})

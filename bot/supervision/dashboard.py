@@ -34,8 +34,19 @@ from bot.platform import clock
 from bot.platform.clock import SERVICE_TZ, start_of_day
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar
-from bot.supervision.ratings import RECTIFICATION_STATES
-from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, RATING_LEVELS, ActorKind, CaseState, ItemState, Role
+from bot.vocabulary import (
+    CASE_STATES,
+    ITEM_STATES,
+    OPEN_STATES,
+    RATING_LEVELS,
+    RECTIFICATION_STATES,
+    ActorKind,
+    CaseState,
+    EscalationState,
+    ItemState,
+    RectificationState,
+    Role,
+)
 
 SATISFIED_LEVELS = (5, 4, 3)
 ESCALATION_LEVELS = ("联席会议", "工改领导小组")
@@ -397,7 +408,7 @@ def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
             .join(Case, Case.id == Rectification.case_id).where(in_period)
             .group_by(Case.commissioner_id, Rectification.state)):
         if sid in rows:
-            if state == "closed":
+            if state == RectificationState.CLOSED:
                 rows[sid].rectifications_closed += n
             else:
                 rows[sid].rectifications_open += n
@@ -476,7 +487,7 @@ def open_escalations(db: Session, f: Filters) -> list[EscalationRow]:
         .join(Case, Case.id == Escalation.case_id)
         .outerjoin(raiser, raiser.id == Escalation.raised_by)
         .outerjoin(commissioner, commissioner.id == Case.commissioner_id)
-        .where(_case_scope(f), Escalation.state == "open")
+        .where(_case_scope(f), Escalation.state == EscalationState.OPEN)
         .order_by(Escalation.raised_at, Escalation.id)).all()
     return [EscalationRow(e.id, number, company, project, e.level, e.note, by, e.raised_at, who)
             for e, number, company, project, by, who in rows]
@@ -487,7 +498,7 @@ def open_rectifications(db: Session, f: Filters, today: date) -> list[Rectificat
         sa.select(Rectification, Case.number, Case.company_name, Rating.level, Rating.comment, Staff.name)
         .join(Case, Case.id == Rectification.case_id).join(Rating, Rating.id == Rectification.rating_id)
         .outerjoin(Staff, Staff.id == Rectification.supervisor_id)
-        .where(_case_scope(f), Rectification.state != "closed")
+        .where(_case_scope(f), Rectification.state != RectificationState.CLOSED)
         .order_by(Rectification.due_date, Rectification.id)).all()
     return [RectificationRow(r.id, number, company, level, comment, r.state, r.due_date, who, r.due_date < today)
             for r, number, company, level, comment, who in rows]
@@ -586,10 +597,10 @@ def raise_escalation(db: Session, case: Case, level: str, note: str, supervisor:
     if case.state not in OPEN_STATES:
         raise CaseError(f"案件{case.number}当前为「{CASE_STATES[case.state]}」，只有办理中的案件可以提请协调")
     if db.scalar(sa.select(Escalation.id).where(Escalation.case_id == case.id, Escalation.level == level,
-                                                Escalation.state == "open")) is not None:
+                                                Escalation.state == EscalationState.OPEN)) is not None:
         raise CaseError(f"案件{case.number}已提交{level}，尚未解决")
     escalation = Escalation(case_id=case.id, level=level, note=note[:2000], raised_by=supervisor.id,
-                            raised_at=utcnow(), state="open")
+                            raised_at=utcnow(), state=EscalationState.OPEN)
     db.add(escalation)
     db.flush()
     cases.log(db, case, "escalation:raised", f"提交{level}协调（E{escalation.id}）：{note[:500]}",
@@ -602,9 +613,9 @@ def resolve_escalation(db: Session, escalation: Escalation, case: Case, resoluti
     resolution = xml_safe(resolution or "").strip()
     if not resolution:
         raise CaseError("请填写协调结果")
-    if escalation.state != "open":
+    if escalation.state != EscalationState.OPEN:
         raise CaseError(f"E{escalation.id} 已经解决")
-    escalation.state = "resolved"
+    escalation.state = EscalationState.RESOLVED
     escalation.resolution = resolution[:2000]
     escalation.resolved_at = utcnow()
     cases.log(db, case, "escalation:resolved", f"{escalation.level}协调结果（E{escalation.id}）：{resolution[:500]}",

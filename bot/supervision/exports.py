@@ -24,8 +24,8 @@ from bot.casework.cases import action_name
 from bot.identifiers import rectification_number
 from bot.platform import clock
 from bot.platform.text_safety import looks_like_formula, xml_safe
-from bot.supervision.dashboard import ESCALATION_LEVELS, RECTIFICATION_STATES, Archive, Dashboard, LedgerRow
-from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, RATING_LEVELS
+from bot.supervision.dashboard import ESCALATION_LEVELS, Archive, Dashboard, LedgerRow
+from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ESCALATION_STATES, ITEM_STATES, RATING_LEVELS, RECTIFICATION_STATES
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
@@ -35,7 +35,6 @@ MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
 EXCEL_CELL_CHARS = 32767  # Excel's limit for one cell; a longer one makes it "repair" the file
 PERCENT_FORMAT = "0.0%"
-ESCALATION_STATES = {"open": "待解决", "resolved": "已解决"}
 LEDGER_HEADERS = ("时间", "案件编号", "项目单位", "项目名称", "审批事项", "记录人类别", "记录人", "动作", "内容")
 
 

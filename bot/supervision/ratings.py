@@ -31,7 +31,7 @@ from bot.platform.db import transaction
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
-from bot.vocabulary import CASE_STATES, RATING_LEVELS, ActorKind, CaseState, Role
+from bot.vocabulary import CASE_STATES, RATING_LEVELS, ActorKind, CaseState, RectificationState, Role
 
 LEVELS = RATING_LEVELS
 DIMENSIONS = {"efficiency": "效率", "attitude": "态度", "integrity": "廉洁"}
@@ -39,7 +39,6 @@ BAD_AT_MOST = 2  # 不满意 and 非常不满意 are 差评
 AWAITING_STATES = (CaseState.DELIVERED, CaseState.TERMINATED)
 MAX_REMINDERS = 2
 MAX_COMMENT = 500
-RECTIFICATION_STATES = {"open": "待回访", "visited": "已回访", "closed": "已办结"}
 
 
 class RatingError(CaseError):
@@ -219,7 +218,7 @@ def open_rectification(session: Session, case: Case, rating: Rating, *, settings
     supervisor = region_supervisor(session, case.region)
     due = calendar.add_workdays(today, settings.rectification_due_workdays)
     rect = Rectification(case_id=case.id, rating_id=rating.id, supervisor_id=supervisor.id if supervisor else None,
-                         due_date=due, state="open", created_at=now)
+                         due_date=due, state=RectificationState.OPEN, created_at=now)
     session.add(rect)
     session.flush()
     who = supervisor.name if supervisor else "主管（待指定）"
@@ -239,7 +238,7 @@ def rectifications_of_region(session: Session, region: str, include_closed: bool
             .join(Rating, Rating.id == Rectification.rating_id)
             .outerjoin(Staff, Staff.id == Rectification.supervisor_id).where(Case.region == region))
     if not include_closed:
-        stmt = stmt.where(Rectification.state != "closed")
+        stmt = stmt.where(Rectification.state != RectificationState.CLOSED)
     return list(session.execute(stmt.order_by(Rectification.due_date, Rectification.id)).all())
 
 
@@ -259,10 +258,10 @@ def record_visit(session: Session, rect_id: int, staff: Staff, note: str, now: d
     note = xml_safe(note or "").strip()
     if not note:
         raise RatingError("请填写回访情况")
-    if rect.state == "closed":
+    if rect.state == RectificationState.CLOSED:
         raise RatingError("该整改已办结，不能再登记回访")
     rect.visit_note = (f"{rect.visit_note}\n{note}" if rect.visit_note else note)[:4000]
-    rect.state = "visited"
+    rect.state = RectificationState.VISITED
     if rect.supervisor_id is None:
         rect.supervisor_id = staff.id
     cases.log(session, case, "revisited", f"回访（{rectification_number(rect.id)}）：{note[:MAX_COMMENT]}",
@@ -275,14 +274,14 @@ def close_rectification(session: Session, rect_id: int, staff: Staff, outcome: s
     """整改办结, after the 回访; the enterprise hears what was done (反馈)."""
     rect, case = _rectification_in(session, rect_id, staff.region)
     outcome = xml_safe(outcome or "").strip()
-    if rect.state == "closed":
+    if rect.state == RectificationState.CLOSED:
         raise RatingError("该整改已办结")
-    if rect.state != "visited":
+    if rect.state != RectificationState.VISITED:
         raise RatingError("请先登记回访情况，再办结整改")
     if not outcome:
         raise RatingError("请填写整改结果")
     rect.outcome = outcome[:4000]
-    rect.state = "closed"
+    rect.state = RectificationState.CLOSED
     rect.closed_at = now or clock.now()
     cases.log(session, case, "rectification_closed",
               f"整改办结（{rectification_number(rect.id)}）：{outcome[:MAX_COMMENT]}",

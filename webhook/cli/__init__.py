@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import database, demo, kb, serve, staff
+from . import database, demo, kb, serve, staff, wechat
 
-GROUPS = (serve, database, staff, demo, kb)  # the order `bangban --help` lists them in
+GROUPS = (serve, database, staff, demo, kb, wechat)  # the order `bangban --help` lists them in
 
 
 def build_parser() -> argparse.ArgumentParser:

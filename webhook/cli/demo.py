@@ -6,7 +6,7 @@ import json
 import sys
 
 from bot.platform.config import load_settings
-from bot.vocabulary import OPEN_STATES, CaseState, ItemState, Role
+from bot.vocabulary import OPEN_STATES, CaseState, ItemState, RectificationState, Role
 
 from .serve import _serve
 from .staff import _staff_db
@@ -235,7 +235,7 @@ def _demo_archive(db, case, actor, final, step, stamp, lead):
     if final == CaseState.ARCHIVED:
         # A bad rating's 整改 is followed up before the record is archived (archiving waits for it).
         for rect_id in db.scalars(sa.select(Rectification.id).where(
-                Rectification.case_id == case.id, Rectification.state != "closed")):
+                Rectification.case_id == case.id, Rectification.state != RectificationState.CLOSED)):
             t = step(0.2)
             ratings.record_visit(db, rect_id, lead, "电话回访企业经办人，了解问题经过并致歉", now=t)
             stamp(case, t)

@@ -148,6 +148,41 @@ def cmd_staff_deactivate(args) -> int:
     return 0
 
 
+def cmd_staff_bind_qr(args) -> int:
+    """A one-time binding code: the staff member scans it with their WeChat, and alerts go there."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from bot.people import qr_codes, staff
+    from bot.platform.db import transaction
+
+    from .wechat import create_qr, qr_url
+
+    settings = load_settings()
+    ttl = int(args.minutes * 60)
+    if not 60 <= ttl <= qr_codes.MAX_TEMPORARY_TTL_S:
+        print(f"--minutes must be between 1 and {qr_codes.MAX_TEMPORARY_TTL_S // 60}", file=sys.stderr)
+        return 2
+    with transaction(_staff_db()) as db:
+        s = staff.by_username(db, args.username)
+        if s is None or not s.active:
+            print(f"no active staff member {args.username}", file=sys.stderr)
+            return 1
+        row, scene = qr_codes.new_binding(db, s, ttl_s=ttl)
+        try:
+            answer = create_qr(settings, scene, expire_seconds=ttl)
+        except WeChatClientException as err:
+            db.rollback()
+            print(f"WeChat refused: {err.errcode} {err.errmsg}", file=sys.stderr)
+            return 1
+        url = qr_url(settings, answer["ticket"])
+        qr_codes.record_ticket(row, answer["ticket"], url)
+        name, bound = s.name, bool(s.wechat_openid)
+    print(f"binding code for {args.username} ({name}): valid {args.minutes:g} min, once"
+          + ("; scanning it replaces the WeChat account bound now" if bound else ""))
+    print(url)
+    return 0
+
+
 def register(sub) -> None:
     st = sub.add_parser("staff", help="commissioners and supervisors").add_subparsers(dest="staff_command", required=True)
     s = st.add_parser("add", help="add a commissioner or supervisor")
@@ -173,6 +208,15 @@ def register(sub) -> None:
     s.add_argument("username")
     s.add_argument("--password", help="the new password (asked for twice when omitted)")
     s.set_defaults(func=cmd_staff_passwd)
+    s = st.add_parser("bind-qr", help="a one-time QR code that binds the WeChat account scanning it (alerts go there)")
+    s.add_argument("username")
+    s.add_argument("--minutes", type=float, default=30.0, help="how long the code lives (default 30)")
+    s.set_defaults(func=cmd_staff_bind_qr)
+    s = st.add_parser("wecom", help="set the 企业微信 UserID a staff member's alerts go to first (or --clear)")
+    s.add_argument("username")
+    s.add_argument("userid", nargs="?", help="their UserID (账号) in 企业微信 通讯录")
+    s.add_argument("--clear", action="store_true", help="no WeCom alerts for them")
+    s.set_defaults(func=cmd_staff_wecom)
     s = st.add_parser("deactivate", help="stop an account: no sign-in, tokens revoked, no new cases")
     s.add_argument("username")
     s.set_defaults(func=cmd_staff_deactivate)

@@ -9,6 +9,7 @@ from bot.casework import handoffs
 from bot.models import Case, Handoff, Staff
 from bot.platform.db import transaction
 from bot.push import reach
+from bot.vocabulary import HandoffState
 
 from . import bp, region_name, sessions, settings
 
@@ -25,7 +26,7 @@ def handoff_list():
             .outerjoin(commissioner, commissioner.id == Handoff.commissioner_id) \
             .where(handoffs.visible_to(g.staff))
         if show == "open":
-            stmt = stmt.where(Handoff.state == "open")
+            stmt = stmt.where(Handoff.state == HandoffState.OPEN)
         rows = db.execute(stmt.order_by(Handoff.asked_at.desc()).limit(100)).all()
     return render_template("console/handoffs.html", rows=rows, show=show, region_name=region_name)
 

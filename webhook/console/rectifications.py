@@ -8,7 +8,7 @@ from bot.platform import clock
 from bot.platform.db import transaction
 from bot.push import reach
 from bot.supervision import ratings
-from bot.vocabulary import Role
+from bot.vocabulary import RECTIFICATION_STATES, Role
 
 from . import bp, sessions, settings
 
@@ -25,7 +25,7 @@ def rectification_list():
     with transaction(sessions()) as db:
         rows = ratings.rectifications_of_region(db, g.staff.region, include_closed=show == "all")
     return render_template("console/rectifications.html", rows=rows, show=show, today=clock.today(),
-                           levels=ratings.LEVELS, states=ratings.RECTIFICATION_STATES, summary=ratings.summary,
+                           levels=ratings.LEVELS, states=RECTIFICATION_STATES, summary=ratings.summary,
                            number=ratings.rectification_number)
 
 
