@@ -12,6 +12,7 @@ import struct
 import time
 import zlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -163,7 +164,8 @@ def test_a_photo_during_a_correction_is_stored_listed_and_counted(world):
     assert (counts.stored, counts.failed) == (1, 0)
     [row] = world.materials()
     assert row.state == "stored" and row.content_type == "image/png" and row.size == len(photo)
-    assert (world.settings and (world.jobs.material_store.get(row.storage_key) == photo))
+    assert world.jobs.material_store.get(row.storage_key) == photo
+    assert (Path(world.settings.media_dir) / row.storage_key).read_bytes() == photo  # a file in BANGBAN_MEDIA_DIR
 
     reply = world.send(image_xml(ENTERPRISE, world.upload(png())))
     assert reply.startswith("已收到，共 2 份材料")
@@ -318,3 +320,13 @@ def test_the_emulator_enforces_media_rules(world):
     with pytest.raises(WeChatClientException) as err:
         client.media.download(media_id)
     assert err.value.errcode == 40007
+
+
+def test_the_demo_attaches_a_photo_to_an_open_correction(world):
+    from webhook.media_demo import attach_demo_photo
+
+    assert attach_demo_photo(world.app, world.settings) == "no open 补正 to attach a photo to"
+    number = open_case(world)
+    line = attach_demo_photo(world.app, world.settings)
+    assert number in line and "已收到，共 1 份材料" in line and "downloaded 1" in line
+    assert [m.state for m in world.materials()] == ["stored"]

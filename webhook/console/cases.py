@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import BadRequest
 
 from bot.casework import case_actions as actions
-from bot.casework import materials as case_materials
 from bot.casework import cases
+from bot.casework import materials as case_materials
 from bot.casework import resend as resend_push
 from bot.casework.case_actions import Actor
 from bot.casework.cases import ITEM_TRANSITIONS, TERMINATION_REASONS, CaseError
