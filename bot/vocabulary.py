@@ -61,6 +61,28 @@ class QrKind(StrEnum):
     STAFF_BIND = "staff_bind"  # binds the scanning WeChat account to one staff member: temporary, once
 
 
+class HandoffState(StrEnum):
+    """A 转人工 question (Handoff.state): waiting for a person, or answered."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+
+
+class RectificationState(StrEnum):
+    """A 差评整改 (Rectification.state): opened by a bad rating, 回访 done, then 办结."""
+
+    OPEN = "open"
+    VISITED = "visited"
+    CLOSED = "closed"
+
+
+class EscalationState(StrEnum):
+    """A 协调事项 raised to the 联席会议 (Escalation.state)."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 # What people read for each state (console, exports, chat, pushes), in the state machine's order.
 CASE_STATES: dict[CaseState, str] = {
     CaseState.APPLIED: "已申请", CaseState.ACCEPTED: "已受理", CaseState.IN_PROGRESS: "办理中",
