@@ -330,3 +330,32 @@ def test_the_demo_attaches_a_photo_to_an_open_correction(world):
     line = attach_demo_photo(world.app, world.settings)
     assert number in line and "已收到，共 1 份材料" in line and "downloaded 1" in line
     assert [m.state for m in world.materials()] == ["stored"]
+
+
+def test_two_downloaders_fetch_each_photo_once(world):
+    """Several scheduler processes may overlap a moment (bot/scheduler.py): rows are claimed with
+    a lease (SKIP LOCKED on PostgreSQL), so every photo is fetched and stored once."""
+    import threading
+
+    from bot.casework.materials_store import store_for
+
+    open_case(world)
+    for _ in range(6):
+        world.send(image_xml(ENTERPRISE, world.upload(png())))
+    results, store = [], store_for(world.settings)
+
+    def run():
+        jobs = Jobs(world.settings, sessions=world.manager.sessions)
+        results.append(materials.download_due(world.manager.sessions, jobs.client, store, world.settings, batch=3))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done = sum(r.stored for r in results)
+    rest = world.jobs.case_materials().stored  # whatever neither thread claimed
+    assert done + rest == 6 and sum(r.claimed for r in results) == done
+    assert [m.state for m in world.materials()] == ["stored"] * 6
+    import requests
+    assert requests.get(f"{world.base}/_emulator/media", timeout=5).json()["downloads"] == 6

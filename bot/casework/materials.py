@@ -175,12 +175,19 @@ def _claim(sessions: sessionmaker[Session], now: datetime, batch: int) -> list[t
                .order_by(CaseMaterial.next_attempt_at, CaseMaterial.id).limit(batch))
         if db.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        ids = list(db.scalars(due))
+        # A lease: a crashed downloader's rows come back when it runs out. The conditions are
+        # repeated in the UPDATE, so a downloader that read the same rows (SQLite has no SKIP
+        # LOCKED) claims none of those another one took first.
+        seen = list(db.scalars(due))
+        if not seen:
+            return []
+        ids = list(db.scalars(
+            sa.update(CaseMaterial)
+            .where(CaseMaterial.id.in_(seen), CaseMaterial.state == PENDING, CaseMaterial.next_attempt_at <= now)
+            .values(attempts=CaseMaterial.attempts + 1, next_attempt_at=now + LEASE)
+            .returning(CaseMaterial.id)))
         if not ids:
             return []
-        # A lease: a crashed downloader's rows come back when it runs out.
-        db.execute(sa.update(CaseMaterial).where(CaseMaterial.id.in_(ids))
-                   .values(attempts=CaseMaterial.attempts + 1, next_attempt_at=now + LEASE))
         return [tuple(r) for r in db.execute(
             sa.select(CaseMaterial.id, CaseMaterial.media_id, CaseMaterial.received_at, CaseMaterial.kind,
                       Case.number).join(Case, Case.id == CaseMaterial.case_id)
