@@ -68,6 +68,7 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(sa.String(16))  # commissioner | supervisor
     region: Mapped[str] = mapped_column(sa.String(32), index=True)
     wechat_openid: Mapped[str | None] = mapped_column(sa.String(64))  # where alerts go
+    wecom_userid: Mapped[str | None] = mapped_column(sa.String(64))  # 企业微信 UserID: alerts go there first
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
     # Every console session carries the generation it was signed in under; signing out, a new
@@ -168,7 +169,9 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(sa.String(120), unique=True)
-    recipient_openid: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # The Official Account address; None for staff reached only through WeCom.
+    recipient_openid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    recipient_wecom_userid: Mapped[str | None] = mapped_column(sa.String(64))  # staff's 企业微信 UserID
     recipient_kind: Mapped[str] = mapped_column(sa.String(16))  # enterprise | staff
     purpose: Mapped[str] = mapped_column(sa.String(32))  # assignment, accepted, progress, ...
     text: Mapped[str] = mapped_column(sa.Text)  # the customer-service message form
@@ -180,9 +183,14 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(sa.String(300))
-    channel: Mapped[str | None] = mapped_column(sa.String(16))  # how it finally went: custom|template|subscribe
+    channel: Mapped[str | None] = mapped_column(sa.String(16))  # how it finally went: custom|template|subscribe|wecom
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # A template message's msgid, and what WeChat's TEMPLATESENDJOBFINISH event said of it
+    # ("success", "failed:user block", "failed: system failed"), bot/push/receipts.py.
+    msgid: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    receipt: Mapped[str | None] = mapped_column(sa.String(40))
+    receipt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class ApiToken(Base):

@@ -95,7 +95,7 @@ class Jobs:
     def dispatch_outbox(self, now: datetime | None = None) -> dispatcher.DispatchCounts:
         batch = self.settings.dispatch_batch
         total = dispatcher.DispatchCounts()
-        if not (self.settings.wechat_appid and self.settings.wechat_secret):
+        if not (self.settings.wechat_appid and self.settings.wechat_secret or self.settings.wecom_configured):
             # No Official Account configured (the embedded default): pushes stay queued, visible in
             # the console, and go out once WECHAT_APPID/WECHAT_SECRET are set.
             if not getattr(self, "_warned_unconfigured", False):
@@ -124,7 +124,8 @@ class Jobs:
         with transaction(self.sessions) as db:
             _serialise(db, DIGEST_LOCK_KEY)
             supervisors = list(db.scalars(sa.select(Staff).where(
-                Staff.role == Role.SUPERVISOR, Staff.active.is_(True), Staff.wechat_openid.is_not(None))))
+                Staff.role == Role.SUPERVISOR, Staff.active.is_(True),
+                sa.or_(Staff.wechat_openid.is_not(None), Staff.wecom_userid.is_not(None)))))
             figures = region_figures(db, today)
             queued = 0
             for supervisor in supervisors:
@@ -170,7 +171,7 @@ class Jobs:
                 LedgerEntry.case_item_id.is_(None))))
             supervisors = _supervisors_by_region(db, {case.region for case, _ in waiting})
             for case, commissioner in waiting:
-                reachable = bool(commissioner and commissioner.active and commissioner.wechat_openid)
+                reachable = bool(commissioner and commissioner.active and notify.reachable(commissioner))
                 if reachable and _realert(db, case, commissioner, self.settings):
                     done["realerted"] += 1
                 # Nobody to re-alert: going to the supervisors is the only step left.
@@ -184,7 +185,8 @@ class Jobs:
 def _supervisors_by_region(db: Session, regions: set[str]) -> dict[str, list[Staff]]:
     out: dict[str, list[Staff]] = {}
     for s in db.scalars(sa.select(Staff).where(Staff.region.in_(regions), Staff.role == Role.SUPERVISOR,
-                                               Staff.active.is_(True), Staff.wechat_openid.is_not(None))):
+                                               Staff.active.is_(True),
+                                               sa.or_(Staff.wechat_openid.is_not(None), Staff.wecom_userid.is_not(None)))):
         out.setdefault(s.region, []).append(s)
     return out
 

@@ -18,6 +18,7 @@ from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
 from bot.platform.kv import LockTimeout
+from bot.push import receipts
 from dialogs import texts
 
 from . import media
@@ -152,6 +153,8 @@ def _reply_text(manager, message) -> str | None:
     if (typed := _typed(message)) is not None:  # text, or a voice message WeChat recognised
         return manager.handle_text(user, typed, message_id=_message_id(message)).reply
     if message.type == "event":
+        if (message.event or "").lower() == "templatesendjobfinish":  # a push's receipt, not a chat turn
+            return receipts.record_event(manager.sessions, message)  # None: a bare `success`
         turn = manager.handle_event(user, (message.event or "").lower(), _event_key(message))
         return turn.reply if turn else None
     if message.type in ("voice", "video", "shortvideo", "location"):  # voice here: not recognised

@@ -10,6 +10,7 @@ import time
 from flask import Flask, jsonify, request
 
 from bot.emulator import errors, media, menu_qr
+from bot.emulator import template_jobs, wecom
 from bot.emulator.clock import as_offset_clock
 from bot.emulator.state import DEFAULT_APPID, DEFAULT_SECRET, EmulatorState, parse_body
 
@@ -30,6 +31,8 @@ def create_app(clock=None, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SEC
     _install_wechat_api(app, state)
     menu_qr.install(app, state)  # custom menu and QR codes with a scene
     media.install(app, state)  # temporary media: media/upload and media/get
+    wecom.install(app, state)  # 企业微信: gettoken and message/send for staff alerts
+    template_jobs.install(app, state)  # TEMPLATESENDJOBFINISH events of template messages
     _install_controls(app, state)
     return app
 

@@ -12,7 +12,11 @@ Rules emulated:
   an object of {"value": ...} entries (47001) that fills every registered field (47003); the
   user must follow the account (43004); a daily quota per account (default 100000) and,
   optionally, per template (45009). A repeated client_msg_id for the same openid within 10 min
-  sends nothing new and answers with the first msgid.
+  sends nothing new and answers with the first msgid. WeChat finishes the delivery afterwards
+  and tells the account in a TEMPLATESENDJOBFINISH event: "success", or "failed:user block" for
+  a user who set the account's template messages to 拒收 (set_template_outcome), or "failed:
+  system failed"; each accepted template message leaves its job in template_jobs
+  (bot/emulator/template_jobs.py serves them as the event WeChat would post).
 - subscribe messages (message/subscribe/bizsend): registered template (40037), field value rules
   (47003, see fields.py), and the user must have accepted it (43101): a one-time acceptance is
   used up by one message, a long-term one is not.
@@ -115,6 +119,8 @@ class EmulatorState:
         self.client_msg_ids: dict[tuple[str, str], tuple[int, float]] = {}
         self.sent: list[SentMessage] = []
         self._msgids = itertools.count(2_000_000_001)
+        self.template_outcomes: dict[str, str] = {}  # openid -> the job status their messages end in
+        self.template_jobs: list[dict] = []  # {msgid, openid, status, at}: one per template message sent
 
     def now(self) -> float:
         return self.clock.now()
@@ -271,7 +277,19 @@ class EmulatorState:
                                    client_msg_id=client_msg_id)
             if client_msg_id:
                 self.client_msg_ids[(user.openid, client_msg_id)] = (message.msgid, now)
+            self.template_jobs.append({"msgid": message.msgid, "openid": user.openid, "at": now,
+                                       "status": self.template_outcomes.get(user.openid, "success")})
             return {"errcode": 0, "errmsg": "ok", "msgid": message.msgid}
+
+    def set_template_outcome(self, openid: str, status: str) -> None:
+        """How this user's template messages will end: "success", "failed:user block" (the user
+        blocked the account's template messages) or "failed: system failed"."""
+        with self._lock:
+            self.template_outcomes[openid] = status
+
+    def finished_template_jobs(self, after: int | None = None) -> list[dict]:
+        with self._lock:
+            return [dict(j) for j in self.template_jobs if after is None or j["msgid"] > after]
 
     def _charge_template_quota(self, template_id: str, now: float) -> None:
         day = beijing_day(now)

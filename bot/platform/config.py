@@ -148,6 +148,14 @@ class Settings:
     # {"sla_apology": {"id": "sub-id", "fields": {"thing1": "item", "time2": "due"}}}.
     wechat_subscribe_templates: dict = field(default_factory=dict)
 
+    # 企业微信 (WeCom) application messages to staff with a WeCom user id (bot/push/wecom.py): the
+    # corp id, the application's Secret and AgentId (管理后台 → 应用管理 → 自建应用); all three set,
+    # staff alerts go to WeCom first, the Official Account only when WeCom cannot reach the person.
+    wecom_corpid: str = ""
+    wecom_secret: str = ""
+    wecom_agentid: str = ""
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+
     # Outbox dispatcher (bot/push/dispatcher.py).
     dispatch_interval_s: float = 3.0
     dispatch_batch: int = 100
@@ -200,6 +208,10 @@ class Settings:
     def region_name(self, region_id: str | None) -> str:
         """The region's display name; an id nobody named is shown as it is."""
         return self.region_names.get(region_id or "", region_id or "")
+
+    @property
+    def wecom_configured(self) -> bool:
+        return bool(self.wecom_corpid and self.wecom_secret and self.wecom_agentid)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -273,6 +285,10 @@ def load_settings() -> Settings:
         log_format=_env("LOG_FORMAT", defaults.log_format).lower(),
         port=port,
         wechat_subscribe_templates=json.loads(_env("WECHAT_SUBSCRIBE_TEMPLATE_IDS") or "{}"),
+        wecom_corpid=_env("WECOM_CORPID"),
+        wecom_secret=_env("WECOM_SECRET"),
+        wecom_agentid=_env("WECOM_AGENTID"),
+        wecom_api_base=_env("WECOM_API_BASE", defaults.wecom_api_base),
         dispatch_interval_s=_env_float("DISPATCH_INTERVAL_S", defaults.dispatch_interval_s),
         dispatch_batch=_env_int("DISPATCH_BATCH", defaults.dispatch_batch),
         dispatch_max_attempts=_env_int("DISPATCH_MAX_ATTEMPTS", defaults.dispatch_max_attempts),

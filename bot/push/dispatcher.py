@@ -21,7 +21,11 @@ Channels
   outside the window, or when the text answers 45015/45047 → the template message configured for
   `template` in Settings.wechat_templates (`data`, `url`), else the subscribe message in
   Settings.wechat_subscribe_templates, else 'dead' with the reason. Staff → template if
-  configured, else customer-service text.
+  configured, else customer-service text. Staff with a WeCom UserID, when WeCom is configured
+  (Settings.wecom_*) → the WeCom application message first (`wecom`, bot/push/wecom.py), then
+  the Official Account channels only if WeCom answers that the person is not reachable through
+  the app (81013) and they have an openid: WeCom precedes the Official Account, it does not
+  replace it. Without an Official Account configured only WeCom rows are claimed; the rest wait.
 
 Outcomes
   retry (-1, 5xx, network, token trouble) → exponential back-off with jitter, capped; after
@@ -61,7 +65,7 @@ from bot.models import Notification, WechatUser, utcnow
 from bot.platform.clock import as_utc
 from bot.platform.config import Settings
 from bot.platform.db import transaction
-from bot.push import wechat_api
+from bot.push import templates, wechat_api, wecom
 from bot.push.wechat_api import FALLBACK, RETRY, SendResult
 from bot.vocabulary import RecipientKind
 
@@ -78,9 +82,9 @@ QUOTA_RESET_JITTER_S = 600
 LAST_ERROR_MAX = 300
 DEAD_LOGGED = 3  # dead rows named in full in the one warning a write logs
 
-CUSTOM, TEMPLATE, SUBSCRIBE = "custom", "template", "subscribe"
+CUSTOM, TEMPLATE, SUBSCRIBE, WECOM = "custom", "template", "subscribe", "wecom"
 # Channels WeChat cannot deduplicate (template messages carry client_msg_id, these do not).
-NO_IDEMPOTENCY_KEY = frozenset({CUSTOM, SUBSCRIBE})
+NO_IDEMPOTENCY_KEY = frozenset({CUSTOM, SUBSCRIBE, WECOM})
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class Claimed:
 
     id: int
     idempotency_key: str
-    recipient_openid: str
+    recipient_openid: str | None
     recipient_kind: str
     purpose: str
     text: str
@@ -97,6 +101,7 @@ class Claimed:
     data: dict | None
     url: str | None
     attempts: int  # after the claim's bump: the fence for recording the outcome
+    recipient_wecom_userid: str | None = None
     window_open: bool = False
 
 
@@ -106,6 +111,7 @@ class Outcome:
     channel: str | None = None
     error: str | None = None
     quota: bool = False
+    msgid: int | None = None  # a template message's: its TEMPLATESENDJOBFINISH names it
 
 
 @dataclass
@@ -147,13 +153,17 @@ def _clip(text: str) -> str:
 # 1. Claim
 # ---------------------------------------------------------------------------------------------
 def claim_batch(sessions: sessionmaker[Session], now: datetime, batch: int,
-                lease_s: float) -> list[Claimed]:
-    """Lease up to `batch` due rows to this dispatcher and commit before anything is sent."""
+                lease_s: float, wecom_only: bool = False) -> list[Claimed]:
+    """Lease up to `batch` due rows to this dispatcher and commit before anything is sent.
+    `wecom_only`: no Official Account is configured, only rows WeCom can carry are taken."""
     with transaction(sessions) as db:
         due = (sa.select(Notification.id)
                .where(Notification.state == "pending", Notification.next_attempt_at <= now)
                .order_by(Notification.next_attempt_at, Notification.id)
                .limit(batch))
+        if wecom_only:
+            due = due.where(Notification.recipient_kind != RecipientKind.ENTERPRISE,
+                            Notification.recipient_wecom_userid.is_not(None))
         if db.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         rows = db.execute(
@@ -164,7 +174,7 @@ def claim_batch(sessions: sessionmaker[Session], now: datetime, batch: int,
             .returning(Notification.id, Notification.idempotency_key, Notification.recipient_openid,
                        Notification.recipient_kind, Notification.purpose, Notification.text,
                        Notification.template, Notification.data, Notification.url,
-                       Notification.attempts)
+                       Notification.attempts, Notification.recipient_wecom_userid)
             .execution_options(synchronize_session=False)
         ).all()
         enterprise = {r.recipient_openid for r in rows if r.recipient_kind == RecipientKind.ENTERPRISE}
@@ -189,14 +199,27 @@ def _open_windows(db: Session, openids: set[str], now: datetime) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 def channels_for(n: Claimed, settings: Settings) -> list[str]:
     """The channels to try in order; a 'fallback' answer moves on to the next one."""
-    return _channels(n.recipient_kind, n.template, n.window_open, settings)
+    return _channels(n.recipient_kind, n.template, n.window_open, settings,
+                     openid=n.recipient_openid, wecom_userid=n.recipient_wecom_userid)
 
 
-def _channels(recipient_kind: str, template: str | None, window_open: bool, settings: Settings) -> list[str]:
+def official_account_configured(settings: Settings) -> bool:
+    return bool(settings.wechat_appid and settings.wechat_secret)
+
+
+def _channels(recipient_kind: str, template: str | None, window_open: bool, settings: Settings,
+              openid: str | None = "", wecom_userid: str | None = None) -> list[str]:
     has_template = bool(template and settings.wechat_templates.get(template))
+    oa = official_account_configured(settings) and bool(openid)
     if recipient_kind != RecipientKind.ENTERPRISE:
-        # Staff: the window is not looked up; a closed one answers 45015 and the row goes dead.
-        return [TEMPLATE] if has_template else [CUSTOM]
+        # Staff: WeCom first when both ends have it; then the Official Account, whose window is
+        # not looked up (a closed one answers 45015 and the row goes dead).
+        channels = [WECOM] if wecom_userid and settings.wecom_configured else []
+        if oa:
+            channels.append(TEMPLATE if has_template else CUSTOM)
+        return channels
+    if not oa:
+        return []
     channels = [CUSTOM] if window_open else []
     if has_template:
         channels.append(TEMPLATE)
@@ -216,39 +239,54 @@ def obstacles(db: Session, notifications: list[Notification], settings: Settings
     """For each queued push, in order, why it cannot reach its recipient as things stand now, or
     None when a channel is open to them. What the dispatcher would find, judged beforehand, so
     staff are told the truth when they act ("已通知企业" or "请电话告知企业")."""
-    if not (settings.wechat_appid and settings.wechat_secret):
+    oa = official_account_configured(settings)
+    if not (oa or settings.wecom_configured):
         return [UNCONFIGURED] * len(notifications)
     now = (now or utcnow()).astimezone(timezone.utc)
-    openids = {n.recipient_openid for n in notifications}
+    openids = {n.recipient_openid for n in notifications if n.recipient_openid}
     users = {r.openid: r for r in db.execute(
         sa.select(WechatUser.openid, WechatUser.last_message_at, WechatUser.subscribed)
         .where(WechatUser.openid.in_(openids)))} if openids else {}
     found: list[str | None] = []
     for n in notifications:
+        if (n.recipient_kind != RecipientKind.ENTERPRISE and n.recipient_wecom_userid
+                and settings.wecom_configured):
+            found.append(None)  # WeCom reaches a colleague whenever they are in the app's range
+            continue
+        if not oa:
+            found.append(UNCONFIGURED)
+            continue
         user = users.get(n.recipient_openid)
         if user is not None and not user.subscribed:
             found.append(UNSUBSCRIBED)
             continue
         window_open = bool(user is not None and user.last_message_at is not None
                            and now - as_utc(user.last_message_at) < SERVICE_WINDOW)
-        channels = _channels(n.recipient_kind, n.template, window_open, settings)
+        channels = _channels(n.recipient_kind, n.template, window_open, settings, openid=n.recipient_openid)
         if channels == [CUSTOM] and not window_open:
             channels = []  # staff outside the window with no template: the custom message bounces
         found.append(None if channels else NO_CHANNEL)
     return found
 
 
-def _send(channel: str, n: Claimed, client, settings: Settings) -> SendResult:
+def _send(channel: str, n: Claimed, client, settings: Settings, wecom_client=None) -> SendResult:
+    if channel == WECOM:
+        return wecom.send_text(wecom_client or wecom.client_for(settings), n.recipient_wecom_userid, n.text,
+                               url=n.url)
     if channel == CUSTOM:
         return wechat_api.send_text(client, n.recipient_openid, n.text)
     if channel == TEMPLATE:
         return wechat_api.send_template(client, n.recipient_openid, settings.wechat_templates[n.template],
-                                        n.data or {}, url=n.url, client_msg_id=n.idempotency_key)
+                                        templates.fit_all(n.template, n.data), url=n.url,
+                                        client_msg_id=n.idempotency_key)
     spec = settings.wechat_subscribe_templates[n.template]
     template_id, fields = (spec, None) if isinstance(spec, str) else (spec["id"], spec.get("fields"))
     data = n.data or {}
     if fields:  # subscribe templates name their fields (thing1, time2 ...) by type
         data = {sub_key: data.get(data_key, "") for sub_key, data_key in fields.items()}
+        data = templates.fit_all(None, data)  # typed keys: each cut to its own type's limit
+    else:
+        data = templates.fit_all(n.template, data)
     return wechat_api.send_subscribe(client, n.recipient_openid, template_id, data, page=n.url)
 
 
@@ -256,18 +294,23 @@ def _describe(result: SendResult) -> str:
     return f"{result.errcode if result.errcode is not None else '-'} {result.errmsg}".strip()
 
 
-def deliver(n: Claimed, client, settings: Settings, quota_exhausted: bool = False) -> Outcome:
+def deliver(n: Claimed, client, settings: Settings, quota_exhausted: bool = False,
+            wecom_client=None) -> Outcome:
     """Try the row's channels in order and say what became of it (never raises for WeChat)."""
     channels = channels_for(n, settings)
     notes: list[str] = []  # fallbacks on the way, kept in last_error for the console
-    for channel in channels:
+    for index, channel in enumerate(channels):
         if channel == TEMPLATE and quota_exhausted:
             return Outcome("retry", error="45009 template quota used up (seen earlier in this batch)",
                            quota=True)
-        result = _send(channel, n, client, settings)
+        result = _send(channel, n, client, settings, wecom_client)
         if result.ok:
-            return Outcome("sent", channel, "; ".join(notes) or None)
+            return Outcome("sent", channel, "; ".join(notes) or None,
+                           msgid=_int_or_none(result.msgid) if channel == TEMPLATE else None)
         where = f"{channel}: {_describe(result)}"
+        if result.category == FALLBACK and channel == WECOM and index == len(channels) - 1:
+            # WeCom cannot reach them and no Official Account channel is left: that is the reason.
+            return Outcome("dead", channel, "; ".join([*notes, where]))
         if result.category == FALLBACK:
             notes.append(where)
             continue
@@ -277,11 +320,20 @@ def deliver(n: Claimed, client, settings: Settings, quota_exhausted: bool = Fals
     return Outcome("dead", None, "; ".join([*notes, _no_channel_reason(n)]))
 
 
+def _int_or_none(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _no_channel_reason(n: Claimed) -> str:
     key = n.template or n.purpose
     if n.recipient_kind == RecipientKind.ENTERPRISE:
         window = "customer-service window closed" if n.window_open else "outside the 48 h customer-service window"
         return f"no channel left: {window} and no template or subscribe message configured for '{key}'"
+    if not n.recipient_openid:
+        return "no channel left: staff without an Official Account binding, and WeCom is not configured"
     return f"no channel left: staff outside the 48 h window and no template configured for '{key}'"
 
 
@@ -310,6 +362,8 @@ def plan_record(n: Claimed, outcome: Outcome, now: datetime, settings: Settings)
         # Not fenced: the message went out, and saying so matters more than whose lease it was.
         values = {"state": "sent", "sent_at": now, "channel": outcome.channel,
                   "last_error": _clip(outcome.error) if outcome.error else None}
+        if outcome.msgid is not None:
+            values["msgid"] = outcome.msgid
         state = "sent"
     elif outcome.quota:
         values = {"attempts": Notification.attempts - 1, "last_error": _clip(outcome.error),
@@ -361,7 +415,7 @@ def _release(sessions: sessionmaker[Session], rows: list[Claimed], now: datetime
 # The entry points
 # ---------------------------------------------------------------------------------------------
 def dispatch_once(sessions: sessionmaker[Session], client, settings: Settings, batch: int = 100,
-                  now: datetime | None = None) -> DispatchCounts:
+                  now: datetime | None = None, wecom_client=None) -> DispatchCounts:
     """Claim one batch of due notifications, send each, record each. Safe to run concurrently.
 
     `now` (tests, catch-up tools) fixes the time for the whole batch; by default each outcome is
@@ -371,7 +425,7 @@ def dispatch_once(sessions: sessionmaker[Session], client, settings: Settings, b
     counts = DispatchCounts()
     lease_s = settings.dispatch_lease_s
     started = time.monotonic()
-    claimed = claim_batch(sessions, now, batch, lease_s)
+    claimed = claim_batch(sessions, now, batch, lease_s, wecom_only=not official_account_configured(settings))
     counts.claimed = len(claimed)
     quota_exhausted = False
     unwritten: list[Record] = []  # outcomes a crash may lose without a duplicate message
@@ -384,7 +438,7 @@ def dispatch_once(sessions: sessionmaker[Session], client, settings: Settings, b
             logger.info("lease running out: released %d unsent notifications", len(rest))
             break
         try:
-            outcome = deliver(n, client, settings, quota_exhausted)
+            outcome = deliver(n, client, settings, quota_exhausted, wecom_client)
         except Exception as err:  # noqa: BLE001 - a bug or bad config must not wedge the row
             # Recorded like a transient failure: it counts towards max attempts, then goes dead
             # with this reason, instead of being re-claimed forever by a crashing batch.

@@ -25,11 +25,17 @@ PURPOSE_NAMES = {
     "assignment": "分派提醒", "assignment_reminder": "待受理提醒", "accept_escalation": "受理超时提醒",
     "item_reported": "审批系统同步", "urge": "企业催办", "handoff": "转人工提醒", "rectification": "差评整改",
     "sla_warn": "临期提醒", "sla_urge": "超期催办", "sla_overdue": "超期汇总", "sla_escalate": "超期升级",
-    "digest": "每日简报",
+    "digest": "每日简报", "materials": "收到材料",
 }
 RECIPIENT_NAMES = {RecipientKind.ENTERPRISE: "企业", RecipientKind.STAFF: "工作人员"}
 STATE_NAMES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}
-CHANNEL_NAMES = {"custom": "客服消息", "template": "模板消息", "subscribe": "订阅消息"}
+CHANNEL_NAMES = {"custom": "客服消息", "template": "模板消息", "subscribe": "订阅消息", "wecom": "企业微信"}
+# What WeChat's TEMPLATESENDJOBFINISH event said of a template message (Notification.receipt).
+RECEIPT_BLOCKED = "failed:user block"
+RECEIPT_SYSTEM_FAILED = "failed: system failed"
+RECEIPT_NAMES = {"success": "已送达", RECEIPT_BLOCKED: "用户拒收", RECEIPT_SYSTEM_FAILED: "微信未送达"}
+# The last_error a failed receipt leaves on the push (bot/push/receipts.py), read back here.
+RECEIPT_ERROR_PREFIX = "template: receipt "
 
 # A push nobody has tried this long after it fell due is waiting for a dispatcher that is not
 # there (the dispatcher looks every few seconds).
@@ -42,6 +48,13 @@ def purpose_name(purpose: str | None) -> str:
 
 def recipient_name(kind: str | None) -> str:
     return RECIPIENT_NAMES.get(kind or "", "工作人员")
+
+
+def receipt_name(receipt: str | None) -> str | None:
+    """「用户拒收」 for a template message the user blocked; None before WeChat said anything."""
+    if not receipt:
+        return None
+    return RECEIPT_NAMES.get(receipt, "微信未送达" if receipt.startswith("failed") else receipt)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,9 @@ _NO_ANSWER = ("network error", "token store error", "HTTP", "no response", "not 
 
 _TOKEN_CODES = {40001, 40002, 40013, 40014, 40125, 41001, 41002, 41004, 42001}
 _RETRYABLE_CODES = {-1, 45011}
+# WeCom (企业微信): the person is not reachable through the app; the app's configuration is wrong.
+_WECOM_UNREACHABLE_USER = {81013, 60111, 82001}
+_WECOM_CONFIG = {40001, 40013, 40014, 40056, 41001, 42001, 301002, 60020}
 
 
 def _diagnose(last_error: str) -> tuple[str, int | None]:
@@ -71,10 +87,22 @@ def _diagnose(last_error: str) -> tuple[str, int | None]:
     if "internal error" in text:
         return "internal", None
     final = text.rsplit("; ", 1)[-1]  # earlier steps are fallbacks the dispatcher moved past
+    if final.startswith(RECEIPT_ERROR_PREFIX):
+        status = final[len(RECEIPT_ERROR_PREFIX):]
+        return ("blocked" if status == RECEIPT_BLOCKED else "not_delivered"), None
     if "no channel left" in final:
         return "no_channel", None
     match = _CODE.search(final)
     code = int(match.group(1)) if match else None
+    if final.startswith("wecom:"):
+        if code in _WECOM_UNREACHABLE_USER:
+            return "wecom_user", code
+        if code in _WECOM_CONFIG:
+            return "wecom_config", code
+        if code in _RETRYABLE_CODES or code in (45009, 45033) or (code is None and (gave_up or any(
+                w in final for w in _NO_ANSWER))):
+            return "wecom_unreachable", code
+        return "wecom", code
     if code == 45009:
         return "quota", code
     if code in _TOKEN_CODES:
@@ -98,6 +126,23 @@ def explain_failure(last_error: str | None, recipient_kind: str, template: str |
     who = "企业" if enterprise else "该工作人员"
     template_name = f"「{purpose_name(template)}」" if template else "这类"
     kind, code = _diagnose(last_error or "")
+    if kind == "blocked":
+        return Explanation(f"用户拒收：{who}已设置拒收本公众号的模板消息，微信没有送达",
+                           f"{tell}；{who}在公众号中重新允许接收消息后，可点「重新发送」")
+    if kind == "not_delivered":
+        return Explanation("微信受理了这条模板消息，但因微信系统原因没有送达", f"可点「重新发送」；{tell}")
+    if kind == "wecom_user":
+        return Explanation(f"企业微信里找不到该工作人员，或其不在本应用的可见范围内（{code}）",
+                           f"请管理员在企业微信管理后台把其加入应用可见范围，或核对其企业微信账号"
+                           f"（bangban staff wecom）后点「重新发送」；{tell}")
+    if kind == "wecom_config":
+        return Explanation(f"企业微信应用的企业ID、Secret 或 AgentId 配置有误，企业微信拒绝了发送（{code}）",
+                           f"请管理员核对企业微信配置后点「重新发送」；{tell}")
+    if kind == "wecom_unreachable":
+        tries = f"（已尝试 {attempts} 次）" if attempts else ""
+        return Explanation(f"企业微信接口多次繁忙或连接不上{tries}", f"可稍后点「重新发送」；{tell}")
+    if kind == "wecom":
+        return Explanation(f"企业微信拒绝了这条消息（{code}）", f"请管理员查看日志后点「重新发送」；{tell}")
     if kind == "no_channel":
         return Explanation(
             f"{who}超过 48 小时没有在公众号留言，客服消息发不出去，也没有配置{template_name}模板消息",
@@ -145,7 +190,8 @@ def explain_waiting(*, attempts: int, last_error: str | None, next_attempt_at: d
         if kind == "quota":
             return f"今日模板消息额度已用完，将于 {when} 后自动重发"
         why = {"credentials": "公众号凭证被微信拒绝", "unreachable": "微信接口繁忙或连接不上",
-               "internal": "系统发送时出错"}.get(kind, "微信暂时没有接收")
+               "internal": "系统发送时出错", "wecom_unreachable": "企业微信接口繁忙或连接不上",
+               "wecom_config": "企业微信凭证被拒绝"}.get(kind, "微信暂时没有接收")
         return f"第 {attempts} 次发送未成功（{why}），将于 {when} 自动重试"
     if due is not None and now - due > STALLED_AFTER:
         return "发送程序还没有处理这条消息，可能没有在运行：请管理员确认服务（含后台任务）已启动"

@@ -6,8 +6,11 @@ does. Every text says the case number, what happened and what to do next; the id
 names the event, so calling a function twice for the same event queues one push.
 
 `template` is the key the dispatcher maps to a template id (Settings.wechat_templates), the
-purpose unless a function names another; `data` holds short fields (≤ 20 characters, WeChat's
-template limit) for that fallback form (bot/push/templates.py lists each template's fields).
+purpose unless a function names another; `data` holds that fallback form's fields, each cut to
+its WeChat type's limit (bot/push/templates.py lists each template's fields and their types: a
+thing 20 characters, a character_string 32, a phrase 5 …, cut with 「…」 where the type allows).
+A staff push carries the person's WeCom UserID too (Staff.wecom_userid): the dispatcher tries
+企业微信 first (bot/push/wecom.py); a colleague with neither an openid nor a WeCom id gets none.
 
 The one exception is the SLA sweep's pushes (临期提醒, 催办, 超期汇总, 致歉, 升级): a sweep may queue
 tens of thousands at once, so bot/supervision/sla.py writes each kind as a single INSERT … SELECT, its text
@@ -22,40 +25,48 @@ from sqlalchemy.orm import Session
 
 from bot.models import Case, CaseItem, Handoff, Notification, Rectification, Staff
 from bot.platform import clock
-from bot.push import outbox
+from bot.push import outbox, templates
 from bot.vocabulary import ITEM_STATES, RATING_LEVELS, CaseState, ItemState, RecipientKind
 
 if TYPE_CHECKING:
     from bot.supervision.digest import RegionFigures
 
-FIELD_MAX = 20
 DELIVERY_METHODS = ("上门", "邮寄", "电子证照")
 
 
-def _short(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= FIELD_MAX else text[: FIELD_MAX - 1] + "…"
-
-
 def _data(**fields: object) -> dict:
-    return {k: _short(v) for k, v in fields.items()}
+    """Template fields as text ("" for None); each is cut to its type's limit when queued."""
+    return {k: "" if v is None else str(v) for k, v in fields.items()}
 
 
 def _to_enterprise(session: Session, case: Case, *, key: str, purpose: str, text: str,
                    data: dict, template: str | None = None) -> Notification | None:
+    template = template or purpose
     return outbox.enqueue(session, key=key, recipient=case.applicant_openid, recipient_kind=RecipientKind.ENTERPRISE,
-                          purpose=purpose, text=text, template=template or purpose, data=data, case_id=case.id)
+                          purpose=purpose, text=text, template=template, data=templates.fit_all(template, data),
+                          case_id=case.id)
+
+
+def reachable(staff: Staff) -> bool:
+    """Whether alerts can reach this colleague at all: an Official Account openid or a WeCom id."""
+    return bool(staff.wechat_openid or staff.wecom_userid)
+
+
+def _to_colleague(session: Session, staff: Staff, *, key: str, purpose: str, text: str, template: str,
+                  data: dict, url: str | None, case_id: int | None) -> Notification | None:
+    if not reachable(staff):  # nothing bound: the console is where they will see it
+        return None
+    return outbox.enqueue(session, key=key, recipient=staff.wechat_openid, recipient_kind=RecipientKind.STAFF,
+                          purpose=purpose, text=text, template=template, data=templates.fit_all(template, data),
+                          url=url, case_id=case_id, wecom_userid=staff.wecom_userid)
 
 
 def _to_staff(session: Session, case: Case, staff: Staff, *, key: str, purpose: str, text: str,
               data: dict, console_url: str = "", page: str = "", template: str | None = None) -> Notification | None:
     """To a staff member about `case`, linking the console's `page` (default: the case's page)."""
-    if not staff.wechat_openid:  # no WeChat bound: the console is where they will see it
-        return None
     url = f"{console_url.rstrip('/')}/console/{page or f'cases/{case.number}'}" if console_url else None
-    return outbox.enqueue(session, key=key, recipient=staff.wechat_openid, recipient_kind=RecipientKind.STAFF,
-                          purpose=purpose, text=text, template=template or purpose, data=data, url=url,
-                          case_id=case.id)
+    return _to_colleague(session, staff, key=key, purpose=purpose, text=text, template=template or purpose,
+                         data=data, url=url, case_id=case.id)
 
 
 # -- to the enterprise ----------------------------------------------------------------------
@@ -148,7 +159,7 @@ def rating_reminder(session: Session, case: Case, nth: int, final: bool) -> Noti
             + ("这是最后一次提醒。" if final else ""))
     return _to_enterprise(session, case, key=rating_reminder_key(case.number, nth), purpose="rating_reminder",
                           template="rating", text=text,
-                          data={"number": case.number, "project": case.project_name[:20]})
+                          data=_data(number=case.number, project=case.project_name))
 
 
 def rectification_feedback(session: Session, case: Case, rect: Rectification, outcome: str) -> Notification | None:
@@ -157,7 +168,7 @@ def rectification_feedback(session: Session, case: Case, rect: Rectification, ou
             f"如仍有意见，可直接在本公众号留言。")
     return _to_enterprise(session, case, key=f"rectification-closed:{case.number}:{rect.id}",
                           purpose="rectification_feedback", template="rectification_feedback", text=text,
-                          data={"number": case.number, "outcome": outcome[:20]})
+                          data=_data(number=case.number, outcome=outcome))
 
 
 def handoff_answered(session: Session, handoff: Handoff, staff: Staff, answer: str) -> Notification | None:
@@ -165,7 +176,8 @@ def handoff_answered(session: Session, handoff: Handoff, staff: Staff, answer: s
     return outbox.enqueue(session, key=f"handoff-answer:{handoff.id}", recipient=handoff.openid,
                           recipient_kind=RecipientKind.ENTERPRISE, purpose="handoff_answer", template="handoff_answer",
                           text=f"【专员答复】{staff.name}：\n{answer}\n\n（您的问题：{handoff.question[:100]}）",
-                          data={"name": staff.name[:20], "answer": answer[:20]}, case_id=handoff.case_id)
+                          data=templates.fit_all("handoff_answer", _data(name=staff.name, answer=answer)),
+                          case_id=handoff.case_id)
 
 
 def late_reply(session: Session, openid: str, message_key: str, text: str) -> Notification | None:
@@ -183,7 +195,7 @@ def new_application(session: Session, case: Case, commissioner: Staff, console_u
             f"联系人：{case.contact_name}\n请尽快受理：回复「受理 {case.number}」或在工作台处理。")
     return _to_staff(session, case, commissioner, key=f"assign:{case.number}:{commissioner.id}", purpose="assignment",
                      text=text, console_url=console_url,
-                     data={"number": case.number, "company": case.company_name[:20], "mode": case.mode})
+                     data=_data(number=case.number, company=case.company_name, mode=case.mode))
 
 
 def assignment_reminder(session: Session, case: Case, commissioner: Staff, waited_minutes: int,
@@ -194,7 +206,7 @@ def assignment_reminder(session: Session, case: Case, commissioner: Staff, waite
     return _to_staff(session, case, commissioner, key=f"accept-remind:{case.number}:{commissioner.id}",
                      purpose="assignment_reminder", template="assignment",  # the first alert's fields: its template
                      text=text, console_url=console_url,
-                     data={"number": case.number, "company": case.company_name[:20], "mode": case.mode})
+                     data=_data(number=case.number, company=case.company_name, mode=case.mode))
 
 
 def urged(session: Session, case: Case, staff: Staff, items: str, today: date,
@@ -202,7 +214,7 @@ def urged(session: Session, case: Case, staff: Staff, items: str, today: date,
     """The enterprise's 催办 (bot.casework.case_actions.urge), once a day per case and person."""
     text = f"【企业催办】{case.number} {case.company_name}\n待办事项：{items}\n请尽快跟进并反馈企业。"
     return _to_staff(session, case, staff, key=f"urge:{case.number}:{today.isoformat()}:{staff.id}", purpose="urge", template="urge",
-                     text=text, console_url=console_url, data={"number": case.number, "items": items[:20]})
+                     text=text, console_url=console_url, data=_data(number=case.number, items=items))
 
 def assigned(session: Session, case: Case, commissioner: Staff, event_id: int,
              console_url: str = "") -> Notification | None:
@@ -229,16 +241,15 @@ def item_reported(session: Session, case: Case, item: CaseItem, commissioner: St
 def handoff_opened(session: Session, handoff: Handoff, staff: Staff, case: Case | None,
                    console_url: str = "") -> Notification | None:
     """转人工 reached this person: who asks (the company and case, when there is one) and what."""
-    if not staff.wechat_openid:  # no WeChat bound: the console's 转人工 list is where they will see it
-        return None
     about = f"企业：{case.company_name}（{case.number}）\n" if case else ""
     text = (f"【企业转人工】H{handoff.id}\n{about}问题：{handoff.question[:200]}\n"
             f"请在工作台「转人工」中答复，答复会推送给企业。")
-    return outbox.enqueue(session, key=f"handoff:{handoff.id}:{staff.id}", recipient=staff.wechat_openid,
-                          recipient_kind=RecipientKind.STAFF, purpose="handoff", template="handoff", text=text,
-                          data=_data(number=f"H{handoff.id}", question=handoff.question),
-                          url=f"{console_url.rstrip('/')}/console/handoffs#h{handoff.id}" if console_url else None,
-                          case_id=case.id if case else None)
+    # Nothing bound: the console's 转人工 list is where they will see it.
+    return _to_colleague(session, staff, key=f"handoff:{handoff.id}:{staff.id}", purpose="handoff",
+                         template="handoff", text=text,
+                         data=_data(number=f"H{handoff.id}", question=handoff.question),
+                         url=f"{console_url.rstrip('/')}/console/handoffs#h{handoff.id}" if console_url else None,
+                         case_id=case.id if case else None)
 
 
 def materials_received(session: Session, case: Case, commissioner: Staff, *, received: int, failed: int, listed: int,
@@ -263,7 +274,7 @@ def acceptance_escalated(session: Session, case: Case, supervisor: Staff, why: s
     return _to_staff(session, case, supervisor, key=f"accept-escalate:{case.number}:{supervisor.id}",
                      purpose="accept_escalation", template="accept_escalation", console_url=console_url,
                      text=f"【受理超时】{case.number}（{case.company_name}·{case.project_name}）{why}。",
-                     data={"number": case.number, "company": case.company_name[:20], "reason": why[:20]})
+                     data=_data(number=case.number, company=case.company_name, reason=why))
 
 
 def rectification_opened(session: Session, case: Case, rect: Rectification, supervisor: Staff, *,
@@ -276,7 +287,7 @@ def rectification_opened(session: Session, case: Case, rect: Rectification, supe
     return _to_staff(session, case, supervisor, key=f"rectification:{case.number}:{rect.id}", purpose="rectification",
                      template="rectification",
                      text=text, console_url=console_url, page="rectifications",
-                     data={"number": case.number, "level": level, "due": f"{rect.due_date:%Y-%m-%d}"})
+                     data=_data(number=case.number, level=level, due=f"{rect.due_date:%Y-%m-%d}"))
 
 
 def daily_digest(session: Session, supervisor: Staff, today: date, region: str, figures: RegionFigures,
@@ -288,9 +299,8 @@ def daily_digest(session: Session, supervisor: Staff, today: date, region: str, 
             f"超期事项：{figures.overdue_items}项\n"
             f"发送失败的通知：{figures.dead_notifications}条\n"
             f"详情请登录工作台：{url}")
-    return outbox.enqueue(
-        session, key=f"digest:{today}:{supervisor.id}", recipient=supervisor.wechat_openid,
-        recipient_kind=RecipientKind.STAFF, purpose="digest", text=text, template="digest", url=url,
-        data={"date": today.isoformat(), "region": region, "open": str(figures.open_cases),
-              "overdue": str(figures.overdue_items), "unassigned": str(figures.unassigned),
-              "dead": str(figures.dead_notifications)})
+    return _to_colleague(
+        session, supervisor, key=f"digest:{today}:{supervisor.id}", purpose="digest", text=text, template="digest",
+        url=url, case_id=None,
+        data=_data(date=today.isoformat(), region=region, open=figures.open_cases, overdue=figures.overdue_items,
+                   unassigned=figures.unassigned, dead=figures.dead_notifications))

@@ -44,8 +44,13 @@ SWEEP_LOCK_KEY = 0x5A_5357_4545_50  # "SLA SWEEP"
 
 NOTIFICATION_COLUMNS = (
     "idempotency_key", "recipient_openid", "recipient_kind", "purpose", "text", "template", "data",
-    "url", "case_id", "state", "attempts", "next_attempt_at", "created_at",
+    "url", "case_id", "state", "attempts", "next_attempt_at", "created_at", "recipient_wecom_userid",
 )
+
+
+def _reachable(staff) -> sa.ColumnElement[bool]:
+    """A colleague alerts can reach: bound to the Official Account or given a WeCom UserID."""
+    return sa.or_(staff.wechat_openid.is_not(None), staff.wecom_userid.is_not(None))
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ class _Queries:
 
     def _with_commissioner(self, select: sa.Select) -> sa.Select:
         c = self.commissioner
-        return select.join(c, c.id == Case.commissioner_id).where(c.active.is_(True), c.wechat_openid.is_not(None))
+        return select.join(c, c.id == Case.commissioner_id).where(c.active.is_(True), _reachable(c))
 
     def key(self, kind: str, on: str | sa.ColumnElement, suffix=None) -> sa.ColumnElement:
         key = sa.literal(f"sla:{kind}:") + self.item_id + ":" + on
@@ -150,11 +155,11 @@ class _Queries:
     def console_url(self) -> sa.ColumnElement:
         return sa.literal(f"{self.settings.public_url}/console/cases/") + Case.number
 
-    def row(self, key, recipient, kind: RecipientKind, purpose: str, text, url) -> list:
+    def row(self, key, recipient, kind: RecipientKind, purpose: str, text, url, wecom=None) -> list:
         """The SELECT list for NOTIFICATION_COLUMNS (Python defaults do not run in INSERT … SELECT)."""
         return [key.label("idempotency_key"), recipient, sa.literal(kind, sa.String), sa.literal(purpose), text,
                 sa.literal(purpose), self.data(), url, Case.id, sa.literal("pending"), sa.literal(0),
-                self.now, self.now]
+                self.now, self.now, wecom if wecom is not None else sa.cast(sa.null(), sa.String)]
 
     def insert(self, db: Session, select: sa.Select) -> int:
         if self.dialect == "postgresql":
@@ -173,7 +178,7 @@ class _Queries:
                 + "）将于" + self.due + "到期，请跟进办理进度。")
         return self._with_commissioner(self.open_items(*self.row(
             self.key("warn", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_warn",
-            text, self.console_url()))).where(CaseItem.due_date >= d.today, CaseItem.due_date <= d.warn_until)
+            text, self.console_url(), self.commissioner.wecom_userid))).where(CaseItem.due_date >= d.today, CaseItem.due_date <= d.warn_until)
 
     def urge_commissioners(self) -> sa.Select:
         d = self.dates
@@ -181,7 +186,7 @@ class _Queries:
                 + "办结），请立即跟进并在工作台更新进度。")
         return self._with_commissioner(self.open_items(*self.row(
             self.key("urge", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_urge",
-            text, self.console_url()))).where(CaseItem.overdue_on(d.today))
+            text, self.console_url(), self.commissioner.wecom_userid))).where(CaseItem.overdue_on(d.today))
 
     def overdue_summary_to_supervisors(self) -> sa.Select:
         """One 超期汇总 a day per supervisor: how many items of the region are overdue, the oldest
@@ -202,10 +207,10 @@ class _Queries:
         return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_overdue"), text,
                           sa.literal("sla_overdue"), build("date", today, "count", count, "oldest", oldest),
                           sa.literal(f"{self.settings.public_url}/console/dashboard"), sa.null(),
-                          sa.literal("pending"), sa.literal(0), self.now, self.now)
+                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid)
                 .select_from(overdue)
                 .join(s, sa.and_(s.region == overdue.c.region, s.role == Role.SUPERVISOR))
-                .where(s.active.is_(True), s.wechat_openid.is_not(None)))
+                .where(s.active.is_(True), _reachable(s)))
 
     def apologise_to_enterprises(self) -> sa.Select:
         text = ("【致歉】您的项目「" + Case.project_name + "」（" + Case.number + "）中「" + CaseItem.name
@@ -247,7 +252,7 @@ class _Queries:
         return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_escalate"), text,
                           sa.literal("sla_escalate"), build("date", today, "count", items),
                           sa.literal(f"{self.settings.public_url}/console"), sa.null(),
-                          sa.literal("pending"), sa.literal(0), self.now, self.now)
+                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid)
                 .select_from(new_lines)
                 .join(s, sa.and_(s.region == new_lines.c.region, s.role == Role.SUPERVISOR))
-                .where(s.active.is_(True), s.wechat_openid.is_not(None)))
+                .where(s.active.is_(True), _reachable(s)))

@@ -21,11 +21,18 @@ def cmd_staff_add(args) -> int:
     from bot.people import staff
     from bot.platform.db import transaction
 
+    from bot.push import wecom
+
+    wecom_userid = (args.wecom_userid or "").strip() or None
+    if wecom_userid and (problem := wecom.userid_problem(wecom_userid)):
+        print(f"not added: {problem}", file=sys.stderr)
+        return 2
     password = args.password or getpass.getpass(f"{args.username} 的登录密码：")
     try:
         with transaction(_staff_db()) as db:
             s = staff.create_staff(db, username=args.username, name=args.name, role=args.role, region=args.region,
                                    password=password, wechat_openid=args.openid)
+            s.wecom_userid = wecom_userid
             print(f"added {s.role} {s.username} ({s.name}, {s.region})")
     except staff.StaffError as err:
         print(f"not added: {err}", file=sys.stderr)
@@ -42,8 +49,10 @@ def cmd_staff_list(args) -> int:
     with transaction(_staff_db()) as db:
         rows = db.scalars(sa.select(Staff).order_by(Staff.region, Staff.role, Staff.username)).all()
         for s in rows:
+            alerts = ", ".join(a for a in ("WeChat" if s.wechat_openid else "",
+                                            f"WeCom {s.wecom_userid}" if s.wecom_userid else "") if a)
             print(f"{s.region:<12} {s.role:<12} {s.username:<16} {s.name:<8} "
-                  f"{'alerts on' if s.wechat_openid else 'no alerts'}{'' if s.active else '  (inactive)'}")
+                  f"{f'alerts: {alerts}' if alerts else 'no alerts'}{'' if s.active else '  (inactive)'}")
     if not rows:
         print("no staff yet: `bangban staff add ...` or `bangban staff seed-demo`")
     return 0
@@ -132,6 +141,37 @@ def cmd_staff_passwd(args) -> int:
     return 0
 
 
+def cmd_staff_wecom(args) -> int:
+    """Set (or --clear) the 企业微信 UserID a staff member's alerts go to first."""
+    from bot.people import staff
+    from bot.platform.db import transaction
+    from bot.push import wecom
+
+    userid = (args.userid or "").strip()
+    if args.clear == bool(userid):
+        print("give the WeCom UserID (`bangban staff wecom <username> <userid>`) or --clear", file=sys.stderr)
+        return 2
+    if userid and (problem := wecom.userid_problem(userid)):
+        print(f"not changed: {problem}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    with transaction(_staff_db()) as db:
+        s = staff.by_username(db, args.username)
+        if s is None:
+            print(f"no staff member {args.username}", file=sys.stderr)
+            return 1
+        s.wecom_userid = userid or None
+    if not userid:
+        print(f"{s.username}: WeCom alerts off" + ("; alerts go to their WeChat" if s.wechat_openid else "; no alerts now"))
+        return 0
+    print(f"{s.username}: alerts go to WeCom user {userid}"
+          + (" first, then their WeChat if WeCom cannot reach them" if s.wechat_openid else ""))
+    if not settings.wecom_configured:
+        print("  note: WECOM_CORPID / WECOM_SECRET / WECOM_AGENTID are not all set: WeCom alerts wait until they are",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_staff_deactivate(args) -> int:
     from bot.people import staff
     from bot.platform.db import transaction
@@ -191,6 +231,7 @@ def register(sub) -> None:
     s.add_argument("--role", required=True, choices=list(ROLES))
     s.add_argument("--region", required=True, help="region id, e.g. donghu")
     s.add_argument("--openid", help="their WeChat openid, for alerts")
+    s.add_argument("--wecom-userid", help="their 企业微信 UserID (账号): alerts go there first")
     s.add_argument("--password", help="login password (asked for when omitted)")
     s.set_defaults(func=cmd_staff_add)
     st.add_parser("list", help="the roster").set_defaults(func=cmd_staff_list)
@@ -212,6 +253,11 @@ def register(sub) -> None:
     s.add_argument("username")
     s.add_argument("--minutes", type=float, default=30.0, help="how long the code lives (default 30)")
     s.set_defaults(func=cmd_staff_bind_qr)
+    s = st.add_parser("wecom", help="set the 企业微信 UserID a staff member's alerts go to first (or --clear)")
+    s.add_argument("username")
+    s.add_argument("userid", nargs="?", help="their UserID (账号) in 企业微信 通讯录")
+    s.add_argument("--clear", action="store_true", help="no WeCom alerts for them")
+    s.set_defaults(func=cmd_staff_wecom)
     s = st.add_parser("deactivate", help="stop an account: no sign-in, tokens revoked, no new cases")
     s.add_argument("username")
     s.set_defaults(func=cmd_staff_deactivate)
