@@ -257,6 +257,25 @@ def test_outside_a_case_the_bot_says_what_photos_are_for(world):
         assert not db.scalars(sa.select(LedgerEntry).where(LedgerEntry.action == materials.RECEIVED)).all()
 
 
+def test_a_photo_while_applying_is_not_lost_in_silence(world):
+    """Mid-form there is no case yet: the applicant is told to submit first, nothing is stored."""
+    from bot.people import users
+
+    with db_of(world.app) as db:
+        users.mark_form(db, "oApplyingNow", True)
+    assert world.send(image_xml("oApplyingNow", world.upload(png()))) == texts.FORM_OPEN
+    assert world.materials() == []
+
+
+def test_a_photo_opens_the_customer_service_window(world):
+    from bot.models import WechatUser
+
+    open_case(world)
+    world.send(image_xml(ENTERPRISE, world.upload(png())))
+    with db_of(world.app) as db:
+        assert db.get(WechatUser, ENTERPRISE).last_message_at is not None
+
+
 def test_a_closed_case_takes_no_more_material(world):
     number = open_case(world, correction=False)
     with db_of(world.app) as db:

@@ -46,4 +46,6 @@ def reply_for(manager, message) -> str:
         return texts.REFUSED_TYPE.format(types="/".join(t.upper() for t in receipt.allowed))
     if receipt.outcome == "refused_size":
         return texts.REFUSED_SIZE.format(mb=receipt.limit_mb)
+    if receipt.outcome == "form_open":
+        return texts.FORM_OPEN
     return texts.NO_CASE

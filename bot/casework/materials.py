@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.casework import cases
 from bot.models import Case, CaseItem, CaseMaterial, Staff, utcnow
+from bot.people import users
 from bot.platform.clock import as_utc
 from bot.platform.config import Settings
 from bot.platform.db import transaction
@@ -61,7 +62,7 @@ CONTENT_TYPES = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "i
 class Receipt:
     """What `receive` did, for the chat's answer (dialogs/texts/materials.py)."""
 
-    outcome: str  # kept | no_case | refused_type | refused_size
+    outcome: str  # kept | no_case | form_open | refused_type | refused_size
     kind: str
     case_number: str | None = None
     count: int = 0  # the case's materials, this one included (failed ones not counted)
@@ -105,8 +106,12 @@ def receive(session: Session, settings: Settings, *, openid: str, message_key: s
             md5: str | None = None, now: datetime | None = None) -> Receipt:
     """Keep one image or file message as material of the sender's open case (see the module)."""
     now = now or utcnow()
+    users.touch(session, openid)  # a photo is a message too: WeChat's 48-hour window opens with it
     found = target_case(session, openid)
     if found is None:
+        started = users.form_started_at(session, openid)
+        if started is not None and (now - as_utc(started)).total_seconds() < settings.conversation_ttl_s:
+            return Receipt("form_open", kind)  # applying right now: the case does not exist yet
         return Receipt("no_case", kind)
     case, waiting = found
     earlier = session.scalar(sa.select(CaseMaterial).where(CaseMaterial.message_key == message_key))
