@@ -29,7 +29,7 @@ SCAN_EVENTS = ("scan", "subscribe_scan")
 
 
 class Events:
-    def __init__(self, manager: "DialogManager", menu: menu_config.Menu | None = None):
+    def __init__(self, manager: DialogManager, menu: menu_config.Menu | None = None):
         self.manager = manager
         self._menu = menu
 
@@ -39,7 +39,7 @@ class Events:
             self._menu = menu_config.load()
         return self._menu
 
-    def handle(self, user: str, event: str, key: str | None) -> "Turn | None":
+    def handle(self, user: str, event: str, key: str | None) -> Turn | None:
         """`event` lower-cased as wechatpy names it (click, view, scan, subscribe_scan ...)."""
         from .manager import Turn
 

@@ -14,7 +14,7 @@ from test_webhook import TOKEN, make_app, post
 
 from bot.emulator import DEFAULT_APPID, DEFAULT_SECRET, EmulatorControl, serve
 from bot.models import Notification, Staff, WechatQrCode, WechatUser, utcnow
-from bot.people import qr_codes, staff, users
+from bot.people import staff, users
 from bot.platform.db import transaction
 from bot.push import dispatcher
 from bot.push.wechat_api import make_client
@@ -111,7 +111,7 @@ def test_a_location_lists_the_regions_served_and_asks_for_one(site, wx):
 # -- the menu file ------------------------------------------------------------------------------
 
 def test_the_shipped_menu_is_valid_and_opens_only_pages_that_exist(site):
-    app, _, client = site
+    _, _, client = site
     m = menu.load()
     body = m.for_wechat(PUBLIC_URL)
     assert [b["name"] for b in body["button"]] == ["政策咨询", "申请帮代办", "我的申请"]
@@ -261,7 +261,7 @@ def cli_env(emulator, sqlite_url, monkeypatch, kb_cache_dir):
 
 
 def test_menu_push_then_show_through_wechatpy(cli_env, capsys):
-    base_url, _, client = cli_env
+    base_url, _, _ = cli_env
     assert bangban(["wechat", "menu", "show"]) == 0
     assert "no menu" in capsys.readouterr().out
     assert bangban(["wechat", "menu", "push"]) == 0
@@ -348,7 +348,7 @@ def _staff(sessions, username="zhou") -> Staff:
 
 
 def test_a_binding_code_binds_the_scanning_account_once(cli_env, commissioner, capsys, sqlite_url, wx):
-    base_url, control, _ = cli_env
+    _, control, _ = cli_env
     assert bangban(["staff", "bind-qr", "zhou", "--minutes", "10"]) == 0
     url = _url_of(capsys.readouterr().out)
     app, manager = make_app(sqlite_url)
@@ -369,7 +369,7 @@ def test_a_binding_code_binds_the_scanning_account_once(cli_env, commissioner, c
 
 
 def test_an_expired_or_forged_binding_code_binds_nobody(cli_env, commissioner, capsys, sqlite_url, wx):
-    base_url, control, _ = cli_env
+    _, control, _ = cli_env
     assert bangban(["staff", "bind-qr", "zhou"]) == 0
     url = _url_of(capsys.readouterr().out)
     with transaction(commissioner) as db:  # half an hour later: our record has expired
@@ -397,7 +397,7 @@ def test_the_bound_account_gets_the_next_assignment_alert(cli_env, commissioner,
 
     from bot.casework import cases
 
-    base_url, control, _ = cli_env
+    _, control, _ = cli_env
     control.add_template("tpl-assignment", [])
 
     def submit(openid):
@@ -425,3 +425,30 @@ def test_the_bound_account_gets_the_next_assignment_alert(cli_env, commissioner,
     dispatcher.dispatch_once(commissioner, dispatcher.client_for(settings), settings)
     got = control.messages(openid="oZhouPhone")
     assert len(got) == 1 and after in str(got[0]["payload"]) and before not in str(got[0]["payload"])
+
+
+def test_the_demo_shows_a_voice_answer_the_menu_a_poster_and_a_binding(emulator, sqlite_url):
+    from conftest import fixture_retriever, migrated
+
+    from bot.platform.config import Settings
+    from bot.platform.kv import MemoryKV
+    from dialogs import build_manager
+    from knowledge import load
+    from test_webhook import FIXTURE_KB
+    from webhook import create_app
+    from webhook.wechat_demo import DEMO_COMMISSIONER, DEMO_PHONE, show_wechat_native
+
+    base_url, _, _ = emulator
+    settings = Settings(wechat_token=TOKEN, database_url=sqlite_url, wechat_appid=DEFAULT_APPID,
+                        wechat_secret=DEFAULT_SECRET, wechat_api_base=base_url, public_url=PUBLIC_URL)
+    kb = load(FIXTURE_KB)
+    migrated(sqlite_url)
+    manager = build_manager(settings, kb=kb, kv=MemoryKV(), retriever=fixture_retriever(kb))
+    with transaction(manager.sessions) as db:
+        staff.seed_demo_roster(db, password="demo-password-1")
+    lines = show_wechat_native(create_app(settings, manager=manager), settings)
+    print("\n".join(lines))
+    assert len(lines) == 4, lines
+    assert lines[0].startswith("voice") and "(no reply)" not in lines[0]
+    assert "menu pushed" in lines[1] and "江北" in lines[2] and "绑定成功" in lines[3]
+    assert _staff(manager.sessions, DEMO_COMMISSIONER).wechat_openid == DEMO_PHONE

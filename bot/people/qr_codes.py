@@ -60,9 +60,7 @@ def region_scene(region: str) -> str:
 
 def parse_scene(scene: str | None) -> Scene | None:
     """The scene of a scan event's EventKey (WeChat's `qrscene_` prefix already taken off)."""
-    scene = (scene or "").strip()
-    if scene.startswith("qrscene_"):
-        scene = scene[len("qrscene_"):]
+    scene = (scene or "").strip().removeprefix("qrscene_")
     if scene.startswith(REGION_PREFIX) and len(scene) > len(REGION_PREFIX):
         return Scene(QrKind.REGION, scene[len(REGION_PREFIX):])
     if scene.startswith(BIND_PREFIX) and len(scene) > len(BIND_PREFIX):

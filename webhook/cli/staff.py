@@ -190,36 +190,21 @@ def cmd_staff_deactivate(args) -> int:
 
 def cmd_staff_bind_qr(args) -> int:
     """A one-time binding code: the staff member scans it with their WeChat, and alerts go there."""
-    from wechatpy.exceptions import WeChatClientException
+    from bot.people import qr_codes
+    from webhook.wechat_codes import MintRefused, mint_binding
 
-    from bot.people import qr_codes, staff
-    from bot.platform.db import transaction
-
-    from .wechat import create_qr, qr_url
-
-    settings = load_settings()
     ttl = int(args.minutes * 60)
     if not 60 <= ttl <= qr_codes.MAX_TEMPORARY_TTL_S:
         print(f"--minutes must be between 1 and {qr_codes.MAX_TEMPORARY_TTL_S // 60}", file=sys.stderr)
         return 2
-    with transaction(_staff_db()) as db:
-        s = staff.by_username(db, args.username)
-        if s is None or not s.active:
-            print(f"no active staff member {args.username}", file=sys.stderr)
-            return 1
-        row, scene = qr_codes.new_binding(db, s, ttl_s=ttl)
-        try:
-            answer = create_qr(settings, scene, expire_seconds=ttl)
-        except WeChatClientException as err:
-            db.rollback()
-            print(f"WeChat refused: {err.errcode} {err.errmsg}", file=sys.stderr)
-            return 1
-        url = qr_url(settings, answer["ticket"])
-        qr_codes.record_ticket(row, answer["ticket"], url)
-        name, bound = s.name, bool(s.wechat_openid)
-    print(f"binding code for {args.username} ({name}): valid {args.minutes:g} min, once"
-          + ("; scanning it replaces the WeChat account bound now" if bound else ""))
-    print(url)
+    try:
+        minted = mint_binding(load_settings(), _staff_db(), args.username, ttl_s=ttl)
+    except MintRefused as err:
+        print(f"no code: {err}", file=sys.stderr)
+        return 1
+    print(f"binding code for {args.username} ({minted.staff_name}): valid {args.minutes:g} min, once"
+          + ("; scanning it replaces the WeChat account bound now" if minted.replaces_binding else ""))
+    print(minted.url)
     return 0
 
 

@@ -5,45 +5,23 @@
     bangban wechat qr region <region>                     a permanent 帮代办窗口 poster code
 
 Every call goes through wechatpy's client at WECHAT_API_BASE (the local emulator in tests and
-the demo), with the access_token the dispatcher shares. `bangban staff bind-qr` mints the
-staff binding code the same way (qr_url, create_qr below).
+the demo), with the access_token the dispatcher shares; codes are minted by webhook/wechat_codes.py,
+as `bangban staff bind-qr` mints the staff binding code.
 """
 from __future__ import annotations
 
 import sys
-from urllib.parse import quote
 
 from bot.platform.config import load_settings
 
 
 def _client(settings):
-    from bot.push.dispatcher import client_for
+    from webhook.wechat_codes import MintRefused, client_for
 
-    if not settings.wechat_appid or not settings.wechat_secret:
-        raise SystemExit("WECHAT_APPID and WECHAT_SECRET must be set to talk to WeChat")
-    return client_for(settings)
-
-
-def qr_url(settings, ticket: str) -> str:
-    """Where the code's image is: WeChat's showqrcode (wechatpy's get_url), or the emulator's own."""
-    from wechatpy.client.api import WeChatQRCode
-
-    from bot.push.wechat_api import REAL_API_BASE
-
-    base = settings.wechat_api_base.rstrip("/")
-    if base == REAL_API_BASE:
-        return WeChatQRCode.get_url(ticket)
-    return f"{base}/cgi-bin/showqrcode?ticket={quote(ticket)}"
-
-
-def create_qr(settings, scene: str, expire_seconds: int | None = None) -> dict:
-    """qrcode/create with a string scene: permanent without expire_seconds, temporary with it."""
-    data = {"action_info": {"scene": {"scene_str": scene}}}
-    if expire_seconds is None:
-        data["action_name"] = "QR_LIMIT_STR_SCENE"
-    else:
-        data.update(action_name="QR_STR_SCENE", expire_seconds=int(expire_seconds))
-    return _client(settings).qrcode.create(data)
+    try:
+        return client_for(settings)
+    except MintRefused as err:
+        raise SystemExit(str(err)) from None
 
 
 def _refused(err) -> int:
@@ -104,11 +82,11 @@ def cmd_menu_show(args) -> int:
 
 
 def cmd_qr_region(args) -> int:
-    from wechatpy.exceptions import WeChatClientException
-
     from bot.people import qr_codes
-    from bot.platform.db import transaction
     from knowledge import load
+    from webhook.wechat_codes import MintRefused, mint_poster
+
+    from .staff import _staff_db
 
     settings = load_settings()
     regions = load().regions
@@ -118,16 +96,12 @@ def cmd_qr_region(args) -> int:
         print(f"no region {args.region!r}; one of: {', '.join(regions)}", file=sys.stderr)
         return 1
     try:
-        answer = create_qr(settings, qr_codes.region_scene(region))
-    except WeChatClientException as err:
-        return _refused(err)
-    url = qr_url(settings, answer["ticket"])
-    from .staff import _staff_db
-
-    with transaction(_staff_db()) as db:
-        qr_codes.record_ticket(qr_codes.new_poster(db, region), answer["ticket"], url)
+        minted = mint_poster(settings, _staff_db(), region)
+    except MintRefused as err:
+        print(f"no code: {err}", file=sys.stderr)
+        return 1
     print(f"{regions[region].name} 帮代办窗口 poster code (permanent, scene {qr_codes.region_scene(region)}):")
-    print(url)
+    print(minted.url)
     return 0
 
 
