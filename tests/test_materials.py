@@ -197,6 +197,7 @@ def test_the_commissioner_hears_once_per_batch(world):
     with db_of(world.app) as db:
         [push] = db.scalars(sa.select(Notification).where(Notification.purpose == "materials"))
         assert push.recipient_openid == "oStaff_donghu_1" and "3份材料" in push.text and number in push.text
+        assert "未能保存" not in push.text  # all three were saved: nothing for the enterprise
 
 
 def test_a_restart_between_receipt_and_download_loses_nothing(world):
@@ -240,6 +241,15 @@ def test_a_busy_api_is_retried_and_expired_media_fails_for_good(world):
     assert "未能保存" in section and "40007" in section and "下载</a>" not in section
     # the failed one is not counted as received
     assert world.send(image_xml(ENTERPRISE, world.upload(png()))).startswith("已收到，共 1 份材料")
+    # the batch's pushes: the commissioner hears of both, the enterprise that one was not saved
+    world.jobs.case_materials(now=utcnow() + timedelta(hours=3))
+    with db_of(world.app) as db:
+        pushes = [(n.recipient_kind, n.text) for n in db.scalars(sa.select(Notification).where(
+            Notification.purpose == "materials").order_by(Notification.id))]
+    [(_, failed_batch), (_, told), (_, saved_batch)] = pushes
+    assert "（1份未能保存）" in failed_batch and "未能保存" not in saved_batch
+    assert "1份没能保存（微信已不再提供该文件）" in told and "重新发送" in told
+    assert [kind for kind, _ in pushes] == ["staff", "enterprise", "staff"]
 
 
 def test_media_older_than_three_days_is_not_asked_for(world):
@@ -311,6 +321,11 @@ def test_a_downloaded_image_over_our_limit_fails_with_the_reason(world, tmp_path
     world.send(image_xml(ENTERPRISE, world.upload(png(5000))))
     assert world.jobs.case_materials().failed == 1
     assert "上限" in world.materials()[0].last_error
+    world.jobs.case_materials(now=utcnow() + timedelta(minutes=2))
+    with db_of(world.app) as db:
+        [told] = db.scalars(sa.select(Notification).where(Notification.purpose == "materials",
+                                                          Notification.recipient_kind == "enterprise"))
+        assert "（超过 1 KB）" in told.text
 
 
 # -- the emulator's media rules ----------------------------------------------------------------

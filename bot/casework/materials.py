@@ -54,6 +54,20 @@ MAX_ATTEMPTS = 10
 BATCH = 20
 # media/get answers that no retry can change.
 PERMANENT_ERRCODES = {40007: "媒体文件ID无效或已过期（40007）", 41006: "缺少媒体文件ID（41006）"}
+# How a permanent failure begins (CaseMaterial.last_error), and what the sender is told of it.
+WRONG_TYPE, TOO_LARGE = "文件类型不在允许范围", "文件超过"
+EXPIRED = "超过微信临时素材的3天有效期，未能下载"
+
+
+def reason_for_the_sender(last_error: str | None) -> str:
+    error = last_error or ""
+    if error.startswith(WRONG_TYPE):
+        return "格式不支持"
+    if error.startswith(TOO_LARGE):
+        return error.split("（", 1)[0].replace(TOO_LARGE, "超过").replace(" 的上限", "").strip()
+    return "微信已不再提供该文件"
+
+
 CONTENT_TYPES = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "image/gif": "gif",
                  "image/bmp": "bmp", "application/pdf": "pdf"}
 
@@ -231,10 +245,14 @@ def _fetch(client, media_id: str, kind: str, settings: Settings) -> tuple[bytes,
     else:
         allowed, limit = settings.material_file_types, settings.material_file_max_bytes
     if ext not in allowed:
-        raise _Permanent(f"文件类型不在允许范围（{ext or content_type or '未知'}；允许 {'/'.join(allowed)}）")
+        raise _Permanent(f"{WRONG_TYPE}（{ext or content_type or '未知'}；允许 {'/'.join(allowed)}）")
     if len(data) > limit:
-        raise _Permanent(f"文件超过 {limit // 2**20} MB 的上限（{len(data) / 2**20:.1f} MB）")
+        raise _Permanent(f"{TOO_LARGE} {_size(limit)} 的上限（{_size(len(data))}）")
     return data, content_type or "application/octet-stream", ext
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB".replace(".0 MB", " MB") if n >= 2**20 else f"{max(1, n // 1024)} KB"
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -259,7 +277,7 @@ def download_due(sessions: sessionmaker[Session], client, store, settings: Setti
         counts.claimed += 1
         outcome: tuple[str, object]
         if now - as_utc(received_at) >= MEDIA_LIFETIME:
-            outcome = ("failed", "超过微信临时素材的3天有效期，未能下载")
+            outcome = ("failed", EXPIRED)
         else:
             try:
                 data, content_type, ext = _fetch(client, media_id, kind, settings)
@@ -313,11 +331,11 @@ def notify_batches(sessions: sessionmaker[Session], settings: Settings, now: dat
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             items = sorted({i.name for i in db.scalars(sa.select(CaseItem).where(
                 CaseItem.id.in_([r.case_item_id for r in rows if r.case_item_id])))})
-            if commissioner is not None:
-                queued += notify.materials_received(
-                    db, case, commissioner, received=len(rows),
-                    failed=sum(r.state == FAILED_STATE for r in rows), listed=sum(r.state == LISTED for r in rows),
-                    items="、".join(items), last_id=rows[-1].id, console_url=settings.public_url) is not None
+            failed = [r for r in rows if r.state == FAILED_STATE]
+            queued += len(notify.materials_received(
+                db, case, commissioner, received=len(rows), failed=len(failed),
+                listed=sum(r.state == LISTED for r in rows), items="、".join(items), last_id=rows[-1].id,
+                not_saved=tuple(reason_for_the_sender(r.last_error) for r in failed), console_url=settings.public_url))
             for r in rows:
                 r.notified_at = now
     return queued

@@ -252,19 +252,31 @@ def handoff_opened(session: Session, handoff: Handoff, staff: Staff, case: Case 
                          case_id=case.id if case else None)
 
 
-def materials_received(session: Session, case: Case, commissioner: Staff, *, received: int, failed: int, listed: int,
-                       items: str, last_id: int, console_url: str = "") -> Notification | None:
-    """The enterprise sent photos or files in the chat (bot/casework/materials.py): one push per
-    batch, however many arrived; `last_id` (the batch's newest material) names the batch."""
-    text = (f"【收到材料】{case.number} {case.company_name}\n企业在微信中发来{received}份材料"
-            + (f"（{failed}份未能保存）" if failed else "")
-            + (f"\n补正事项：{items}" if items else "")
-            + (f"\n其中{listed}份文件微信不提供下载，请向企业收取原件。" if listed else "")
-            + "\n请在工作台案件页查看。")
-    return _to_staff(session, case, commissioner, key=f"materials:{case.number}:{last_id}", purpose="materials",
-                     template="item_reported", text=text, console_url=console_url,
-                     data=_data(number=case.number, item=items or "案件材料", state=f"收到{received}份材料"))
-
+def materials_received(session: Session, case: Case, commissioner: Staff | None, *, received: int, failed: int,
+                       listed: int, items: str, last_id: int, not_saved: tuple[str, ...] = (),
+                       console_url: str = "") -> list[Notification]:
+    """A batch of photos or files the enterprise sent in the chat was taken in (bot/casework/materials.py):
+    one push to the commissioner however many arrived, and, when some could not be saved, one to
+    the enterprise saying why (`not_saved`: 「超过 10 MB」, 「格式不支持」 …) so it sends them again.
+    `last_id` (the batch's newest material) names the batch."""
+    queued = []
+    if commissioner is not None:
+        text = (f"【收到材料】{case.number} {case.company_name}\n企业在微信中发来{received}份材料"
+                + (f"（{failed}份未能保存）" if failed else "")
+                + (f"\n补正事项：{items}" if items else "")
+                + (f"\n其中{listed}份文件微信不提供下载，请向企业收取原件。" if listed else "")
+                + "\n请在工作台案件页查看。")
+        queued.append(_to_staff(session, case, commissioner, key=f"materials:{case.number}:{last_id}",
+                                purpose="materials", template="item_reported", text=text, console_url=console_url,
+                                data=_data(number=case.number, item=items or "案件材料", state=f"收到{received}份材料")))
+    if failed:
+        why = "、".join(dict.fromkeys(not_saved)) or "微信未能提供文件"
+        text = (f"【材料未能保存】{case.number}\n您在微信中发来的材料有{failed}份没能保存（{why}）。"
+                f"请重新发送，或直接交给帮代办专员。")
+        queued.append(_to_enterprise(session, case, key=f"materials-failed:{case.number}:{last_id}",
+                                     purpose="materials", template="progress", text=text,
+                                     data=_data(number=case.number, item="微信发来的材料", state=f"{failed}份未能保存")))
+    return [n for n in queued if n is not None]
 
 # -- to the supervisors ---------------------------------------------------------------------
 
