@@ -46,6 +46,7 @@ from .nlu import (
     option_named,
     ordinal,
     ordinal_inside,
+    points_back,
     question_word_in,
     says_only_where,
     says_where_a_company_is_from,
@@ -349,6 +350,13 @@ class DialogManager:
         # 「那规划证呢」 asks the previous question again about something else: read it in context
         # first (even a menu there beats one built from two words), the message alone otherwise.
         follow = rewrite(text, state["last_question"], self._item_names) if state.get("last_question") else None
+        if follow and (done_then(text) is not None or question_word_in(follow[1]) or "谁" in follow[1]) \
+                and not points_back(follow[1]):  # 「那他们能帮上什么忙」 leans on the last answer
+            # 「差评了然后呢」「那谁来监督代办员」 ask a question of their own, not the last one about
+            # something else: the message alone is read first.
+            alone = self.retriever.search(text)
+            if alone.kind == "answer" and not alone.tentative:
+                follow = None
         # 「规划证」 names two permits: ask which, between exactly those two.
         # In a follow-up only its own subject can be the folk name (「那施工证呢」 after a question
         # naming 规划许可 is about 施工许可).
@@ -422,6 +430,18 @@ class DialogManager:
         return Turn(texts.STEP.format(line=line, title=entry.title, n=len(lines), source=source), "consult",
                     entry.topic)
 
+    def _pick_chain(self, state: dict, region: str | None, text: str) -> None:
+        """Of an answer with several flows (江北's 帮办 and 代办), the one the question's words are
+        in: 「申请完第二步是啥」 is 代办's second step (提交申请 → 上门受理)."""
+        entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
+        chains = flow_chains(entry.answer) if entry is not None else []
+        if len(chains) < 2:
+            return
+        words = set(self.retriever.analyzer.terms(text).words)
+        shared = [sum(w in " ".join(chain) for w in words) for chain in chains]
+        if max(shared) > 0:
+            state["last_chain"] = shared.index(max(shared))
+
     def _step_after(self, text: str, state: dict, region: str | None) -> Turn | None:
         """「申请了之后呢」「受理以后呢」 right after a flow: the step after the one the user names."""
         done = done_then(text)
@@ -481,6 +501,7 @@ class DialogManager:
         whole = self._answer_topic(r.topic, about, state)
         if whole.intent != "consult":
             return whole
+        self._pick_chain(state, about, inside[1])
         return self._step_of(state, about, inside[0]) or whole
 
     def _no_published_answer(self, topic: str | None) -> bool:

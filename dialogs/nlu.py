@@ -304,7 +304,7 @@ def ordinal_inside(text: str) -> tuple[int, str] | None:
     return (n, t[:m.start()] + t[m.end():]) if n else None
 
 
-_DONE_THEN_RE = re.compile(r"^(那|那么)?(?P<done>.{1,12}?)(了|完|好|过)?(以后|之后|后|完了)(呢|下一步(是啥|是什么|呢)?|接下来(呢|干啥|做什么)?|"
+_DONE_THEN_RE = re.compile(r"^(那|那么)?(?P<done>.{1,12}?)(了|完|好|过)?(以后|之后|然后|后|完了)(呢|下一步(是啥|是什么|呢)?|接下来(呢|干啥|做什么)?|"
                            r"干啥|做什么|要干嘛|怎么办)$")
 
 
@@ -336,6 +336,14 @@ def ordinal(text: str) -> int | None:
 
 
 _NUMBERED = re.compile(r"^(\d{1,2}|[一二三四五六七八九十]{1,2})[.、．)）]")
+
+
+_POINTS_BACK = re.compile(r"他|她|它|这个|那个|这些|那些|这里|那里|上面|刚才|这样")
+
+
+def points_back(text: str) -> bool:
+    """「那他们能帮上什么忙」「这个要钱吗」: words that lean on the last answer to mean anything."""
+    return bool(_POINTS_BACK.search(text))
 
 
 def flow_chains(answer: str) -> list[list[str]]:

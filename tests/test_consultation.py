@@ -491,3 +491,18 @@ def test_a_menu_for_one_region_offers_no_other_regions_own_topics(manager):
     # 「江北帮代办管哪些项目」 offered 「岳阳市、县两级帮代办中心的职责」 beside the scope.
     turn = manager.handle_text("oO7", "江北帮代办管哪些项目")
     assert "岳阳" not in turn.reply and "社会投资" in turn.reply
+
+
+def test_what_follows_something_is_asked_on_its_own_not_as_the_last_question(manager):
+    # 「差评了然后呢」 after the rating levels got the levels again; 「那谁来监督代办员」 the last topic.
+    for q in ("好差评分几档", "哪几个算差评"):
+        manager.handle_text("oO8", q)
+    assert manager.handle_text("oO8", "差评了然后呢").topic == "service.bad_rating"
+    manager.handle_text("oO9", "青禾市代办中遇到要协调的问题谁管")
+    assert "纪检监察" in manager.handle_text("oO9", "那谁来监督代办员").reply
+
+
+def test_a_step_asked_with_its_subject_is_read_in_that_subjects_flow(manager):
+    # 江北's flow has two chains, 帮办's first: 「申请完第二步是啥」 is 代办's (提交申请 → 上门受理).
+    manager.handle_text("oO10", "我们在江北")
+    assert manager.handle_text("oO10", "申请完第二步是啥").reply.startswith("2. 上门受理")
