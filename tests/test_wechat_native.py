@@ -251,10 +251,10 @@ def test_a_temporary_code_lives_at_most_30_days_and_its_image_until_then(emulato
 # -- bangban against the emulator ---------------------------------------------------------------
 
 @pytest.fixture()
-def cli_env(emulator, sqlite_url, monkeypatch, kb_cache_dir):
+def cli_env(emulator, sqlite_url, monkeypatch):
     base_url, control, client = emulator
     for name, value in {"DATABASE_URL": sqlite_url, "WECHAT_APPID": DEFAULT_APPID, "WECHAT_SECRET": DEFAULT_SECRET,
-                        "WECHAT_API_BASE": base_url, "PUBLIC_URL": PUBLIC_URL, "BANGBAN_CACHE_DIR": kb_cache_dir}.items():
+                        "WECHAT_API_BASE": base_url, "PUBLIC_URL": PUBLIC_URL}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("REDIS_URL", raising=False)
     return base_url, control, client
@@ -265,8 +265,8 @@ def test_menu_push_then_show_through_wechatpy(cli_env, capsys):
     assert bangban(["wechat", "menu", "show"]) == 0
     assert "no menu" in capsys.readouterr().out
     assert bangban(["wechat", "menu", "push"]) == 0
-    pushed = capsys.readouterr().out
-    assert "menu pushed: 3 buttons" in pushed
+    pushed = capsys.readouterr()
+    assert "menu pushed: 3 buttons" in pushed.out and "PUBLIC_URL" not in pushed.err
     held = requests.get(f"{base_url}/_emulator/menu").json()["menu"]
     assert [b["name"] for b in held] == ["政策咨询", "申请帮代办", "我的申请"]
     apply = next(s for b in held for s in b["sub_button"] if s.get("key") == "APPLY_DAIBAN")
@@ -275,6 +275,14 @@ def test_menu_push_then_show_through_wechatpy(cli_env, capsys):
     assert bangban(["wechat", "menu", "show"]) == 0
     shown = capsys.readouterr().out
     assert "申请代办  click APPLY_DAIBAN" in shown and f"view {PUBLIC_URL}/chat" in shown
+    requests.post(f"{base_url}/_emulator/reset")
+    assert requests.get(f"{base_url}/_emulator/menu").json()["menu"] is None  # a reset clears the menu too
+
+
+def test_a_menu_pushed_with_a_loopback_public_url_says_phones_cannot_open_it(cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL", "http://127.0.0.1:8000")
+    assert bangban(["wechat", "menu", "push"]) == 0
+    assert "PUBLIC_URL" in capsys.readouterr().err
 
 
 def test_a_bad_menu_file_is_not_pushed(cli_env, capsys, tmp_path):
@@ -452,3 +460,51 @@ def test_the_demo_shows_a_voice_answer_the_menu_a_poster_and_a_binding(emulator,
     assert lines[0].startswith("voice") and "(no reply)" not in lines[0]
     assert "menu pushed" in lines[1] and "江北" in lines[2] and "绑定成功" in lines[3]
     assert _staff(manager.sessions, DEMO_COMMISSIONER).wechat_openid == DEMO_PHONE
+
+
+def test_a_retried_scan_binds_once_and_gets_the_same_reply(cli_env, commissioner, capsys, sqlite_url, wx):
+    _, control, _ = cli_env
+    assert bangban(["staff", "bind-qr", "zhou"]) == 0
+    ticket = _ticket(_url_of(capsys.readouterr().out))
+    app, manager = make_app(sqlite_url)
+    client = app.test_client()
+    control.add_user("oRetryPhone")
+    event = control.scan(ticket, "oRetryPhone")
+    xml = event_xml("oRetryPhone", event["event"], event["event_key"], event["ticket"])
+    first, second = say(client, wx, xml), say(client, wx, xml)  # WeChat delivers it again: same CreateTime
+    assert first == second == wechat_texts.STAFF_BOUND.format(name="周专员", region=manager.kb.regions["donghu"].name)
+    with transaction(commissioner) as db:
+        assert db.scalars(sa.select(WechatQrCode)).one().used_by == "oRetryPhone"
+
+
+@pytest.mark.postgres
+def test_two_phones_scanning_one_binding_code_at_once_bind_one(postgres_url):
+    import threading
+
+    from conftest import fill_database
+
+    from bot.people import qr_codes
+    from bot.platform.db import make_engine, make_sessionmaker
+
+    fill_database(postgres_url)
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as db:
+        s = staff.create_staff(db, username="zhou", name="周专员", role="commissioner", region="donghu", password=None)
+        _, scene = qr_codes.new_binding(db, s)
+    token = qr_codes.parse_scene(scene).value
+    barrier, outcomes = threading.Barrier(4), []
+
+    def scan(openid):
+        barrier.wait()
+        with transaction(sessions) as db:
+            outcomes.append(qr_codes.redeem_binding(db, token, openid).outcome)
+
+    threads = [threading.Thread(target=scan, args=(f"oPhone{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == sorted([qr_codes.Scanned.BOUND] + [qr_codes.Scanned.USED] * 3)
+    assert _staff(sessions).wechat_openid.startswith("oPhone")
+    engine.dispose()

@@ -11,6 +11,7 @@ as `bangban staff bind-qr` mints the staff binding code.
 from __future__ import annotations
 
 import sys
+from urllib.parse import urlsplit
 
 from bot.platform.config import load_settings
 
@@ -44,6 +45,10 @@ def cmd_menu_push(args) -> int:
         _client(settings).menu.create(body)
     except WeChatClientException as err:
         return _refused(err)
+    host = urlsplit(settings.public_url).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        print(f"note: PUBLIC_URL is {settings.public_url}: the menu's web pages open there, which people's "
+              "phones cannot reach; set PUBLIC_URL to the public address and push again", file=sys.stderr)
     print(f"menu pushed: {len(body['button'])} buttons, "
           f"{sum(len(b.get('sub_button', [])) for b in body['button'])} sub buttons")
     _print_menu(body["button"])
@@ -89,7 +94,7 @@ def cmd_qr_region(args) -> int:
     from .staff import _staff_db
 
     settings = load_settings()
-    regions = load().regions
+    regions = load(strict=False).regions  # only the regions: a problem in an entry is no reason to refuse
     region = args.region if args.region in regions else next(
         (r.id for r in regions.values() if args.region in r.names), None)
     if region is None:
