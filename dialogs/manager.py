@@ -360,7 +360,10 @@ class DialogManager:
         # 「规划证」 names two permits: ask which, between exactly those two.
         # In a follow-up only its own subject can be the folk name (「那施工证呢」 after a question
         # naming 规划许可 is about 施工许可).
-        if (folk := self.retriever.ambiguity(follow[1] if follow else text)) is not None:
+        folk = self.retriever.ambiguity(follow[1] if follow else text)
+        if folk is not None and follow is None and self._about_neither(text, folk[1]):
+            folk = None  # 「规划证下来能给我们寄过来不」 asks about 送达, whichever permit it is
+        if folk is not None:
             term, meanings = folk
             state["menu"] = {"kind": "folk", "term": term, "options": list(meanings),
                              "question": follow[0] if follow else text}
@@ -429,6 +432,13 @@ class DialogManager:
         source = entry.cited_answer().splitlines()[-1]
         return Turn(texts.STEP.format(line=line, title=entry.title, n=len(lines), source=source), "consult",
                     entry.topic)
+
+    def _about_neither(self, text: str, meanings: tuple[str, ...]) -> bool:
+        """Whether the message is confidently about a topic that is not any of the things a folk
+        name may mean (delivery, fees of the service): then which permit it is does not matter."""
+        own = self.retriever.search(text)
+        return own.kind == "answer" and not own.tentative and \
+            not any(self.retriever.mentions(own.topic, meaning) for meaning in meanings)
 
     def _pick_chain(self, state: dict, region: str | None, text: str) -> None:
         """Of an answer with several flows (江北's 帮办 and 代办), the one the question's words are

@@ -506,3 +506,9 @@ def test_a_step_asked_with_its_subject_is_read_in_that_subjects_flow(manager):
     # 江北's flow has two chains, 帮办's first: 「申请完第二步是啥」 is 代办's (提交申请 → 上门受理).
     manager.handle_text("oO10", "我们在江北")
     assert manager.handle_text("oO10", "申请完第二步是啥").reply.startswith("2. 上门受理")
+
+
+def test_a_folk_name_beside_another_subject_is_not_asked_about(manager):
+    # 「规划证下来能给我们寄过来不」 asks about 送达 (got 「规划证可能指两个不同的证」); 「规划证多久」 is still asked.
+    assert manager.handle_text("oO11", "规划证下来能给我们寄过来不").topic == "service.delivery"
+    assert manager.handle_text("oO12", "规划证多久能办下来").intent == "clarify"
