@@ -172,6 +172,9 @@ class Notification(Base):
     # The Official Account address; None for staff reached only through WeCom.
     recipient_openid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     recipient_wecom_userid: Mapped[str | None] = mapped_column(sa.String(64))  # staff's 企业微信 UserID
+    # The colleague a staff push is for: the dispatcher sends to their WeCom UserID as it is when
+    # sent (corrected after a failure, a 重新发送 goes to the right one).
+    recipient_staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
     recipient_kind: Mapped[str] = mapped_column(sa.String(16))  # enterprise | staff
     purpose: Mapped[str] = mapped_column(sa.String(32))  # assignment, accepted, progress, ...
     text: Mapped[str] = mapped_column(sa.Text)  # the customer-service message form

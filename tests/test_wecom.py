@@ -266,3 +266,26 @@ def test_staff_wecom_cli_sets_shows_and_refuses_a_bad_userid(tmp_path):
     assert bangban("staff", "wecom", "zhou", "--clear").returncode == 0
     assert "no alerts" in bangban("staff", "list").stdout
     assert bangban("staff", "wecom", "nobody", "x").returncode == 1
+
+
+def test_a_corrected_wecom_id_is_used_when_the_dead_alert_is_resent(app, emulator):
+    """The console's advice for 81013 is: fix the UserID, then 重新发送. The resend goes to the new id."""
+    from test_pushes import resend
+
+    base, control, wecom_control = emulator
+    settings = configure(app, base)
+    give_wecom(app, openid_too=False)  # ids nobody has in the app's visible range
+    number = new_case(app)
+    jobs = jobs_for(app, settings)
+    jobs.dispatch_outbox()
+    push = assignment_push(app, number)
+    assert push.state == "dead"
+    with db_of(app) as db:
+        staff = db.get(Staff, db.scalar(sa.select(Notification.recipient_staff_id).where(Notification.id == push.id)))
+        staff.wecom_userid, username = "TianYaqi", staff.username
+    wecom_control.add_user("TianYaqi")
+    _, flashes = resend(signed_in(app, "donghu-lead"), number, push.id)
+    assert flashes[0][0] == "success"
+    jobs.dispatch_outbox()
+    assert assignment_push(app, number).state == "sent"
+    assert [m["touser"] for m in wecom_control.messages()] == ["TianYaqi"], username

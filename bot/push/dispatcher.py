@@ -61,7 +61,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Notification, WechatUser, utcnow
+from bot.models import Notification, Staff, WechatUser, utcnow
 from bot.platform.clock import as_utc
 from bot.platform.config import Settings
 from bot.platform.db import transaction
@@ -162,8 +162,9 @@ def claim_batch(sessions: sessionmaker[Session], now: datetime, batch: int,
                .order_by(Notification.next_attempt_at, Notification.id)
                .limit(batch))
         if wecom_only:
-            due = due.where(Notification.recipient_kind != RecipientKind.ENTERPRISE,
-                            Notification.recipient_wecom_userid.is_not(None))
+            due = due.where(Notification.recipient_kind != RecipientKind.ENTERPRISE, sa.or_(
+                Notification.recipient_wecom_userid.is_not(None),
+                Notification.recipient_staff_id.in_(sa.select(Staff.id).where(Staff.wecom_userid.is_not(None)))))
         if db.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         rows = db.execute(
@@ -174,13 +175,28 @@ def claim_batch(sessions: sessionmaker[Session], now: datetime, batch: int,
             .returning(Notification.id, Notification.idempotency_key, Notification.recipient_openid,
                        Notification.recipient_kind, Notification.purpose, Notification.text,
                        Notification.template, Notification.data, Notification.url,
-                       Notification.attempts, Notification.recipient_wecom_userid)
+                       Notification.attempts, Notification.recipient_wecom_userid,
+                       Notification.recipient_staff_id)
             .execution_options(synchronize_session=False)
         ).all()
         enterprise = {r.recipient_openid for r in rows if r.recipient_kind == RecipientKind.ENTERPRISE}
         windows = _open_windows(db, enterprise, now)
-    claimed = [Claimed(**row._asdict(), window_open=row.recipient_openid in windows) for row in rows]
+        wecom_ids = _current_wecom_userids(db, {r.recipient_staff_id for r in rows if r.recipient_staff_id})
+    claimed = []
+    for row in rows:
+        fields = row._asdict()
+        staff_id = fields.pop("recipient_staff_id")
+        if staff_id in wecom_ids:  # the colleague's UserID now, not when the push was queued
+            fields["recipient_wecom_userid"] = wecom_ids[staff_id]
+        claimed.append(Claimed(**fields, window_open=row.recipient_openid in windows))
     return sorted(claimed, key=lambda c: c.id)
+
+
+def _current_wecom_userids(db: Session, staff_ids: set[int]) -> dict[int, str | None]:
+    """Each colleague's WeCom UserID as it is now (one query; a colleague since removed is left out)."""
+    if not staff_ids:
+        return {}
+    return dict(db.execute(sa.select(Staff.id, Staff.wecom_userid).where(Staff.id.in_(staff_ids))).all())
 
 
 def _open_windows(db: Session, openids: set[str], now: datetime) -> set[str]:

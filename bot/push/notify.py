@@ -58,7 +58,7 @@ def _to_colleague(session: Session, staff: Staff, *, key: str, purpose: str, tex
         return None
     return outbox.enqueue(session, key=key, recipient=staff.wechat_openid, recipient_kind=RecipientKind.STAFF,
                           purpose=purpose, text=text, template=template, data=templates.fit_all(template, data),
-                          url=url, case_id=case_id, wecom_userid=staff.wecom_userid)
+                          url=url, case_id=case_id, wecom_userid=staff.wecom_userid, staff_id=staff.id)
 
 
 def _to_staff(session: Session, case: Case, staff: Staff, *, key: str, purpose: str, text: str,

@@ -21,7 +21,8 @@ _QUEUED = "outbox.queued"  # Session.info key: the rows this session enqueued
 
 def enqueue(session: Session, *, key: str, recipient: str | None, recipient_kind: RecipientKind, purpose: str, text: str,
             template: str | None = None, data: dict | None = None, url: str | None = None,
-            case_id: int | None = None, wecom_userid: str | None = None) -> Notification | None:
+            case_id: int | None = None, wecom_userid: str | None = None,
+            staff_id: int | None = None) -> Notification | None:
     """Add a notification unless one with the same key exists (returns None then). A staff push
     may carry the colleague's WeCom UserID beside (or instead of) the openid `recipient`."""
     exists = session.scalar(sa.select(Notification.id).where(Notification.idempotency_key == key))
@@ -29,7 +30,7 @@ def enqueue(session: Session, *, key: str, recipient: str | None, recipient_kind
         return None
     n = Notification(idempotency_key=key, recipient_openid=recipient, recipient_kind=recipient_kind,
                      purpose=purpose, text=text, template=template, data=data, url=url, case_id=case_id,
-                     recipient_wecom_userid=wecom_userid)
+                     recipient_wecom_userid=wecom_userid, recipient_staff_id=staff_id)
     session.add(n)
     session.info.setdefault(_QUEUED, []).append(n)
     return n

@@ -45,6 +45,7 @@ SWEEP_LOCK_KEY = 0x5A_5357_4545_50  # "SLA SWEEP"
 NOTIFICATION_COLUMNS = (
     "idempotency_key", "recipient_openid", "recipient_kind", "purpose", "text", "template", "data",
     "url", "case_id", "state", "attempts", "next_attempt_at", "created_at", "recipient_wecom_userid",
+    "recipient_staff_id",
 )
 
 
@@ -155,11 +156,12 @@ class _Queries:
     def console_url(self) -> sa.ColumnElement:
         return sa.literal(f"{self.settings.public_url}/console/cases/") + Case.number
 
-    def row(self, key, recipient, kind: RecipientKind, purpose: str, text, url, wecom=None) -> list:
+    def row(self, key, recipient, kind: RecipientKind, purpose: str, text, url, staff=None) -> list:
         """The SELECT list for NOTIFICATION_COLUMNS (Python defaults do not run in INSERT … SELECT)."""
         return [key.label("idempotency_key"), recipient, sa.literal(kind, sa.String), sa.literal(purpose), text,
                 sa.literal(purpose), self.data(), url, Case.id, sa.literal("pending"), sa.literal(0),
-                self.now, self.now, wecom if wecom is not None else sa.cast(sa.null(), sa.String)]
+                self.now, self.now, *((staff.wecom_userid, staff.id) if staff is not None
+                                      else (sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.Integer)))]
 
     def insert(self, db: Session, select: sa.Select) -> int:
         if self.dialect == "postgresql":
@@ -178,7 +180,7 @@ class _Queries:
                 + "）将于" + self.due + "到期，请跟进办理进度。")
         return self._with_commissioner(self.open_items(*self.row(
             self.key("warn", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_warn",
-            text, self.console_url(), self.commissioner.wecom_userid))).where(CaseItem.due_date >= d.today, CaseItem.due_date <= d.warn_until)
+            text, self.console_url(), self.commissioner))).where(CaseItem.due_date >= d.today, CaseItem.due_date <= d.warn_until)
 
     def urge_commissioners(self) -> sa.Select:
         d = self.dates
@@ -186,7 +188,7 @@ class _Queries:
                 + "办结），请立即跟进并在工作台更新进度。")
         return self._with_commissioner(self.open_items(*self.row(
             self.key("urge", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_urge",
-            text, self.console_url(), self.commissioner.wecom_userid))).where(CaseItem.overdue_on(d.today))
+            text, self.console_url(), self.commissioner))).where(CaseItem.overdue_on(d.today))
 
     def overdue_summary_to_supervisors(self) -> sa.Select:
         """One 超期汇总 a day per supervisor: how many items of the region are overdue, the oldest
@@ -207,7 +209,7 @@ class _Queries:
         return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_overdue"), text,
                           sa.literal("sla_overdue"), build("date", today, "count", count, "oldest", oldest),
                           sa.literal(f"{self.settings.public_url}/console/dashboard"), sa.null(),
-                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid)
+                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid, s.id)
                 .select_from(overdue)
                 .join(s, sa.and_(s.region == overdue.c.region, s.role == Role.SUPERVISOR))
                 .where(s.active.is_(True), _reachable(s)))
@@ -252,7 +254,7 @@ class _Queries:
         return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_escalate"), text,
                           sa.literal("sla_escalate"), build("date", today, "count", items),
                           sa.literal(f"{self.settings.public_url}/console"), sa.null(),
-                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid)
+                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid, s.id)
                 .select_from(new_lines)
                 .join(s, sa.and_(s.region == new_lines.c.region, s.role == Role.SUPERVISOR))
                 .where(s.active.is_(True), _reachable(s)))
