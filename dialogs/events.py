@@ -29,14 +29,22 @@ SCAN_EVENTS = ("scan", "subscribe_scan")
 
 
 class Events:
-    def __init__(self, manager: DialogManager, menu: menu_config.Menu | None = None):
+    def __init__(self, manager: DialogManager, menu_path=None):
         self.manager = manager
-        self._menu = menu
+        self._menu_path = menu_path
+        self._menu: menu_config.Menu | None = None
 
     @property
     def menu(self) -> menu_config.Menu:
+        """config/menu.yaml as it was at the first click (a changed menu is read on restart, as it
+        is pushed with `bangban wechat menu push`). A file broken since the push answers every
+        click with the chat's menu text, and says why in the log, rather than failing the callback."""
         if self._menu is None:
-            self._menu = menu_config.load()
+            try:
+                self._menu = menu_config.load(self._menu_path or menu_config.DEFAULT_PATH)
+            except menu_config.MenuError:
+                log.exception("the menu file cannot be read: clicks get the chat's menu text")
+                self._menu = menu_config.Menu([], {})
         return self._menu
 
     def handle(self, user: str, event: str, key: str | None) -> Turn | None:

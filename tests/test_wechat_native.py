@@ -178,6 +178,16 @@ def test_a_prompt_click_and_an_old_key_get_a_reply_and_a_view_gets_none(site, wx
     assert say(client, wx, event_xml("oMenu2", "VIEW", f"{PUBLIC_URL}/chat")) == ""
 
 
+def test_a_menu_file_broken_after_the_push_answers_clicks_with_the_menu_text(site, wx, tmp_path):
+    from dialogs.events import Events
+
+    _, manager, client = site
+    bad = tmp_path / "menu.yaml"
+    bad.write_text("button: [oops\n", encoding="utf-8")
+    manager.events = Events(manager, menu_path=bad)
+    assert say(client, wx, event_xml("oMenu3", "CLICK", "APPLY_DAIBAN")) == texts.MENU
+
+
 # -- the emulator's menu and QR code rules ------------------------------------------------------
 
 @pytest.fixture()
@@ -186,9 +196,14 @@ def emulator():
         yield base_url, EmulatorControl(base_url), make_client(DEFAULT_APPID, DEFAULT_SECRET, base_url)
 
 
-def _api(client, path: str, body: dict) -> dict:
-    return client._http.post(f"{client.api_base}/cgi-bin/{path}", params={"access_token": client.access_token},
-                             json=body).json()
+def _api(client, path: str, body: dict | None = None) -> dict:
+    """WeChat's answer to one call through wechatpy (which raises for a non-zero errcode)."""
+    from wechatpy.exceptions import WeChatClientException
+
+    try:
+        return client.post(path, data=body) if body is not None else client.get(path)
+    except WeChatClientException as err:
+        return {"errcode": err.errcode, "errmsg": err.errmsg}
 
 
 GOOD = {"type": "click", "name": "申请代办", "key": "APPLY_DAIBAN"}
@@ -212,13 +227,13 @@ def test_the_emulator_refuses_a_menu_as_wechat_does(emulator, body, errcode):
     _, _, client = emulator
     assert _api(client, "menu/create", body)["errcode"] == errcode
     ok = {"button": [{"name": "我的", "sub_button": [{"type": "view", "name": "网页", "url": "https://a.cn/" + "x" * 1011}]}]}
-    assert _api(client, "menu/create", ok)["errcode"] == 0  # 1024 bytes exactly: accepted
+    assert _api(client, "menu/create", ok) == {"errcode": 0, "errmsg": "ok"}  # 1024 bytes exactly: accepted
 
 
 def test_menu_get_without_a_menu_is_46003(emulator):
     _, _, client = emulator
-    answer = client._http.get(f"{client.api_base}/cgi-bin/menu/get", params={"access_token": client.access_token}).json()
-    assert answer["errcode"] == 46003
+    assert _api(client, "menu/get")["errcode"] == 46003
+    assert client.menu.get() is None  # how wechatpy reports it
 
 
 @pytest.mark.parametrize("body, errcode", [
