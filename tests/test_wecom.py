@@ -289,3 +289,15 @@ def test_a_corrected_wecom_id_is_used_when_the_dead_alert_is_resent(app, emulato
     jobs.dispatch_outbox()
     assert assignment_push(app, number).state == "sent"
     assert [m["touser"] for m in wecom_control.messages()] == ["TianYaqi"], username
+
+
+def test_the_staff_page_says_where_each_colleagues_alerts_go(app):
+    give_wecom(app)
+    with db_of(app) as db:
+        db.scalars(sa.select(Staff).where(Staff.username == "donghu-2")).one().wechat_openid = None
+    page = signed_in(app, "donghu-lead").get("/console/staff").get_data(as_text=True)
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r'<td data-label="用户名">([\w-]+)</td>.*?<td data-label="提醒渠道">(.*?)</td>', page, re.S)}
+    assert rows["donghu-1"] == "企业微信（wecom-donghu-1）、公众号"
+    assert rows["donghu-2"] == "企业微信（wecom-donghu-2）"
+    assert rows["donghu-lead"] == "公众号"
