@@ -295,6 +295,18 @@ def _demo_deliver(emulated, sessions) -> str:
     return f"{counts.sent} sent, {counts.dead} failed, {counts.retried} to retry"
 
 
+def _demo_wechat_native(emulated) -> list[str]:
+    """A voice question, the custom menu, a region poster and a commissioner bound by QR, through the
+    bot's own /wechat endpoint and the emulator (webhook/wechat_demo.py); a line each."""
+    from webhook import create_app
+    from webhook.wechat_demo import show_wechat_native
+
+    try:
+        return show_wechat_native(create_app(emulated), emulated)
+    except Exception as err:  # noqa: BLE001 - the demo's data is seeded either way
+        return [f"WeChat-native demo not shown: {err.__class__.__name__}: {err}"]
+
+
 def _demo_server_env(emulated) -> str:
     """The environment a separate `bangban serve` needs to keep sending to this emulator."""
     import shlex
@@ -436,6 +448,8 @@ def cmd_demo(args) -> int:
         return 0
     with _demo_emulator(settings, sessions, args.emulator_port) as (emulated, base):
         print("  pushes via the local WeChat emulator: " + _demo_deliver(emulated, sessions))
+        for line in _demo_wechat_native(emulated):
+            print("  " + line)
         if not args.serve:
             print()
             if base == settings.wechat_api_base.rstrip("/"):  # an emulator that outlives this command
