@@ -20,9 +20,10 @@ from bot.vocabulary import QrKind
 from . import menu as menu_config
 from . import texts
 from .texts import wechat as wechat_texts
+from .turn import Turn
 
 if TYPE_CHECKING:
-    from .manager import DialogManager, Turn
+    from .manager import DialogManager
 
 log = logging.getLogger(__name__)
 SCAN_EVENTS = ("scan", "subscribe_scan")
@@ -49,8 +50,6 @@ class Events:
 
     def handle(self, user: str, event: str, key: str | None) -> Turn | None:
         """`event` lower-cased as wechatpy names it (click, view, scan, subscribe_scan ...)."""
-        from .manager import Turn
-
         if event == "click":
             click = self.menu.clicks.get(key or "")
             if click is None:  # a key from an older menu still on someone's phone

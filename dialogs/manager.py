@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass
 
 from sqlalchemy import exc as sa_exc
 
@@ -59,6 +58,7 @@ from .paging import split_pages
 from .place_names import PlaceNames
 from .services import Services
 from .state import earlier_reply, remember_reply
+from .turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +76,6 @@ PROFILE_RETRY_S = 30  # with the database away, try the profile again this soon
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 # Moves that only make sense with the conversation's memory (an open form, menu or long answer).
 NEEDS_STATE = {"apply", "apply_bangban", "apply_daiban", "select", "more", "edit", "cancel", "other_region"}
-
-
-@dataclass
-class Turn:
-    """What the user gets back for one message, and why (for tests, logs and `ask --json`)."""
-
-    reply: str
-    intent: str
-    topic: str | None = None
-    confidence: float | None = None
-    # Why the answer is not the region's own: "region_silent" (its document sets nothing of its
-    # own here), "other_region" (only another region's document does), "other_place" (a place
-    # whose rules we do not hold). The reply says so first.
-    caveat: str | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 OTHER_REGIONS_TOPIC = "noanswer.other_regions"  # 「只收录五个地区」
