@@ -351,7 +351,7 @@ def console_pages(demo) -> set[str]:
     """The console blueprint's pages (GET routes that answer with HTML)."""
     return {r.endpoint for r in demo.app.url_map.iter_rules()
             if r.endpoint.startswith("console.") and "GET" in r.methods and not r.rule.endswith(".xlsx")
-            and r.endpoint != "console.static"}
+            and r.endpoint not in ("console.static", "console.material_file")}  # a material is its own file
 
 
 # -- the pass -----------------------------------------------------------------------------------
@@ -390,6 +390,7 @@ def test_every_console_page_reads_in_chinese(demo, browser):
         r.visit("/console/no-such-page", expect=404)
         r.visit("/console/cases/BD-1999-000001", expect=404)
         r.visit(f"/console/cases/{n['applied']}/accept", expect=405)
+        r.visit(f"/console/cases/{n['working']}/materials/999999", expect=404)  # a material that is not there
         r.visit("/console/dashboard?from=1000-01-01", expect=400 if who == SUPERVISOR else 403)
         r.visit("/console/cases?page=abc")  # unreadable: the first page
         r.visit(f"/console/cases?page={10 ** 20}", expect=400)
