@@ -115,6 +115,9 @@ class Case(Base):
     termination_reason: Mapped[str | None] = mapped_column(sa.String(200))
     # Idempotency for the chat submission: a retried "确认" never makes a second case.
     submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # 服务选项 where the region offers them (config/region_service.yaml; 延津: 24小时帮办代办,
+    # 分阶段帮办代办, 全程帮办代办), chosen in the form or by the commissioner who opened the case.
+    service_option: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class CaseItem(Base):
@@ -341,3 +344,22 @@ class WechatQrCode(Base):
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))  # None: permanent
     used_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     used_by: Mapped[str | None] = mapped_column(sa.String(64))  # the openid that scanned it
+
+
+class CaseInvitation(Base):
+    """提前介入 (seeds 001, 004): a commissioner opened the case before the enterprise applied and
+    invites it; the enterprise accepts (「确认」) or declines (「不需要」) in the chat. Until then the
+    case has no applicant: `openid`, or failing that `phone` (matched against the contact phones
+    of the user's earlier cases), says whom the invitation is for."""
+
+    __tablename__ = "case_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
+    openid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    invited_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    invited_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)  # InvitationState
+    answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    answered_openid: Mapped[str | None] = mapped_column(sa.String(64))

@@ -108,3 +108,11 @@ RECTIFICATION_STATES: dict[RectificationState, str] = {
     RectificationState.OPEN: "待回访", RectificationState.VISITED: "已回访", RectificationState.CLOSED: "已办结",
 }
 ESCALATION_STATES: dict[EscalationState, str] = {EscalationState.OPEN: "待解决", EscalationState.RESOLVED: "已解决"}
+
+
+class InvitationState(StrEnum):
+    """A 提前介入 invitation (CaseInvitation.state)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"

@@ -192,6 +192,7 @@ def assign(session: Session, case: Case, commissioner_id: int, actor: Actor, con
                       actor_kind=actor.kind, actor_id=actor.id)
     session.flush()
     notify.assigned(session, case, commissioner, entry.id, console_url)
+    cases.alert_key_project(session, case, commissioner, console_url)
     return commissioner
 
 

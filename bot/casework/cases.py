@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from bot import identifiers
 from bot.models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
-from bot.platform import clock
+from bot.casework import key_projects
+from bot.platform import clock, region_service
 from bot.platform.text_safety import single_line
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
@@ -62,6 +63,9 @@ ACTION_NAMES = {
     "revisited": "整改回访", "rectification_closed": "整改办结", "escalation:raised": "提请协调",
     "escalation:resolved": "协调结果", "push_resent": "重新发送通知",
     "material:received": "收到材料", "material:failed": "材料未能保存",
+    # issue 17: contact changes, 重点项目, 服务选项 and 提前介入
+    "contact_changed": "修改联系人", "key_project_alerted": "重点项目告知主管",
+    "invitation:sent": "提前介入邀请", "invitation:accepted": "企业确认提前介入", "invitation:declined": "企业谢绝提前介入",
 }
 
 
@@ -104,6 +108,7 @@ class Application:
     contact_phone: str | None = None
     agreement_consented_at: datetime | None = None
     submission_key: str | None = None
+    service_option: str | None = None  # where the region offers them (bot.platform.region_service)
 
     def cleaned(self) -> "Application":
         """The typed fields as one clean line each: a control character (which no spreadsheet,
@@ -234,6 +239,8 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         raise CaseError("代办需要先确认委托协议")
     if not app.items:
         raise CaseError("请至少选择一个需要办理的审批事项")
+    if app.service_option is not None and app.service_option not in region_service.for_region(app.region).service_options:
+        raise CaseError("该地区不提供此服务选项")
     today = today or clock.today()
     case = Case(
         number=next_number(session, today.year), mode=app.mode, state=CaseState.APPLIED,
@@ -242,6 +249,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         investment_type=app.investment_type, key_project=app.key_project, project_kind=app.project_kind,
         stage=app.stage, contact_name=app.contact_name, contact_phone=app.contact_phone,
         agreement_consented_at=app.agreement_consented_at, submission_key=app.submission_key,
+        service_option=app.service_option,
     )
     commissioner = pick_commissioner(session, app.region)
     case.commissioner_id = commissioner.id if commissioner else None
@@ -251,7 +259,8 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         session.add(CaseItem(case_id=case.id, item_code=planned.plan.code, name=planned.plan.name,
                              department=planned.plan.department, state=ItemState.PENDING,
                              time_limit_wd=planned.plan.time_limit_wd, due_date=planned.due))
-    log(session, case, "submitted", f"企业在线提交{app.mode}申请（{len(app.items)}个事项）",
+    log(session, case, "submitted", f"企业在线提交{app.mode}申请（{len(app.items)}个事项"
+        + (f"，{app.service_option}" if app.service_option else "") + "）",
         actor_kind=ActorKind.ENTERPRISE, actor_id=app.applicant_openid)
     if app.agreement_consented_at:
         log(session, case, "agreement_consented", f"企业确认代办委托协议（{clock.stamp(app.agreement_consented_at)}）",
@@ -261,7 +270,19 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
     else:
         log(session, case, "assigned", f"分派给帮代办专员 {commissioner.name}")
         notify.new_application(session, case, commissioner, console_url)
+    alert_key_project(session, case, commissioner, console_url)
     return case
+
+
+def alert_key_project(session: Session, case: Case, commissioner: Staff | None, console_url: str = "") -> None:
+    """重点项目 (绿色通道): its assignment is told to the region's supervisors, with a ledger line."""
+    if not case.key_project:
+        return
+    told = key_projects.to_tell(session, case)
+    entry = log(session, case, "key_project_alerted",
+                ("重点项目已告知主管 " + "、".join(s.name for s in told)) if told else "重点项目（无可通知的主管）")
+    session.flush()
+    key_projects.on_assignment(session, case, told, commissioner, entry.id, console_url)
 
 
 def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_id: str | None,

@@ -26,6 +26,9 @@ PURPOSE_NAMES = {
     "item_reported": "审批系统同步", "urge": "企业催办", "handoff": "转人工提醒", "rectification": "差评整改",
     "sla_warn": "临期提醒", "sla_urge": "超期催办", "sla_overdue": "超期汇总", "sla_escalate": "超期升级",
     "digest": "每日简报", "materials": "收到材料",
+    # issue 17: contact changes, 重点项目, 提前介入
+    "contact_changed": "联系人变更", "key_project": "重点项目提醒", "invitation": "提前介入邀请",
+    "invitation_answered": "提前介入答复",
 }
 RECIPIENT_NAMES = {RecipientKind.ENTERPRISE: "企业", RecipientKind.STAFF: "工作人员"}
 STATE_NAMES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}

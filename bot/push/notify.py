@@ -316,3 +316,50 @@ def daily_digest(session: Session, supervisor: Staff, today: date, region: str, 
         url=url, case_id=None,
         data=_data(date=today.isoformat(), region=region, open=figures.open_cases, overdue=figures.overdue_items,
                    unassigned=figures.unassigned, dead=figures.dead_notifications))
+
+
+# -- issue 17: contact changes, 重点项目 and 提前介入 ----------------------------------------------
+
+def contact_changed(session: Session, case: Case, commissioner: Staff, change: str, event_id: int,
+                    console_url: str = "") -> Notification | None:
+    """The enterprise changed its 联系人 or 联系电话 in the chat after submitting (`change`: what
+    became what, as the ledger line says it)."""
+    text = (f"【联系人变更】{case.number} {case.company_name}\n企业在微信中修改了联系方式：{change}\n"
+            f"请以新的联系方式与企业联系。")
+    return _to_staff(session, case, commissioner, key=f"contact:{case.number}:{event_id}", purpose="contact_changed",
+                     template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item="联系人信息", state="已变更"))
+
+
+def key_project_assigned(session: Session, case: Case, supervisor: Staff, commissioner: Staff | None,
+                         event_id: int, console_url: str = "") -> Notification | None:
+    """A 重点项目 (绿色通道) was assigned: the region's supervisor follows it on the 重点项目 panel."""
+    who = commissioner.name if commissioner else "待分派"
+    text = (f"【重点项目】{case.number}\n{case.company_name}·{case.project_name}\n已分派帮代办专员：{who}\n"
+            f"已列入重点项目挂图作战，请关注办理进度。")
+    return _to_staff(session, case, supervisor, key=f"key-project:{case.number}:{event_id}:{supervisor.id}",
+                     purpose="key_project", template="assignment", text=text, console_url=console_url,
+                     data=_data(number=case.number, company=case.company_name, mode=case.mode))
+
+
+def invitation(session: Session, case: Case, openid: str, commissioner: Staff | None,
+               invitation_id: int) -> Notification | None:
+    """提前介入: the commissioner opened a case for the enterprise's project and invites it."""
+    who = f"帮代办专员{commissioner.name}" if commissioner else "帮代办专员"
+    text = (f"【提前介入邀请】{case.number}\n{who}已为贵单位的项目「{case.project_name}」提前开通免费{case.mode}服务。\n"
+            f"回复「确认」接受服务，回复「不需要」谢绝。")
+    return outbox.enqueue(session, key=f"invite:{case.number}:{invitation_id}", recipient=openid,
+                          recipient_kind=RecipientKind.ENTERPRISE, purpose="invitation", text=text, template="progress",
+                          data=templates.fit_all("progress", _data(number=case.number, item=case.project_name,
+                                                                   state="待确认")),
+                          case_id=case.id)
+
+
+def invitation_answered(session: Session, case: Case, commissioner: Staff, accepted: bool, event_id: int,
+                        console_url: str = "") -> Notification | None:
+    """The enterprise accepted or declined a 提前介入 invitation."""
+    outcome = "已确认接受服务，请尽快受理" if accepted else "谢绝了服务，案件已终止"
+    text = f"【提前介入】{case.number} {case.company_name}\n企业{outcome}。"
+    return _to_staff(session, case, commissioner, key=f"invite-answer:{case.number}:{event_id}",
+                     purpose="invitation_answered", template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item="提前介入邀请", state="已确认" if accepted else "已谢绝"))

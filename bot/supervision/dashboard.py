@@ -211,6 +211,7 @@ class Dashboard:
     rectifications: list[RectificationRow]
     performance: list[PerformanceRow] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per query, for the curious
+    key_projects: list["KeyProjectRow"] = field(default_factory=list)  # 重点项目 panel (issue 17)
 
     @property
     def cases_total(self) -> int:
@@ -288,6 +289,7 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         escalations=_timed(timings, "escalations", open_escalations, db, f),
         rectifications=_timed(timings, "rectifications", open_rectifications, db, f, today),
         performance=_timed(timings, "performance", commissioner_performance, db, f),
+        key_projects=_timed(timings, "key_projects", key_project_rows, db, f, today),
         timings=timings,
     )
 
@@ -362,6 +364,41 @@ def commissioner_load(db: Session, f: Filters, today: date, cutoff: date) -> lis
     if None in counts:
         rows.append(LoadRow(None, "待分派", *counts[None]))
     return sorted(rows, key=lambda r: (-r.open_cases, -r.overdue_items, r.name))
+
+
+@dataclass
+class KeyProjectRow:
+    """One open 重点项目 on its own 挂图作战 panel (issue 17, item 11)."""
+
+    case_number: str
+    company: str
+    project: str
+    state: str
+    commissioner: str | None
+    open_items: int
+    overdue_items: int
+    next_due: date | None
+    service_option: str | None
+
+    @property
+    def state_label(self) -> str:
+        return CASE_STATES.get(self.state, self.state)
+
+
+def key_project_rows(db: Session, f: Filters, today: date) -> list[KeyProjectRow]:
+    """The region's open 重点项目 (绿色通道), those with overdue items first, then by the next due date."""
+    not_done = sa.and_(CaseItem.case_id == Case.id, CaseItem.state != ItemState.DONE)
+    open_items = sa.select(sa.func.count(CaseItem.id)).where(not_done).correlate(Case).scalar_subquery()
+    overdue = (sa.select(sa.func.count(CaseItem.id)).where(not_done, CaseItem.overdue_on(today))
+               .correlate(Case).scalar_subquery())
+    next_due = sa.select(sa.func.min(CaseItem.due_date)).where(not_done).correlate(Case).scalar_subquery()
+    stmt = (sa.select(Case.number, Case.company_name, Case.project_name, Case.state, Staff.name, open_items,
+                      overdue, next_due, Case.service_option)
+            .outerjoin(Staff, Staff.id == Case.commissioner_id)
+            .where(_case_scope(f), Case.key_project.is_(True), Case.state.in_(OPEN_STATES)))
+    rows = [KeyProjectRow(n, c, p, s, who, int(o or 0), int(late or 0), due, opt)
+            for n, c, p, s, who, o, late, due, opt in db.execute(stmt.limit(LIST_LIMIT))]
+    return sorted(rows, key=lambda r: (-r.overdue_items, r.next_due or date.max, r.case_number))
 
 
 # Handled to the end (办结 and after); 终止 is closed too, but not by finishing the work.

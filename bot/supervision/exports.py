@@ -199,6 +199,11 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
               [(r.number, r.case_number, r.company, RATING_LEVELS.get(r.level, r.level), r.comment or "",
                 r.state_label, r.due_date, r.supervisor or "", "是" if r.overdue else "否") for r in d.rectifications],
               caption=f"未办结的整改 · {scope}"),
+        Sheet("重点项目", ("案件编号", "项目单位", "项目名称", "案件状态", "服务选项", "帮代办专员", "未办结事项",
+                          "逾期事项", "最近承诺办结日"),
+              [(r.case_number, r.company, r.project, r.state_label, r.service_option or "", r.commissioner or "待分派",
+                r.open_items, r.overdue_items, r.next_due or "") for r in d.key_projects],
+              caption=f"重点项目挂图作战（绿色通道，未结案件，当前）· {scope}"),
     ])
 
 
@@ -212,7 +217,7 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
         ("所处阶段", stage_name(c.stage)), ("项目经办人", c.contact_name), ("联系电话", c.contact_phone or ""),
         ("帮代办专员", a.commissioner or "待分派"), ("委托协议确认", local(c.agreement_consented_at)),
         ("申请时间", local(c.created_at)), ("受理时间", local(c.accepted_at)), ("结束时间", local(c.closed_at)),
-        ("终止原因", c.termination_reason or ""),
+        ("终止原因", c.termination_reason or ""), ("服务选项", c.service_option or ""),
     ]
     item_rows = []
     for item in a.items:

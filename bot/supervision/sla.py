@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff, utcnow
+from bot.platform import region_service
 from bot.platform.clock import SERVICE_TZ
 from bot.platform.config import Settings
 from bot.platform.workdays import WorkCalendar
@@ -67,6 +68,19 @@ class SweepDates:
                 escalate_workdays: int) -> "SweepDates":
         return cls(today, calendar.add_workdays(today, warn_workdays),
                    latest_due_overdue_by(calendar, today, escalate_workdays))
+
+
+def key_project_warn_until(calendar: WorkCalendar, today: date, normal_workdays: int) -> dict[str, date]:
+    """重点项目 warn earlier or later per region (config/region_service.yaml): the cut-off date per
+    configured region, "*" for the others; empty when no region sets one."""
+    default = region_service.for_region(None).key_project_warn_workdays
+    cut = {r: calendar.add_workdays(today, c.key_project_warn_workdays)
+           for r, c in region_service.configured().items() if c.key_project_warn_workdays is not None}
+    if default is not None:
+        cut["*"] = calendar.add_workdays(today, default)
+    elif cut:
+        cut["*"] = calendar.add_workdays(today, normal_workdays)
+    return cut
 
 
 def latest_due_overdue_by(calendar: WorkCalendar, today: date, workdays: int) -> date:
@@ -110,6 +124,7 @@ def sweep(db: Session, calendar: WorkCalendar, settings: Settings, today: date |
     if dialect == "postgresql":
         db.execute(sa.select(sa.func.pg_advisory_xact_lock(SWEEP_LOCK_KEY)))
     q = _Queries(dialect, dates, settings, now)
+    q.key_warn_until = key_project_warn_until(calendar, dates.today, settings.sla_warn_workdays)  # issue 17
     counts = SweepCounts()
     counts.warned = q.insert(db, q.warn_commissioners())
     counts.urged = q.insert(db, q.urge_commissioners())
@@ -173,6 +188,19 @@ class _Queries:
                 .execution_options(preserve_rowcount=True))  # SQLAlchemy keeps INSERT counts only on request
         return db.execute(stmt).rowcount
 
+    # 重点项目 (issue 17): the last due date a key project's 临期提醒 covers, per region and for the
+    # regions not named ("*"); None: key projects are warned like the others.
+    key_warn_until: dict[str, date] | None = None
+
+    def warn_window(self) -> sa.ColumnElement[bool]:
+        normal = sa.literal(self.dates.warn_until, sa.Date)
+        if not self.key_warn_until:
+            return CaseItem.due_date <= normal
+        per_region = {r: sa.literal(d, sa.Date) for r, d in self.key_warn_until.items() if r != "*"}
+        other = sa.literal(self.key_warn_until.get("*", self.dates.warn_until), sa.Date)
+        key_until = sa.case(per_region, value=Case.region, else_=other) if per_region else other
+        return CaseItem.due_date <= sa.case((Case.key_project.is_(True), key_until), else_=normal)
+
     # -- the steps --------------------------------------------------------------------------
     def warn_commissioners(self) -> sa.Select:
         d = self.dates
@@ -180,7 +208,7 @@ class _Queries:
                 + "）将于" + self.due + "到期，请跟进办理进度。")
         return self._with_commissioner(self.open_items(*self.row(
             self.key("warn", d.today.isoformat()), self.commissioner.wechat_openid, RecipientKind.STAFF, "sla_warn",
-            text, self.console_url(), self.commissioner))).where(CaseItem.due_date >= d.today, CaseItem.due_date <= d.warn_until)
+            text, self.console_url(), self.commissioner))).where(CaseItem.due_date >= d.today, self.warn_window())
 
     def urge_commissioners(self) -> sa.Select:
         d = self.dates

@@ -17,7 +17,7 @@ from rasa_sdk.events import SlotSet
 from bot.casework import cases
 from bot.identifiers import check_credit_code, check_phone, check_project_code, mask_credit_code
 from bot.models import Staff
-from bot.platform import clock
+from bot.platform import clock, region_service
 from bot.platform.db import transaction
 
 from .. import texts
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form 
     from rasa_sdk.executor import CollectingDispatcher
 
 FORM = "application_form"
-SLOTS = ["service_mode", "region", "company_name", "credit_code", "project_name", "project_code",
+SLOTS = ["service_mode", "region", "service_option", "company_name", "credit_code", "project_name", "project_code",
          "investment_type", "key_project", "project_kind", "stage", "items", "contact_name",
          "contact_phone", "agreement", "confirmed"]
 OPTIONAL_NONE = ""  # an optional slot the user skipped (None means "not asked yet")
@@ -43,6 +43,7 @@ EDITABLE = {
     "区域": "region", "所在地": "region", "阶段": "stage", "事项": "items", "办理事项": "items",
     "投资类型": "investment_type", "重点项目": "key_project", "项目类型": "project_kind",
     "服务方式": "service_mode", "方式": "service_mode",
+    "服务选项": "service_option", "服务时段": "service_option",
 }
 
 DOMAIN: dict[str, Any] = {
@@ -56,7 +57,14 @@ DOMAIN: dict[str, Any] = {
 
 def required_slots_for(slots: dict) -> list[str]:
     """The agreement is asked only for 代办 (帮办 needs no 委托, seed 002)."""
-    return [s for s in SLOTS if s != "agreement" or slots.get("service_mode") == "代办"]
+    return [s for s in SLOTS if (s != "agreement" or slots.get("service_mode") == "代办")
+            and (s != "service_option" or bool(service_options_of(slots.get("region"))))]
+
+
+def service_options_of(region: str | None) -> tuple[str, ...]:
+    """The 服务选项 the region offers (config/region_service.yaml; 延津: 24小时, 分阶段, 全程), asked
+    only there; nothing is asked before the region is known."""
+    return region_service.for_region(region).service_options if region else ()
 
 
 def _numbered(options) -> str:
@@ -84,6 +92,7 @@ def item_options(kb, stage: str) -> list[tuple[str, str]]:
 # The numbered choices a slot's question lists ({options} of texts.QUESTIONS).
 _CHOICES = {
     "region": lambda kb, slots: [r.name for r in kb.regions.values()],
+    "service_option": lambda kb, slots: list(service_options_of(slots.get("region"))),
     "investment_type": lambda kb, slots: INVESTMENT_TYPES,
     "project_kind": lambda kb, slots: PROJECT_KINDS,
     "stage": lambda kb, slots: [name for _, name in stage_options(kb)],
@@ -116,6 +125,8 @@ def summary(slots: dict, kb) -> str:
         project_kind=slots.get("project_kind") or blank, stage=stage.name if stage else blank,
         items=texts.SUMMARY_ITEM_SEPARATOR.join(names) or blank, contact_name=slots.get("contact_name") or blank,
         contact_phone=slots.get("contact_phone") or texts.SUMMARY_NO_PHONE)
+    if slots.get("service_option") and slots["service_option"] in service_options_of(slots.get("region")):
+        text += "\n" + texts.SUMMARY_SERVICE_OPTION.format(option=slots["service_option"])
     if slots.get("service_mode") == "代办" and slots.get("agreement"):
         text += "\n" + texts.SUMMARY_AGREED
     return text
@@ -174,14 +185,27 @@ class ValidateApplicationForm(HandedServices, FormValidationAction):
     def validate_region(self, value, dispatcher, tracker, domain):
         kb = self.services.kb
         ids = list(kb.regions)
-        if value in kb.regions:
-            return {"region": value}
         n = menu_number(clean(str(value)))
-        region = ids[n - 1] if n and 1 <= n <= len(ids) else kb.find_region(str(value))
+        region = value if value in kb.regions else (
+            ids[n - 1] if n and 1 <= n <= len(ids) else kb.find_region(str(value)))
         if region:
-            return {"region": region}
+            # Another region offers other 服务选项 (or none): the choice is asked again there.
+            changed = tracker.get_slot("service_option") is not None and region != tracker.get_slot("region")
+            return {"region": region, **({"service_option": None} if changed else {})}
         _invalid(dispatcher, "region", n=len(ids))
         return {"region": None}
+
+    def validate_service_option(self, value, dispatcher, tracker, domain):
+        options = list(service_options_of(tracker.get_slot("region")))
+        if value in options:
+            return {"service_option": value}
+        c = clean(str(value))
+        choice = _pick(str(value), options) or next(
+            (o for o in options for word in ("24", "分阶段", "全程") if word in c and word in o), None)
+        if not choice:
+            _invalid(dispatcher, "service_option", n=len(options))
+            return {"service_option": None}
+        return {"service_option": choice}
 
     def validate_company_name(self, value, dispatcher, tracker, domain):
         name = re.sub(r"\s+", "", str(value)).strip("：:，,。")
@@ -335,6 +359,7 @@ class ActionSubmitApplication(HandedServices, Action):
             contact_phone=s.get("contact_phone") or None,
             agreement_consented_at=datetime.fromisoformat(consent) if consent else None,
             submission_key=s.get("submission_key") or None,
+            service_option=s.get("service_option") if s.get("service_option") in service_options_of(s["region"]) else None,
         )
         with transaction(rt.sessions) as db:
             case = cases.submit(db, app, rt.calendar, today=today, console_url=rt.settings.public_url)

@@ -73,6 +73,7 @@ class ActionCaseProgress(ServiceAction):
             today = services.clock.today()
             lines = [texts.PROGRESS_HEAD.format(number=case.number, mode=case.mode, state=CASE_STATES[case.state]),
                      f"{case.project_name}",
+                     *([texts.PROGRESS_SERVICE_OPTION.format(option=case.service_option)] if case.service_option else []),
                      texts.PROGRESS_COMMISSIONER.format(
                          name=commissioner.name if commissioner else texts.PROGRESS_UNASSIGNED)]
             corrections = cases.open_corrections(db, case)

@@ -43,6 +43,7 @@ QUESTIONS = {
     "service_mode": ("请选择服务方式：\n1. 帮办（专员指导您准备材料、跟踪催办，您自己申报）\n"
                      "2. 代办（签委托协议，专员代您申报、跑办）\n不确定可回复「区别」。"),
     "region": "项目在哪个地区？（帮代办按属地提供）请回复数字：\n{options}",
+    "service_option": "本地可按需选择服务时段和范围，请回复数字：\n{options}",
     "company_name": "请输入项目单位（企业）全称，与营业执照一致：",
     "credit_code": "请输入企业的18位统一社会信用代码（营业执照上可以找到）：",
     "project_name": "请输入项目名称：",
@@ -64,6 +65,7 @@ QUESTIONS = {
 INVALID = {
     "service_mode": "请回复 1（帮办）或 2（代办）。",
     "region": "目前支持以下地区，请回复数字 1-{n}。不在其中的，请咨询当地政务服务中心。",
+    "service_option": "请回复数字 1-{n} 选择服务选项（如「3」选全程帮办代办）。",
     "company_name": "请填写企业的完整名称（4-60个字，与营业执照一致），例如「武汉某某科技有限公司」。",
     "credit_code": "{error}",
     "project_name": "项目名称请控制在2-100个字。",
@@ -95,6 +97,7 @@ SUMMARY = "\n".join([
     "联系人：{contact_name}  电话：{contact_phone}",
 ])
 SUMMARY_AGREED = "委托协议：已同意"
+SUMMARY_SERVICE_OPTION = "服务选项：{option}"
 SUMMARY_BLANK = "-"
 SUMMARY_NO_PROJECT_CODE = "暂无"
 SUMMARY_NO_PHONE = "未留"

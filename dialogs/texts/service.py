@@ -3,6 +3,7 @@
 # 查进度: the case's head line, its commissioner, one line an item, then what else there is.
 PROGRESS_HEAD = "{number}（{mode}）：{state}"
 PROGRESS_COMMISSIONER = "帮代办专员：{name}"
+PROGRESS_SERVICE_OPTION = "服务选项：{option}"
 PROGRESS_UNASSIGNED = "分派中"
 PROGRESS_ITEM = "· {item}：{state}{due}"
 PROGRESS_DUE = "，预计{date}"

@@ -117,6 +117,7 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
     from bot.identifiers import check_credit_code, check_project_code
     from bot.models import Staff
     from bot.people import users
+    from bot.platform import region_service
     from bot.platform.clock import SERVICE_TZ
     from bot.supervision import ratings
     from dialogs.notice import item_plans
@@ -146,6 +147,8 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
         project_kind="工业" if "厂" in project or "车间" in project else None,
         agreement_consented_at=start if mode == "代办" else None,
         submission_key=f"{_DEMO_PREFIX}{region}-{n:02d}",
+        # 服务选项 where the region offers them (issue 17; 延津), in turn, without drawing from rng
+        service_option=(lambda o: o[n % len(o)] if o else None)(region_service.for_region(region).service_options),
     )
     user = users.touch(db, openid)
     users.set_region(db, openid, region)
@@ -416,6 +419,9 @@ def cmd_demo(args) -> int:
             added += 1
         with transaction(sessions) as db:
             _demo_first_commissioner_next(db, region, db.get(Staff, lead.id) if lead else None, settings)
+    from .demo_case_details import seed as seed_case_details
+
+    case_details_said = seed_case_details(sessions, settings)  # issue 17: 提前介入, 修改联系人
     with transaction(sessions) as db:
         demo = Case.submission_key.like(_DEMO_PREFIX + "%")
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
@@ -432,6 +438,7 @@ def cmd_demo(args) -> int:
     print("  states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
     print(f"  overdue items: {overdue}; ratings: {len(ratings)} "
           f"({sum(1 for r in ratings if r >= 4)} good, {sum(1 for r in ratings if r <= 2)} bad)")
+    print(f"  service depth: {case_details_said}")
     look = [
         f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
         "  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),",

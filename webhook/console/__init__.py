@@ -101,6 +101,7 @@ from . import (  # noqa: E402,F401 - the modules attach their routes to the blue
     accounts,  # own password; a supervisor's roster and deactivation
     api,
     auth,
+    case_details,  # 提前介入, 修改联系人 (issue 17)
     cases,
     dashboard,
     escalations,

@@ -1,0 +1,64 @@
+"""What each region's service offers beyond the common flow (issue 17, items 8 and 11), from
+config/region_service.yaml (or the file BANGBAN_REGION_SERVICE names): the 服务选项 its form
+asks (延津: 24小时, 分阶段 or 全程 帮办代办), how early a 重点项目's 临期提醒 comes, and whether its
+supervisors are told when a 重点项目 is assigned. One place: the form, the case services, the SLA
+sweep and the console all read it here."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+SERVICE_OPTIONS = ("24小时帮办代办", "分阶段帮办代办", "全程帮办代办")
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "region_service.yaml"
+
+
+@dataclass(frozen=True)
+class RegionService:
+    service_options: tuple[str, ...] = ()
+    key_project_warn_workdays: int | None = None
+    key_project_alerts_supervisors: bool = True
+
+
+def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
+    options = tuple(raw.get("service_options", base.service_options) or ())
+    unknown = [o for o in options if o not in SERVICE_OPTIONS]
+    if unknown:
+        raise ValueError(f"{where}: unknown service option(s) {unknown}; allowed: {list(SERVICE_OPTIONS)}")
+    warn = raw.get("key_project_warn_workdays", base.key_project_warn_workdays)
+    if warn is not None and (not isinstance(warn, int) or warn < 0):
+        raise ValueError(f"{where}: key_project_warn_workdays must be a whole number of working days >= 0")
+    return RegionService(options, warn, bool(raw.get("key_project_alerts_supervisors",
+                                                     base.key_project_alerts_supervisors)))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> tuple[RegionService, dict[str, RegionService]]:
+    import yaml
+
+    p = Path(path)
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) if p.exists() else {}
+    data = data or {}
+    default = _entry(data.get("default") or {}, RegionService(), f"{path}: default")
+    regions = {rid: _entry(raw or {}, default, f"{path}: regions.{rid}") for rid, raw in (data.get("regions") or {}).items()}
+    return default, regions
+
+
+def config_path() -> str:
+    return os.environ.get("BANGBAN_REGION_SERVICE", "").strip() or str(DEFAULT_PATH)
+
+
+def for_region(region: str | None) -> RegionService:
+    default, regions = _load(config_path())
+    return regions.get(region or "", default)
+
+
+def configured() -> dict[str, RegionService]:
+    """Every region the file names (the others take the default)."""
+    return dict(_load(config_path())[1])
+
+
+def key_project_warn_workdays(region: str | None, normal: int) -> int:
+    warn = for_region(region).key_project_warn_workdays
+    return normal if warn is None else warn
