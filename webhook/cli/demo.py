@@ -299,15 +299,20 @@ def _demo_deliver(emulated, sessions) -> str:
 
 
 def _demo_wechat_native(emulated) -> list[str]:
-    """A voice question, the custom menu, a region poster and a commissioner bound by QR, through the
+    """A voice question, the custom menu, a region poster, a commissioner bound by QR and a 补正 photo, through the
     bot's own /wechat endpoint and the emulator (webhook/wechat_demo.py); a line each."""
     from webhook import create_app
+    from webhook.media_demo import attach_demo_photo
     from webhook.wechat_demo import show_wechat_native
 
-    try:
-        return show_wechat_native(create_app(emulated), emulated)
-    except Exception as err:  # noqa: BLE001 - the demo's data is seeded either way
-        return [f"WeChat-native demo not shown: {err.__class__.__name__}: {err}"]
+    app = create_app(emulated)
+    lines = []
+    for show in (lambda: show_wechat_native(app, emulated), lambda: [attach_demo_photo(app, emulated)]):
+        try:
+            lines += show()
+        except Exception as err:  # noqa: BLE001 - the demo's data is seeded either way
+            lines.append(f"WeChat-native demo not shown: {err.__class__.__name__}: {err}")
+    return lines
 
 
 def _demo_server_env(emulated) -> str:
