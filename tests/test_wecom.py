@@ -301,3 +301,16 @@ def test_the_staff_page_says_where_each_colleagues_alerts_go(app):
     assert rows["donghu-1"] == "企业微信（wecom-donghu-1）、公众号"
     assert rows["donghu-2"] == "企业微信（wecom-donghu-2）"
     assert rows["donghu-lead"] == "公众号"
+
+
+def test_a_waiting_wecom_alert_on_a_wecom_only_install_is_not_said_to_lack_an_official_account(app, emulator):
+    """With 企业微信 set up and no Official Account, a staff alert still waiting (before the dispatcher
+    ran) reads as next in line, not 「本系统尚未接入微信公众号」; an enterprise push still says it."""
+    base, control, wecom_control = emulator
+    configure(app, base, wechat_appid="", wechat_secret="")
+    give_wecom(app)
+    number = new_case(app)
+    push = assignment_push(app, number)
+    page = signed_in(app, "donghu-lead").get(f"/console/cases/{number}").get_data(as_text=True)
+    item = re.search(rf'<li class="push[^"]*" id="push-{push.id}">(.*?)</li>', page, re.S).group(1)
+    assert "待发送" in item and "尚未接入微信公众号" not in item

@@ -149,14 +149,16 @@ def material_file(number: str, material_id: int):
 
 def _pushes(db: Session, case: Case) -> list[dict]:
     """The case's pushes as staff read them: names, and for a failed or stuck one why and what to do."""
-    configured = bool(settings().wechat_appid and settings().wechat_secret)
+    official_account = bool(settings().wechat_appid and settings().wechat_secret)
+    wecom = settings().wecom_configured
     now = utcnow()
     rows = []
     for n in db.scalars(sa.select(Notification).where(Notification.case_id == case.id).order_by(Notification.id)):
         failure = (push_labels.explain_failure(n.last_error, n.recipient_kind, n.template, n.attempts)
                    if n.state == "dead" else None)
         waiting = (push_labels.explain_waiting(attempts=n.attempts, last_error=n.last_error,
-                                               next_attempt_at=n.next_attempt_at, configured=configured, now=now)
+                                               next_attempt_at=n.next_attempt_at, now=now,
+                                               configured=official_account or wecom and bool(n.recipient_wecom_userid))
                    if n.state == "pending" else None)
         rows.append({"n": n, "name": push_labels.purpose_name(n.purpose),
                      "to": push_labels.recipient_name(n.recipient_kind),
