@@ -383,6 +383,7 @@ def test_every_console_page_reads_in_chinese(demo, browser):
             r.visit(f"/console/cases/{number}", expect=200)
         r.visit("/console/handoffs")
         r.visit("/console/handoffs?show=all")
+        r.visit("/console/cases/early")  # 提前介入 (issue 17)
         r.visit("/console/password")
         r.submit("/console/password", "form.stack", {"#current": "wrong-password", "#new": "another-pass-12",
                                                      "#confirm": "another-pass-12"}, what="改密码失败")

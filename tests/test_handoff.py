@@ -297,7 +297,9 @@ def test_human_inside_the_form_asks_the_region_then_resumes_the_form(app):
     assert "延津县的帮代办专员" in done.reply and texts.FORM_RESUME in done.reply
     assert "项目在哪个地区" in done.reply.split(texts.FORM_RESUME)[-1]
     assert handoffs_of(app, "oForm")[0].region == "yanjin"
-    assert "全称" in chat(app, "oForm", "2").reply  # the form goes on where it was
+    # the form goes on where it was: 延津 asks its 服务选项 next (issue 17), then the company
+    assert "24小时帮办代办" in chat(app, "oForm", "2").reply
+    assert "全称" in chat(app, "oForm", "3").reply
 
 
 # -- the case's 服务记录台账 -------------------------------------------------------------------

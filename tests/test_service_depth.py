@@ -268,7 +268,7 @@ def test_a_commissioner_opens_a_case_early_and_the_enterprise_accepts_in_the_cha
     client = signed_in(app, "yanjin-1")
     assert "全程帮办代办" in client.get("/console/cases/early").get_data(as_text=True)
     refused = _post_early(client)  # neither openid nor phone
-    assert refused.status_code == 422 and "openid 或联系电话" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "微信用户标识或联系电话" in refused.get_data(as_text=True)
     with db_of(app) as db:
         assert db.scalar(sa.select(sa.func.count(Case.id))) == 0
     r = _post_early(client, openid="oInvited", key_project="1", service_option="全程帮办代办")

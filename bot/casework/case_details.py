@@ -117,7 +117,7 @@ def open_early(session: Session, staff: Staff, early: EarlyCase, console_url: st
             raise CaseError(checked.error)
         phone = checked.value
     if openid is None and phone is None:
-        raise CaseError("请填写企业联系人的微信 openid 或联系电话，以便邀请企业确认")
+        raise CaseError("请填写企业联系人的微信用户标识或联系电话，以便邀请企业确认")
     credit = ""
     if early.credit_code and early.credit_code.strip():
         checked = identifiers.check_credit_code(early.credit_code)
