@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from sqlalchemy import exc as sa_exc
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 CONTACT_KEY = "contact_edit"
 INVITATION_KEY = "invitation"
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
+RETRY_S = 30  # with the database away, look for invitations again this much later (as the profile does)
 # 「修改联系人」 asks for a name (and a phone with it); 「修改电话」 for a phone.
 FIELDS = {"contact_name": "contact", "contact_phone": "phone"}
 ACCEPT_WORDS = YES_WORDS | {"接受", "需要", "确认接受", "好的谢谢", "要"}
@@ -37,6 +39,7 @@ class CaseDetailsDialog:
     def __init__(self, sessions, settings):
         self.sessions = sessions
         self.settings = settings
+        self._down_until = 0.0
 
     # -- the manager's one entry -------------------------------------------------------------
 
@@ -182,6 +185,8 @@ class CaseDetailsDialog:
     # -- 提前介入 ------------------------------------------------------------------------------
 
     def _pending(self, user: str):
+        if time.monotonic() < self._down_until:  # the database was away a moment ago: do not wait on it each turn
+            return None
         try:
             with transaction(self.sessions) as db:
                 rows = case_details.pending_for(db, user)
@@ -194,7 +199,8 @@ class CaseDetailsDialog:
                     name=commissioner.name if commissioner else T.INVITATION_NOBODY,
                     option=T.INVITATION_OPTION.format(option=case.service_option) if case.service_option else "")
         except DATABASE_DOWN:
-            log.warning("database unavailable: pending invitations not looked up")
+            log.warning("database unavailable: pending invitations not looked up for %s s", RETRY_S)
+            self._down_until = time.monotonic() + RETRY_S
             return None
 
     def _note_invitation(self, user: str, u: Understanding, state: dict) -> None:

@@ -334,3 +334,18 @@ def test_answering_an_invitation_twice_changes_nothing(db_sessions):
         assert cases.by_number(db, number).state == "applied"
         actions = [e.action for e in db.scalars(sa.select(LedgerEntry).order_by(LedgerEntry.id))]
         assert actions == ["invitation:sent", "assigned", "invitation:accepted"]
+
+
+def test_an_early_case_waits_for_the_enterprise_before_acceptance_and_tells_nobody(db_sessions):
+    with transaction(db_sessions) as db:
+        db.add(Staff(username="yj", name="郭专员", role="commissioner", region="yanjin"))
+    with transaction(db_sessions) as db:
+        staff = db.scalar(sa.select(Staff))
+        case, _ = case_details.open_early(db, staff, case_details.EarlyCase(
+            company_name="延津县示例食品科技有限公司", project_name="示例冷链物流中心", contact_name="周经理",
+            phone="13700003333"))
+        with pytest.raises(CaseError, match="确认邀请后"):
+            case_actions.accept(db, case, case_actions.Actor.person(staff))
+        case_actions.terminate(db, case, "项目不具备条件", case_actions.Actor.person(staff))
+        assert case.state == "terminated"
+        assert db.scalar(sa.select(sa.func.count(Notification.id))) == 0  # no push to an enterprise not yet known

@@ -85,6 +85,8 @@ def accept(session: Session, case: Case, actor: Actor) -> None:
         raise CaseError("案件尚未分派专员，请主管先分派")
     if case.mode == "代办" and case.agreement_consented_at is None:
         raise CaseError("代办需企业先确认委托协议，才能受理")
+    if not case.applicant_openid:
+        raise CaseError("提前介入的案件须企业在微信中确认邀请后才能受理")
     cases.transition(session, case, CaseState.ACCEPTED, actor_kind=actor.kind, actor_id=actor.id,
                      detail=f"受理{case.mode}申请，专员 {commissioner.name} 一对一服务")
     notify.accepted(session, case, commissioner)

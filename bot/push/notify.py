@@ -41,6 +41,8 @@ def _data(**fields: object) -> dict:
 
 def _to_enterprise(session: Session, case: Case, *, key: str, purpose: str, text: str,
                    data: dict, template: str | None = None) -> Notification | None:
+    if not case.applicant_openid:  # a 提前介入 case the enterprise has not confirmed yet: nobody to tell
+        return None
     template = template or purpose
     return outbox.enqueue(session, key=key, recipient=case.applicant_openid, recipient_kind=RecipientKind.ENTERPRISE,
                           purpose=purpose, text=text, template=template, data=templates.fit_all(template, data),
