@@ -116,6 +116,10 @@ def test_the_case_page_and_the_archive_show_the_option(app):
     ledger_wb = workbook_of(client.get("/console/export/ledger.xlsx"))
     _, rows = rows_after_header(ledger_wb["服务记录台账"], "时间")
     assert any(r[1] == number and "分阶段帮办代办" in r[8] for r in rows)
+    from test_api import auth, token_for
+
+    api = app.test_client().get(f"/api/v1/cases/{number}", headers=auth(token_for(app, "yanjin-1")))
+    assert api.get_json()["service_option"] == "分阶段帮办代办"
 
 
 # -- 修改联系人 after submitting ---------------------------------------------------------------

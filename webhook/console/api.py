@@ -118,6 +118,7 @@ def case_json(case: Case, commissioner: Staff | None) -> dict:
         "company_name": case.company_name, "credit_code": case.credit_code, "project_name": case.project_name,
         "project_code": case.project_code, "region": case.region, "stage": case.stage,
         "investment_type": case.investment_type, "key_project": case.key_project,
+        "service_option": case.service_option,  # 服务选项 where the region offers them (issue 17)
         "commissioner": commissioner.name if commissioner else None,
         "created_at": _iso(case.created_at), "accepted_at": _iso(case.accepted_at),
         "closed_at": _iso(case.closed_at), "termination_reason": case.termination_reason,
