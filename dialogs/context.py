@@ -33,12 +33,20 @@ def item_names(kb: KnowledgeBase) -> list[str]:
     return sorted(names, key=lambda n: (-len(n), n))
 
 
+# 「材料呢」「钱呢」 change what is asked about the same thing, not the thing itself.
+ASPECTS = ("材料", "资料", "时限", "期限", "多久", "时间", "费用", "钱", "收费", "部门", "条件", "流程")
+
+
 def rewrite(text: str, previous_question: str, names: list[str]) -> tuple[str, str] | None:
     """(the previous question with its subject swapped for the new one, the new subject),
-    or None if the message is not a follow-up."""
+    or None if the message is not a follow-up. An aspect (「材料呢」 after 「竣工验收备案有期限吗」)
+    is asked of the previous question's item, or of the service when it named none."""
     subject = follow_up_subject(text)
     if subject is None:
         return None
+    if subject.removeprefix("要").removesuffix("呢") in ASPECTS:
+        item = next((name for name in names if name in previous_question), None)
+        return f"{item or '帮办代办'}{subject}", subject
     for name in names:
         if name in previous_question:
             return previous_question.replace(name, subject, 1), subject

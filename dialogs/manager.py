@@ -451,7 +451,8 @@ class DialogManager:
             # The last answer listed things, not steps (「怎么申请」's channels): what follows 申请
             # is in the region's service flow.
             entry = self.kb.variant(PROCESS_TOPIC, where) if PROCESS_TOPIC in self.kb.topics else None
-        words = set(self.retriever.analyzer.terms(done).words)
+        # Its words and two-character pieces: 「签订协议」 is the line that says 「签协议」.
+        words = set(self.retriever.analyzer.terms(done).words) | {done[i:i + 2] for i in range(len(done) - 1)}
         # The step done is the line sharing most words with it, in whichever of the answer's flows.
         hits = [(sum(w in line for w in words), -c, -i) for c, lines in enumerate(flow_chains(entry.answer) if entry else [])
                 for i, line in enumerate(lines)]

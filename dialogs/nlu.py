@@ -305,13 +305,17 @@ def ordinal_inside(text: str) -> tuple[int, str] | None:
 
 
 _DONE_THEN_RE = re.compile(r"^(那|那么)?(?P<done>.{1,12}?)(了|完|好|过)?(以后|之后|然后|后|完了)(呢|下一步(是啥|是什么|呢)?|接下来(呢|干啥|做什么)?|"
-                           r"干啥|做什么|要干嘛|怎么办)$")
+                           r"干啥|做什么|要干嘛|怎么办|还有(啥|什么|哪些)(环节|步骤|程序|事)?|还要(干|做)(啥|什么)|(要|该)(干|做)(啥|什么))$")
+# 「送完之后还有啥环节」「签完以后呢」: the one-character step, as the flows write it.
+_ONE_CHARACTER_STEPS = {"送": "送达", "签": "签订协议", "批": "审批", "交": "提交", "审": "审查", "报": "申报", "验": "验收",
+                        "受": "受理"}
 
 
 def done_then(text: str) -> str | None:
     """What the user has done in 「申请了之后呢」「受理以后下一步是啥」 (「申请」, 「受理」), or None."""
     m = _DONE_THEN_RE.match(_after_acknowledgement(text))
     done = m.group("done") if m else ""
+    done = _ONE_CHARACTER_STEPS.get(done, done)
     return done if len(done) >= 2 and not done.startswith(("然", "之", "那之", "再然", "这之", "此")) else None
 
 
@@ -569,6 +573,9 @@ _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|
 # The model's small-talk and edit readings are for messages that ask nothing: 「第三步」, 「品牌叫啥」,
 # 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
 _SMALL_TALK = {"help", "thanks", "greet", "edit"}
+# 「我们想委托代办 第一步干啥」 asks how the service goes, it does not open the form yet.
+_ASKS_A_STEP = re.compile(r"第[一二三四五六七八九十\d]{1,2}步|哪几步|几个步骤|什么步骤|啥步骤|流程(是|怎么|咋|呢|啥|什么)|(什么|啥|哪些)流程|"
+                          r"步骤(是|呢|有)")
 _CHANGING = re.compile(r"改|换|错|变更|更新|不对|多输|少打|更正")
 # 「评些什么」「都什么人当」 ask about the last answer; 「你能干什么」 the rules read as help themselves.
 _ASKS_WHAT = re.compile(r"什么|啥")
@@ -612,7 +619,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
                                   intent == "help" and _ASKS_WHAT.search(c) and not _ABOUT_THE_BOT.search(c)) and \
             not (intent == "edit" and _CHANGING.search(c)):
         return by_rules
-    if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c) or "谁" in c):
+    if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c) or "谁" in c
+                                                                 or _ASKS_A_STEP.search(c)):
         return by_rules
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it

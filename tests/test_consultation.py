@@ -512,3 +512,27 @@ def test_a_folk_name_beside_another_subject_is_not_asked_about(manager):
     # 「规划证下来能给我们寄过来不」 asks about 送达 (got 「规划证可能指两个不同的证」); 「规划证多久」 is still asked.
     assert manager.handle_text("oO11", "规划证下来能给我们寄过来不").topic == "service.delivery"
     assert manager.handle_text("oO12", "规划证多久能办下来").intent == "clarify"
+
+
+def test_asking_the_first_step_of_a_daiban_does_not_open_the_form(manager):
+    # 「我们想委托代办 第一步干啥」 opened the application form.
+    turn = manager.handle_text("oN1", "我们想委托代办 第一步干啥")
+    assert turn.intent == "consult" and "form" not in manager.store.load("oN1")
+
+
+@pytest.mark.parametrize("region, first, then, step", [
+    ("江北", "江北的证办下来了怎么给我们", "送完之后还有啥环节", "事后评价"),   # was 「暂时答不准」
+    ("岳阳", "岳阳代办怎么申请", "签完之后呢", "2. 受理"),                   # 「签协议」 is the step done
+])
+def test_the_step_after_a_one_character_step_follows_the_regions_flow(manager, region, first, then, step):
+    user = f"oN2{region}"
+    manager.handle_text(user, first)
+    turn = manager.handle_text(user, then)
+    assert turn.topic == "service.process" and step in turn.reply
+
+
+def test_an_aspect_follow_up_asks_it_of_the_last_item(manager):
+    # 「材料呢」 after 「竣工验收备案有期限吗」 asked 「材料有期限吗」 and was not answered.
+    manager.handle_text("oN3", "竣工验收备案有期限吗")
+    turn = manager.handle_text("oN3", "材料呢")
+    assert turn.intent == "consult" and "竣工验收报告" in turn.reply
