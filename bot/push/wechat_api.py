@@ -237,24 +237,9 @@ class SharedTokenWeChatClient(WeChatClient):
         Not wechatpy's _fetch_access_token: that one hard-codes no timeout (a hung request would
         hold the refresh lock) and caches the token for its full lifetime.
         """
-        res = self._http.get(
-            f"{self.api_base}/cgi-bin/token",
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
-            timeout=self.timeout,
-        )
-        try:
-            res.raise_for_status()
-        except requests.RequestException as err:
-            raise WeChatClientException(errcode=None, errmsg=None, client=self,
-                                        request=err.request, response=err.response)
-        result = res.json()
-        if result.get("errcode"):
-            raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,
-                                        request=res.request, response=res)
-        expires_in = int(result.get("expires_in", 7200))
-        ttl = max(expires_in - TOKEN_EXPIRY_MARGIN_SECONDS, 1)
-        self.session.set(self.access_token_key, result["access_token"], ttl)
-        logger.info("fetched a new access_token for %s (cached %s s)", self.appid, ttl)
+        result = fetch_and_keep_token(self, "/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid,
+                                                               "secret": self.secret})
+        logger.info("fetched a new access_token for %s", self.appid)
         return result
 
     # -- requests ----------------------------------------------------------------------------
@@ -363,3 +348,22 @@ def send_subscribe(client: WeChatClient, openid: str, template_id: str, data: di
     """Subscribe message (message/subscribe/bizsend); 43101 'fallback' without acceptance."""
     return _deliver(lambda: client.message.send_subscribe_message(
         openid, template_id, _value_entries(data), miniprogram=miniprogram, page=page))
+
+
+def fetch_and_keep_token(client, path: str, params: dict) -> dict:
+    """GET a token endpoint of `client.api_base` (the Official Account's /cgi-bin/token, WeCom's
+    /cgi-bin/gettoken: the same answer shape), raise WeChat's error as wechatpy does, and keep the
+    token in the shared store a little less long than it lives, for every worker."""
+    res = client._http.get(f"{client.api_base}{path}", params=params, timeout=client.timeout)
+    try:
+        res.raise_for_status()
+    except requests.RequestException as err:
+        raise WeChatClientException(errcode=None, errmsg=None, client=client,
+                                    request=err.request, response=err.response)
+    result = res.json()
+    if result.get("errcode"):
+        raise WeChatClientException(result["errcode"], result.get("errmsg"), client=client,
+                                    request=res.request, response=res)
+    ttl = max(int(result.get("expires_in", 7200)) - TOKEN_EXPIRY_MARGIN_SECONDS, 1)
+    client.session.set(client.access_token_key, result["access_token"], ttl)
+    return result

@@ -21,7 +21,6 @@ import hashlib
 import logging
 from functools import lru_cache
 
-import requests
 from wechatpy.enterprise.client import api as work_api
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
@@ -81,21 +80,9 @@ class SharedTokenWeComClient(wechat_api.SharedTokenWeChatClient):
 
     def fetch_access_token(self) -> dict:
         """GET {api_base}/cgi-bin/gettoken?corpid&corpsecret and store it for all workers."""
-        res = self._http.get(f"{self.api_base}/cgi-bin/gettoken",
-                             params={"corpid": self.corp_id, "corpsecret": self.secret}, timeout=self.timeout)
-        try:
-            res.raise_for_status()
-        except requests.RequestException as err:
-            raise WeChatClientException(errcode=None, errmsg=None, client=self,
-                                        request=err.request, response=err.response)
-        result = res.json()
-        if result.get("errcode"):
-            raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,
-                                        request=res.request, response=res)
-        expires_in = int(result.get("expires_in", 7200))
-        ttl = max(expires_in - wechat_api.TOKEN_EXPIRY_MARGIN_SECONDS, 1)
-        self.session.set(self.access_token_key, result["access_token"], ttl)
-        logger.info("fetched a new WeCom access_token for %s (cached %s s)", self.corp_id, ttl)
+        result = wechat_api.fetch_and_keep_token(self, "/cgi-bin/gettoken",
+                                                 {"corpid": self.corp_id, "corpsecret": self.secret})
+        logger.info("fetched a new WeCom access_token for %s", self.corp_id)
         return result
 
 
