@@ -363,3 +363,44 @@ class CaseInvitation(Base):
     state: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)  # InvitationState
     answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     answered_openid: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class CompletionConfirmation(Base):
+    """办结 the enterprise confirms (issue 17 item 3; 县级市 seed 003 「委托代办事项经投资者确认后办结」):
+    where the region asks for it (config/region_service.yaml), the commissioner's 办结 waits for the
+    enterprise's 「确认办结」 in the chat, or its 「有问题」 with a reason (the case stays open), until
+    `deadline`, after which the scheduler counts it as confirmed. One row per request."""
+
+    __tablename__ = "completion_confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    requested_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    deadline: Mapped[date] = mapped_column(sa.Date, index=True)  # the last day to answer (service time)
+    state: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)  # CompletionState
+    answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    answered_openid: Mapped[str | None] = mapped_column(sa.String(64))
+    objection: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class MaterialHandback(Base):
+    """Materials handed back to the enterprise on 办结 or 终止 (issue 17 item 4; seed 003 「将涉及项目
+    的有关资料及时交还投资者」): what (a checklist from the 一次性告知 and the chat's materials), how
+    (当面/邮寄), when, signed for by whom; the enterprise confirms receipt in the chat."""
+
+    __tablename__ = "material_handbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    occasion: Mapped[str] = mapped_column(sa.String(8))  # 办结 | 终止
+    materials: Mapped[list] = mapped_column(sa.JSON)  # the names of what was returned
+    method: Mapped[str] = mapped_column(sa.String(8))  # 当面 | 邮寄
+    returned_on: Mapped[date] = mapped_column(sa.Date)
+    signed_by: Mapped[str] = mapped_column(sa.String(64))  # who signed for it (签收人)
+    tracking_number: Mapped[str | None] = mapped_column(sa.String(40))
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+    recorded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    confirmed_openid: Mapped[str | None] = mapped_column(sa.String(64))

@@ -52,7 +52,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.casework import materials, materials_store
+from bot.casework import completion, materials, materials_store
 from bot.casework.cases import log
 from bot.models import Case, LedgerEntry, Staff, utcnow
 from bot.platform.clock import SERVICE_TZ, as_utc
@@ -150,6 +150,13 @@ class Jobs:
             counts = materials.download_due(self.sessions, self.client, self.material_store, self.settings, now)
         counts.notified = materials.notify_batches(self.sessions, self.settings, now)
         return counts
+
+    def completion_deadlines(self, now: datetime | None = None) -> dict:
+        """办结 awaiting the enterprise's confirmation past its deadline counts as confirmed
+        (逾期视为确认; bot/casework/completion.py). Idempotent: only pending confirmations are taken."""
+        today = sla.service_today(now or utcnow())
+        with transaction(self.sessions) as db:
+            return {"deemed_confirmed": completion.deem_overdue(db, today)}
 
     def unaccepted_assignments(self, now: datetime | None = None) -> dict:
         """Cases still 'applied' after the first period: re-alert the commissioner; after the
@@ -265,6 +272,8 @@ def job_definitions(settings: Settings) -> list[dict]:
         dict(id="case-materials", args=["case_materials"], jobstore="memory",
              trigger=IntervalTrigger(seconds=settings.material_check_interval_s, timezone=tz)),
         dict(id="rating-reminders", args=["rating_reminders"], jobstore="memory",
+             trigger=IntervalTrigger(hours=1, timezone=tz)),
+        dict(id="completion-deadlines", args=["completion_deadlines"], jobstore="memory",
              trigger=IntervalTrigger(hours=1, timezone=tz)),
         dict(id="sla-sweep", args=["sla_sweep"], jobstore="default",
              trigger=CronTrigger(hour=",".join(str(h) for h in settings.sla_sweep_hours), minute=0, timezone=tz)),

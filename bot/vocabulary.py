@@ -116,3 +116,21 @@ class InvitationState(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+
+
+class CompletionState(StrEnum):
+    """The enterprise's answer to a 办结 awaiting its confirmation (CompletionConfirmation.state;
+    issue 17 item 3, 县级市 seed 003 「委托代办事项经投资者确认后办结」)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DEEMED = "deemed"  # the deadline passed without an answer: counts as confirmed
+    OBJECTED = "objected"
+
+
+COMPLETION_STATES: dict[CompletionState, str] = {
+    CompletionState.PENDING: "待企业确认办结", CompletionState.CONFIRMED: "企业确认办结",
+    CompletionState.DEEMED: "逾期视为确认", CompletionState.OBJECTED: "企业对办结有异议",
+}
+# How materials are handed back to the enterprise on 办结 or 终止 (MaterialHandback.method; seed 003).
+HANDBACK_METHODS: tuple[str, ...] = ("当面", "邮寄")

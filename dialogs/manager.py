@@ -24,6 +24,7 @@ from .actions.application import EDITABLE, prompt
 from .actions.rating import ActionRating, rating_turn
 from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .case_details import CaseDetailsDialog
+from .completion import CompletionDialog
 from .context import follow_up_subject, item_names, rewrite
 from .events import Events
 from .forms import ApplicationForm, run_action
@@ -101,6 +102,7 @@ class DialogManager:
         self._item_names = item_names(kb)
         self.handoff = HandoffDialog(kb, sessions, self.settings)
         self.case_details = CaseDetailsDialog(sessions, self.settings)
+        self.completion = CompletionDialog(sessions, self.settings)  # 确认办结, 已收到材料 (issue 17)
         self.events = Events(self)  # menu clicks, QR code scans, video and location (events.py)
         self.place_names = PlaceNames(kb, self.settings.region_names)
         # Every region's names, longest first within each (江北区 before 江北), as nlu's place readings take them.
@@ -247,6 +249,9 @@ class DialogManager:
             return Turn(self.handoff.region_reply(user, u, state) + self._form_tail(state), "human")
         if "form" in state:
             return self._in_form(user, u, state)
+        # 「确认办结」/「有问题」, 「已收到材料」 (dialogs/completion.py, issue 17)
+        if (answered := self.completion.turn(user, u, state)) is not None:
+            return Turn(answered, "completion")
         # 修改联系人 on a submitted case, a 提前介入 invitation (dialogs/case_details.py, issue 17)
         if (changed := self.case_details.turn(user, u, state, _editable_slot(u.entities.get("what", "")))) is not None:
             return Turn(changed, "case_details")

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot.casework import cases
+from bot.casework import cases, completion
 from bot.casework.cases import TERMINATION_REASONS, CaseError
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
 from bot.platform import clock
@@ -140,16 +140,22 @@ def add_note(session: Session, case: Case, text: str, actor: Actor) -> None:
     cases.log(session, case, "note", _clean(text, "服务记录内容"), actor_kind=actor.kind, actor_id=actor.id)
 
 
-def complete(session: Session, case: Case, actor: Actor) -> None:
-    """办结: only when every item is done."""
+def complete(session: Session, case: Case, actor: Actor) -> bool:
+    """办结: only when every item is done. Where the region asks the enterprise to confirm it
+    (县级市, bot/casework/completion.py), the enterprise is asked instead and the case waits
+    (「待企业确认办结」): False then, True when the case is 办结 now."""
     if case.state in OPEN_STATES:
         unfinished = [i.name for i in cases.items_of(session, case) if i.state != ItemState.DONE]
         if unfinished:
             raise CaseError(f"还有 {len(unfinished)} 个事项未办结（{'、'.join(unfinished[:5])}"
                             f"{'等' if len(unfinished) > 5 else ''}），不能办结案件")
+        if completion.required(case):
+            completion.request(session, case, actor_kind=actor.kind, actor_id=actor.id, staff=actor.staff)
+            return False
     cases.transition(session, case, CaseState.COMPLETED, actor_kind=actor.kind, actor_id=actor.id,
                      detail="全部事项已办结")
     notify.completed(session, case)
+    return True
 
 
 def deliver(session: Session, case: Case, method: str, actor: Actor, tracking_number: str = "",

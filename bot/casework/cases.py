@@ -66,6 +66,9 @@ ACTION_NAMES = {
     # issue 17: contact changes, 重点项目, 服务选项 and 提前介入
     "contact_changed": "修改联系人", "key_project_alerted": "重点项目告知主管",
     "invitation:sent": "提前介入邀请", "invitation:accepted": "企业确认提前介入", "invitation:declined": "企业谢绝提前介入",
+    # issue 17: 办结 the enterprise confirms (bot/casework/completion.py), materials handed back (handbacks.py)
+    "completion:requested": "请企业确认办结", "completion:confirmed": "确认办结", "completion:deemed": "逾期视为确认",
+    "completion:objected": "对办结有异议", "handback:recorded": "交还材料", "handback:confirmed": "企业确认收到材料",
 }
 
 

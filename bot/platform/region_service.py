@@ -19,6 +19,10 @@ class RegionService:
     service_options: tuple[str, ...] = ()
     key_project_warn_workdays: int | None = None
     key_project_alerts_supervisors: bool = True
+    # 办结 the enterprise confirms (issue 17 item 3; 县级市 seed 003): the case's 办结 waits for the
+    # enterprise's 「确认办结」, counted as confirmed after this many working days without an answer.
+    completion_confirmation: bool = False
+    completion_confirm_workdays: int = 5
 
 
 def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
@@ -29,8 +33,12 @@ def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
     warn = raw.get("key_project_warn_workdays", base.key_project_warn_workdays)
     if warn is not None and (not isinstance(warn, int) or warn < 0):
         raise ValueError(f"{where}: key_project_warn_workdays must be a whole number of working days >= 0")
+    confirm_days = raw.get("completion_confirm_workdays", base.completion_confirm_workdays)
+    if not isinstance(confirm_days, int) or isinstance(confirm_days, bool) or confirm_days < 1:
+        raise ValueError(f"{where}: completion_confirm_workdays must be a whole number of working days >= 1")
     return RegionService(options, warn, bool(raw.get("key_project_alerts_supervisors",
-                                                     base.key_project_alerts_supervisors)))
+                                                     base.key_project_alerts_supervisors)),
+                         bool(raw.get("completion_confirmation", base.completion_confirmation)), confirm_days)
 
 
 @lru_cache(maxsize=4)

@@ -29,6 +29,8 @@ PURPOSE_NAMES = {
     # issue 17: contact changes, 重点项目, 提前介入
     "contact_changed": "联系人变更", "key_project": "重点项目提醒", "invitation": "提前介入邀请",
     "invitation_answered": "提前介入答复",
+    # issue 17: 办结 the enterprise confirms, materials handed back
+    "completion_confirm": "请确认办结", "completion_objected": "办结有异议", "materials_returned": "材料交还",
 }
 RECIPIENT_NAMES = {RecipientKind.ENTERPRISE: "企业", RecipientKind.STAFF: "工作人员"}
 STATE_NAMES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}

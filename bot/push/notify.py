@@ -365,3 +365,40 @@ def invitation_answered(session: Session, case: Case, commissioner: Staff, accep
     return _to_staff(session, case, commissioner, key=f"invite-answer:{case.number}:{event_id}",
                      purpose="invitation_answered", template="item_reported", text=text, console_url=console_url,
                      data=_data(number=case.number, item="提前介入邀请", state="已确认" if accepted else "已谢绝"))
+
+
+# -- issue 17: 办结 the enterprise confirms, materials handed back ------------------------------
+
+def completion_confirmation_requested(session: Session, case: Case, request_id: int,
+                                      deadline: date) -> Notification | None:
+    """The commissioner reports every item 办结 where the region asks the enterprise to confirm (县级市)."""
+    text = (f"【请确认办结】{case.number}\n{case.project_name}\n专员报告您委托的审批事项已全部办结。"
+            f"请回复「确认办结」确认；如有问题，请回复「有问题」并写明原因（如「有问题 施工许可证还没拿到」）。\n"
+            f"{clock.date_text(deadline)}前未答复的，视为确认办结。")
+    return _to_enterprise(session, case, key=f"completion-request:{case.number}:{request_id}", purpose="completion_confirm",
+                          template="progress", text=text,
+                          data=_data(number=case.number, item="全部委托事项", state="待您确认办结"))
+
+
+def completion_objected(session: Session, case: Case, commissioner: Staff, reason: str, request_id: int,
+                        console_url: str = "") -> Notification | None:
+    """The enterprise answered 「有问题」 to the 办结: the case stays open, back with the commissioner."""
+    text = (f"【办结有异议】{case.number} {case.company_name}\n企业对办结有异议：{reason[:300]}\n"
+            f"案件仍在办理中，请与企业联系处理后再办结。")
+    return _to_staff(session, case, commissioner, key=f"completion-objected:{case.number}:{request_id}",
+                     purpose="completion_objected", template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item="办结确认", state="企业有异议"))
+
+
+def materials_returned(session: Session, case: Case, handback_id: int, occasion: str, materials: list[str],
+                       method: str, returned_on: date, signed_by: str,
+                       tracking_number: str | None = None) -> Notification | None:
+    """The commissioner recorded the materials handed back on 办结 or 终止 (seed 003)."""
+    listed = "、".join(materials[:10]) + ("等" if len(materials) > 10 else "")
+    how = f"邮寄（快递单号 {tracking_number}）" if method == "邮寄" and tracking_number else method
+    text = (f"【材料交还】{case.number}\n案件{occasion}，专员已交还您的材料：{listed}\n"
+            f"交还方式：{how}；日期：{clock.date_text(returned_on)}；签收人：{signed_by}\n"
+            f"收到后请回复「已收到材料」确认；如有缺少，请直接留言。")
+    return _to_enterprise(session, case, key=f"handback:{case.number}:{handback_id}", purpose="materials_returned",
+                          template="progress", text=text,
+                          data=_data(number=case.number, item="交还材料", state=f"已{method}交还"))

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from bot.casework import cases
+from bot.casework import cases, completion, handbacks
 from bot.casework.cases import CaseError
 from bot.identifiers import rectification_number
 from bot.models import Case, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
@@ -212,6 +212,7 @@ class Dashboard:
     performance: list[PerformanceRow] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per query, for the curious
     key_projects: list["KeyProjectRow"] = field(default_factory=list)  # 重点项目 panel (issue 17)
+    completion_waiting: list = field(default_factory=list)  # 待企业确认办结 (issue 17, bot/casework/completion.py)
 
     @property
     def cases_total(self) -> int:
@@ -290,6 +291,8 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         rectifications=_timed(timings, "rectifications", open_rectifications, db, f, today),
         performance=_timed(timings, "performance", commissioner_performance, db, f),
         key_projects=_timed(timings, "key_projects", key_project_rows, db, f, today),
+        completion_waiting=_timed(timings, "completion_waiting", completion.waiting_rows, db, f.region,
+                                  f.commissioner_id),
         timings=timings,
     )
 
@@ -603,6 +606,8 @@ class Archive:
     rectifications: list[Rectification]
     escalations: list[Escalation]
     staff_names: dict[int, str]
+    handbacks: list = field(default_factory=list)  # materials handed back (issue 17, bot/casework/handbacks.py)
+    completions: list = field(default_factory=list)  # the enterprise's 办结 confirmations (completion.py)
 
 
 def archive_of(db: Session, case: Case) -> Archive:
@@ -619,7 +624,8 @@ def archive_of(db: Session, case: Case) -> Archive:
     names = dict(db.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_([s for s in staff_ids if s]))).all())
     return Archive(case=case, commissioner=names.get(case.commissioner_id), items=items, item_history=by_item,
                    ledger=ledger, rating=db.scalar(sa.select(Rating).where(Rating.case_id == case.id)),
-                   rectifications=rectifications, escalations=escalations, staff_names=names)
+                   rectifications=rectifications, escalations=escalations, staff_names=names,
+                   handbacks=handbacks.of_case(db, case), completions=completion.history(db, case))
 
 
 # -- escalations --------------------------------------------------------------------------

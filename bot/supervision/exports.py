@@ -25,7 +25,8 @@ from bot.identifiers import rectification_number
 from bot.platform import clock
 from bot.platform.text_safety import looks_like_formula, xml_safe
 from bot.supervision.dashboard import ESCALATION_LEVELS, Archive, Dashboard, LedgerRow
-from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ESCALATION_STATES, ITEM_STATES, RATING_LEVELS, RECTIFICATION_STATES
+from bot.vocabulary import (ACTOR_KINDS, CASE_STATES, COMPLETION_STATES, ESCALATION_STATES, ITEM_STATES, RATING_LEVELS,
+                            RECTIFICATION_STATES)
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
@@ -248,6 +249,17 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
                             [(f"E{e.id}", e.level, e.note, a.staff_names.get(e.raised_by, ""), e.raised_at,
                               ESCALATION_STATES.get(e.state, e.state), e.resolution or "", local(e.resolved_at))
                              for e in a.escalations], caption=f"{c.number} 联席会议 / 工改领导小组协调"))
+    if a.completions:
+        sheets.append(Sheet("办结确认", ("请企业确认时间", "答复期限", "结果", "答复时间", "异议"),
+                            [(local(r.requested_at), r.deadline, COMPLETION_STATES.get(r.state, r.state),
+                              local(r.answered_at), r.objection or "") for r in a.completions],
+                            caption=f"{c.number} 办结确认（委托代办事项经投资者确认后办结）"))
+    sheets.append(Sheet("材料交还", ("交还时机", "交还材料", "交还方式", "快递单号", "交还日期", "签收人", "说明",
+                                  "登记人", "登记时间", "企业确认收到"),
+                        [(h.occasion, "、".join(h.materials), h.method, h.tracking_number or "", h.returned_on,
+                          h.signed_by, h.note or "", a.staff_names.get(h.recorded_by, ""), local(h.recorded_at),
+                          local(h.confirmed_at) or "未确认") for h in a.handbacks] or [("暂无交还记录",)],
+                        caption=f"{c.number} 材料交还（办结、终止后将有关资料交还投资者）", wrap=True))
     return workbook(sheets)
 
 

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 
-from bot.casework import case_actions, cases
+from bot.casework import case_actions, cases, completion
 from bot.models import Case, CaseItem, Staff
 from bot.platform.clock import date_text, local_text
 from bot.platform.db import transaction
 from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseState, ItemState
 
 from .. import texts
+from ..completion import progress_lines
 from ..nlu import entity_in
 from ..notice import one_time_notice
 from ..services import Services
@@ -71,7 +72,7 @@ class ActionCaseProgress(ServiceAction):
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             items = cases.items_of(db, case)
             today = services.clock.today()
-            lines = [texts.PROGRESS_HEAD.format(number=case.number, mode=case.mode, state=CASE_STATES[case.state]),
+            lines = [texts.PROGRESS_HEAD.format(number=case.number, mode=case.mode, state=completion.state_label(db, case)),
                      f"{case.project_name}",
                      *([texts.PROGRESS_SERVICE_OPTION.format(option=case.service_option)] if case.service_option else []),
                      texts.PROGRESS_COMMISSIONER.format(
@@ -92,6 +93,7 @@ class ActionCaseProgress(ServiceAction):
                     name=commissioner.name if commissioner else texts.CORRECTION_WHO))
             if case.state == CaseState.TERMINATED and case.termination_reason:
                 lines.append(texts.PROGRESS_TERMINATED.format(reason=case.termination_reason))
+            lines += progress_lines(db, case, today)  # 待企业确认办结, 交还材料 (dialogs/completion.py)
             others = len(cases.cases_of_applicant(db, tracker.sender_id)) - 1
             if others > 0:
                 lines.append(texts.PROGRESS_OTHERS.format(n=others, number=case.number))

@@ -113,7 +113,7 @@ def _demo_seed_case(db, kb, calendar, settings, rng, region, n, story, now, lead
 def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, clock_, step, stamp):
     from datetime import timedelta
 
-    from bot.casework import case_actions, cases
+    from bot.casework import case_actions, cases, completion
     from bot.identifiers import check_credit_code, check_project_code
     from bot.models import Staff
     from bot.people import users
@@ -205,7 +205,8 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
         stamp(case, t)
         return case
     t = step(0.15)
-    case_actions.complete(db, case, actor)
+    if not case_actions.complete(db, case, actor):  # 县级市: the enterprise confirms its 办结 (issue 17)
+        completion.confirm(db, case, openid)
     case.closed_at = t
     stamp(case, t)
     if final == CaseState.COMPLETED:
@@ -427,6 +428,9 @@ def cmd_demo(args) -> int:
     from .demo_case_details import seed as seed_case_details
 
     case_details_said = seed_case_details(sessions, settings)  # issue 17: 提前介入, 修改联系人
+    from .demo_completion import seed as seed_completion
+
+    completion_said = seed_completion(sessions, settings, kb, calendar)  # issue 17: 确认办结, 材料交还
     with transaction(sessions) as db:
         demo = Case.submission_key.like(_DEMO_PREFIX + "%")
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
@@ -444,6 +448,7 @@ def cmd_demo(args) -> int:
     print(f"  overdue items: {overdue}; ratings: {len(ratings)} "
           f"({sum(1 for r in ratings if r >= 4)} good, {sum(1 for r in ratings if r <= 2)} bad)")
     print(f"  service depth: {case_details_said}")
+    print(f"  办结确认 and 材料交还: {completion_said}")
     look = [
         f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
         "  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),",

@@ -102,6 +102,7 @@ from . import (  # noqa: E402,F401 - the modules attach their routes to the blue
     api,
     auth,
     case_details,  # 提前介入, 修改联系人 (issue 17)
+    completion,  # 办结 the enterprise confirms, materials handed back (issue 17)
     cases,
     dashboard,
     escalations,

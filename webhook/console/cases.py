@@ -231,7 +231,11 @@ def add_note(number: str):
 
 @bp.post("/cases/<number>/complete")
 def complete(number: str):
-    return _act(number, "complete", actions.complete, "案件已办结。{notice}请安排统一送达。", told="已通知企业。")
+    closed: list[bool] = []  # False: the region asks the enterprise to confirm first (bot/casework/completion.py)
+    return _act(number, "complete", lambda db, case, actor: closed.append(actions.complete(db, case, actor)),
+                lambda: "案件已办结。{notice}请安排统一送达。" if all(closed) else
+                "已请企业确认办结（待企业确认办结）。{notice}企业确认或逾期未答复后案件办结；企业有异议时会通知您。",
+                told="已通知企业。")
 
 
 @bp.post("/cases/<number>/deliver")
