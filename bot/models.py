@@ -134,6 +134,9 @@ class CaseItem(Base):
     time_limit_wd: Mapped[int | None] = mapped_column()
     due_date: Mapped[date | None] = mapped_column(sa.Date, index=True)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # 一企一策 plan (issue 17, item 10): the date agreed for this item, proposed on 受理 from the
+    # time limits and working days, editable by the commissioner (ledger 计划调整). bot/casework/plans.py.
+    planned_date: Mapped[date | None] = mapped_column(sa.Date)
 
     # 超期 (overdue), the one definition: not 办结 and its committed date is before `today` (a
     # service-time date, bot.platform.clock.today()). An item due today is not overdue yet, and an item
@@ -404,3 +407,25 @@ class MaterialHandback(Base):
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     confirmed_openid: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class CaseAgreement(Base):
+    """The 委托协议 a case agreed to (issue 17, item 2): which region's text and version, a copy of
+    that text as agreed, when and by whom (the form's openid, name and phone). The texts live in
+    config/agreements/<region>/<version>.yaml (bot/casework/agreements.py); a new version file
+    never changes this row."""
+
+    __tablename__ = "case_agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
+    region: Mapped[str] = mapped_column(sa.String(32))  # the folder the text came from (a region, or default)
+    version: Mapped[str] = mapped_column(sa.String(16))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    effective_from: Mapped[date] = mapped_column(sa.Date)
+    text: Mapped[str] = mapped_column(sa.Text)  # the whole text as agreed
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    agreed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    agreed_openid: Mapped[str] = mapped_column(sa.String(64))
+    agreed_name: Mapped[str] = mapped_column(sa.String(64))
+    agreed_phone: Mapped[str | None] = mapped_column(sa.String(32))

@@ -54,28 +54,32 @@ def test_clock_writes_beijing_time_and_the_year_only_when_it_is_not_this_one():
     assert clock.local_text(this_year.replace(year=this_year.year - 1)) == f"{this_year.year - 1}年06月01日 09:00"
 
 
+# The 台账 line names the 委托协议 version agreed (issue 17 item 2, config/agreements/donghu/v1.yaml) and who.
+AGREED_LINE = "企业确认代办委托协议《武汉东湖新技术开发区投资项目帮办代办服务申请表》v1（2026-01-01起施行）（2026-12-02 21:57，陈经理）"
+
+
 def test_the_agreement_line_carries_beijing_time_in_the_console_and_both_exports(app):
     with db_of(app) as db:
         number = _daiban(db).number
     with db_of(app) as db:
         entries = cases.ledger_of(db, cases.by_number(db, number))
         [line] = [e.detail for e in entries if e.action == "agreement_consented"]
-    assert line == "企业确认代办委托协议（2026-12-02 21:57）"
+    assert line == AGREED_LINE
 
     supervisor = signed_in(app, "donghu-lead")
     page = supervisor.get(f"/console/cases/{number}").get_data(as_text=True)
-    assert "企业确认代办委托协议（2026-12-02 21:57）" in page and "13:57" not in page
+    assert AGREED_LINE in page and "13:57" not in page
     today = clock.today()
     period = f"from={today - timedelta(days=1)}&to={today}"
     ledger = workbook_of(supervisor.get(f"/console/export/ledger.xlsx?{period}"))
     _, rows = rows_after_header(ledger["服务记录台账"], "时间")
     [agreed] = [r for r in rows if r[7] == "确认委托协议"]
-    assert agreed[8] == "企业确认代办委托协议（2026-12-02 21:57）"
+    assert agreed[8] == AGREED_LINE
     archive = workbook_of(supervisor.get(f"/console/cases/{number}/archive.xlsx"))
     _, facts = rows_after_header(archive["案件信息"], "项目")
     assert dict(facts)["委托协议确认"] == "2026-12-02 21:57"
     _, rows = rows_after_header(archive["服务记录台账"], "时间")
-    assert "企业确认代办委托协议（2026-12-02 21:57）" in [r[8] for r in rows]
+    assert AGREED_LINE in [r[8] for r in rows]
 
 
 def test_kb_gaps_shows_when_a_question_was_last_asked_in_beijing_time(db_sessions):

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot.casework import cases, completion
+from bot.casework import cases, completion, plans
 from bot.casework.cases import TERMINATION_REASONS, CaseError
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
 from bot.platform import clock
@@ -78,8 +78,10 @@ def _item_of(session: Session, case: Case, item_id: int) -> CaseItem:
 
 # -- actions ------------------------------------------------------------------------------
 
-def accept(session: Session, case: Case, actor: Actor) -> None:
-    """受理. The enterprise learns who its one-to-one commissioner is."""
+def accept(session: Session, case: Case, actor: Actor, calendar=None, catalogue=None) -> None:
+    """受理. The enterprise learns who its one-to-one commissioner is. The 一企一策 plan is proposed
+    from today (bot/casework/plans.py; `catalogue` is the knowledge base's items, for stages and
+    prerequisites; `calendar` the working days)."""
     commissioner = _commissioner_of(session, case)
     if commissioner is None:
         raise CaseError("案件尚未分派专员，请主管先分派")
@@ -89,6 +91,7 @@ def accept(session: Session, case: Case, actor: Actor) -> None:
         raise CaseError("提前介入的案件须企业在微信中确认邀请后才能受理")
     cases.transition(session, case, CaseState.ACCEPTED, actor_kind=actor.kind, actor_id=actor.id,
                      detail=f"受理{case.mode}申请，专员 {commissioner.name} 一对一服务")
+    plans.propose(session, case, calendar=calendar, catalogue=catalogue, actor_kind=actor.kind, actor_id=actor.id)
     notify.accepted(session, case, commissioner)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import identifiers
 from bot.models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
-from bot.casework import key_projects
+from bot.casework import agreements, key_projects
 from bot.platform import clock, region_service
 from bot.platform.text_safety import single_line
 from bot.platform.workdays import WorkCalendar
@@ -69,6 +69,8 @@ ACTION_NAMES = {
     # issue 17: 办结 the enterprise confirms (bot/casework/completion.py), materials handed back (handbacks.py)
     "completion:requested": "请企业确认办结", "completion:confirmed": "确认办结", "completion:deemed": "逾期视为确认",
     "completion:objected": "对办结有异议", "handback:recorded": "交还材料", "handback:confirmed": "企业确认收到材料",
+    # issue 17 items 2 and 10: the 一企一策 plan (bot/casework/plans.py)
+    "plan_proposed": "一企一策计划", "plan_changed": "计划调整",
 }
 
 
@@ -112,6 +114,7 @@ class Application:
     agreement_consented_at: datetime | None = None
     submission_key: str | None = None
     service_option: str | None = None  # where the region offers them (bot.platform.region_service)
+    agreement_version: str | None = None  # the 委托协议 version shown at consent (bot/casework/agreements.py)
 
     def cleaned(self) -> "Application":
         """The typed fields as one clean line each: a control character (which no spreadsheet,
@@ -266,7 +269,10 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         + (f"，{app.service_option}" if app.service_option else "") + "）",
         actor_kind=ActorKind.ENTERPRISE, actor_id=app.applicant_openid)
     if app.agreement_consented_at:
-        log(session, case, "agreement_consented", f"企业确认代办委托协议（{clock.stamp(app.agreement_consented_at)}）",
+        agreed = agreements.record(session, case, agreed_at=app.agreement_consented_at, openid=app.applicant_openid,
+                                   name=app.contact_name, phone=app.contact_phone, version=app.agreement_version)
+        log(session, case, "agreement_consented", f"企业确认代办委托协议{agreements.label(agreed)}"
+            f"（{clock.stamp(app.agreement_consented_at)}，{app.contact_name}）",
             actor_kind=ActorKind.ENTERPRISE, actor_id=app.applicant_openid)
     if commissioner is None:
         log(session, case, "unassigned", "该地区暂无可分派的帮代办专员，待主管分派")

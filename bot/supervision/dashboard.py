@@ -26,14 +26,15 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from bot.casework import cases, completion, handbacks
+from bot.casework import agreements, cases, completion, handbacks, plans
 from bot.casework.cases import CaseError
 from bot.identifiers import rectification_number
-from bot.models import Case, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
+from bot.models import Case, CaseAgreement, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
 from bot.platform import clock
 from bot.platform.clock import SERVICE_TZ, start_of_day
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar
+from bot.supervision import plan_board
 from bot.vocabulary import (
     CASE_STATES,
     ITEM_STATES,
@@ -213,6 +214,7 @@ class Dashboard:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per query, for the curious
     key_projects: list["KeyProjectRow"] = field(default_factory=list)  # 重点项目 panel (issue 17)
     completion_waiting: list = field(default_factory=list)  # 待企业确认办结 (issue 17, bot/casework/completion.py)
+    plans: list = field(default_factory=list)  # 一企一策 plan against progress, by slippage (plan_board.PlanRow)
 
     @property
     def cases_total(self) -> int:
@@ -293,6 +295,7 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         key_projects=_timed(timings, "key_projects", key_project_rows, db, f, today),
         completion_waiting=_timed(timings, "completion_waiting", completion.waiting_rows, db, f.region,
                                   f.commissioner_id),
+        plans=_timed(timings, "plans", plan_board.rows, db, _case_scope(f), calendar, today),
         timings=timings,
     )
 
@@ -606,6 +609,8 @@ class Archive:
     rectifications: list[Rectification]
     escalations: list[Escalation]
     staff_names: dict[int, str]
+    agreement: CaseAgreement | None = None  # the 委托协议 as agreed (bot/casework/agreements.py)
+    plan: list = field(default_factory=list)  # 一企一策 plan against progress per item (plans.PlanLine)
     handbacks: list = field(default_factory=list)  # materials handed back (issue 17, bot/casework/handbacks.py)
     completions: list = field(default_factory=list)  # the enterprise's 办结 confirmations (completion.py)
 
@@ -625,6 +630,7 @@ def archive_of(db: Session, case: Case) -> Archive:
     return Archive(case=case, commissioner=names.get(case.commissioner_id), items=items, item_history=by_item,
                    ledger=ledger, rating=db.scalar(sa.select(Rating).where(Rating.case_id == case.id)),
                    rectifications=rectifications, escalations=escalations, staff_names=names,
+                   agreement=agreements.of_case(db, case), plan=plans.lines(items, plans.default_calendar(), clock.today()),
                    handbacks=handbacks.of_case(db, case), completions=completion.history(db, case))
 
 

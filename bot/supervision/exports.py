@@ -205,6 +205,12 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
               [(r.case_number, r.company, r.project, r.state_label, r.service_option or "", r.commissioner or "待分派",
                 r.open_items, r.overdue_items, r.next_due or "") for r in d.key_projects],
               caption=f"重点项目挂图作战（绿色通道，未结案件，当前）· {scope}"),
+        Sheet("计划与进度", ("案件编号", "项目单位", "项目名称", "案件状态", "帮代办专员", "计划全部办结", "已办结事项",
+                          "事项数", "滞后事项", "最多滞后（工作日）", "滞后明细"),
+              [(r.case_number, r.company, r.project, r.state_label, r.commissioner or "待分派",
+                r.plan.planned_finish or "", r.plan.done, r.plan.items, r.plan.late_items, r.plan.slip_workdays,
+                r.late_text) for r in d.plans],
+              caption=f"一企一策计划与进度（未结案件，按滞后排列，当前）· {scope}"),
     ])
 
 
@@ -233,6 +239,18 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
         Sheet("服务记录台账", LEDGER_HEADERS, _ledger_cells(a.ledger),
               caption=f"{c.number} 服务记录台账（全部 {len(a.ledger)} 条）"),
     ]
+    if a.agreement is not None:
+        g = a.agreement
+        sheets.append(Sheet("委托协议", ("项目", "内容"), [
+            ("协议", f"《{g.title}》"), ("版本", f"{g.version}（{g.effective_from:%Y-%m-%d}起施行）"),
+            ("确认时间", local(g.agreed_at)), ("确认人", g.agreed_name), ("联系电话", g.agreed_phone or ""),
+            ("微信用户标识", g.agreed_openid), ("文本摘要（SHA-256）", g.sha256), ("协议全文", g.text)],
+            caption=f"{c.number} 委托协议（企业确认的版本）", wrap=True))
+    if any(p.planned for p in a.plan):
+        sheets.append(Sheet("一企一策计划", ("审批事项", "状态", "计划日期", "实际办结", "滞后（工作日）"),
+                            [(p.name, ITEM_STATES.get(p.state, p.state), p.planned or "", p.actual or "",
+                              p.late_workdays) for p in a.plan],
+                            caption=f"{c.number} 一企一策计划与进度"))
     r = a.rating
     rating_rows = [("评价", RATING_LEVELS.get(r.level, r.level)), ("办事效率", _level(r.efficiency)),
                    ("服务态度", _level(r.attitude)), ("廉洁自律", _level(r.integrity)),

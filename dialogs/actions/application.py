@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 
-from bot.casework import cases
+from bot.casework import agreements, cases
 from bot.identifiers import check_credit_code, check_phone, check_project_code, mask_credit_code
 from bot.models import Staff
 from bot.platform import clock, region_service
@@ -100,14 +100,34 @@ _CHOICES = {
 }
 
 
-def prompt(slot: str, slots: dict, kb) -> str:
+def prompt(slot: str, slots: dict, kb, public_url: str | None = None) -> str:
     """The question for `slot` (texts.QUESTIONS), with the choices of `kb` the user can answer by number."""
+    if slot == "agreement":
+        return agreement_prompt(slots.get("region"), public_url)
     fields = {}
     if slot in _CHOICES:
         fields["options"] = _numbered(_CHOICES[slot](kb, slots))
     if slot == "confirmed":
         fields["summary"] = summary(slots, kb)
     return texts.QUESTIONS.get(slot, "").format(**fields)
+
+
+def agreement_prompt(region: str | None, public_url: str | None = None) -> str:
+    """The 委托协议 consent step: the region's text in effect (bot/casework/agreements.py), its
+    summary and the page where the whole text is read and printed; the built-in points when no
+    text is configured."""
+    text = agreements.in_effect(region)
+    if text is None:
+        return texts.AGREEMENT_TERMS
+    if public_url is None:
+        from bot.platform.config import load_settings
+
+        public_url = load_settings().public_url
+    return texts.AGREEMENT_PROMPT.format(
+        title=text.title, version=text.version, effective=f"{text.effective:%Y-%m-%d}",
+        points="\n".join(f"{n}. {p}；" if n < len(text.summary) else f"{n}. {p}。"
+                         for n, p in enumerate(text.summary, 1)),
+        url=public_url.rstrip("/") + text.path)
 
 
 def summary(slots: dict, kb) -> str:
@@ -128,7 +148,10 @@ def summary(slots: dict, kb) -> str:
     if slots.get("service_option") and slots["service_option"] in service_options_of(slots.get("region")):
         text += "\n" + texts.SUMMARY_SERVICE_OPTION.format(option=slots["service_option"])
     if slots.get("service_mode") == "代办" and slots.get("agreement"):
-        text += "\n" + texts.SUMMARY_AGREED
+        agreed = (agreements.get(agreements.folder_of(slots.get("region")), slots["agreement_version"])
+                  if slots.get("agreement_version") else None)
+        text += "\n" + (texts.SUMMARY_AGREED_VERSION.format(title=agreed.title, version=agreed.version)
+                        if agreed else texts.SUMMARY_AGREED)
     return text
 
 
@@ -166,7 +189,8 @@ class ValidateApplicationForm(HandedServices, FormValidationAction):
         required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
         missing = next((s for s in required if tracker.slots.get(s) is None), None)
         if missing:
-            dispatcher.utter_message(text=prompt(missing, tracker.slots, self.services.kb))
+            dispatcher.utter_message(text=prompt(missing, tracker.slots, self.services.kb,
+                                                 self.services.settings.public_url))
         return SlotSet("requested_slot", missing)
 
     # -- one validator per slot: return the clean value, or None after saying what is wrong --
@@ -324,7 +348,10 @@ class ValidateApplicationForm(HandedServices, FormValidationAction):
         if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}T", value):
             return {"agreement": value}
         if c in YES_WORDS or c.startswith("同意"):
-            return {"agreement": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            # The version shown at this step is the one agreed (kept with the case on submission).
+            shown = agreements.in_effect(tracker.slots.get("region"))
+            return {"agreement": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "agreement_version": shown.version if shown else None}
         if c in NO_WORDS or "不同意" in c:
             dispatcher.utter_message(text=texts.AGREEMENT_DECLINED)
             return {"agreement": None, "service_mode": "帮办"}
@@ -360,6 +387,7 @@ class ActionSubmitApplication(HandedServices, Action):
             agreement_consented_at=datetime.fromisoformat(consent) if consent else None,
             submission_key=s.get("submission_key") or None,
             service_option=s.get("service_option") if s.get("service_option") in service_options_of(s["region"]) else None,
+            agreement_version=s.get("agreement_version") if consent else None,
         )
         with transaction(rt.sessions) as db:
             case = cases.submit(db, app, rt.calendar, today=today, console_url=rt.settings.public_url)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 
-from bot.casework import case_actions, cases, completion
+from bot.casework import case_actions, cases, completion, plans
 from bot.models import Case, CaseItem, Staff
 from bot.platform.clock import date_text, local_text
 from bot.platform.db import transaction
@@ -78,6 +78,7 @@ class ActionCaseProgress(ServiceAction):
                      texts.PROGRESS_COMMISSIONER.format(
                          name=commissioner.name if commissioner else texts.PROGRESS_UNASSIGNED)]
             corrections = cases.open_corrections(db, case)
+            plan = {p.item_id: p for p in plans.lines(items, services.calendar, today)}
             for item in items:
                 due = ""
                 if item.id in corrections:
@@ -87,7 +88,14 @@ class ActionCaseProgress(ServiceAction):
                 elif item.due_date and item.state != ItemState.DONE:
                     due = texts.PROGRESS_DUE.format(date=date_text(item.due_date, today)) + (
                         texts.PROGRESS_OVERDUE if item.overdue_on(today) else "")
-                lines.append(texts.PROGRESS_ITEM.format(item=item.name, state=ITEM_STATES[item.state], due=due))
+                lines.append(texts.PROGRESS_ITEM.format(item=item.name, state=ITEM_STATES[item.state],
+                                                        due=due + _plan_text(plan[item.id], today)))
+            project = plans.project(list(plan.values()))
+            if project.has_plan:
+                lines.append(texts.PROGRESS_PLAN_PROJECT.format(
+                    finish=date_text(project.planned_finish, today),
+                    state=(texts.PROGRESS_PLAN_BEHIND.format(late=project.late_items, n=project.slip_workdays)
+                           if project.late_items else texts.PROGRESS_PLAN_ON_TRACK)))
             if corrections:
                 lines.append(texts.CORRECTION_HOW[case.mode if case.mode in texts.CORRECTION_HOW else "帮办"].format(
                     name=commissioner.name if commissioner else texts.CORRECTION_WHO))
@@ -99,6 +107,17 @@ class ActionCaseProgress(ServiceAction):
                 lines.append(texts.PROGRESS_OTHERS.format(n=others, number=case.number))
         dispatcher.utter_message(text="\n".join(lines))
         return []
+
+
+def _plan_text(line: plans.PlanLine, today) -> str:
+    """「，计划12月10日（滞后2个工作日）」 for an item with a planned date; nothing without one."""
+    if line.planned is None:
+        return ""
+    late = texts.PROGRESS_PLAN_LATE.format(n=line.late_workdays) if line.late_workdays else ""
+    if line.actual:
+        return texts.PROGRESS_PLAN_DONE.format(planned=date_text(line.planned, today),
+                                               actual=date_text(line.actual, today)) + late
+    return texts.PROGRESS_PLAN.format(planned=date_text(line.planned, today)) + late
 
 
 class ActionUrge(ServiceAction):
@@ -182,7 +201,8 @@ class ActionAcceptCase(ServiceAction):
                 return []
             try:
                 with db.begin_nested():
-                    case_actions.accept(db, case, case_actions.Actor.person(staff))
+                    case_actions.accept(db, case, case_actions.Actor.person(staff), services.calendar,
+                                        services.kb.items)
             except cases.CaseError as err:
                 dispatcher.utter_message(text=texts.ACCEPT_FAILED.format(number=case.number, error=err))
                 return []

@@ -23,6 +23,14 @@ AGREEMENT_TERMS = (
     "5. 审批时限以审批部门为准，代办不能替代审批。\n"
     "同意请回复「同意」；不同意可回复「不同意」改为帮办。"
 )
+# The consent step when the region's 委托协议 text is configured (bot/casework/agreements.py): its
+# summary points and where to read (and print) the whole text. {points}: numbered lines.
+AGREEMENT_PROMPT = (
+    "代办需要您确认《{title}》（{version}，{effective}起施行）的要点：\n{points}\n"
+    "全文（可打印）：{url}\n"
+    "同意请回复「同意」；不同意可回复「不同意」改为帮办。"
+)
+SUMMARY_AGREED_VERSION = "委托协议：已同意《{title}》{version}"
 INELIGIBLE = (
     "很抱歉，按《{source}》，{region}的帮办代办服务不含「{excluded}」，本次申请无法提交。\n"
     "您仍可以：1. 在这里咨询审批流程、材料和时限；2. 到当地政务服务中心窗口办理，窗口提供咨询指导。"

@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(china_time, "china_time")
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(agreements.public_bp)  # /agreements/<region>/<version>: public, no login
 
 
 def services() -> Services:
@@ -99,6 +100,7 @@ def bad_request(err):
 
 from . import (  # noqa: E402,F401 - the modules attach their routes to the blueprints  # noqa: E402,F401 - 挂图作战, exports and escalations (supervisors)
     accounts,  # own password; a supervisor's roster and deactivation
+    agreements,  # 委托协议 pages and print, 一企一策 plan (issue 17 items 2, 10)
     api,
     auth,
     case_details,  # 提前介入, 修改联系人 (issue 17)

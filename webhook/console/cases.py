@@ -29,7 +29,7 @@ from bot.push.notify import DELIVERY_METHODS
 from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, ItemState, RecipientKind
 
 from ..params import MAX_ID, MAX_INT, int_arg
-from . import bp, region_name, sessions, settings, stage_name
+from . import bp, region_name, services, sessions, settings, stage_name
 from .auth import case_or_404, case_scope, may
 
 PAGE_SIZE = 30
@@ -205,7 +205,9 @@ def _form_date(name: str, what: str) -> date | None:
 
 @bp.post("/cases/<number>/accept")
 def accept(number: str):
-    return _act(number, "accept", actions.accept, "已受理。", told="已通知企业。")
+    return _act(number, "accept", lambda db, case, actor: actions.accept(
+        db, case, actor, services().calendar, services().kb.items), "已受理。",
+        told="已通知企业。")
 
 
 @bp.post("/cases/<number>/items/<int:item_id>/state")
