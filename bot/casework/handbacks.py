@@ -118,10 +118,10 @@ class Confirmed:
 
 def unconfirmed_for(session: Session, openid: str) -> list[tuple[MaterialHandback, Case]]:
     """The hand-backs to `openid`'s cases not confirmed yet, newest first."""
-    return list(session.execute(
+    return [(h, c) for h, c in session.execute(
         sa.select(MaterialHandback, Case).join(Case, Case.id == MaterialHandback.case_id)
         .where(Case.applicant_openid == openid, MaterialHandback.confirmed_at.is_(None))
-        .order_by(MaterialHandback.id.desc())).tuples())
+        .order_by(MaterialHandback.id.desc()))]
 
 
 def confirm(session: Session, handback_id: int, openid: str) -> Confirmed:

@@ -22,8 +22,7 @@ NOBODY = "帮代办专员"
 
 WHICH_RECEIVED = "您有 {n} 件申请交还了材料：\n{options}\n请回复「已收到材料 案件编号」。"
 RECEIVED = "已确认收到案件{number}交还的材料：{materials}。感谢您的配合！"
-NOTHING_WHICH_RECEIVED = "您有 {n} 件申请交还了材料：\n{options}\n请回复「已收到材料 案件编号」。"
-RECEIVED = "目前没有交还给您、待确认的材料。材料交还后专员会通知您；有疑问可直接留言。"
+NOTHING_RECEIVED = "目前没有交还给您、待确认的材料。材料交还后专员会通知您；有疑问可直接留言。"
 
 # 「我的申请」
 PROGRESS_WAITING = ("专员报告全部事项已办结，请您确认：回复「确认办结」，或回复「有问题」并写明原因；"
