@@ -428,20 +428,21 @@ def test_each_action_writes_change_ledger_and_push_together(app):
     state, _, items, ledger, outbox = snapshot(app, number)
     assert (state, items) == ("applied", ("pending", "pending"))
 
-    act(client, number, "accept")
+    act(client, number, "accept")  # 受理 and the 一企一策 plan it proposes (issue 17 item 10)
     assert snapshot(app, number)[0::2] == ("accepted", ("pending", "pending"), outbox + 1)
-    assert snapshot(app, number)[3] == ledger + 1
+    assert snapshot(app, number)[3] == ledger + 2
 
     act(client, number, f"items/{permit}/state", to="submitted")  # also starts 承办
     assert snapshot(app, number)[0::2] == ("in_progress", ("submitted", "pending"), outbox + 2)
-    assert snapshot(app, number)[3] == ledger + 3
+    assert snapshot(app, number)[3] == ledger + 4
 
     act(client, number, "notes", text="电话告知经办人施工图审查进度")
-    assert snapshot(app, number)[3:] == (ledger + 4, outbox + 2)  # a note is recorded, not pushed
+    assert snapshot(app, number)[3:] == (ledger + 5, outbox + 2)  # a note is recorded, not pushed
 
     with db_of(app) as db:
         actions = [(e.action, e.actor_kind, e.actor_id) for e in cases.ledger_of(db, cases.by_number(db, number))]
-    assert actions[-4:] == [("state:accepted", "commissioner", "donghu-1"), ("state:in_progress", "commissioner", "donghu-1"),
+    assert actions[-5:] == [("state:accepted", "commissioner", "donghu-1"), ("plan_proposed", "commissioner", "donghu-1"),
+                            ("state:in_progress", "commissioner", "donghu-1"),
                             ("item:submitted", "commissioner", "donghu-1"), ("note", "commissioner", "donghu-1")]
 
 
