@@ -78,7 +78,7 @@ def _item_of(session: Session, case: Case, item_id: int) -> CaseItem:
 
 # -- actions ------------------------------------------------------------------------------
 
-def accept(session: Session, case: Case, actor: Actor, calendar=None, catalogue=None) -> None:
+def accept(session: Session, case: Case, actor: Actor, calendar=None, catalogue=None, today: date | None = None) -> None:
     """受理. The enterprise learns who its one-to-one commissioner is. The 一企一策 plan is proposed
     from today (bot/casework/plans.py; `catalogue` is the knowledge base's items, for stages and
     prerequisites; `calendar` the working days)."""
@@ -91,7 +91,8 @@ def accept(session: Session, case: Case, actor: Actor, calendar=None, catalogue=
         raise CaseError("提前介入的案件须企业在微信中确认邀请后才能受理")
     cases.transition(session, case, CaseState.ACCEPTED, actor_kind=actor.kind, actor_id=actor.id,
                      detail=f"受理{case.mode}申请，专员 {commissioner.name} 一对一服务")
-    plans.propose(session, case, calendar=calendar, catalogue=catalogue, actor_kind=actor.kind, actor_id=actor.id)
+    plans.propose(session, case, calendar=calendar, catalogue=catalogue, start=today, actor_kind=actor.kind,
+                  actor_id=actor.id)
     notify.accepted(session, case, commissioner)
 
 

@@ -162,7 +162,7 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
     commissioner = db.get(Staff, case.commissioner_id)
     actor = case_actions.Actor.person(commissioner)
     t = step(0.08)
-    case_actions.accept(db, case, actor)
+    case_actions.accept(db, case, actor, calendar, kb.items, today=t.astimezone(SERVICE_TZ).date())  # its 一企一策 plan from then
     case.accepted_at = t
     stamp(case, t)
     t = step(0.05)
@@ -431,6 +431,9 @@ def cmd_demo(args) -> int:
     from .demo_completion import seed as seed_completion
 
     completion_said = seed_completion(sessions, settings, kb, calendar)  # issue 17: 确认办结, 材料交还
+    from .demo_agreements_plans import seed as seed_agreements_plans
+
+    plans_said = seed_agreements_plans(sessions, settings)  # issue 17: 委托协议 versions, 一企一策 plans
     with transaction(sessions) as db:
         demo = Case.submission_key.like(_DEMO_PREFIX + "%")
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
@@ -449,6 +452,7 @@ def cmd_demo(args) -> int:
           f"({sum(1 for r in ratings if r >= 4)} good, {sum(1 for r in ratings if r <= 2)} bad)")
     print(f"  service depth: {case_details_said}")
     print(f"  办结确认 and 材料交还: {completion_said}")
+    print(f"  委托协议 and 一企一策: {plans_said}")
     look = [
         f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
         "  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),",
