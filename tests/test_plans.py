@@ -81,7 +81,8 @@ def test_acceptance_proposes_a_plan_from_the_time_limits_and_working_days(app):
         [line] = [e.detail for e in cases.ledger_of(db, cases.by_number(db, number)) if e.action == "plan_proposed"]
     assert f"施工图审查 {CAL.add_workdays(today, 10):%Y-%m-%d}" in line and "计划全部办结" in line
     html = signed_in(app, username).get(f"/console/cases/{number}").get_data(as_text=True)
-    assert f"计划 {CAL.add_workdays(today, 7)}" in html and "一企一策计划" in html and "按计划" in html
+    assert f"计划 {CAL.add_workdays(today, 7)}" in html and "项目申报进度计划：" in html and "按计划" in html  # 县级市's name
+    assert line.startswith("项目申报进度计划：")
 
 
 def test_the_plan_reuses_the_case_schedule_with_the_catalogue(db_sessions, kb):
@@ -100,6 +101,19 @@ def test_the_plan_reuses_the_case_schedule_with_the_catalogue(db_sessions, kb):
         case_actions.accept(db, case, case_actions.Actor.person(staff), CAL, kb.items)
         expected = {p.plan.code: p.due for p in cases.plan_schedule(item_plans(kb, codes), clock.today(), CAL).items}
         assert {i.item_code: i.planned_date for i in cases.items_of(db, case)} == expected
+
+
+def test_each_region_names_its_plan_as_its_document_does(tmp_path, monkeypatch):
+    from bot.platform import region_service
+
+    assert region_service.for_region("county_city").plan_name == "项目申报进度计划"  # seed 003
+    assert region_service.for_region("donghu").plan_name == "进度计划表"  # seed 004
+    assert region_service.for_region("jiangbei").plan_name == "一企一策计划"  # the default
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("regions:\n  donghu:\n    plan_name: 表\n", encoding="utf-8")
+    monkeypatch.setenv("BANGBAN_REGION_SERVICE", str(bad))
+    with pytest.raises(ValueError, match="plan_name"):
+        region_service.for_region("donghu")
 
 
 # -- 计划调整 -------------------------------------------------------------------------------------
@@ -178,7 +192,7 @@ def test_the_chat_shows_plan_against_progress(database_url, kb, retriever):
         number = case.number
         n = _late_by(db, number, "drawing_review", 2)
     reply = m.handle_text("oMine", "我的申请").reply
-    assert f"滞后{n}个工作日" in reply and "一企一策计划" in reply and "1个事项滞后" in reply, reply
+    assert f"滞后{n}个工作日" in reply and "项目申报进度计划：" in reply and "1个事项滞后" in reply, reply
     assert "计划" in reply.split("建筑工程施工许可证核发")[1].split("\n")[0]
 
 
@@ -202,7 +216,7 @@ def test_the_dashboard_lists_projects_by_slippage(app):
 
 
 def test_the_archive_workbook_holds_the_plan(app):
-    number, username = accepted(app)
+    number, _ = accepted(app)
     with db_of(app) as db:
         case = cases.by_number(db, number)
         case_actions.terminate(db, case, "企业主动终止", case_actions.Actor.person(commissioner_of(db, case)))

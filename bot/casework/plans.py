@@ -9,17 +9,17 @@ project's slippage is its most-late item's.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Mapping
 
 from sqlalchemy.orm import Session
 
 from bot.casework import cases
 from bot.casework.cases import CaseError, ItemPlan
 from bot.models import Case, CaseItem
-from bot.platform import clock
+from bot.platform import clock, region_service
 from bot.platform.workdays import WorkCalendar, load_calendar
 from bot.vocabulary import OPEN_STATES, ItemState
 
@@ -61,7 +61,7 @@ def propose(session: Session, case: Case, *, calendar: WorkCalendar | None = Non
     undated = [i.name for i in items if not i.planned_date]
     finish = schedule.finish
     cases.log(session, case, "plan_proposed",
-              "一企一策计划：" + ("；".join(dated) or "暂无可推算日期的事项")
+              f"{region_service.for_region(case.region).plan_name}：" + ("；".join(dated) or "暂无可推算日期的事项")
               + (f"；{'、'.join(undated)} 时限以当地承诺为准，待专员商定" if undated else "")
               + (f"；计划全部办结 {finish:%Y-%m-%d}" if finish else ""),
               actor_kind=actor_kind, actor_id=actor_id)

@@ -23,6 +23,9 @@ class RegionService:
     # enterprise's 「确认办结」, counted as confirmed after this many working days without an answer.
     completion_confirmation: bool = False
     completion_confirm_workdays: int = 5
+    # What the region's document calls the 一企一策 plan (issue 17 item 10): the chat, the case page
+    # and the 受理 ledger line name it so (bot/casework/plans.py).
+    plan_name: str = "一企一策计划"
 
 
 def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
@@ -38,7 +41,15 @@ def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
         raise ValueError(f"{where}: completion_confirm_workdays must be a whole number of working days >= 1")
     return RegionService(options, warn, bool(raw.get("key_project_alerts_supervisors",
                                                      base.key_project_alerts_supervisors)),
-                         bool(raw.get("completion_confirmation", base.completion_confirmation)), confirm_days)
+                         bool(raw.get("completion_confirmation", base.completion_confirmation)), confirm_days,
+                         _plan_name(raw.get("plan_name", base.plan_name), where))
+
+
+def _plan_name(value, where: str) -> str:
+    name = str(value or "").strip()
+    if not 2 <= len(name) <= 20:
+        raise ValueError(f"{where}: plan_name must be 2-20 characters")
+    return name
 
 
 @lru_cache(maxsize=4)

@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 
 from bot.casework import case_actions, cases, completion, plans
 from bot.models import Case, CaseItem, Staff
+from bot.platform import region_service
 from bot.platform.clock import date_text, local_text
 from bot.platform.db import transaction
 from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseState, ItemState
@@ -93,7 +94,7 @@ class ActionCaseProgress(ServiceAction):
             project = plans.project(list(plan.values()))
             if project.has_plan:
                 lines.append(texts.PROGRESS_PLAN_PROJECT.format(
-                    finish=date_text(project.planned_finish, today),
+                    name=region_service.for_region(case.region).plan_name, finish=date_text(project.planned_finish, today),
                     state=(texts.PROGRESS_PLAN_BEHIND.format(late=project.late_items, n=project.slip_workdays)
                            if project.late_items else texts.PROGRESS_PLAN_ON_TRACK)))
             if corrections:

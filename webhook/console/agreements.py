@@ -9,8 +9,8 @@ from flask import Blueprint, abort, g, redirect, render_template, url_for
 
 from bot.casework import agreements, cases, plans
 from bot.casework.case_actions import Actor
-from bot.casework.cases import CaseError
 from bot.models import Case, Staff
+from bot.platform import region_service
 from bot.platform.clock import today as china_today
 
 from . import bp, region_name, services, sessions, stage_name
@@ -54,6 +54,7 @@ def case_agreement_and_plan(case: Case) -> dict:
             "at": agreed.agreed_at, "name": agreed.agreed_name, "phone": agreed.agreed_phone,
             "openid": agreed.agreed_openid, "sha256": agreed.sha256[:12]}
     return {"agreement": agreed_row, "plan": {p.item_id: p for p in lines}, "project": plans.project(lines),
+            "plan_name": region_service.for_region(case.region).plan_name,
             "may_plan": may(g.staff, "item") and case.state in ("accepted", "in_progress")}
 
 
@@ -85,5 +86,3 @@ def change_plan(number: str, item_id: int):
 
     return _act(number, "item", change, "计划已调整，已写入台账。")
 
-
-__all__ = ["public_bp", "CaseError"]
