@@ -14,6 +14,7 @@ def seed(sessions, settings, kb, calendar) -> str:
     from bot.casework import case_actions, cases, handbacks
     from bot.casework.case_actions import Actor
     from bot.models import Case, MaterialHandback, Staff
+    from bot.people import users
     from bot.platform import clock
     from bot.platform.db import transaction
     from bot.vocabulary import CaseState, ItemState, Role
@@ -26,6 +27,8 @@ def seed(sessions, settings, kb, calendar) -> str:
         plans = item_plans(kb, [code for code in kb.items if kb.items[code].stage == "3"][:1])
         if (commissioner is not None and plans and "county_city" in kb.regions
                 and db.scalar(sa.select(Case.id).where(Case.submission_key == WAITING_KEY)) is None):
+            users.touch(db, "oDemo_county_city_confirm")  # a follower (the emulator's account has it too)
+            users.set_region(db, "oDemo_county_city_confirm", "county_city")
             case = cases.submit(db, cases.Application(
                 mode="帮办", applicant_openid="oDemo_county_city_confirm", company_name=WAITING_COMPANY,
                 credit_code="91320500MA1XYZ0012", project_name="示例精密零部件扩产项目", region="county_city",
