@@ -139,6 +139,8 @@ def test_the_chat_shows_the_summary_and_the_page_and_records_the_version(databas
         assert (row.region, row.version, row.agreed_openid, row.agreed_name, row.agreed_phone) == (
             "county_city", "v1", "oChat", "陈明", "13800138000")
         assert row.agreed_at == case.agreement_consented_at
+    mine = m.handle_text("oChat", "我的申请").reply
+    assert "委托协议：《投资建设项目代办协议》v1" in mine and "https://bbt.example.cn/agreements/county_city/v1" in mine
 
 
 # -- the web pages -------------------------------------------------------------------------------
@@ -173,6 +175,10 @@ def test_the_case_page_shows_the_agreement_and_prints_the_weituoshu(app, texts_d
     assert "经委托方确认后办结" in printed and "新版本的条款" not in printed  # the text as agreed
     assert "@media print" in printed and "经办人签字" in printed
     assert app.test_client().get(f"/console/cases/{number}/agreement").status_code in (302, 303)  # staff only
+    from test_api import auth, token_for
+
+    api = app.test_client().get(f"/api/v1/cases/{number}", headers=auth(token_for(app, "county_city-lead"))).get_json()
+    assert api["agreement"]["version"] == "v1" and api["agreement"]["region"] == "county_city"
     other = signed_in(app, "yanjin-1")
     assert other.get(f"/console/cases/{number}/agreement").status_code == 404  # another region's case
 

@@ -165,6 +165,11 @@ def test_late_items_show_their_lag_on_the_case_page_and_a_done_one_its_actual(ap
         done.state = ItemState.DONE  # on time: done before its plan
     html = signed_in(app, username).get(f"/console/cases/{number}").get_data(as_text=True)
     assert f"滞后 {n} 个工作日" in html and "1 个事项滞后" in html
+    from test_api import auth, token_for
+
+    api = app.test_client().get(f"/api/v1/cases/{number}", headers=auth(token_for(app, username))).get_json()
+    assert {i["code"]: i["late_workdays"] for i in api["items"]} == {"drawing_review": n, "construction_permit": 0}
+    assert all(i["planned_date"] for i in api["items"])
     assert f"实际 {clock.today()}" in html
     with db_of(app) as db:
         lines = {p.name: p for p in plans.of_case(db, cases.by_number(db, number), CAL)}

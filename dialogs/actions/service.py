@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 
-from bot.casework import case_actions, cases, completion, plans
+from bot.casework import agreements, case_actions, cases, completion, plans
 from bot.models import Case, CaseItem, Staff
 from bot.platform import region_service
 from bot.platform.clock import date_text, local_text
@@ -78,6 +78,11 @@ class ActionCaseProgress(ServiceAction):
                      *([texts.PROGRESS_SERVICE_OPTION.format(option=case.service_option)] if case.service_option else []),
                      texts.PROGRESS_COMMISSIONER.format(
                          name=commissioner.name if commissioner else texts.PROGRESS_UNASSIGNED)]
+            agreed = agreements.of_case(db, case)
+            if agreed is not None:  # the 委托协议 version agreed, and where its text is (issue 17 item 2)
+                lines.append(texts.PROGRESS_AGREEMENT.format(
+                    title=agreed.title, version=agreed.version, when=local_text(agreed.agreed_at),
+                    url=services.settings.public_url.rstrip("/") + f"/agreements/{agreed.region}/{agreed.version}"))
             corrections = cases.open_corrections(db, case)
             plan = {p.item_id: p for p in plans.lines(items, services.calendar, today)}
             for item in items:

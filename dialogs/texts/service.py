@@ -8,6 +8,7 @@ PROGRESS_UNASSIGNED = "分派中"
 PROGRESS_ITEM = "· {item}：{state}{due}"
 PROGRESS_DUE = "，预计{date}"
 PROGRESS_OVERDUE = "（已超期，专员正在催办）"
+PROGRESS_AGREEMENT = "委托协议：《{title}》{version}，{when}确认；全文 {url}"
 # 一企一策 plan against progress (bot/casework/plans.py), after an item's line and for the project.
 PROGRESS_PLAN = "，计划{planned}"
 PROGRESS_PLAN_DONE = "，计划{planned}、实际{actual}办结"

@@ -30,7 +30,7 @@ from bot.platform.db import transaction
 from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, ItemState
 
 from ..params import int_arg, json_body
-from . import china_time, sessions, settings
+from . import china_time, services, sessions, settings
 from .auth import case_or_404, case_scope, may
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -126,9 +126,19 @@ def case_json(case: Case, commissioner: Staff | None) -> dict:
 
 
 def _case_detail(db: Session, case: Case) -> dict:
+    from bot.casework import agreements, plans  # issue 17 items 2 and 10
+
     commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
     today = china_today()
-    return {**case_json(case, commissioner), "items": [item_json(i, today) for i in cases.items_of(db, case)]}
+    items = cases.items_of(db, case)
+    plan = {p.item_id: p for p in plans.lines(items, services().calendar, today)}
+    agreed = agreements.of_case(db, case)
+    return {**case_json(case, commissioner),
+            "items": [{**item_json(i, today), "planned_date": i.planned_date.isoformat() if i.planned_date else None,
+                       "late_workdays": plan[i.id].late_workdays} for i in items],
+            # the 委托协议 version agreed, and when (who stays in the console: the approval system has no use for it)
+            "agreement": {"region": agreed.region, "version": agreed.version, "title": agreed.title,
+                          "agreed_at": _iso(agreed.agreed_at)} if agreed else None}
 
 
 @bp.get("/cases")
