@@ -126,11 +126,13 @@ class CompletionState(StrEnum):
     CONFIRMED = "confirmed"
     DEEMED = "deemed"  # the deadline passed without an answer: counts as confirmed
     OBJECTED = "objected"
+    WITHDRAWN = "withdrawn"  # the case was terminated while the enterprise was asked
 
 
 COMPLETION_STATES: dict[CompletionState, str] = {
     CompletionState.PENDING: "待企业确认办结", CompletionState.CONFIRMED: "企业确认办结",
     CompletionState.DEEMED: "逾期视为确认", CompletionState.OBJECTED: "企业对办结有异议",
+    CompletionState.WITHDRAWN: "案件终止，办结确认撤回",
 }
 # How materials are handed back to the enterprise on 办结 or 终止 (MaterialHandback.method; seed 003).
 HANDBACK_METHODS: tuple[str, ...] = ("当面", "邮寄")

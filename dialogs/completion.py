@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from bot import identifiers
 from bot.casework import completion, handbacks
 from bot.casework.cases import CaseError
-from bot.platform.clock import date_text
 from bot.models import Case, CompletionConfirmation, Staff
+from bot.platform.clock import date_text
 from bot.platform.db import transaction
 from bot.vocabulary import CompletionState
 

@@ -186,3 +186,22 @@ def test_a_region_without_confirmation_completes_at_once(app):
         assert case.state == CaseState.COMPLETED
         assert pushes(db, "completion_confirm") == []
         assert ledger(db, case.number, "completion:requested") == []
+
+
+def test_a_case_terminated_while_waiting_withdraws_the_question(app):
+    with db_of(app) as db:
+        case = submit(db, openid="oStop")
+        number = case.number
+        actor = all_done(db, case)
+        assert case_actions.complete(db, case, actor) is False
+        case_actions.terminate(db, case, "企业主动终止", actor)
+        assert db.scalar(sa.select(CompletionConfirmation.state)) == "withdrawn"
+    manager = app.extensions["bangban_dialogs"]
+    assert "没有待确认办结" in manager.handle_text("oStop", "确认办结").reply
+    jobs = Jobs(Settings(database_url="sqlite://"), sessions=manager.sessions, client=object(), calendar=CAL)
+    assert jobs.completion_deadlines(now=datetime.now(timezone.utc) + timedelta(days=30)) == {"deemed_confirmed": 0}
+    with db_of(app) as db:
+        assert cases.by_number(db, number).state == CaseState.TERMINATED
+        assert ledger(db, number, "completion:deemed") == [] and ledger(db, number, "completion:confirmed") == []
+    page = signed_in(app, "county_city-1").get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "案件终止，办结确认撤回" in page and "登记材料交还" in page

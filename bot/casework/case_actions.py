@@ -183,6 +183,7 @@ def terminate(session: Session, case: Case, reason: str, actor: Actor, other: st
     other = _clean(other, "具体原因", required=reason == "其他", limit=150)
     full = f"{reason}：{other}" if other else reason
     cases.transition(session, case, CaseState.TERMINATED, actor_kind=actor.kind, actor_id=actor.id, reason=full)
+    completion.withdraw(session, case)  # a 办结 the enterprise was asked to confirm is moot now
     notify.terminated(session, case, full)
     notify.rating_invitation(session, case)
 

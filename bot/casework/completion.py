@@ -31,7 +31,13 @@ from bot.platform import clock, region_service
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar, load_calendar
 from bot.push import notify
-from bot.vocabulary import COMPLETION_STATES, OPEN_STATES, ActorKind, CaseState, CompletionState
+from bot.vocabulary import (
+    COMPLETION_STATES,
+    OPEN_STATES,
+    ActorKind,
+    CaseState,
+    CompletionState,
+)
 
 WAITING = COMPLETION_STATES[CompletionState.PENDING]  # 「待企业确认办结」, where the case's state is shown
 MAX_REASON = 300
@@ -155,9 +161,10 @@ def deem_overdue(session: Session, today: date | None = None) -> int:
     done = 0
     for row in session.scalars(q).all():
         case = session.get(Case, row.case_id)
-        row.state, row.answered_at = CompletionState.DEEMED, utcnow()
         if case.state not in OPEN_STATES:  # closed another way meanwhile (终止): nothing to confirm
+            row.state, row.answered_at = CompletionState.WITHDRAWN, utcnow()
             continue
+        row.state, row.answered_at = CompletionState.DEEMED, utcnow()
         cases.log(session, case, "completion:deemed",
                   f"企业未在{row.deadline:%Y-%m-%d}前答复，逾期视为确认办结", actor_kind=ActorKind.SYSTEM)
         _finish(session, case, "全部事项已办结，企业逾期未答复，视为确认办结")
@@ -193,3 +200,11 @@ def waiting_rows(session: Session, region: str, commissioner_id: int | None = No
             .outerjoin(Staff, Staff.id == Case.commissioner_id)
             .where(cond).order_by(CompletionConfirmation.deadline, Case.number).limit(limit))
     return [WaitingRow(*row) for row in session.execute(stmt)]
+
+
+def withdraw(session: Session, case: Case) -> None:
+    """The case is terminated while its 办结 waits for the enterprise: the question is withdrawn
+    (the 终止 line of the ledger says why); a late 「确认办结」 then finds nothing to confirm."""
+    row = pending(session, case)
+    if row is not None:
+        row.state, row.answered_at = CompletionState.WITHDRAWN, utcnow()

@@ -10,9 +10,9 @@ base and passes them in: bot/ does not read knowledge/) and every material recei
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
