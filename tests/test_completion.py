@@ -104,6 +104,9 @@ def test_county_city_completion_waits_for_the_enterprise_then_closes_on_its_conf
         case_actions.complete(db, case, Actor.person(db.get(Staff, case.commissioner_id)))
     dashboard = signed_in(app, "county_city-lead").get("/console/dashboard").get_data(as_text=True)
     assert 'id="t-completion-waiting"' in dashboard and number in dashboard.split('id="t-completion-waiting"')[1]
+    sheet = workbook_of(signed_in(app, "county_city-lead").get("/console/export/dashboard.xlsx"))["待企业确认办结"]
+    _, waiting = rows_after_header(sheet, "案件编号")
+    assert [(r[0], r[3]) for r in waiting] == [(number, "待企业确认办结")]
 
     manager = app.extensions["bangban_dialogs"]
     mine = manager.handle_text("oCounty", "我的申请").reply

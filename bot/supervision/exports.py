@@ -211,6 +211,10 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
                 r.plan.planned_finish or "", r.plan.done, r.plan.items, r.plan.late_items, r.plan.slip_workdays,
                 r.late_text) for r in d.plans],
               caption=f"一企一策计划与进度（未结案件，按滞后排列，当前）· {scope}"),
+        Sheet("待企业确认办结", ("案件编号", "项目单位", "项目名称", "状态", "帮代办专员", "请企业确认", "答复期限"),
+              [(r.case_number, r.company, r.project, r.state_label, r.commissioner or "待分派", local(r.requested_at),
+                r.deadline) for r in d.completion_waiting],
+              caption=f"待企业确认办结（逾期未答复视为确认，当前）· {scope}"),
     ])
 
 
