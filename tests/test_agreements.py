@@ -95,7 +95,7 @@ def test_a_new_version_never_changes_what_was_agreed_before(db_sessions, texts_d
         later = agreements.of_case(db, cases.by_number(db, new))
         assert later.version == "v2" and "新版本的条款" in later.text
         [line] = [e.detail for e in cases.ledger_of(db, cases.by_number(db, old)) if e.action == "agreement_consented"]
-        assert "v1" in line and "陈经理" in line
+        assert "第1版" in line and "陈经理" in line
 
 
 def test_the_version_shown_at_consent_is_the_one_kept(db_sessions, texts_dir):
@@ -126,12 +126,12 @@ def test_the_chat_shows_the_summary_and_the_page_and_records_the_version(databas
                       kv=MemoryKV(), retriever=retriever)
     for text in ANSWERS:
         turn = m.handle_text("oChat", text)
-    assert "《投资建设项目代办协议》（v1" in turn.reply, turn.reply
+    assert "《投资建设项目代办协议》（第1版" in turn.reply, turn.reply
     assert "经投资者确认后办结" in turn.reply  # a summary point of seed 003's text
     assert "https://bbt.example.cn/agreements/county_city/v1" in turn.reply
     assert "请回复「同意」" in m.handle_text("oChat", "嗯？").reply  # not an answer: asked again, nothing kept
     summary = m.handle_text("oChat", "同意").reply
-    assert "委托协议：已同意《投资建设项目代办协议》v1" in summary
+    assert "委托协议：已同意《投资建设项目代办协议》第1版" in summary
     m.handle_text("oChat", "确认")
     with m.sessions() as db:
         [case] = db.scalars(sa.select(Case).where(Case.applicant_openid == "oChat")).all()
@@ -140,7 +140,7 @@ def test_the_chat_shows_the_summary_and_the_page_and_records_the_version(databas
             "county_city", "v1", "oChat", "陈明", "13800138000")
         assert row.agreed_at == case.agreement_consented_at
     mine = m.handle_text("oChat", "我的申请").reply
-    assert "委托协议：《投资建设项目代办协议》v1" in mine and "https://bbt.example.cn/agreements/county_city/v1" in mine
+    assert "委托协议：《投资建设项目代办协议》第1版" in mine and "https://bbt.example.cn/agreements/county_city/v1" in mine
 
 
 # -- the web pages -------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_the_text_is_a_public_printable_page(app):
 def test_the_public_page_of_an_old_version_says_it_was_replaced(app, texts_dir):
     add_version(texts_dir, "county_city", "v2", clock.today(), "第一条 新版本。")
     html = app.test_client().get("/agreements/county_city/v1").get_data(as_text=True)
-    assert "已由" in html and "v2" in html and "仍按本版本执行" in html
+    assert "已由" in html and "第2版" in html and "仍按本版本执行" in html
 
 
 def test_the_case_page_shows_the_agreement_and_prints_the_weituoshu(app, texts_dir):
@@ -168,8 +168,8 @@ def test_the_case_page_shows_the_agreement_and_prints_the_weituoshu(app, texts_d
     add_version(texts_dir, "county_city", "v2", clock.today(), "第一条 新版本的条款。")
     client = signed_in(app, "county_city-1")
     html = client.get(f"/console/cases/{number}").get_data(as_text=True)
-    assert "《投资建设项目代办协议》v1" in html and "陈经理（13800138000）" in html
-    assert f"/console/cases/{number}/agreement" in html and "/agreements/county_city/v1" in html
+    assert "《投资建设项目代办协议》第1版" in html and "陈经理（13800138000）" in html
+    assert f"/console/cases/{number}/agreement" in html and "county_city" not in html  # the region by its name
     printed = client.get(f"/console/cases/{number}/agreement").get_data(as_text=True)
     assert "示例精密机械有限公司" in printed and CODE in printed and "建筑工程施工许可证核发" in printed
     assert "经委托方确认后办结" in printed and "新版本的条款" not in printed  # the text as agreed
@@ -205,5 +205,5 @@ def test_the_archive_workbook_holds_the_agreement(app):
     wb = workbook_of(client.get(f"/console/cases/{number}/archive.xlsx"))
     _, rows = rows_after_header(wb["委托协议"], "项目")
     facts = dict(rows)
-    assert facts["版本"].startswith("v1") and facts["确认人"] == "陈经理" and "经委托方确认后办结" in facts["协议全文"]
+    assert facts["版本"].startswith("第1版") and facts["确认人"] == "陈经理" and "经委托方确认后办结" in facts["协议全文"]
     assert FLASH  # (imported for the console tests' shared helpers)

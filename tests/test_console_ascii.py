@@ -347,6 +347,15 @@ def region_cases(demo, who: str) -> list[str]:
         return list(db.scalars(query))
 
 
+def agreed_cases(demo, who: str) -> list[str]:
+    """The cases of region_cases with a 委托协议 kept (bot/casework/agreements.py)."""
+    from bot.models import Case, CaseAgreement
+
+    with demo.app.extensions["bangban_dialogs"].sessions() as db:
+        agreed = set(db.scalars(sa.select(Case.number).join(CaseAgreement, CaseAgreement.case_id == Case.id)))
+    return [n for n in region_cases(demo, who) if n in agreed]
+
+
 def console_pages(demo) -> set[str]:
     """The console blueprint's pages (GET routes that answer with HTML)."""
     return {r.endpoint for r in demo.app.url_map.iter_rules()
@@ -368,6 +377,7 @@ def test_every_console_page_reads_in_chinese(demo, browser):
     anonymous.visit("/console/cases")  # sent to the sign-in page
     anonymous.visit("/no-such-page", expect=404)  # outside the console: the app's short page
     anonymous.visit("/chat", expect=200)  # the web chat a newcomer tries the bot in
+    anonymous.visit(f"/agreements/{REGION}", expect=200)  # the 委托协议 text the chat links to (issue 17)
 
     readers = [anonymous]
     for who in (COMMISSIONER, SUPERVISOR):
@@ -381,6 +391,8 @@ def test_every_console_page_reads_in_chinese(demo, browser):
         r.visit("/console/cases?page=2")
         for number in region_cases(demo, who):  # open and closed, with 整改, pushes, 协调, 转人工
             r.visit(f"/console/cases/{number}", expect=200)
+        for number in agreed_cases(demo, who):  # the printable 委托书 of each 代办 (issue 17)
+            r.visit(f"/console/cases/{number}/agreement", expect=200)
         r.visit("/console/handoffs")
         r.visit("/console/handoffs?show=all")
         r.visit("/console/cases/early")  # 提前介入 (issue 17)

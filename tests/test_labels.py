@@ -55,7 +55,7 @@ def test_clock_writes_beijing_time_and_the_year_only_when_it_is_not_this_one():
 
 
 # The 台账 line names the 委托协议 version agreed (issue 17 item 2, config/agreements/donghu/v1.yaml) and who.
-AGREED_LINE = "企业确认代办委托协议《武汉东湖新技术开发区投资项目帮办代办服务申请表》v1（2026-01-01起施行）（2026-12-02 21:57，陈经理）"
+AGREED_LINE = "企业确认代办委托协议《武汉东湖新技术开发区投资项目帮办代办服务申请表》第1版（2026-01-01起施行）（2026-12-02 21:57，陈经理）"
 
 
 def test_the_agreement_line_carries_beijing_time_in_the_console_and_both_exports(app):

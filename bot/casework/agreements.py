@@ -45,6 +45,10 @@ class AgreementText:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @property
+    def version_name(self) -> str:
+        return version_name(self.version)
+
+    @property
     def path(self) -> str:
         """Where its page is: /agreements/<region>/<version>."""
         return f"/agreements/{self.region}/{self.version}"
@@ -128,6 +132,11 @@ def record(session: Session, case: Case, *, agreed_at: datetime, openid: str, na
     return row
 
 
+def version_name(version: str) -> str:
+    """v2 as people read it: 「第2版」."""
+    return f"第{version[1:]}版" if _VERSION.match(version or "") else version
+
+
 def label(row: CaseAgreement) -> str:
-    """「《…》v1（2026-01-01起施行）」 as the ledger and the exports name it."""
-    return f"《{row.title}》{row.version}（{row.effective_from:%Y-%m-%d}起施行）"
+    """「《…》第1版（2026-01-01起施行）」 as the ledger and the exports name it."""
+    return f"《{row.title}》{version_name(row.version)}（{row.effective_from:%Y-%m-%d}起施行）"

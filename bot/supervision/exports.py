@@ -20,6 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from bot.casework.agreements import version_name
 from bot.casework.cases import action_name
 from bot.identifiers import rectification_number
 from bot.platform import clock
@@ -246,9 +247,9 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
     if a.agreement is not None:
         g = a.agreement
         sheets.append(Sheet("委托协议", ("项目", "内容"), [
-            ("协议", f"《{g.title}》"), ("版本", f"{g.version}（{g.effective_from:%Y-%m-%d}起施行）"),
+            ("协议", f"《{g.title}》"), ("版本", f"{version_name(g.version)}（{g.effective_from:%Y-%m-%d}起施行）"),
             ("确认时间", local(g.agreed_at)), ("确认人", g.agreed_name), ("联系电话", g.agreed_phone or ""),
-            ("微信用户标识", g.agreed_openid), ("文本摘要（SHA-256）", g.sha256), ("协议全文", g.text)],
+            ("确认方式", "微信公众号在线确认"), ("协议全文", g.text)],
             caption=f"{c.number} 委托协议（企业确认的版本）", wrap=True))
     if any(p.planned for p in a.plan):
         sheets.append(Sheet("一企一策计划", ("审批事项", "状态", "计划日期", "实际办结", "滞后（工作日）"),

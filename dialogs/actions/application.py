@@ -124,7 +124,7 @@ def agreement_prompt(region: str | None, public_url: str | None = None) -> str:
 
         public_url = load_settings().public_url
     return texts.AGREEMENT_PROMPT.format(
-        title=text.title, version=text.version, effective=f"{text.effective:%Y-%m-%d}",
+        title=text.title, version=text.version_name, effective=f"{text.effective:%Y-%m-%d}",
         points="\n".join(f"{n}. {p}；" if n < len(text.summary) else f"{n}. {p}。"
                          for n, p in enumerate(text.summary, 1)),
         url=public_url.rstrip("/") + text.path)
@@ -150,7 +150,7 @@ def summary(slots: dict, kb) -> str:
     if slots.get("service_mode") == "代办" and slots.get("agreement"):
         agreed = (agreements.get(agreements.folder_of(slots.get("region")), slots["agreement_version"])
                   if slots.get("agreement_version") else None)
-        text += "\n" + (texts.SUMMARY_AGREED_VERSION.format(title=agreed.title, version=agreed.version)
+        text += "\n" + (texts.SUMMARY_AGREED_VERSION.format(title=agreed.title, version=agreed.version_name)
                         if agreed else texts.SUMMARY_AGREED)
     return text
 

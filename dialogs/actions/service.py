@@ -81,7 +81,7 @@ class ActionCaseProgress(ServiceAction):
             agreed = agreements.of_case(db, case)
             if agreed is not None:  # the 委托协议 version agreed, and where its text is (issue 17 item 2)
                 lines.append(texts.PROGRESS_AGREEMENT.format(
-                    title=agreed.title, version=agreed.version, when=local_text(agreed.agreed_at),
+                    title=agreed.title, version=agreements.version_name(agreed.version), when=local_text(agreed.agreed_at),
                     url=services.settings.public_url.rstrip("/") + f"/agreements/{agreed.region}/{agreed.version}"))
             corrections = cases.open_corrections(db, case)
             plan = {p.item_id: p for p in plans.lines(items, services.calendar, today)}

@@ -71,7 +71,7 @@ def agreement_print(number: str):
         db.expunge_all()
     return render_template("console/agreement_print.html", case=case, agreed=agreed, items=items,
                            commissioner=commissioner, region=region_name(case.region), stage=stage_name(case.stage),
-                           label=agreements.label(agreed))
+                           label=agreements.label(agreed), version_name=agreements.version_name(agreed.version))
 
 
 @bp.post("/cases/<number>/items/<int:item_id>/plan")
