@@ -108,6 +108,10 @@ def test_county_city_completion_waits_for_the_enterprise_then_closes_on_its_conf
     _, waiting = rows_after_header(sheet, "案件编号")
     assert [(r[0], r[3]) for r in waiting] == [(number, "待企业确认办结")]
 
+    from test_api import auth, token_for
+
+    api = app.test_client().get(f"/api/v1/cases/{number}", headers=auth(token_for(app, "county_city-1"))).get_json()
+    assert api["state"] == "in_progress" and api["completion_waiting"]["label"] == "待企业确认办结"
     manager = app.extensions["bangban_dialogs"]
     mine = manager.handle_text("oCounty", "我的申请").reply
     assert "待企业确认办结" in mine and "确认办结" in mine

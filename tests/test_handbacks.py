@@ -119,6 +119,11 @@ def test_the_commissioner_records_the_handback_and_the_enterprise_confirms_in_th
     assert "您已确认收到" in manager.handle_text("oBack", "我的申请").reply
     assert "企业已确认收到" in client.get(f"/console/cases/{number}").get_data(as_text=True)
 
+    from test_api import auth, token_for
+
+    api = app.test_client().get(f"/api/v1/cases/{number}", headers=auth(token_for(app, "donghu-1"))).get_json()
+    [returned] = api["handbacks"]
+    assert returned["method"] == "邮寄" and returned["signed_by"] == "陈经理" and returned["confirmed_at"]
     archive = workbook_of(signed_in(app, "donghu-lead").get(f"/console/cases/{number}/archive.xlsx"))
     header, rows = rows_after_header(archive["材料交还"], "交还时机")
     assert header[:6] == ("交还时机", "交还材料", "交还方式", "快递单号", "交还日期", "签收人")

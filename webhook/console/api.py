@@ -138,7 +138,21 @@ def _case_detail(db: Session, case: Case) -> dict:
                        "late_workdays": plan[i.id].late_workdays} for i in items],
             # the 委托协议 version agreed, and when (who stays in the console: the approval system has no use for it)
             "agreement": {"region": agreed.region, "version": agreed.version, "title": agreed.title,
-                          "agreed_at": _iso(agreed.agreed_at)} if agreed else None}
+                          "agreed_at": _iso(agreed.agreed_at)} if agreed else None,
+            **_completion_and_handbacks(db, case)}
+
+
+def _completion_and_handbacks(db: Session, case: Case) -> dict:
+    """Issue 17 items 3 and 4: a 办结 waiting for the enterprise (待企业确认办结), the materials handed back."""
+    from bot.casework import completion, handbacks
+
+    waiting = completion.pending(db, case) if case.state in OPEN_STATES else None
+    return {"completion_waiting": {"label": completion.WAITING, "requested_at": _iso(waiting.requested_at),
+                                   "deadline": waiting.deadline.isoformat()} if waiting else None,
+            "handbacks": [{"occasion": h.occasion, "materials": list(h.materials), "method": h.method,
+                           "tracking_number": h.tracking_number, "returned_on": h.returned_on.isoformat(),
+                           "signed_by": h.signed_by, "confirmed_at": _iso(h.confirmed_at)}
+                          for h in handbacks.of_case(db, case)]}
 
 
 @bp.get("/cases")
