@@ -98,6 +98,8 @@ def test_county_city_completion_waits_for_the_enterprise_then_closes_on_its_conf
         assert "前未答复视为确认" in line
     page = client.get(f"/console/cases/{number}").get_data(as_text=True)
     assert "待企业确认办结" in page and "标记办结" not in page
+    listed = client.get("/console/cases").get_data(as_text=True)
+    assert number in listed and "待企业确认办结" in listed
     # asking twice is refused, nothing doubles
     with db_of(app) as db, pytest.raises(CaseError, match="等待企业答复"):
         case = cases.by_number(db, number)

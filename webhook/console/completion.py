@@ -60,3 +60,11 @@ def record_handback(number: str):
 
     return _act(number, "complete", change, "材料交还已登记，写入台账。{notice}企业可在微信中回复「已收到材料」确认。",
                 told="已通知企业。")
+
+
+@bp.app_template_global()
+def completion_waiting_among(rows) -> set[int]:
+    """Of a case list's rows ((case, …) each), the ids of the cases waiting for 企业确认办结."""
+    ids = [row[0].id for row in rows if row[0].state in OPEN_STATES]
+    with sessions()() as db:
+        return completion.waiting_case_ids(db, ids)
