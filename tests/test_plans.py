@@ -13,7 +13,7 @@ from conftest import CAL, DRAWINGS, FLASH, PERMIT, db_of, fill_database
 from test_dashboard import rows_after_header, signed_in, workbook_of
 
 from bot.casework import case_actions, cases, plans
-from bot.models import Case, CaseItem, LedgerEntry, Staff
+from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
 from bot.platform import clock
 from bot.platform.config import Settings
 from bot.platform.db import transaction
@@ -139,6 +139,10 @@ def test_the_commissioner_changes_a_planned_date_with_a_ledger_line(app):
         assert items_by_code(db, number)["drawing_review"].planned_date == new
         [line] = [e.detail for e in cases.ledger_of(db, cases.by_number(db, number)) if e.action == "plan_changed"]
     assert line == f"施工图审查：计划 {old:%Y-%m-%d} → {new:%Y-%m-%d}（企业要求顺延）"
+    with db_of(app) as db:  # the enterprise is told
+        [push] = db.scalars(sa.select(Notification).where(Notification.purpose == "plan_changed")).all()
+        assert push.recipient_openid == "oEnt" and f"{old:%Y-%m-%d} → {new:%Y-%m-%d}" in push.text
+        assert "企业要求顺延" in push.text
     lead = signed_in(app, "county_city-lead")  # a supervisor reads the plan, does not change it
     r = lead.post(url, data={"planned": new.isoformat(), "csrf_token": token_of(lead, number)})
     assert r.status_code == 403

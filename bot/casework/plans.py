@@ -21,6 +21,7 @@ from bot.casework.cases import CaseError, ItemPlan
 from bot.models import Case, CaseItem
 from bot.platform import clock, region_service
 from bot.platform.workdays import WorkCalendar, load_calendar
+from bot.push import notify
 from bot.vocabulary import OPEN_STATES, ItemState
 
 MAX_SHIFT_DAYS = 3 * 366  # a planned date more than three years away is a typing slip
@@ -93,8 +94,10 @@ def change(session: Session, case: Case, item_id: int, new: date | None, *, acto
     before = item.planned_date
     item.planned_date = new
     detail = f"{item.name}：计划 {before:%Y-%m-%d} → {new:%Y-%m-%d}" if before else f"{item.name}：计划 {new:%Y-%m-%d}"
-    cases.log(session, case, "plan_changed", detail + (f"（{reason}）" if reason else ""),
-              actor_kind=actor_kind, actor_id=actor_id, item=item)
+    entry = cases.log(session, case, "plan_changed", detail + (f"（{reason}）" if reason else ""),
+                      actor_kind=actor_kind, actor_id=actor_id, item=item)
+    session.flush()
+    notify.plan_changed(session, case, item, before, new, reason, entry.id)
     return item
 
 

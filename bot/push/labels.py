@@ -20,7 +20,7 @@ PURPOSE_NAMES = {
     "accepted": "受理通知", "progress": "进度通知", "correction": "补正通知", "completed": "办结通知",
     "delivered": "送达通知", "terminated": "终止通知", "rating": "评价邀请", "rating_reminder": "评价提醒",
     "sla_apology": "逾期致歉", "handoff_answer": "专员答复", "late_reply": "延迟答复",
-    "rectification_feedback": "整改反馈",
+    "rectification_feedback": "整改反馈", "plan_changed": "计划调整通知",
     # to staff
     "assignment": "分派提醒", "assignment_reminder": "待受理提醒", "accept_escalation": "受理超时提醒",
     "item_reported": "审批系统同步", "urge": "企业催办", "handoff": "转人工提醒", "rectification": "差评整改",

@@ -97,6 +97,17 @@ def item_progress(session: Session, case: Case, item: CaseItem, before: str, eve
                           data=_data(number=case.number, item=item.name, state=state))
 
 
+def plan_changed(session: Session, case: Case, item: CaseItem, before: date | None, new: date, reason: str,
+                 event_id: int) -> Notification | None:
+    """计划调整 (issue 17 item 10): an item's planned date in the 一企一策 plan moved (`event_id`: the ledger line)."""
+    was = f"{before:%Y-%m-%d} → " if before else ""
+    text = (f"【计划调整】{case.number}\n事项：{item.name}\n计划办结日：{was}{new:%Y-%m-%d}"
+            + (f"\n原因：{reason}" if reason else "") + "\n回复「我的申请」可查看计划与进度。")
+    return _to_enterprise(session, case, key=f"plan:{case.number}:{event_id}", purpose="plan_changed", text=text,
+                          template="progress", data=_data(number=case.number, item=item.name,
+                                                          state=f"计划调整为{new:%Y-%m-%d}"))
+
+
 def correction_requested(session: Session, case: Case, item: CaseItem, missing: str, due: date,
                          commissioner: Staff | None, event_id: int) -> Notification | None:
     """补正: exactly what is missing and by when, so the enterprise can act on this one message."""
