@@ -143,6 +143,22 @@ def test_the_chat_shows_the_summary_and_the_page_and_records_the_version(databas
     assert "委托协议：《投资建设项目代办协议》第1版" in mine and "https://bbt.example.cn/agreements/county_city/v1" in mine
 
 
+def test_another_region_after_consent_asks_the_consent_again_with_its_text(database_url, kb, retriever):
+    fill_database(database_url, "roster")
+    m = build_manager(Settings(database_url=database_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    for text in ANSWERS:
+        m.handle_text("oMove", text)
+    assert "已同意《投资建设项目代办协议》" in m.handle_text("oMove", "同意").reply
+    m.handle_text("oMove", "修改地区")
+    again = m.handle_text("oMove", "5")  # 东湖: its 申请表 is another text
+    assert "《武汉东湖新技术开发区投资项目帮办代办服务申请表》（第1版" in again.reply, again.reply
+    assert "已同意《武汉东湖新技术开发区投资项目帮办代办服务申请表》" in m.handle_text("oMove", "同意").reply
+    m.handle_text("oMove", "确认")
+    with m.sessions() as db:
+        [case] = db.scalars(sa.select(Case).where(Case.applicant_openid == "oMove")).all()
+        assert (case.region, agreements.of_case(db, case).region) == ("donghu", "donghu")
+
+
 # -- the web pages -------------------------------------------------------------------------------
 
 def test_the_text_is_a_public_printable_page(app):

@@ -215,7 +215,11 @@ class ValidateApplicationForm(HandedServices, FormValidationAction):
         if region:
             # Another region offers other 服务选项 (or none): the choice is asked again there.
             changed = tracker.get_slot("service_option") is not None and region != tracker.get_slot("region")
-            return {"region": region, **({"service_option": None} if changed else {})}
+            # Another region's 委托协议 is another text: the consent is asked again with that one.
+            other_text = (tracker.get_slot("agreement") is not None
+                          and agreements.folder_of(region) != agreements.folder_of(tracker.get_slot("region")))
+            return {"region": region, **({"service_option": None} if changed else {}),
+                    **({"agreement": None, "agreement_version": None} if other_text else {})}
         _invalid(dispatcher, "region", n=len(ids))
         return {"region": None}
 
