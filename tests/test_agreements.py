@@ -77,6 +77,12 @@ def test_the_version_in_effect_follows_the_effective_date(texts_dir):
     assert agreements.in_effect("county_city", today.replace(year=today.year + 1)).version == "v2"
 
 
+def test_a_broken_text_file_says_which_file_and_what_is_missing(texts_dir):
+    (texts_dir / "county_city" / "v3.yaml").write_text("title: 缺正文\neffective: 2026-01-01\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"v3\.yaml: missing summary, text"):
+        agreements.in_effect("county_city")
+
+
 # -- the case keeps what it agreed to ----------------------------------------------------------
 
 def test_a_new_version_never_changes_what_was_agreed_before(db_sessions, texts_dir):

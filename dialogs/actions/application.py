@@ -48,7 +48,9 @@ EDITABLE = {
 
 DOMAIN: dict[str, Any] = {
     "version": "3.1",
-    "slots": {s: {"type": "any", "mappings": [{"type": "custom"}]} for s in SLOTS + ["requested_slot", "ineligible"]},
+    # agreement_version: the 委托协议 version the consent step showed (bot/casework/agreements.py)
+    "slots": {s: {"type": "any", "mappings": [{"type": "custom"}]}
+              for s in SLOTS + ["requested_slot", "ineligible", "agreement_version"]},
     "forms": {FORM: {"required_slots": SLOTS}},
     "responses": {},
     "actions": ["validate_application_form", "action_submit_application"],
