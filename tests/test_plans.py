@@ -118,6 +118,14 @@ def test_each_region_names_its_plan_as_its_document_does(tmp_path, monkeypatch):
 
 # -- 计划调整 -------------------------------------------------------------------------------------
 
+def test_no_plan_is_changed_before_acceptance(db_sessions):
+    with transaction(db_sessions) as db:
+        case = submit(db)
+        item_id = cases.items_of(db, case)[0].id
+    with pytest.raises(cases.CaseError, match="请先受理"), transaction(db_sessions) as db:
+        plans.change(db, cases.by_number(db, case.number), item_id, clock.today(), actor_kind="commissioner", actor_id="x")
+
+
 def test_the_commissioner_changes_a_planned_date_with_a_ledger_line(app):
     number, username = accepted(app)
     client = signed_in(app, username)

@@ -20,9 +20,10 @@ from bot.casework import cases
 from bot.casework.cases import CaseError, ItemPlan
 from bot.models import Case, CaseItem
 from bot.platform import clock, region_service
+from bot.platform.text_safety import single_line
 from bot.platform.workdays import WorkCalendar, load_calendar
 from bot.push import notify
-from bot.vocabulary import OPEN_STATES, ItemState
+from bot.vocabulary import OPEN_STATES, CaseState, ItemState
 
 MAX_SHIFT_DAYS = 3 * 366  # a planned date more than three years away is a typing slip
 
@@ -76,6 +77,8 @@ def change(session: Session, case: Case, item_id: int, new: date | None, *, acto
     today = today or clock.today()
     if case.state not in OPEN_STATES:
         raise CaseError("案件已结束，计划不能再调整")
+    if case.state == CaseState.APPLIED:
+        raise CaseError("请先受理案件：计划在受理时生成，之后可以调整")
     item = session.get(CaseItem, item_id)
     if item is None or item.case_id != case.id:
         raise CaseError("该案件没有这个事项")
@@ -90,7 +93,7 @@ def change(session: Session, case: Case, item_id: int, new: date | None, *, acto
         raise CaseError("计划日期超过三年，请核对")
     if new == item.planned_date:
         raise CaseError("计划日期与原来相同，无需调整")
-    reason = " ".join((reason or "").split())[:100]
+    reason = " ".join(single_line(reason or "").split())[:100]
     before = item.planned_date
     item.planned_date = new
     detail = f"{item.name}：计划 {before:%Y-%m-%d} → {new:%Y-%m-%d}" if before else f"{item.name}：计划 {new:%Y-%m-%d}"
