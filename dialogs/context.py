@@ -37,14 +37,26 @@ def item_names(kb: KnowledgeBase) -> list[str]:
 ASPECTS = ("材料", "资料", "时限", "期限", "多久", "时间", "费用", "钱", "收费", "部门", "条件", "流程")
 
 
+_ASKING_WORDS = re.compile(r"要|带|准备|需要|提供|交|什么|啥|哪些|多少|有没有|有|呢|吗|的|是|得|那")
+
+
+def bare_aspect(text: str) -> str | None:
+    """The aspect a message asks and nothing else (「要带什么资料」, 「多久呢」), or None: 「材料不齐呢」
+    says something about the materials, it does not ask for them."""
+    rest = _ASKING_WORDS.sub("", kb_form(text))
+    return rest if rest in ASPECTS else None
+
+
 def rewrite(text: str, previous_question: str, names: list[str]) -> tuple[str, str] | None:
     """(the previous question with its subject swapped for the new one, the new subject),
     or None if the message is not a follow-up. An aspect (「材料呢」 after 「竣工验收备案有期限吗」)
     is asked of the previous question's item, or of the service when it named none."""
     subject = follow_up_subject(text)
     if subject is None:
-        return None
-    if subject.removeprefix("要").removesuffix("呢") in ASPECTS:
+        if bare_aspect(text) is None:  # 「要带什么资料」 right after 「竣工验收后备案有时限吗」
+            return None
+        subject = text.strip()
+    if bare_aspect(subject) is not None:
         item = next((name for name in names if name in previous_question), None)
         return f"{item or '帮办代办'}{subject}", subject
     for name in names:

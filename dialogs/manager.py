@@ -25,7 +25,7 @@ from .actions.rating import ActionRating, rating_turn
 from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .case_details import CaseDetailsDialog
 from .completion import CompletionDialog
-from .context import follow_up_subject, item_names, rewrite
+from .context import bare_aspect, follow_up_subject, item_names, rewrite
 from .events import Events
 from .forms import ApplicationForm, run_action
 from .handoff import REGION_KEY, HandoffDialog
@@ -36,6 +36,7 @@ from .nlu import (
     asks_next_step,
     done_then,
     figure_missing,
+    flow_chain_texts,
     flow_chains,
     flow_lines,
     handoff_question,
@@ -54,6 +55,7 @@ from .nlu import (
     tells_without_asking,
     understand,
     understand_by_rules,
+    without_preamble,
     without_names,
 )
 from .paging import split_pages
@@ -318,6 +320,7 @@ class DialogManager:
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
         text = self.place_names.for_kb(text)  # 「青禾市代办要钱吗」: the knowledge base's 某县级市
+        text = without_preamble(text)  # 「行，懂了。那办完了证是怎么给我们」 asks 「那办完了证是怎么给我们」
         self.handoff.noticed(text, state)
         if state.get("last_topic") and (n := ordinal(text)) is not None and (step := self._step_of(state, region, n)):
             return step
@@ -344,12 +347,14 @@ class DialogManager:
         # first (even a menu there beats one built from two words), the message alone otherwise.
         follow = rewrite(text, state["last_question"], self._item_names) if state.get("last_question") else None
         if follow and (done_then(text) is not None or question_word_in(follow[1]) or "谁" in follow[1]) \
-                and not points_back(follow[1]):  # 「那他们能帮上什么忙」 leans on the last answer
+                and not points_back(follow[1]) and bare_aspect(follow[1]) is None:
             # 「差评了然后呢」「那谁来监督代办员」 ask a question of their own, not the last one about
-            # something else: the message alone is read first.
+            # something else: the message alone is read first (「那他们能帮上什么忙」 and 「要带什么资料」
+            # lean on the last answer, and are not).
             alone = self.retriever.search(text)
-            if alone.kind == "answer" and not alone.tentative:
-                follow = None
+            if alone.kind == "answer" and not alone.tentative or alone.kind == "clarify" and \
+                    self.retriever.search(follow[0]).topic not in {c.topic for c in alone.candidates}:
+                follow = None  # even a menu of its own beats the last question's answer on another topic
         # 「规划证」 names two permits: ask which, between exactly those two.
         # In a follow-up only its own subject can be the folk name (「那施工证呢」 after a question
         # naming 规划许可 is about 施工许可).
@@ -401,6 +406,8 @@ class DialogManager:
             state["unanswered"] = text  # what 转人工 hands over
             return elsewhere
         turn = self._answer_topic(result.topic, about, state)
+        if turn.intent == "consult" and state.get("last_topic") == result.topic:
+            self._pick_chain(state, about, text)  # 「江北代办是个什么流程」: 「第三步呢」 is 代办's third
         if turn.intent == "consult" and turn.caveat is None:
             self._say_whose_rule(turn, text, named, about)
         if turn.intent == "consult" and turn.caveat is None:
@@ -437,11 +444,11 @@ class DialogManager:
         """Of an answer with several flows (江北's 帮办 and 代办), the one the question's words are
         in: 「申请完第二步是啥」 is 代办's second step (提交申请 → 上门受理)."""
         entry = self.kb.variant(state["last_topic"], state.get("last_region") or region)
-        chains = flow_chains(entry.answer) if entry is not None else []
+        chains = flow_chain_texts(entry.answer) if entry is not None else []
         if len(chains) < 2:
             return
         words = set(self.retriever.analyzer.terms(text).words)
-        shared = [sum(w in " ".join(chain) for w in words) for chain in chains]
+        shared = [sum(w in chain for w in words) for chain in chains]
         if max(shared) > 0:
             state["last_chain"] = shared.index(max(shared))
 

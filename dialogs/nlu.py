@@ -277,8 +277,24 @@ def _after_acknowledgement(text: str) -> str:
     return rest or c
 
 
+# 「不是，我问的是帮办，帮办谁负责」: the correction's own question follows it.
+_CORRECTING = re.compile(r"^不是(的|啦)?[，,。\s]*(我)?(问|说|想问|要问)的是[^，,。？?]{1,8}[，,。\s]+")
+
+
+def without_preamble(text: str) -> str:
+    """The message without an acknowledgement or a correction in front of its question
+    (「行，懂了。那办完了证是怎么给我们」 → 「那办完了证是怎么给我们」), as typed otherwise."""
+    t = (text or "").strip()
+    rest = _CORRECTING.sub("", t)
+    m = re.match(r"^((好的?|好嘞|嗯+|哦+|ok|okk|收到|明白了?|知道了|了解了?|懂了|清楚了|行|可以)(了|啦)?[，,。.!！~\s]+)+", rest,
+                 re.IGNORECASE)
+    if m and len(rest) > m.end():
+        rest = rest[m.end():]
+    return rest if len(kb_form(rest)) >= 2 else t
+
+
 _ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<last>最后一?|末))(步|个|项|条|点|阶段|环节)"
-                         r"(呢|是什么|是啥|是哪个|具体(是|说说)?.{0,4}|怎么(办|弄)|要干啥)?$")
+                         r"(呢)?(是什么|是啥|是哪个|具体(是|说说)?.{0,4}|怎么(办|弄)|要干啥|干嘛|干啥|做什么|做啥)?$")
 _CN_NUMBERS = {**_CN_DIGITS, "十": 10}
 
 
@@ -308,7 +324,7 @@ _DONE_THEN_RE = re.compile(r"^(那|那么)?(?P<done>.{1,12}?)(了|完|好|过)?(
                            r"干啥|做什么|要干嘛|怎么办|还有(啥|什么|哪些)(环节|步骤|程序|事)?|还要(干|做)(啥|什么)|(要|该)(干|做)(啥|什么))$")
 # 「送完之后还有啥环节」「签完以后呢」: the one-character step, as the flows write it.
 _ONE_CHARACTER_STEPS = {"送": "送达", "签": "签订协议", "批": "审批", "交": "提交", "审": "审查", "报": "申报", "验": "验收",
-                        "受": "受理"}
+                        "受": "受理", "办": "办结"}
 
 
 def done_then(text: str) -> str | None:
@@ -361,6 +377,14 @@ def flow_chains(answer: str) -> list[list[str]]:
         head, _, body = chain.rpartition("：") if "：" in chain.split("→")[0] else ("", "", chain)
         chains.append([f"{i}. {part.strip(' 。；;')}" for i, part in enumerate(body.split("→"), 1) if part.strip()])
     return chains
+
+
+def flow_chain_texts(answer: str) -> list[str]:
+    """Each flow of an answer as written, its head included (「代办：提交申请 → 上门受理 …」), in
+    flow_chains' order: what a question's words pick one of them by."""
+    if any(_NUMBERED.match(ln.strip()) for ln in answer.splitlines()):
+        return [answer]
+    return [ln for ln in answer.splitlines() if ln.count("→") >= 2]
 
 
 def flow_lines(answer: str, chain: int = 0) -> list[str]:
@@ -609,6 +633,8 @@ def understand(text: str, in_form: bool = False) -> Understanding:
     intent, _ = model.predict(c)
     if intent == by_rules.intent or intent in RULES_ONLY:
         return by_rules
+    if intent == "rate" and "谁" in c and by_rules.intent != "rate":
+        return by_rules  # 「评价呢 谁评」 asks who rates; it does not rate
     if intent == "thanks" and _asks_after_thanks(c):
         return by_rules  # 「好的明白了，那第二步具体要干嘛」「谢谢 那东湖呢」 ask on
     if intent in _NOT_FOR_FOLLOW_UPS and _FOLLOW_UP_LIKE.match(c):
@@ -680,7 +706,7 @@ def understand_by_rules(text: str) -> Understanding:
     if _NOTICE_RE.search(c) and not any(w in rest for w in _ITEM_WORDS):
         return Understanding("notice", raw, entities=entities)
     if _RATE_RE.search(c) and (not _ASKS_ABOUT.search(rest) or re.search(r"^(我要|我想|给|帮我)", c)) \
-            and not (_FOLLOW_UP_LIKE.match(c) and not re.search(r"^(我要|我想|给|帮我)", c)) \
+            and not (_FOLLOW_UP_LIKE.match(c) and not re.search(r"^(我要|我想|给|帮我)", c)) and "谁" not in c \
             and not re.search(r"怎么(给|评|打)|如何(评|打)|(之后|以后|然后)(呢|会|怎么|咋)|会(怎样|怎么样|咋样)|(怎么|咋|如何)处理|后果", c):
         return Understanding("rate", raw, entities=entities)
     if number and (not rest or _PROGRESS_RE.search(rest) or len(rest) <= 4):

@@ -536,3 +536,32 @@ def test_an_aspect_follow_up_asks_it_of_the_last_item(manager):
     manager.handle_text("oN3", "竣工验收备案有期限吗")
     turn = manager.handle_text("oN3", "材料呢")
     assert turn.intent == "consult" and "竣工验收报告" in turn.reply
+
+
+# -- blind set P, first touch (2026-12-03) ---------------------------------------------------------
+
+def test_a_step_of_the_flow_the_question_named_and_the_next(manager):
+    # 「江北代办是个什么流程」 then 「第三步呢 具体干嘛」 got the whole flow again, 「再然后」 「暂时答不准」.
+    manager.handle_text("oP1", "江北代办是个什么流程")
+    assert manager.handle_text("oP1", "第三步呢 具体干嘛").reply.startswith("3. 跟踪催办")
+    assert manager.handle_text("oP1", "再然后").reply.startswith("4. 统一送达")
+
+
+def test_an_acknowledgement_or_a_correction_before_a_question_is_read_past(manager):
+    # 「行，懂了。那办完了证是怎么给我们」 got the fee answer of the question before it.
+    manager.handle_text("oP2", "江北帮代办收不收费")
+    assert manager.handle_text("oP2", "行，懂了。那办完了证是怎么给我们").topic == "service.delivery"
+    turn = manager.handle_text("oP3", "不是，我问的是帮办，帮办谁负责")
+    assert turn.intent == "consult" and turn.reply != texts.UNSURE
+
+
+def test_who_rates_is_a_question_not_a_rating(manager):
+    manager.handle_text("oP4", "延津办结以后还有啥服务")
+    turn = manager.handle_text("oP4", "评价呢 谁评")   # was 「您目前没有待评价的帮代办服务」
+    assert turn.intent == "consult" and "项目申请人" in turn.reply
+
+
+def test_a_bare_aspect_asks_it_of_the_last_item_even_without_na_or_ne(manager):
+    # 「要带什么资料」 after a question about 施工许可证 got a menu of other items' materials.
+    manager.handle_text("oP5", "施工许可证办下来以后多久要开工")
+    assert manager.handle_text("oP5", "要带什么资料").topic == "materials.construction_permit"
