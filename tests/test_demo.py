@@ -78,9 +78,8 @@ def target(request, tmp_path):
 def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
     cwd, database_url, inspect_url = target
     force = ("--force",) if database_url else ()  # PostgreSQL is refused without it
-    r, took = run_demo(cwd, database_url, *force)
+    r, _ = run_demo(cwd, database_url, *force)  # how long it takes is bench/startup.py's business, not a test's
     assert r.returncode == 0, r.stderr[-2000:]
-    assert took < 20, f"bangban demo took {took:.1f} s"
     out = r.stdout
     assert "/console" in out and "bangban-demo" in out and "donghu-lead" in out and "bangban serve" in out
 
