@@ -61,6 +61,14 @@ class QrKind(StrEnum):
     STAFF_BIND = "staff_bind"  # binds the scanning WeChat account to one staff member: temporary, once
 
 
+class NotificationState(StrEnum):
+    """A push in the outbox (Notification.state): waiting or retrying, delivered, failed for good."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
 class HandoffState(StrEnum):
     """A 转人工 question (Handoff.state): waiting for a person, or answered."""
 
@@ -136,3 +144,6 @@ COMPLETION_STATES: dict[CompletionState, str] = {
 }
 # How materials are handed back to the enterprise on 办结 or 终止 (MaterialHandback.method; seed 003).
 HANDBACK_METHODS: tuple[str, ...] = ("当面", "邮寄")
+NOTIFICATION_STATES: dict[NotificationState, str] = {
+    NotificationState.PENDING: "待发送", NotificationState.SENT: "已发送", NotificationState.DEAD: "发送失败",
+}

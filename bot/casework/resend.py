@@ -16,6 +16,7 @@ from bot.casework import cases
 from bot.casework.cases import CaseError
 from bot.models import Case, Notification, utcnow
 from bot.push.labels import explain_failure, purpose_name, recipient_name
+from bot.vocabulary import NotificationState
 
 
 def resend(session: Session, case: Case, notification_id: int, actor) -> Notification:
@@ -26,13 +27,13 @@ def resend(session: Session, case: Case, notification_id: int, actor) -> Notific
     reason = explain_failure(n.last_error, n.recipient_kind, n.template, n.attempts).reason
     queued = session.execute(
         sa.update(Notification)
-        .where(Notification.id == n.id, Notification.state == "dead")
-        .values(state="pending", attempts=0, next_attempt_at=utcnow(), last_error=None, channel=None)
+        .where(Notification.id == n.id, Notification.state == NotificationState.DEAD)
+        .values(state=NotificationState.PENDING, attempts=0, next_attempt_at=utcnow(), last_error=None, channel=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not queued:
         session.refresh(n)
-        if n.state == "sent":
+        if n.state == NotificationState.SENT:
             raise CaseError("这条推送已经发出，无需重新发送")
         raise CaseError("这条推送正在等待发送，无需重新发送")
     cases.log(session, case, "push_resent",

@@ -67,7 +67,7 @@ from bot.platform.config import Settings
 from bot.platform.db import transaction
 from bot.push import templates, wechat_api, wecom
 from bot.push.wechat_api import FALLBACK, RETRY, SendResult
-from bot.vocabulary import RecipientKind
+from bot.vocabulary import NotificationState, RecipientKind
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def claim_batch(sessions: sessionmaker[Session], now: datetime, batch: int,
     `wecom_only`: no Official Account is configured, only rows WeCom can carry are taken."""
     with transaction(sessions) as db:
         due = (sa.select(Notification.id)
-               .where(Notification.state == "pending", Notification.next_attempt_at <= now)
+               .where(Notification.state == NotificationState.PENDING, Notification.next_attempt_at <= now)
                .order_by(Notification.next_attempt_at, Notification.id)
                .limit(batch))
         if wecom_only:
@@ -321,19 +321,19 @@ def deliver(n: Claimed, client, settings: Settings, quota_exhausted: bool = Fals
                            quota=True)
         result = _send(channel, n, client, settings, wecom_client)
         if result.ok:
-            return Outcome("sent", channel, "; ".join(notes) or None,
+            return Outcome(NotificationState.SENT, channel, "; ".join(notes) or None,
                            msgid=_int_or_none(result.msgid) if channel == TEMPLATE else None)
         where = f"{channel}: {_describe(result)}"
         if result.category == FALLBACK and channel == WECOM and index == len(channels) - 1:
             # WeCom cannot reach them and no Official Account channel is left: that is the reason.
-            return Outcome("dead", channel, "; ".join([*notes, where]))
+            return Outcome(NotificationState.DEAD, channel, "; ".join([*notes, where]))
         if result.category == FALLBACK:
             notes.append(where)
             continue
         if result.category == RETRY:
             return Outcome("retry", channel, where, quota=result.errcode == QUOTA_ERRCODE)
-        return Outcome("dead", channel, "; ".join([*notes, where]))
-    return Outcome("dead", None, "; ".join([*notes, _no_channel_reason(n)]))
+        return Outcome(NotificationState.DEAD, channel, "; ".join([*notes, where]))
+    return Outcome(NotificationState.DEAD, None, "; ".join([*notes, _no_channel_reason(n)]))
 
 
 def _int_or_none(value) -> int | None:
@@ -369,32 +369,32 @@ class Record:
     @property
     def urgent(self) -> bool:
         """A sent message WeChat cannot deduplicate: write it down before sending anything else."""
-        return self.state == "sent" and self.channel in NO_IDEMPOTENCY_KEY
+        return self.state == NotificationState.SENT and self.channel in NO_IDEMPOTENCY_KEY
 
 
 def plan_record(n: Claimed, outcome: Outcome, now: datetime, settings: Settings) -> Record:
-    row = sa.update(Notification).where(Notification.id == n.id, Notification.state == "pending")
-    if outcome.state == "sent":
+    row = sa.update(Notification).where(Notification.id == n.id, Notification.state == NotificationState.PENDING)
+    if outcome.state == NotificationState.SENT:
         # Not fenced: the message went out, and saying so matters more than whose lease it was.
-        values = {"state": "sent", "sent_at": now, "channel": outcome.channel,
+        values = {"state": NotificationState.SENT, "sent_at": now, "channel": outcome.channel,
                   "last_error": _clip(outcome.error) if outcome.error else None}
         if outcome.msgid is not None:
             values["msgid"] = outcome.msgid
-        state = "sent"
+        state = NotificationState.SENT
     elif outcome.quota:
         values = {"attempts": Notification.attempts - 1, "last_error": _clip(outcome.error),
                   "next_attempt_at": quota_reset_after(now)}
-        state = "pending"
+        state = NotificationState.PENDING
     elif outcome.state == "retry" and n.attempts < settings.dispatch_max_attempts:
         delay = backoff_seconds(n.attempts, settings.dispatch_backoff_base_s, settings.dispatch_backoff_cap_s)
         values = {"last_error": _clip(outcome.error), "next_attempt_at": now + timedelta(seconds=delay)}
-        state = "pending"
+        state = NotificationState.PENDING
     else:
-        error = outcome.error if outcome.state == "dead" else (
+        error = outcome.error if outcome.state == NotificationState.DEAD else (
             f"gave up after {n.attempts} attempts; last: {outcome.error}")
-        values = {"state": "dead", "last_error": _clip(error)}
-        state = "dead"
-    if state != "sent":
+        values = {"state": NotificationState.DEAD, "last_error": _clip(error)}
+        state = NotificationState.DEAD
+    if state != NotificationState.SENT:
         row = row.where(Notification.attempts == n.attempts)
     statement = row.values(**values).execution_options(synchronize_session=False)
     return Record(n, state, outcome.channel, statement, values.get("last_error"))
@@ -407,7 +407,7 @@ def write_records(sessions: sessionmaker[Session], records: list[Record]) -> Non
     with transaction(sessions) as db:
         for record in records:
             db.execute(record.statement)
-    dead = [r for r in records if r.state == "dead"]
+    dead = [r for r in records if r.state == NotificationState.DEAD]
     if dead:
         # One line per write, however many rows died (a misconfigured account kills hundreds).
         shown = "; ".join(f"#{r.n.id} ({r.n.purpose}) {r.error}" for r in dead[:DEAD_LOGGED])
@@ -421,7 +421,7 @@ def _release(sessions: sessionmaker[Session], rows: list[Claimed], now: datetime
     with transaction(sessions) as db:
         for n in rows:
             db.execute(sa.update(Notification)
-                       .where(Notification.id == n.id, Notification.state == "pending",
+                       .where(Notification.id == n.id, Notification.state == NotificationState.PENDING,
                               Notification.attempts == n.attempts)
                        .values(attempts=Notification.attempts - 1, next_attempt_at=now)
                        .execution_options(synchronize_session=False))
@@ -467,10 +467,10 @@ def dispatch_once(sessions: sessionmaker[Session], client, settings: Settings, b
         if record.urgent:
             write_records(sessions, unwritten)
         state = record.state
-        if state == "sent":
+        if state == NotificationState.SENT:
             counts.sent += 1
             counts.by_channel[outcome.channel] = counts.by_channel.get(outcome.channel, 0) + 1
-        elif state == "dead":
+        elif state == NotificationState.DEAD:
             counts.dead += 1
         else:
             counts.retried += 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.platform.clock import as_utc, local_text
-from bot.vocabulary import RecipientKind
+from bot.vocabulary import NOTIFICATION_STATES, RecipientKind
 
 PURPOSE_NAMES = {
     # to the enterprise
@@ -33,7 +33,7 @@ PURPOSE_NAMES = {
     "completion_confirm": "请确认办结", "completion_objected": "办结有异议", "materials_returned": "材料交还",
 }
 RECIPIENT_NAMES = {RecipientKind.ENTERPRISE: "企业", RecipientKind.STAFF: "工作人员"}
-STATE_NAMES = {"pending": "待发送", "sent": "已发送", "dead": "发送失败"}
+STATE_NAMES = NOTIFICATION_STATES
 CHANNEL_NAMES = {"custom": "客服消息", "template": "模板消息", "subscribe": "订阅消息", "wecom": "企业微信"}
 # What WeChat's TEMPLATESENDJOBFINISH event said of a template message (Notification.receipt).
 RECEIPT_BLOCKED = "failed:user block"

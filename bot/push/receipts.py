@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.models import Notification, utcnow
 from bot.platform.db import transaction
 from bot.push.labels import RECEIPT_ERROR_PREFIX
+from bot.vocabulary import NotificationState
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,8 @@ def record(db: Session, openid: str, msgid: int | str | None, status: str | None
         return n  # WeChat's repeat of the same event
     n.receipt = status
     n.receipt_at = now or utcnow()
-    if status != SUCCESS and n.state == "sent":
-        n.state = "dead"
+    if status != SUCCESS and n.state == NotificationState.SENT:
+        n.state = NotificationState.DEAD
         n.last_error = f"{RECEIPT_ERROR_PREFIX}{status}"
         logger.warning("notification %s (%s) was not delivered: %s", n.id, n.purpose, status)
     return n

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.models import Case, CaseItem, Notification
-from bot.vocabulary import OPEN_STATES
+from bot.vocabulary import OPEN_STATES, NotificationState
 
 
 @dataclass
@@ -30,7 +30,7 @@ def region_figures(db: Session, today) -> dict[str, RegionFigures]:
         .where(open_case, CaseItem.overdue_on(today)),
         # Dead pushes of open cases: the ones someone can still act on.
         "dead_notifications": sa.select(Case.region, sa.func.count()).select_from(Notification)
-        .join(Case, Case.id == Notification.case_id).where(open_case, Notification.state == "dead"),
+        .join(Case, Case.id == Notification.case_id).where(open_case, Notification.state == NotificationState.DEAD),
     }
     figures: dict[str, RegionFigures] = {}
     for name, query in queries.items():

@@ -38,7 +38,7 @@ from bot.platform import region_service
 from bot.platform.clock import SERVICE_TZ
 from bot.platform.config import Settings
 from bot.platform.workdays import WorkCalendar
-from bot.vocabulary import OPEN_STATES, ActorKind, ItemState, RecipientKind, Role
+from bot.vocabulary import OPEN_STATES, ActorKind, ItemState, NotificationState, RecipientKind, Role
 
 # pg_advisory_xact_lock key: any constant unique to this job.
 SWEEP_LOCK_KEY = 0x5A_5357_4545_50  # "SLA SWEEP"
@@ -174,7 +174,7 @@ class _Queries:
     def row(self, key, recipient, kind: RecipientKind, purpose: str, text, url, staff=None) -> list:
         """The SELECT list for NOTIFICATION_COLUMNS (Python defaults do not run in INSERT … SELECT)."""
         return [key.label("idempotency_key"), recipient, sa.literal(kind, sa.String), sa.literal(purpose), text,
-                sa.literal(purpose), self.data(), url, Case.id, sa.literal("pending"), sa.literal(0),
+                sa.literal(purpose), self.data(), url, Case.id, sa.literal(NotificationState.PENDING.value), sa.literal(0),
                 self.now, self.now, *((staff.wecom_userid, staff.id) if staff is not None
                                       else (sa.cast(sa.null(), sa.String), sa.cast(sa.null(), sa.Integer)))]
 
@@ -237,7 +237,7 @@ class _Queries:
         return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_overdue"), text,
                           sa.literal("sla_overdue"), build("date", today, "count", count, "oldest", oldest),
                           sa.literal(f"{self.settings.public_url}/console/dashboard"), sa.null(),
-                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid, s.id)
+                          sa.literal(NotificationState.PENDING.value), sa.literal(0), self.now, self.now, s.wecom_userid, s.id)
                 .select_from(overdue)
                 .join(s, sa.and_(s.region == overdue.c.region, s.role == Role.SUPERVISOR))
                 .where(s.active.is_(True), _reachable(s)))
@@ -282,7 +282,7 @@ class _Queries:
         return (sa.select(key, s.wechat_openid, sa.literal(RecipientKind.STAFF, sa.String), sa.literal("sla_escalate"), text,
                           sa.literal("sla_escalate"), build("date", today, "count", items),
                           sa.literal(f"{self.settings.public_url}/console"), sa.null(),
-                          sa.literal("pending"), sa.literal(0), self.now, self.now, s.wecom_userid, s.id)
+                          sa.literal(NotificationState.PENDING.value), sa.literal(0), self.now, self.now, s.wecom_userid, s.id)
                 .select_from(new_lines)
                 .join(s, sa.and_(s.region == new_lines.c.region, s.role == Role.SUPERVISOR))
                 .where(s.active.is_(True), _reachable(s)))

@@ -6,7 +6,7 @@ import json
 import sys
 
 from bot.platform.config import load_settings
-from bot.vocabulary import OPEN_STATES, CaseState, ItemState, RectificationState, Role
+from bot.vocabulary import OPEN_STATES, CaseState, ItemState, NotificationState, RectificationState, Role
 
 from .serve import _serve
 from .staff import _staff_db
@@ -441,7 +441,7 @@ def cmd_demo(args) -> int:
         overdue = db.scalar(sa.select(sa.func.count(CaseItem.id)).join(Case, Case.id == CaseItem.case_id).where(
             demo, Case.state.in_((CaseState.ACCEPTED, CaseState.IN_PROGRESS)), CaseItem.overdue_on(clock.today())))
         ratings = db.execute(sa.select(Rating.level).join(Case, Case.id == Rating.case_id).where(demo)).scalars().all()
-        pending = db.scalar(sa.select(sa.func.count(Notification.id)).where(Notification.state == "pending"))
+        pending = db.scalar(sa.select(sa.func.count(Notification.id)).where(Notification.state == NotificationState.PENDING))
     if added:
         print(f"demo data: added {added} cases ({total} in all) across {len(regions)} regions in "
               f"{time.monotonic() - started:.1f} s")

@@ -26,7 +26,16 @@ from bot.platform.db import transaction
 from bot.push import labels as push_labels
 from bot.push import reach
 from bot.push.notify import DELIVERY_METHODS
-from bot.vocabulary import ACTOR_KINDS, CASE_STATES, ITEM_STATES, OPEN_STATES, ActorKind, ItemState, RecipientKind
+from bot.vocabulary import (
+    ACTOR_KINDS,
+    CASE_STATES,
+    ITEM_STATES,
+    OPEN_STATES,
+    ActorKind,
+    ItemState,
+    NotificationState,
+    RecipientKind,
+)
 
 from ..params import MAX_ID, MAX_INT, int_arg
 from . import bp, region_name, services, sessions, settings, stage_name
@@ -155,11 +164,11 @@ def _pushes(db: Session, case: Case) -> list[dict]:
     rows = []
     for n in db.scalars(sa.select(Notification).where(Notification.case_id == case.id).order_by(Notification.id)):
         failure = (push_labels.explain_failure(n.last_error, n.recipient_kind, n.template, n.attempts)
-                   if n.state == "dead" else None)
+                   if n.state == NotificationState.DEAD else None)
         waiting = (push_labels.explain_waiting(attempts=n.attempts, last_error=n.last_error,
                                                next_attempt_at=n.next_attempt_at, now=now,
                                                configured=official_account or wecom and bool(n.recipient_wecom_userid))
-                   if n.state == "pending" else None)
+                   if n.state == NotificationState.PENDING else None)
         rows.append({"n": n, "name": push_labels.purpose_name(n.purpose),
                      "to": push_labels.recipient_name(n.recipient_kind),
                      "state": push_labels.STATE_NAMES.get(n.state, n.state),
