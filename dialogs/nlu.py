@@ -267,8 +267,10 @@ def mentions_correction(text: str) -> bool:
 # -- steps of the last answer (「第二步呢」「然后呢」「受理以后呢」) ------------------------------------------------
 
 # 「好的明白了，那第二步具体要干嘛」: an acknowledgement before a follow-up says nothing of its own.
-_ACKNOWLEDGED = re.compile(r"^((好的?|好嘞|嗯+|哦+|ok|okk|收到|明白了?|知道了|了解了?|懂了|清楚了|行|可以)(了|啦)?[，,。.!！~\s]*)+",
-                           re.IGNORECASE)
+_ACK_WORDS = r"(好的?|好嘞|嗯+|哦+|ok|okk|收到|明白了?|知道了|了解了?|懂了|清楚了|行|可以)(了|啦)?"
+_ACKNOWLEDGED = re.compile(rf"^({_ACK_WORDS}[，,。.!！~\s]*)+", re.IGNORECASE)
+# As typed: an acknowledgement is one only with a stop after it (「可以办吗」 is a question).
+_ACKNOWLEDGED_AS_TYPED = re.compile(rf"^({_ACK_WORDS}[，,。.!！~\s]+)+", re.IGNORECASE)
 
 
 def _after_acknowledgement(text: str) -> str:
@@ -286,8 +288,7 @@ def without_preamble(text: str) -> str:
     (「行，懂了。那办完了证是怎么给我们」 → 「那办完了证是怎么给我们」), as typed otherwise."""
     t = (text or "").strip()
     rest = _CORRECTING.sub("", t)
-    m = re.match(r"^((好的?|好嘞|嗯+|哦+|ok|okk|收到|明白了?|知道了|了解了?|懂了|清楚了|行|可以)(了|啦)?[，,。.!！~\s]+)+", rest,
-                 re.IGNORECASE)
+    m = _ACKNOWLEDGED_AS_TYPED.match(rest)
     if m and len(rest) > m.end():
         rest = rest[m.end():]
     return rest if len(kb_form(rest)) >= 2 else t
