@@ -24,6 +24,7 @@ from .actions.application import EDITABLE, prompt
 from .actions.rating import ActionRating, rating_turn
 from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .case_details import CaseDetailsDialog
+from .appointments import AppointmentDialog
 from .completion import CompletionDialog
 from .context import bare_aspect, follow_up_subject, item_names, rewrite
 from .events import Events
@@ -52,6 +53,7 @@ from .nlu import (
     question_word_in,
     says_only_where,
     says_where_a_company_is_from,
+    split_questions,
     tells_without_asking,
     understand,
     understand_by_rules,
@@ -105,6 +107,7 @@ class DialogManager:
         self.handoff = HandoffDialog(kb, sessions, self.settings)
         self.case_details = CaseDetailsDialog(sessions, self.settings)
         self.completion = CompletionDialog(sessions, self.settings)  # 确认办结, 已收到材料 (issue 17)
+        self.appointments = AppointmentDialog(sessions, self.settings)  # 确认预约, 改个时间, 我的预约 (issue 17)
         self.events = Events(self)  # menu clicks, QR code scans, video and location (events.py)
         self.place_names = PlaceNames(kb, self.settings.region_names)
         # Every region's names, longest first within each (江北区 before 江北), as nlu's place readings take them.
@@ -254,6 +257,9 @@ class DialogManager:
         # 「确认办结」/「有问题」, 「已收到材料」 (dialogs/completion.py, issue 17)
         if (answered := self.completion.turn(user, u, state)) is not None:
             return Turn(answered, "completion")
+        # 「确认预约」/「改个时间 …」/「我的预约」 (dialogs/appointments.py, issue 17 item 1)
+        if (answered := self.appointments.turn(user, u, state)) is not None:
+            return Turn(answered, "appointment")
         # 修改联系人 on a submitted case, a 提前介入 invitation (dialogs/case_details.py, issue 17)
         if (changed := self.case_details.turn(user, u, state, _editable_slot(u.entities.get("what", "")))) is not None:
             return Turn(changed, "case_details")
@@ -378,6 +384,10 @@ class DialogManager:
         if result.kind == "clarify":
             result = self._without_other_regions(result, self._region_about(text, state, region))
         self.query_log.add(user, text, kb_form(text), _outcome(result), result.topic, result.confidence)
+        if follow is None and (several := self._several_questions(text, result, state, region)) is not None:
+            return several
+        if follow is None and (compared := self._regions_compared(text, result, state)) is not None:
+            return compared
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
             state["last_asked"] = text  # what 「那东湖呢」 will ask again
@@ -418,6 +428,56 @@ class DialogManager:
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
         return turn
+
+    def _several_questions(self, text: str, result: Result, state: dict, region: str | None) -> Turn | None:
+        """「能不能上门给我们讲流程，顺便问下规费谁交」 asks two things: each is answered, in order, when
+        each alone is a confident answer on a topic of its own; otherwise the message is read whole."""
+        parts, strong = split_questions(text)
+        if len(parts) < 2:
+            return None
+        if result.kind == "answer" and not result.tentative and not strong:
+            # read whole, unless its answer lacks what one part asks (「代办收费吗？要多久能办完」)
+            entry = self.kb.variant(result.topic, self._region_about(text, state, region))
+            if entry is None or not figure_missing(text, entry.answer):
+                return None
+        # 「施工许可要多久 还有就是要什么材料」: a later part without a subject asks about the first's item
+        item = next((n for n in self._item_names if n in parts[0]), None)
+        found = [self.retriever.search(p) for p in parts]
+        for i in range(1, len(parts)):
+            if item and item not in parts[i] and (found[i].kind != "answer" or found[i].tentative):
+                parts[i] = f"{item}{parts[i]}"
+                found[i] = self.retriever.search(parts[i])
+        topics = [r.topic for r in found]
+        if any(r.kind != "answer" or r.tentative for r in found) or len(set(topics)) < len(topics):
+            return None
+        about = self._region_about(text, state, region)
+        turns = [self._answer_topic(t, self._region_about(p, state, about), state) for p, t in zip(parts, topics)]
+        if any(t.intent != "consult" for t in turns):
+            return None
+        for part, turn in zip(parts, turns):
+            self._say_figure_is_missing(turn, part, about)
+        numbered = [f"{texts.ORDINALS[i]}、{part}\n{turn.reply}" for i, (part, turn) in enumerate(zip(parts, turns))]
+        reply = "\n\n".join([texts.SEVERAL_QUESTIONS.format(n=texts.QUESTION_COUNTS[len(parts)]), *numbered])
+        return Turn(reply, "consult", topics[-1], result.confidence,
+                    caveat=next((t.caveat for t in turns if t.caveat), None))
+
+    def _regions_compared(self, text: str, result: Result, state: dict) -> Turn | None:
+        """「江北和岳阳 帮办申请方式有啥不一样」 names two regions: the topic is answered for each, side
+        by side, rather than for one of them or from a menu (the first candidate with a rule of
+        either region's own)."""
+        named = self.kb.find_regions(text)
+        if len(named) < 2 or result.kind not in ("answer", "clarify"):
+            return None
+        candidates = [result.topic] if result.kind == "answer" else [c.topic for c in result.candidates]
+        topic = next((t for t in candidates if t and set(named) & set(self.kb.region_regional_topics(t))), None)
+        if topic is None:
+            return None
+        parts = []
+        for r in named:
+            turn = self._answer_topic(topic, r, state, region_known=True, regional=True)
+            parts.append(f"【{self.kb.regions[r].name}】\n{turn.reply}")
+        state["last_region"] = None
+        return Turn("\n\n".join(parts), "consult", topic, result.confidence)
 
     def _step_of(self, state: dict, region: str | None, n: int) -> Turn | None:
         """One numbered line of the last answer (「第二步呢」), with that answer's source."""

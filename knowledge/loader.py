@@ -94,6 +94,28 @@ class KnowledgeBase:
                     best = (len(n), region.id)
         return best[1] if best else None
 
+    def find_regions(self, text: str) -> list[str]:
+        """Every region a message names, in the order named (「江北和岳阳的帮办有啥不一样」 →
+        jiangbei, yueyang); a name inside a longer one counts once (东湖 in 东湖高新区)."""
+        t = normalize(text)
+        spans: list[tuple[int, int, str]] = []
+        for region in self.regions.values():
+            for name in region.names:
+                n = normalize(name)
+                start = t.find(n) if n else -1
+                while start >= 0:
+                    spans.append((start, start + len(n), region.id))
+                    start = t.find(n, start + 1)
+        kept: list[tuple[int, int, str]] = []
+        for start, end, rid in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):  # longest first
+            if not any(start < e and s < end for s, e, _ in kept):
+                kept.append((start, end, rid))
+        ordered: list[str] = []
+        for _, _, rid in sorted(kept):
+            if rid not in ordered:
+                ordered.append(rid)
+        return ordered
+
     def find_other_place(self, text: str) -> str | None:
         """A province or city the message names whose rules we do not hold (湖北省, 广东, 上海 ...)."""
         t = normalize(text)

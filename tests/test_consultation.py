@@ -565,3 +565,47 @@ def test_a_bare_aspect_asks_it_of_the_last_item_even_without_na_or_ne(manager):
     # 「要带什么资料」 after a question about 施工许可证 got a menu of other items' materials.
     manager.handle_text("oP5", "施工许可证办下来以后多久要开工")
     assert manager.handle_text("oP5", "要带什么资料").topic == "materials.construction_permit"
+
+
+@pytest.mark.parametrize("message, first, second", [
+    # Both were a menu: the message read whole matched neither question well.
+    ("小李记一下，问东湖帮办专员能不能上门给我们讲办事流程，顺便问下行政规费谁交", "上门", "规费"),
+    ("帮代办免费吗？另外证办好了怎么拿", "免费", "送达|邮寄|递交"),
+    # Read whole it was the fee answer, saying no document gives the time limit asked second.
+    ("代办收费吗？要多久能办完", "免费", "工作日"),
+    # The second part has no subject of its own: it asks about the first's item.
+    ("施工许可要多久 还有就是要什么材料", "7日", "申请表"),
+])
+def test_two_questions_in_one_message_are_both_answered(manager, message, first, second):
+    turn = manager.handle_text("oTwo1", message)
+    assert turn.intent == "consult" and not turn.reply.startswith(texts.CLARIFY_HEAD), turn.reply
+    one, two = turn.reply.split("\n二、", 1)
+    assert one.startswith(texts.SEVERAL_QUESTIONS.format(n="两"))
+    assert re.search(first, one) and re.search(second, two), turn.reply
+    assert two.count("来源：") == 1  # each answer keeps its own source
+
+
+def test_a_message_asking_one_thing_is_not_split(manager):
+    turn = manager.handle_text("oTwo2", "你好，我想问一下，江北帮办收费吗")
+    assert texts.SEVERAL_QUESTIONS.format(n="两") not in turn.reply and "免费" in turn.reply
+
+
+def test_two_regions_named_get_each_regions_rule_side_by_side(manager):
+    turn = manager.handle_text("oCmp1", "江北和岳阳 帮办申请方式有啥不一样")  # was a menu
+    jiangbei, yueyang = turn.reply.split("【岳阳市】")
+    assert jiangbei.startswith("【重庆市江北区】") and "电话" in jiangbei
+    assert "无需委托" in yueyang or "自动纳入" in yueyang
+    turn = manager.handle_text("oCmp2", "县级市那份和东湖那份 代办终止后各自怎么处理")
+    assert "交还" in turn.reply and "评价表" in turn.reply and turn.reply.count("来源：") == 2
+
+
+def test_splitting_and_finding_every_region_named(kb):
+    from dialogs.nlu import split_questions
+
+    assert split_questions("专员保密吗？评价都评些啥") == (["专员保密吗", "评价都评些啥"], False)
+    assert split_questions("东湖帮办能上门吗，顺便问下规费谁交") == (["东湖帮办能上门吗", "规费谁交"], True)
+    assert split_questions("好的？还有呢")[0] == ["好的？还有呢"]  # too short to be a question of its own
+    assert split_questions("另外想问一下 代办要签协议吗")[0] == ["另外想问一下 代办要签协议吗"]
+    assert kb.find_regions("江北和岳阳 帮办有啥不一样") == ["jiangbei", "yueyang"]
+    assert kb.find_regions("东湖高新区和东湖") == ["donghu"]  # a name inside a longer one counts once
+    assert kb.find_regions("帮办收费吗") == []
