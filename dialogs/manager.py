@@ -36,6 +36,7 @@ from .nlu import (
     asks_amount,
     asks_next_step,
     done_then,
+    figure_asked,
     figure_missing,
     flow_chain_texts,
     flow_chains,
@@ -424,6 +425,8 @@ class DialogManager:
             self._say_region_is_silent(turn, named)
         if turn.intent == "consult":  # after 「X的文件没有公布…」 too: the rule shown still lacks the figure
             self._say_figure_is_missing(turn, text, about)
+        if turn.intent == "consult" and turn.caveat is None:
+            self._say_place_is_not_listed(turn, text)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -526,14 +529,22 @@ class DialogManager:
         # Its words and two-character pieces: 「签订协议」 is the line that says 「签协议」.
         words = set(self.retriever.analyzer.terms(done).words) | {done[i:i + 2] for i in range(len(done) - 1)}
         # The step done is the line sharing most words with it, in whichever of the answer's flows.
-        hits = [(sum(w in line for w in words), -c, -i) for c, lines in enumerate(flow_chains(entry.answer) if entry else [])
-                for i, line in enumerate(lines)]
+        chains = flow_chains(entry.answer) if entry else []
+        current = state.get("last_chain", 0) if state.get("last_chain", 0) < len(chains) else 0
+        # A step both flows have (统一送达) is the one of the flow being followed (代办's after 「上门受理以后呢」).
+        hits = [(sum(w in line for w in words), c == current, -c, -i)
+                for c, lines in enumerate(chains) for i, line in enumerate(lines)]
+        # 「办完以后呢」 asks how the flow ends: its last step (归档, 交还资料), named 办结 or not.
+        finished = done == "办结"
         if not hits or max(hits)[0] == 0:
-            return None
-        _, chain, step = max(hits)
+            if not (finished and chains):
+                return None
+            hits = [(1, True, -current, -(len(chains[current]) - 1))]
+        _, _, chain, step = max(hits)
         state["last_topic"], state["last_region"] = entry.topic, entry.region or state.get("last_region")
         state["last_chain"] = -chain
-        return self._step_of(state, region, -step + 2)
+        last = -step == len(chains[-chain]) - 1
+        return self._step_of(state, region, -1 if finished and last else -step + 2)
 
     def _elsewhere(self, text: str, topic: str, named: str | None, about: str | None) -> Turn | None:
         """「长沙市的帮代办电话是多少」「苏州那边的代办跟你们这有啥不一样」: a place whose documents we do
@@ -703,6 +714,16 @@ class DialogManager:
         if what := figure_missing(text, turn.reply):
             turn.reply = texts.FIGURE_MISSING.format(what=what) + "\n" + turn.reply
             turn.caveat = turn.caveat or "figure_missing"
+
+    def _say_place_is_not_listed(self, turn: Turn, text: str) -> None:
+        """「华容县的帮代办联系电话多少」: 岳阳's 导则 covers its 县市区 but gives the city's leads and
+        numbers only; the figure shown is the city's, and the reply says so first."""
+        if (found := self.kb.find_place(text)) is None or (what := figure_asked(text)) is None:
+            return
+        region, place = found
+        turn.reply = texts.PLACE_NOT_LISTED.format(region=self.kb.regions[region].short, place=place,
+                                                   what=what) + "\n" + turn.reply
+        turn.caveat = "place_not_listed"
 
     def _contacts_for(self, region: str | None) -> str:
         """The operator-configured channels for the user's region (or every configured region)."""

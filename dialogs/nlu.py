@@ -227,9 +227,16 @@ _FIGURES = (
     # 「能自己下载不」 asks whether, not where
     ("address", "具体地址", re.compile(r"几楼|几层|几号楼|哪栋|门牌|详细地址|具体地址|地址(是|在|给|发|多少)"),
      re.compile(r"[0-9一二三四五六七八九十]+(楼|层|号|栋)|路|街|大道")),
+    ("email", "邮箱", re.compile(r"邮箱|电子邮件|邮件地址|e-?mail"), re.compile(r"@")),
     ("link", "下载地址或链接", re.compile(r"(在哪|哪里|哪儿|怎么|咋|去哪)(里)?下载|下载地址|网址|链接|二维码|小程序(叫|是|在哪|名)|app(叫|是|在哪|名)"),
      re.compile(r"https?://|www\.|\.gov\.cn|小程序“|公众号“")),
 )
+
+
+def figure_asked(question: str) -> str | None:
+    """What exact figure a question asks for (「联系电话」「具体人数」 ...), or None."""
+    q = normalize_message(question)
+    return next((what for _kind, what, asks, _holds in _FIGURES if asks.search(q)), None)
 
 
 def figure_missing(question: str, answer: str) -> str | None:

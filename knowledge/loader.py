@@ -116,6 +116,13 @@ class KnowledgeBase:
                 ordered.append(rid)
         return ordered
 
+    def find_place(self, text: str) -> tuple[str, str] | None:
+        """(region, place) for a place inside a region that a message names (华容县 → yueyang); the
+        one named last when there are several (「岳阳县下面比如华容县」 asks about 华容县)."""
+        t = normalize(text)
+        named = [(t.rfind(normalize(p)), r.id, p) for r in self.regions.values() for p in r.places if normalize(p) in t]
+        return max(named)[1:] if named else None
+
     def find_other_place(self, text: str) -> str | None:
         """A province or city the message names whose rules we do not hold (湖北省, 广东, 上海 ...)."""
         t = normalize(text)

@@ -69,10 +69,13 @@ class Region:
     eligible_note: str = ""
     apply_channels: tuple[str, ...] = ()
     source: Source | None = None
+    # Places inside the region its document covers without rules or contacts of their own
+    # (岳阳's 县市区): named, they are the region, but a figure asked of them is not published.
+    places: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (self.name, self.short, *self.aliases)
+        return (self.name, self.short, *self.aliases, *self.places)
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ def build_region(raw: dict, file: str, problems: Problems) -> Region | None:
         eligible_note=str(raw.get("eligible_note", "") or "").strip(),
         apply_channels=tuple(str(c) for c in _tuple(raw.get("apply_channels"))),
         source=src[0] if src else None,
+        places=tuple(str(p) for p in _tuple(raw.get("places"))),
     )
 
 

@@ -609,3 +609,47 @@ def test_splitting_and_finding_every_region_named(kb):
     assert kb.find_regions("江北和岳阳 帮办有啥不一样") == ["jiangbei", "yueyang"]
     assert kb.find_regions("东湖高新区和东湖") == ["donghu"]  # a name inside a longer one counts once
     assert kb.find_regions("帮办收费吗") == []
+
+
+def test_a_figure_asked_of_a_place_inside_a_region_says_the_document_lists_only_the_city(manager):
+    manager.handle_text("oPlace1", "我们在岳阳")
+    turn = manager.handle_text("oPlace1", "岳阳县下面比如华容县的帮代办联系电话多少")
+    first = turn.reply.splitlines()[0]
+    assert "华容县" in first and "没有单独公布" in first and turn.caveat == "place_not_listed"
+    # Asking no figure, the 导则's rule is the county's too: no caveat.
+    turn = manager.handle_text("oPlace1", "华容县帮代办收费吗")
+    assert turn.caveat is None and "没有单独公布" not in turn.reply
+
+
+def test_an_email_asked_for_that_no_document_gives_is_said_to_be_missing(manager):
+    manager.handle_text("oMail1", "我们在岳阳")
+    turn = manager.handle_text("oMail1", "刘陵的办公室座机或者邮箱有吗")
+    assert turn.reply.startswith(texts.FIGURE_MISSING.format(what="邮箱").split("，")[0])
+
+
+def test_contacts_asked_of_a_region_that_publishes_none_say_so(manager):
+    manager.handle_text("oPhone1", "东湖帮办专员职责有哪些")
+    turn = manager.handle_text("oPhone1", "他们电话多少")  # was 「这里不提供电话号码」, citing 江北
+    assert "东湖" in turn.reply and "没有公布" in turn.reply
+
+
+@pytest.mark.parametrize("region, first, steps, last", [
+    ("county_city", "我们想委托代办 第一步干嘛", ["然后呢", "再然后"], "归档"),  # was 延津's 完工不脱钩
+    ("donghu", "东湖正式受理要签啥", [], "立卷归档"),
+])
+def test_after_it_is_done_is_the_flows_last_step(manager, region, first, steps, last):
+    user = f"oDone{region}"
+    manager.handle_text(user, {"county_city": "我们在青禾市", "donghu": "我们在东湖"}[region])
+    manager.handle_text(user, first)
+    for step in steps:
+        manager.handle_text(user, step)
+    turn = manager.handle_text(user, "好的 那办完以后呢")
+    assert turn.topic == "service.process" and last in turn.reply.splitlines()[0]
+
+
+def test_a_step_both_flows_share_is_followed_in_the_flow_being_followed(manager):
+    manager.handle_text("oChain1", "我们在江北")
+    manager.handle_text("oChain1", "江北代办是个什么流程")
+    manager.handle_text("oChain1", "受理以后呢")
+    turn = manager.handle_text("oChain1", "送达以后呢")  # was 帮办's 「4. 事后评价」
+    assert turn.reply.startswith("5. 事后评价")

@@ -40,6 +40,7 @@ SEVERAL_QUESTIONS = "您问了{n}个问题，分别回答如下："
 ORDINALS = ("一", "二", "三")
 QUESTION_COUNTS = {2: "两", 3: "三"}
 FIGURE_MISSING = "您问的{what}，收录的文件里没有写明（可回复「转人工」向帮代办专员确认）；相关规定如下："
+PLACE_NOT_LISTED = "{region}的文件没有单独公布{place}的{what}，下面是{region}市级的，{place}的请向当地政务服务中心询问："
 OTHER_PLACE_GENERAL = "{place}的具体规定我们没有收录，下面是国家层面的一般规定，具体以当地公布为准："
 MENU_EXPIRED = "这个编号已经过期了，请直接输入您的问题。"
 MENU_OUT_OF_RANGE = "请回复列表中的数字（1-{n}），或直接输入您的问题。"
