@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from bot.platform import region_tiers
+
 SERVICE_OPTIONS = ("24小时帮办代办", "分阶段帮办代办", "全程帮办代办")
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "region_service.yaml"
 
@@ -70,7 +72,9 @@ def config_path() -> str:
 
 def for_region(region: str | None) -> RegionService:
     default, regions = _load(config_path())
-    return regions.get(region or "", default)
+    # Regions in tiers (issue 17 item 6): a 镇 or 县 without an entry of its own takes its nearest
+    # ancestor's, i.e. its document region's (bot/platform/region_tiers.py).
+    return next((regions[code] for code in region_tiers.chain(region or "") if code in regions), default)
 
 
 def configured() -> dict[str, RegionService]:
