@@ -102,6 +102,7 @@ from . import (  # noqa: E402,F401 - the modules attach their routes to the blue
     accounts,  # own password; a supervisor's roster and deactivation
     agreements,  # 委托协议 pages and print, 一企一策 plan (issue 17 items 2, 10)
     api,
+    archiving,  # 立卷归档: completeness check and the archive (issue 17 item 5)
     auth,
     case_details,  # 提前介入, 修改联系人 (issue 17)
     completion,  # 办结 the enterprise confirms, materials handed back (issue 17)
