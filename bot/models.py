@@ -430,21 +430,27 @@ class CaseAgreement(Base):
     agreed_name: Mapped[str] = mapped_column(sa.String(64))
     agreed_phone: Mapped[str | None] = mapped_column(sa.String(32))
 
-class CaseArchive(Base):
-    """立卷归档 (issue 17 item 5; seed 004 「对帮办代办服务过程中申报材料及证照结果进行立卷归档」): who
-    archived the case and when, the completeness check as it stood then (bot/casework/archiving.py),
-    and a supervisor's reason for archiving with a non-essential part missing. One per case: an
-    archived case is read-only."""
 
-    __tablename__ = "case_archives"
+class Appointment(Base):
+    """上门受理 or 窗口预约 (issue 17 item 1; 江北 seed 000 代办 「上门受理」, 东湖 seed 004 「预约企业上门」):
+    the commissioner proposes a time and place and what to bring; the enterprise confirms it or
+    asks for another time (its words kept) in the chat; a reminder goes out the day before
+    (`reminded_at`: once); afterwards the commissioner records what happened (done / missed)."""
+
+    __tablename__ = "appointments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
-    number: Mapped[str] = mapped_column(sa.String(20), unique=True)  # 归档编号 GD-2026-000123 (the case's BD number)
-    archived_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
-    actor_kind: Mapped[str] = mapped_column(sa.String(16))  # commissioner | supervisor
-    archived_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
-    checklist: Mapped[list] = mapped_column(sa.JSON)  # [{key, title, ok, required, detail}, ...] at archiving
-    reason: Mapped[str | None] = mapped_column(sa.String(300))  # why archived with something missing (主管)
-    no_return_needed: Mapped[bool] = mapped_column(default=False)  # 「无需退还」 ticked
-    rating_absent: Mapped[bool] = mapped_column(default=False)  # 「企业未评价」 recorded
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))  # AppointmentKind: visit | window
+    starts_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    place: Mapped[str] = mapped_column(sa.String(200))
+    bring: Mapped[str | None] = mapped_column(sa.Text)  # what the enterprise should have ready
+    note: Mapped[str | None] = mapped_column(sa.String(200))
+    state: Mapped[str] = mapped_column(sa.String(24), default="proposed", index=True)  # AppointmentState
+    proposed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    proposed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    enterprise_note: Mapped[str | None] = mapped_column(sa.String(300))  # 「改个时间 下周二上午」: the time it asked for
+    reminded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(sa.String(500))  # what was received, or why it did not happen
+    outcome_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -7,6 +7,7 @@ Jobs (APScheduler 3, BackgroundScheduler):
   daily-digest             at `digest_hour`                one summary per supervisor
   rating-reminders         hourly                          re-invite unrated cases, twice at most
   case-materials           every `material_check_interval_s` download chat photos/files, one push per batch
+  appointment-reminders    every 15 minutes                remind a 上门受理/窗口预约 the day before, from 09:00, once
 (hours in service time, bot.platform.clock.SERVICE_TZ, whatever zone the host is in)
 The two clock-time jobs live in a persistent SQLAlchemyJobStore on DATABASE_URL, so a digest due
 while no scheduler was up still runs when one comes back (within `misfire_grace_time`, once:
@@ -52,7 +53,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.casework import completion, materials, materials_store
+from bot.casework import appointments, completion, materials, materials_store
 from bot.casework.cases import log
 from bot.models import Case, LedgerEntry, Staff, utcnow
 from bot.platform.clock import SERVICE_TZ, as_utc
@@ -157,6 +158,12 @@ class Jobs:
         today = sla.service_today(now or utcnow())
         with transaction(self.sessions) as db:
             return {"deemed_confirmed": completion.deem_overdue(db, today)}
+
+    def appointment_reminders(self, now: datetime | None = None) -> dict:
+        """Remind the enterprise of tomorrow's 上门受理 / 窗口预约 (bot/casework/appointments.py), once
+        each: rows are taken locked and marked reminded in the same transaction."""
+        with transaction(self.sessions) as db:
+            return {"appointments_reminded": appointments.remind_due(db, now)}
 
     def unaccepted_assignments(self, now: datetime | None = None) -> dict:
         """Cases still 'applied' after the first period: re-alert the commissioner; after the
@@ -275,6 +282,8 @@ def job_definitions(settings: Settings) -> list[dict]:
              trigger=IntervalTrigger(hours=1, timezone=tz)),
         dict(id="completion-deadlines", args=["completion_deadlines"], jobstore="memory",
              trigger=IntervalTrigger(hours=1, timezone=tz)),
+        dict(id="appointment-reminders", args=["appointment_reminders"], jobstore="memory",
+             trigger=IntervalTrigger(minutes=15, timezone=tz)),
         dict(id="sla-sweep", args=["sla_sweep"], jobstore="default",
              trigger=CronTrigger(hour=",".join(str(h) for h in settings.sla_sweep_hours), minute=0, timezone=tz)),
         dict(id="daily-digest", args=["daily_digest"], jobstore="default",

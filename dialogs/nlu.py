@@ -251,26 +251,25 @@ def figure_missing(question: str, answer: str) -> str | None:
 
 # Two questions in one message (「能不能上门讲讲流程，顺便问下规费谁交」). A strong joint says so in
 # words, and splits even a message the retriever reads as one question; a weak one (a question mark
-# or semicolon inside, 「还有」, or the spaces and commas of a phone-typed 「代办免费不 怎么申请 能打电话不」
-# where every piece asks something) splits only a message that is not already answered as a whole.
-_STRONG_JOINT = re.compile(r"[，,。；;\s]*(?:顺便|顺带|另外|此外|再就是|还想|还要)再?(?:问|请教|咨询|了解)(?:一下|下|问)?[，,：:\s]*|"
-                           r"[，,。；;\s]*(?:另外|此外|顺便说一下|还有个问题|还有一个问题|还有一个|第二个问题)[，,：:\s]*")
-_WEAK_JOINT = re.compile(r"(?<=[?？；;])\s*|[，,。\s]+还有(?:就是)?[，,\s]*")
-_PIECE_JOINT = re.compile(r"[，,\s]+")
+# or semicolon inside, 「还有」) splits only a message that is not already answered as a whole.
+_STRONG_JOINT = re.compile(r"[，,。；;\s]*(顺便|顺带|另外|此外|再就是|还想|还要)(再)?(问|请教|咨询|了解)(一下|下|问)?[，,：:\s]*|"
+                           r"[，,。；;\s]*(另外|此外|顺便说一下|还有个问题|还有一个问题|还有一个|第二个问题)[，,：:\s]*")
+_WEAK_JOINT = re.compile(r"(?<=[?？；;])\s*|[，,。\s]+还有(就是)?[，,\s]*")
 _SUBSTANTIAL = re.compile(r"[\u4e00-\u9fff]")
 
 
 def split_questions(text: str) -> tuple[list[str], bool]:
     """The questions a message asks, when it asks two or three, and whether it said so in words.
     A part shorter than four Chinese characters is not a question of its own (「好的？还有呢」)."""
-    for joint, strong in ((_STRONG_JOINT, True), (_WEAK_JOINT, False), (_PIECE_JOINT, False)):
-        parts = [p.strip(" ，,。；;？?") for p in joint.split(text.strip())]
-        parts = [p for p in parts if p and len(_SUBSTANTIAL.findall(p)) >= 4]
-        if joint is _PIECE_JOINT and not all(question_word_in(p) or is_question(p) for p in parts):
-            continue  # 「施工许可证 要哪些材料」 is one question typed in two pieces
+    for joint, strong in ((_STRONG_JOINT, True), (_WEAK_JOINT, False)):
+        parts = [p.strip(" ，,。；;？?") for p in joint.split(text) if p]
+        parts = [p for p in parts if p and len(_SUBSTANTIAL.findall(p)) >= 4 and p not in _JOINT_WORDS]
         if 2 <= len(parts) <= 3:
             return parts, strong
     return [text], False
+
+
+_JOINT_WORDS = {"顺便", "顺带", "另外", "此外", "再就是", "还想", "还要", "还有个问题", "还有一个问题", "第二个问题"}
 
 
 # 「我的申请怎么样了」「BD-2026-000123 到哪了」 ask about the user's own case; 「材料交了以后谁帮我们盯进度」

@@ -15,19 +15,19 @@ from sqlalchemy.orm import Session
 from bot import identifiers
 from bot.models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
 from bot.casework import agreements, key_projects
-from bot.people import region_staff
-from bot.platform import clock, region_service, region_tiers
+from bot.platform import clock, region_service
 from bot.platform.text_safety import single_line
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
 from bot.vocabulary import (
     CASE_STATES,
     ITEM_STATES,
-    OPEN_STATES,  # noqa: F401  (callers and tests read cases.OPEN_STATES)
+    OPEN_STATES,
     ActorKind,
     CaseState,
     ItemState,
     RectificationState,
+    Role,
 )
 
 CASE_TRANSITIONS = {
@@ -71,6 +71,11 @@ ACTION_NAMES = {
     "completion:objected": "对办结有异议", "handback:recorded": "交还材料", "handback:confirmed": "企业确认收到材料",
     # issue 17 items 2 and 10: the 一企一策 plan (bot/casework/plans.py)
     "plan_proposed": "一企一策计划", "plan_changed": "计划调整",
+    # issue 17 item 1: 上门受理 and 窗口预约 (bot/casework/appointments.py)
+    "appointment:proposed": "约定预约", "appointment:rescheduled": "重新约定预约",
+    "appointment:confirmed": "企业确认预约", "appointment:reschedule_requested": "企业请求改期",
+    "appointment:cancelled": "取消预约", "appointment:reminded": "预约提醒",
+    "appointment:done": "预约完成", "appointment:missed": "预约未进行",
 }
 
 
@@ -81,24 +86,6 @@ def action_name(action: str) -> str:
 
 class CaseError(ValueError):
     """A refused change, with a message fit to show the person who asked for it."""
-
-
-# -- issue 17 item 5: an archived case is read-only (bot/casework/archiving.py archives it) --------
-ARCHIVED_MESSAGE = "案件已立卷归档，不能再变更"
-
-
-class ArchivedCaseError(CaseError):
-    """A change asked of a case already 立卷归档."""
-
-    def __init__(self, message: str = ARCHIVED_MESSAGE):
-        super().__init__(message)
-
-
-def ensure_editable(case: Case) -> None:
-    """Refuse any change to an archived case, politely, before anything is done. log() checks it
-    too, so a change that forgets to ask is still rolled back (every change writes its line)."""
-    if case.state == CaseState.ARCHIVED:
-        raise ArchivedCaseError()
 
 
 @dataclass(frozen=True)
@@ -133,7 +120,6 @@ class Application:
     submission_key: str | None = None
     service_option: str | None = None  # where the region offers them (bot.platform.region_service)
     agreement_version: str | None = None  # the 委托协议 version shown at consent (bot/casework/agreements.py)
-    area: str | None = None  # a sub-region of `region` the 属地 answer named (bot/platform/region_tiers.py)
 
     def cleaned(self) -> "Application":
         """The typed fields as one clean line each: a control character (which no spreadsheet,
@@ -210,17 +196,15 @@ def next_number(session: Session, year: int, prefix: str = "BD") -> str:
 
 
 def pick_commissioner(session: Session, region: str) -> Staff | None:
-    """属地 assignment: the active commissioner with the fewest open cases of the lowest tier that
-    has one — the 镇 itself, else its 县, else its 市 (regions in tiers, bot/people/region_staff.py)."""
-    return region_staff.least_loaded_commissioner(session, region)
-
-
-def place_of(app: Application) -> str:
-    """The region a new case belongs to: the sub-region (镇/园区/县) the form's 属地 named, or else the
-    one its project name names (「荣家湾镇标准厂房」), when it lies inside the chosen region; else that region."""
-    if app.area and region_tiers.is_within(app.area, app.region):
-        return app.area
-    return region_tiers.find_place(app.project_name, within=app.region) or app.region
+    """属地 assignment: the active commissioner of the region with the fewest open cases."""
+    open_count = (
+        sa.select(sa.func.count(Case.id)).where(Case.commissioner_id == Staff.id, Case.state.in_(OPEN_STATES))
+        .correlate(Staff).scalar_subquery()
+    )
+    return session.scalar(
+        sa.select(Staff).where(Staff.region == region, Staff.role == Role.COMMISSIONER, Staff.active.is_(True))
+        .order_by(open_count, Staff.id).limit(1)
+    )
 
 
 _CORRECTION_RE = re.compile(r"：请求补正——(?P<missing>.*)（期限 (?P<due>\d{4}-\d{2}-\d{2})）$", re.S)
@@ -245,8 +229,6 @@ def open_corrections(session: Session, case: Case) -> dict[int, tuple[str, date]
 
 def log(session: Session, case: Case, action: str, detail: str = "", *, actor_kind: str = ActorKind.SYSTEM,
         actor_id: str | None = None, item: CaseItem | None = None, attachments: list | None = None) -> LedgerEntry:
-    if action != f"state:{CaseState.ARCHIVED}":  # the archiving line itself is the last one
-        ensure_editable(case)
     entry = LedgerEntry(case_id=case.id, case_item_id=item.id if item else None, actor_kind=actor_kind,
                         actor_id=actor_id, action=action, detail=detail, attachments=attachments)
     session.add(entry)
@@ -280,9 +262,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         agreement_consented_at=app.agreement_consented_at, submission_key=app.submission_key,
         service_option=app.service_option,
     )
-    # Regions in tiers (issue 17 item 6): the case is the 属地's; its commissioner the lowest tier's that has one.
-    case.region = place_of(app)
-    commissioner = pick_commissioner(session, case.region)
+    commissioner = pick_commissioner(session, app.region)
     case.commissioner_id = commissioner.id if commissioner else None
     session.add(case)
     session.flush()
@@ -322,7 +302,6 @@ def alert_key_project(session: Session, case: Case, commissioner: Staff | None, 
 def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_id: str | None,
                detail: str = "", reason: str | None = None) -> Case:
     """Move a case along its state machine; an illegal move is refused with a clear error."""
-    ensure_editable(case)
     if to not in CASE_STATES:
         raise CaseError(f"未知状态：{to}")
     if to not in CASE_TRANSITIONS[case.state]:

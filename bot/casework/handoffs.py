@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 
 from bot.casework import cases
 from bot.models import Case, Handoff, Staff
-from bot.people import region_staff
-from bot.platform import clock, region_tiers
+from bot.platform import clock
 from bot.platform.text_safety import xml_safe
 from bot.push import notify
-from bot.vocabulary import OPEN_STATES, ActorKind, CaseState, HandoffState, Role
+from bot.vocabulary import OPEN_STATES, ActorKind, HandoffState, Role
 
 MAX_QUESTION = 1000
 NO_QUESTION = "（用户要求人工服务，未说明问题）"
@@ -53,10 +52,10 @@ def needs_region(session: Session, openid: str) -> bool:
 
 def _people_to_alert(session: Session, commissioner: Staff | None, region: str | None) -> list[Staff]:
     supervisors = sa.select(Staff).where(Staff.role == Role.SUPERVISOR, Staff.active.is_(True)).order_by(Staff.id)
+    if region:
+        supervisors = supervisors.where(Staff.region == region)
     people = {s.id: s for s in ([commissioner] if commissioner else [])}
-    # A 镇 without supervisors of its own: its 县's (or 市's) are told (regions in tiers).
-    people.update({s.id: s for s in (region_staff.nearest_supervisors(session, region) if region
-                                     else session.scalars(supervisors))})
+    people.update({s.id: s for s in session.scalars(supervisors)})
     return list(people.values())
 
 
@@ -68,7 +67,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
     if handoff is not None:
         if question and question not in handoff.question:
             handoff.question = (handoff.question + "\n" + question)[:MAX_QUESTION * 2]
-            if (about := _case_of(session, handoff)) is not None and about.state != CaseState.ARCHIVED:
+            if (about := _case_of(session, handoff)) is not None:
                 cases.log(session, about, "handoff", f"企业补充转人工问题（H{handoff.id}）：{question}",
                           actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
         return handoff
@@ -80,7 +79,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
                       case_id=case.id if case else None, commissioner_id=commissioner.id if commissioner else None)
     session.add(handoff)
     session.flush()
-    if case is not None and case.state != CaseState.ARCHIVED:  # an archived ledger is closed: the handoff keeps it
+    if case is not None:
         to = f"，由专员 {commissioner.name} 答复" if commissioner else "，由本地区工作人员答复"
         cases.log(session, case, "handoff", f"企业转人工（H{handoff.id}）{to}：{handoff.question}",
                   actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
@@ -92,8 +91,8 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
 def visible_to(staff: Staff):
     """Supervisors see their region and the unrouted ones; a commissioner sees those about their
     own cases and their region's that no commissioner has (another's case is not theirs to read)."""
-    if staff.role == Role.SUPERVISOR:  # their region and the tiers below it (bot/platform/region_tiers.py)
-        return sa.or_(Handoff.region.in_(region_tiers.subtree(staff.region)), Handoff.region.is_(None))
+    if staff.role == Role.SUPERVISOR:
+        return sa.or_(Handoff.region == staff.region, Handoff.region.is_(None))
     return sa.or_(Handoff.commissioner_id == staff.id,
                   sa.and_(Handoff.region == staff.region, Handoff.commissioner_id.is_(None)))
 
@@ -105,7 +104,7 @@ def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:
     if handoff.state != HandoffState.OPEN:
         raise HandoffError("这个问题已经答复过了")
     handoff.state, handoff.answer, handoff.answered_by, handoff.answered_at = HandoffState.ANSWERED, text[:2000], staff.id, clock.now()
-    if (case := _case_of(session, handoff)) is not None and case.state != CaseState.ARCHIVED:
+    if (case := _case_of(session, handoff)) is not None:
         cases.log(session, case, "handoff_answered", f"答复转人工（H{handoff.id}）：{handoff.answer}",
                   actor_kind=staff.role, actor_id=staff.username)
     notify.handoff_answered(session, handoff, staff, text)

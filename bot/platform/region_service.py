@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from bot.platform import region_tiers
+from bot.vocabulary import AppointmentKind
 
 SERVICE_OPTIONS = ("24小时帮办代办", "分阶段帮办代办", "全程帮办代办")
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "region_service.yaml"
@@ -28,6 +28,9 @@ class RegionService:
     # What the region's document calls the 一企一策 plan (issue 17 item 10): the chat, the case page
     # and the 受理 ledger line name it so (bot/casework/plans.py).
     plan_name: str = "一企一策计划"
+    # 上门受理 / 窗口预约 (issue 17 item 1): the kinds of appointment a commissioner may propose here
+    # (AppointmentKind values, bot/casework/appointments.py).
+    appointment_kinds: tuple[str, ...] = ("window",)
 
 
 def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
@@ -44,7 +47,9 @@ def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
     return RegionService(options, warn, bool(raw.get("key_project_alerts_supervisors",
                                                      base.key_project_alerts_supervisors)),
                          bool(raw.get("completion_confirmation", base.completion_confirmation)), confirm_days,
-                         _plan_name(raw.get("plan_name", base.plan_name), where))
+                         _plan_name(raw.get("plan_name", base.plan_name), where),
+                         appointment_kinds=_appointment_kinds(raw.get("appointment_kinds", base.appointment_kinds),
+                                                              where))
 
 
 def _plan_name(value, where: str) -> str:
@@ -52,6 +57,17 @@ def _plan_name(value, where: str) -> str:
     if not 2 <= len(name) <= 20:
         raise ValueError(f"{where}: plan_name must be 2-20 characters")
     return name
+
+
+APPOINTMENT_KINDS = tuple(AppointmentKind)  # visit (上门受理), window (窗口预约)
+
+
+def _appointment_kinds(value, where: str) -> tuple[str, ...]:
+    kinds = tuple(value or ())
+    unknown = [k for k in kinds if k not in APPOINTMENT_KINDS]
+    if unknown or len(set(kinds)) != len(kinds):
+        raise ValueError(f"{where}: appointment_kinds must be distinct values of {list(APPOINTMENT_KINDS)}, got {list(kinds)}")
+    return kinds
 
 
 @lru_cache(maxsize=4)
@@ -72,9 +88,7 @@ def config_path() -> str:
 
 def for_region(region: str | None) -> RegionService:
     default, regions = _load(config_path())
-    # Regions in tiers (issue 17 item 6): a 镇 or 县 without an entry of its own takes its nearest
-    # ancestor's, i.e. its document region's (bot/platform/region_tiers.py).
-    return next((regions[code] for code in region_tiers.chain(region or "") if code in regions), default)
+    return regions.get(region or "", default)
 
 
 def configured() -> dict[str, RegionService]:

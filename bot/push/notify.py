@@ -413,3 +413,73 @@ def materials_returned(session: Session, case: Case, handback_id: int, occasion:
     return _to_enterprise(session, case, key=f"handback:{case.number}:{handback_id}", purpose="materials_returned",
                           template="progress", text=text,
                           data=_data(number=case.number, item="交还材料", state=f"已{method}交还"))
+
+
+# -- issue 17 item 1: 上门受理 and 窗口预约 (bot/casework/appointments.py) ----------------------------
+
+WEEKDAYS = "一二三四五六日"
+
+
+def appointment_time(starts_at) -> str:
+    """「12月08日（周二）09:30」: the date people plan by, its weekday, and the hour (service time)."""
+    local = clock.to_local(starts_at)
+    return f"{clock.date_text(local.date())}（周{WEEKDAYS[local.weekday()]}）{local:%H:%M}"
+
+
+def _short_time(kind: str, starts_at) -> str:
+    """「上门受理 12-08 09:30」: a template's 20-character field."""
+    return f"{kind} {clock.to_local(starts_at):%m-%d %H:%M}"
+
+
+def _appointment_lines(kind: str, starts_at, place: str, bring: str | None, note: str | None) -> str:
+    return (f"类型：{kind}\n时间：{appointment_time(starts_at)}\n地点：{place}"
+            + (f"\n请准备：{bring}" if bring else "") + (f"\n说明：{note}" if note else ""))
+
+
+def appointment_proposed(session: Session, case: Case, appointment_id: int, kind: str, starts_at, place: str,
+                         bring: str | None, note: str | None, commissioner: Staff | None,
+                         replaces: bool = False) -> Notification | None:
+    """The commissioner proposes a 上门受理 or a 窗口预约 (`kind`: its display name); the enterprise
+    confirms it, or asks for another time, in the chat."""
+    who = f"帮代办专员{commissioner.name}" if commissioner else "帮代办专员"
+    head = "【预约改期】" if replaces else "【预约通知】"
+    text = (f"{head}{case.number}\n{who}与您约定{kind}：\n{_appointment_lines(kind, starts_at, place, bring, note)}\n"
+            f"时间合适请回复「确认预约」；不方便请回复「改个时间」并写明您方便的时间（如「改个时间 下周二上午」）。")
+    return _to_enterprise(session, case, key=f"appointment:{case.number}:{appointment_id}", purpose="appointment",
+                          template="progress", text=text,
+                          data=_data(number=case.number, item=_short_time(kind, starts_at), state="待确认"))
+
+
+def appointment_reminder(session: Session, case: Case, appointment_id: int, kind: str, starts_at, place: str,
+                         bring: str | None, confirmed: bool) -> Notification | None:
+    """The day before: what, when, where and what to bring (once per appointment: keyed by it)."""
+    ask = "" if confirmed else "\n您还没有确认这次预约：时间合适请回复「确认预约」，不方便请回复「改个时间」。"
+    text = (f"【预约提醒】{case.number}\n明天有一次{kind}：\n{_appointment_lines(kind, starts_at, place, bring, None)}"
+            f"{ask}\n如有变化请直接留言。")
+    return _to_enterprise(session, case, key=f"appointment-remind:{appointment_id}", purpose="appointment_reminder",
+                          template="progress", text=text,
+                          data=_data(number=case.number, item=_short_time(kind, starts_at), state="明日预约"))
+
+
+def appointment_cancelled(session: Session, case: Case, appointment_id: int, kind: str, starts_at,
+                          reason: str) -> Notification | None:
+    text = (f"【预约取消】{case.number}\n原定{appointment_time(starts_at)}的{kind}已取消。"
+            + (f"\n原因：{reason}" if reason else "") + "\n专员会与您另行约定；有疑问可直接留言。")
+    return _to_enterprise(session, case, key=f"appointment-cancel:{appointment_id}", purpose="appointment_cancelled",
+                          template="progress", text=text,
+                          data=_data(number=case.number, item=_short_time(kind, starts_at), state="已取消"))
+
+
+def appointment_answered(session: Session, case: Case, commissioner: Staff, appointment_id: int, kind: str,
+                         starts_at, confirmed: bool, wish: str | None, event_id: int,
+                         console_url: str = "") -> Notification | None:
+    """The enterprise confirmed the appointment, or asked for another time (`wish`: in its words)."""
+    if confirmed:
+        what = f"企业已确认{appointment_time(starts_at)}的{kind}。"
+    else:
+        what = (f"企业希望改期（原定{appointment_time(starts_at)}的{kind}）：{(wish or '未写明时间')[:200]}\n"
+                f"请与企业商定后在工作台重新约定。")
+    text = f"【预约答复】{case.number} {case.company_name}\n{what}"
+    return _to_staff(session, case, commissioner, key=f"appointment-answer:{case.number}:{appointment_id}:{event_id}",
+                     purpose="appointment_answered", template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item=kind, state="已确认" if confirmed else "请求改期"))

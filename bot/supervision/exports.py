@@ -216,11 +216,6 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
               [(r.case_number, r.company, r.project, r.state_label, r.commissioner or "待分派", local(r.requested_at),
                 r.deadline) for r in d.completion_waiting],
               caption=f"待企业确认办结（逾期未答复视为确认，当前）· {scope}"),
-        # Regions in tiers (issue 17 item 6): the region's direct subordinates, only where it has any.
-        *([Sheet("下级地区", ("地区", "层级", "期间内申请", "未结案件", "待分派", "逾期事项", "在岗专员"),
-                 [(r.name, r.tier, r.applied, r.open_cases, r.unassigned, r.overdue_items, r.commissioners)
-                  for r in d.subregions],
-                 caption=f"下级地区（各含其下级；期间内申请按期间，其余为当前）· {scope}")] if d.subregions else []),
     ])
 
 
@@ -277,6 +272,8 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
                             [(f"E{e.id}", e.level, e.note, a.staff_names.get(e.raised_by, ""), e.raised_at,
                               ESCALATION_STATES.get(e.state, e.state), e.resolution or "", local(e.resolved_at))
                              for e in a.escalations], caption=f"{c.number} 联席会议 / 工改领导小组协调"))
+    if a.appointments:  # 上门受理 / 窗口预约 (issue 17 item 1)
+        sheets.append(appointment_sheet(a))
     if a.completions:
         sheets.append(Sheet("办结确认", ("请企业确认时间", "答复期限", "结果", "答复时间", "异议"),
                             [(local(r.requested_at), r.deadline, COMPLETION_STATES.get(r.state, r.state),
@@ -288,34 +285,7 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
                           h.signed_by, h.note or "", a.staff_names.get(h.recorded_by, ""), local(h.recorded_at),
                           local(h.confirmed_at) or "未确认") for h in a.handbacks] or [("暂无交还记录",)],
                         caption=f"{c.number} 材料交还（办结、终止后将有关资料交还投资者）", wrap=True))
-    sheets += _archive_sheets(a)
     return workbook(sheets)
-
-
-def _archive_sheets(a: Archive) -> list[Sheet]:
-    """立卷归档 (issue 17 item 5): the chat's materials, and the archive with its completeness
-    check as it stood when the case was archived (bot/casework/archiving.py)."""
-    from bot.casework import materials as chat_materials
-
-    c = a.case
-    sheets = [Sheet("微信材料", ("编号", "类型", "文件名", "大小（字节）", "MD5", "收到时间", "状态", "保存时间", "说明"),
-                    [(f"M{m.id}", chat_materials.KIND_NAMES.get(m.kind, m.kind), m.file_name or "", m.size or "",
-                      m.md5 or "", local(m.received_at), chat_materials.STATE_NAMES.get(m.state, m.state),
-                      local(m.stored_at), m.last_error or "") for m in a.materials] or [("企业未在微信中发来材料",)],
-                    caption=f"{c.number} 企业在微信中发来的材料")]
-    r = a.archive
-    if r is None:
-        sheets.append(Sheet("归档检查", ("项目", "内容"), [("归档", "尚未立卷归档")], caption=f"{c.number} 立卷归档"))
-        return sheets
-    head = [("归档编号", r.number), ("归档人", a.staff_names.get(r.archived_by, "") or ""),
-            ("归档人身份", ACTOR_KINDS.get(r.actor_kind, r.actor_kind)), ("归档时间", local(r.archived_at)),
-            ("评价", "企业未评价" if r.rating_absent else "见「评价与整改」"),
-            ("材料退还", "无需退还" if r.no_return_needed else "见「材料交还」"), ("先行归档原因", r.reason or "")]
-    checks = [(item.get("title", ""), "齐全" if item.get("ok") else "缺少", "必备" if item.get("required") else "非必备",
-               item.get("detail", "")) for item in r.checklist or []]
-    sheets.append(Sheet("归档检查", ("检查项", "结果", "必备", "说明"), [(k, v, "", "") for k, v in head] + checks,
-                        caption=f"{c.number} 立卷归档（{r.number}）及归档时的完整性检查", wrap=True))
-    return sheets
 
 
 def _level(value: int | None) -> str:
@@ -324,3 +294,17 @@ def _level(value: int | None) -> str:
 
 __all__ = ["Sheet", "workbook", "ledger_workbook", "dashboard_workbook", "archive_workbook", "LEDGER_HEADERS",
            "ESCALATION_LEVELS"]
+
+
+def appointment_sheet(a: Archive) -> Sheet:
+    """The case's 上门受理 and 窗口预约 (issue 17 item 1): when, where, what to bring, the
+    enterprise's answer and what happened, the oldest first."""
+    from bot.casework import appointments
+
+    return Sheet("预约上门", ("类型", "预约时间", "地点", "状态", "请企业准备", "企业希望改期", "结果", "结果登记时间",
+                          "约定人", "约定时间", "企业答复时间", "提醒时间"),
+                 [(appointments.kind_name(r.kind), local(r.starts_at), r.place, appointments.state_name(r.state),
+                   r.bring or "", r.enterprise_note or "", r.outcome or "", local(r.outcome_at),
+                   a.staff_names.get(r.proposed_by, "") if r.proposed_by else "", local(r.proposed_at),
+                   local(r.answered_at), local(r.reminded_at)) for r in a.appointments],
+                 caption=f"{a.case.number} 上门受理与窗口预约", wrap=True)

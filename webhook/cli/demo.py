@@ -434,9 +434,9 @@ def cmd_demo(args) -> int:
     from .demo_agreements_plans import seed as seed_agreements_plans
 
     plans_said = seed_agreements_plans(sessions, settings)  # issue 17: 委托协议 versions, 一企一策 plans
-    from .demo_region_tiers import seed as seed_region_tiers
+    from .demo_appointments import seed as seed_appointments
 
-    tiers_said = seed_region_tiers(sessions, settings, kb, calendar)  # issue 17: a 镇's commissioner, a 县's supervisor
+    appointments_said = seed_appointments(sessions, settings, calendar)  # issue 17 item 1: 上门受理, 窗口预约
     with transaction(sessions) as db:
         demo = Case.submission_key.like(_DEMO_PREFIX + "%")
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
@@ -456,7 +456,7 @@ def cmd_demo(args) -> int:
     print(f"  service depth: {case_details_said}")
     print(f"  办结确认 and 材料交还: {completion_said}")
     print(f"  委托协议 and 一企一策: {plans_said}")
-    print(f"  regions in tiers: {tiers_said}")
+    print(f"  上门受理 and 窗口预约: {appointments_said}")
     look = [
         f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
         "  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),",

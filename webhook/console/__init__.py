@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest
 
-from bot.platform import clock, region_tiers
+from bot.platform import clock
 from bot.platform.config import Settings
 from dialogs.services import Services
 
@@ -74,8 +74,8 @@ def _catalogue(kind: str) -> dict:
 def region_name(region_id: str) -> str:
     """The configured display name (bot.platform.config.REGION_NAMES); a region only the knowledge base
     knows keeps its short name there."""
-    if region_id in settings().region_names or region_tiers.known(region_id):
-        return settings().region_name(region_id)  # a sub-region (镇/园区) by its config/region_tiers.yaml name
+    if region_id in settings().region_names:
+        return settings().region_name(region_id)
     region = _catalogue("regions").get(region_id)
     return region.short if region else region_id
 
@@ -102,7 +102,7 @@ from . import (  # noqa: E402,F401 - the modules attach their routes to the blue
     accounts,  # own password; a supervisor's roster and deactivation
     agreements,  # 委托协议 pages and print, 一企一策 plan (issue 17 items 2, 10)
     api,
-    archiving,  # 立卷归档: completeness check and the archive (issue 17 item 5)
+    appointments,  # 上门受理 and 窗口预约 (issue 17 item 1)
     auth,
     case_details,  # 提前介入, 修改联系人 (issue 17)
     completion,  # 办结 the enterprise confirms, materials handed back (issue 17)
