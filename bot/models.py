@@ -454,3 +454,22 @@ class Appointment(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(sa.String(500))  # what was received, or why it did not happen
     outcome_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+class CaseArchive(Base):
+    """立卷归档 (issue 17 item 5; seed 004 「对帮办代办服务过程中申报材料及证照结果进行立卷归档」): who
+    archived the case and when, the completeness check as it stood then (bot/casework/archiving.py),
+    and a supervisor's reason for archiving with a non-essential part missing. One per case: an
+    archived case is read-only."""
+
+    __tablename__ = "case_archives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)  # 归档编号 GD-2026-000123 (the case's BD number)
+    archived_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))  # commissioner | supervisor
+    archived_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    checklist: Mapped[list] = mapped_column(sa.JSON)  # [{key, title, ok, required, detail}, ...] at archiving
+    reason: Mapped[str | None] = mapped_column(sa.String(300))  # why archived with something missing (主管)
+    no_return_needed: Mapped[bool] = mapped_column(default=False)  # 「无需退还」 ticked
+    rating_absent: Mapped[bool] = mapped_column(default=False)  # 「企业未评价」 recorded

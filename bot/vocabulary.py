@@ -179,3 +179,25 @@ APPOINTMENT_STATES: dict[AppointmentState, str] = {
 # The states of an appointment still ahead: shown in 「我的预约」, reminded the day before.
 ACTIVE_APPOINTMENT_STATES: tuple[AppointmentState, ...] = (
     AppointmentState.PROPOSED, AppointmentState.CONFIRMED, AppointmentState.RESCHEDULE_REQUESTED)
+
+# -- issue 17 item 5: 立卷归档 as an action (bot/casework/archiving.py) --------------------------
+
+class ArchiveCheck(StrEnum):
+    """One point of the completeness check before 立卷归档 (seed 004 「对帮办代办服务过程中申报材料及
+    证照结果进行立卷归档」, seed 003 「终止及办结的代办项目…及时归档，并将…资料及时交还投资者」)."""
+
+    AGREEMENT = "agreement"  # 委托协议 agreed (代办)
+    RESULTS = "results"  # every item has its result, or the case was terminated
+    DELIVERY = "delivery"  # how the results were delivered (送达)
+    RATING = "rating"  # 好差评, or its recorded absence (企业未评价)
+    HANDBACK = "handback"  # materials handed back, or 无需退还
+    MATERIALS = "materials"  # photos and files from the chat all downloaded
+    RECTIFICATION = "rectification"  # every 整改 closed
+    ESCALATION = "escalation"  # every 协调事项 resolved
+
+
+ARCHIVE_CHECKS: dict[ArchiveCheck, str] = {
+    ArchiveCheck.AGREEMENT: "委托协议", ArchiveCheck.RESULTS: "事项办理结果", ArchiveCheck.DELIVERY: "送达记录",
+    ArchiveCheck.RATING: "服务评价", ArchiveCheck.HANDBACK: "材料退还", ArchiveCheck.MATERIALS: "微信材料下载",
+    ArchiveCheck.RECTIFICATION: "差评整改", ArchiveCheck.ESCALATION: "协调事项",
+}

@@ -16,10 +16,11 @@ from bot.casework import case_details, cases
 from bot.casework.cases import CaseError
 from bot.models import Staff
 from bot.platform.db import transaction
-from bot.vocabulary import OPEN_STATES
+from bot.vocabulary import OPEN_STATES, CaseState
 
 from .nlu import YES_WORDS, Understanding, case_number, clean, is_question, menu_number
 from .texts import case_details as T
+from .texts.service import ARCHIVED_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class CaseDetailsDialog:
         with transaction(self.sessions) as db:
             mine = self._open_cases(db, user)
             if not mine:
+                archived = [c for c in cases.cases_of_applicant(db, user) if c.state == CaseState.ARCHIVED]
+                if archived and slot in FIELDS:  # issue 17 item 5: the archived record is closed
+                    return ARCHIVED_REFUSED.format(number=archived[0].number)
                 return None  # nothing submitted: the manager's 「目前没有正在填写的申请」
             if slot not in FIELDS:
                 return T.CONTACT_ONLY
@@ -76,6 +80,9 @@ class CaseDetailsDialog:
             number = u.entities.get("case_number")
             if number:
                 case = next((c for c in mine if c.number == number), None)
+                if case is None and any(c.number == number and c.state == CaseState.ARCHIVED
+                                        for c in cases.cases_of_applicant(db, user)):
+                    return ARCHIVED_REFUSED.format(number=number)  # issue 17 item 5
                 if case is None:
                     return T.CONTACT_NOT_YOURS.format(number=number)
                 mine = [case]

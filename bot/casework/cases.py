@@ -88,6 +88,24 @@ class CaseError(ValueError):
     """A refused change, with a message fit to show the person who asked for it."""
 
 
+# -- issue 17 item 5: an archived case is read-only (bot/casework/archiving.py archives it) --------
+ARCHIVED_MESSAGE = "案件已立卷归档，不能再变更"
+
+
+class ArchivedCaseError(CaseError):
+    """A change asked of a case already 立卷归档."""
+
+    def __init__(self, message: str = ARCHIVED_MESSAGE):
+        super().__init__(message)
+
+
+def ensure_editable(case: Case) -> None:
+    """Refuse any change to an archived case, politely, before anything is done. log() checks it
+    too, so a change that forgets to ask is still rolled back (every change writes its line)."""
+    if case.state == CaseState.ARCHIVED:
+        raise ArchivedCaseError()
+
+
 @dataclass(frozen=True)
 class ItemPlan:
     """What the case needs to know of a catalogue item (the caller reads the knowledge base)."""
@@ -229,6 +247,8 @@ def open_corrections(session: Session, case: Case) -> dict[int, tuple[str, date]
 
 def log(session: Session, case: Case, action: str, detail: str = "", *, actor_kind: str = ActorKind.SYSTEM,
         actor_id: str | None = None, item: CaseItem | None = None, attachments: list | None = None) -> LedgerEntry:
+    if action != f"state:{CaseState.ARCHIVED}":  # the archiving line itself is the last one
+        ensure_editable(case)
     entry = LedgerEntry(case_id=case.id, case_item_id=item.id if item else None, actor_kind=actor_kind,
                         actor_id=actor_id, action=action, detail=detail, attachments=attachments)
     session.add(entry)
@@ -302,6 +322,7 @@ def alert_key_project(session: Session, case: Case, commissioner: Staff | None, 
 def transition(session: Session, case: Case, to: str, *, actor_kind: str, actor_id: str | None,
                detail: str = "", reason: str | None = None) -> Case:
     """Move a case along its state machine; an illegal move is refused with a clear error."""
+    ensure_editable(case)
     if to not in CASE_STATES:
         raise CaseError(f"未知状态：{to}")
     if to not in CASE_TRANSITIONS[case.state]:

@@ -15,7 +15,7 @@ from bot.models import Case, Handoff, Staff
 from bot.platform import clock
 from bot.platform.text_safety import xml_safe
 from bot.push import notify
-from bot.vocabulary import OPEN_STATES, ActorKind, HandoffState, Role
+from bot.vocabulary import OPEN_STATES, ActorKind, CaseState, HandoffState, Role
 
 MAX_QUESTION = 1000
 NO_QUESTION = "（用户要求人工服务，未说明问题）"
@@ -67,7 +67,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
     if handoff is not None:
         if question and question not in handoff.question:
             handoff.question = (handoff.question + "\n" + question)[:MAX_QUESTION * 2]
-            if (about := _case_of(session, handoff)) is not None:
+            if (about := _case_of(session, handoff)) is not None and about.state != CaseState.ARCHIVED:
                 cases.log(session, about, "handoff", f"企业补充转人工问题（H{handoff.id}）：{question}",
                           actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
         return handoff
@@ -79,7 +79,7 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
                       case_id=case.id if case else None, commissioner_id=commissioner.id if commissioner else None)
     session.add(handoff)
     session.flush()
-    if case is not None:
+    if case is not None and case.state != CaseState.ARCHIVED:  # an archived ledger is closed: the handoff keeps it
         to = f"，由专员 {commissioner.name} 答复" if commissioner else "，由本地区工作人员答复"
         cases.log(session, case, "handoff", f"企业转人工（H{handoff.id}）{to}：{handoff.question}",
                   actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
@@ -104,7 +104,7 @@ def answer(session: Session, handoff: Handoff, staff: Staff, text: str) -> None:
     if handoff.state != HandoffState.OPEN:
         raise HandoffError("这个问题已经答复过了")
     handoff.state, handoff.answer, handoff.answered_by, handoff.answered_at = HandoffState.ANSWERED, text[:2000], staff.id, clock.now()
-    if (case := _case_of(session, handoff)) is not None:
+    if (case := _case_of(session, handoff)) is not None and case.state != CaseState.ARCHIVED:
         cases.log(session, case, "handoff_answered", f"答复转人工（H{handoff.id}）：{handoff.answer}",
                   actor_kind=staff.role, actor_id=staff.username)
     notify.handoff_answered(session, handoff, staff, text)

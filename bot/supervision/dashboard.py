@@ -27,6 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from bot.casework import agreements, cases, completion, handbacks, plans
+from bot.casework import archiving  # 立卷归档 (issue 17 item 5)
+from bot.casework import materials as chat_materials
 from bot.casework import appointments as case_appointments  # 上门受理 / 窗口预约 (issue 17 item 1)
 from bot.casework.cases import CaseError
 from bot.identifiers import rectification_number
@@ -614,6 +616,10 @@ class Archive:
     plan: list = field(default_factory=list)  # 一企一策 plan against progress per item (plans.PlanLine)
     handbacks: list = field(default_factory=list)  # materials handed back (issue 17, bot/casework/handbacks.py)
     completions: list = field(default_factory=list)  # the enterprise's 办结 confirmations (completion.py)
+    # 立卷归档 (issue 17 item 5, bot/casework/archiving.py): the archive with its checklist, and the
+    # chat's materials (what the check counted as downloaded)
+    archive: object | None = None
+    materials: list = field(default_factory=list)
     appointments: list = field(default_factory=list)  # 上门受理 / 窗口预约 (issue 17 item 1, casework/appointments.py)
 
 
@@ -627,13 +633,16 @@ def archive_of(db: Session, case: Case) -> Archive:
     rectifications = list(db.scalars(sa.select(Rectification).where(Rectification.case_id == case.id)
                                      .order_by(Rectification.id)))
     escalations = list(db.scalars(sa.select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)))
+    archived = archiving.of_case(db, case)
     staff_ids = {case.commissioner_id} | {r.supervisor_id for r in rectifications} | {e.raised_by for e in escalations}
+    staff_ids |= {archived.archived_by} if archived else set()
     names = dict(db.execute(sa.select(Staff.id, Staff.name).where(Staff.id.in_([s for s in staff_ids if s]))).all())
     return Archive(case=case, commissioner=names.get(case.commissioner_id), items=items, item_history=by_item,
                    ledger=ledger, rating=db.scalar(sa.select(Rating).where(Rating.case_id == case.id)),
                    rectifications=rectifications, escalations=escalations, staff_names=names,
                    agreement=agreements.of_case(db, case), plan=plans.lines(items, plans.default_calendar(), clock.today()),
                    handbacks=handbacks.of_case(db, case), completions=completion.history(db, case),
+                   archive=archived, materials=chat_materials.of_case(db, case),
                    appointments=case_appointments.of_case(db, case))
 
 

@@ -285,7 +285,34 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
                           h.signed_by, h.note or "", a.staff_names.get(h.recorded_by, ""), local(h.recorded_at),
                           local(h.confirmed_at) or "未确认") for h in a.handbacks] or [("暂无交还记录",)],
                         caption=f"{c.number} 材料交还（办结、终止后将有关资料交还投资者）", wrap=True))
+    sheets += _archive_sheets(a)
     return workbook(sheets)
+
+
+def _archive_sheets(a: Archive) -> list[Sheet]:
+    """立卷归档 (issue 17 item 5): the chat's materials, and the archive with its completeness
+    check as it stood when the case was archived (bot/casework/archiving.py)."""
+    from bot.casework import materials as chat_materials
+
+    c = a.case
+    sheets = [Sheet("微信材料", ("编号", "类型", "文件名", "大小（字节）", "MD5", "收到时间", "状态", "保存时间", "说明"),
+                    [(f"M{m.id}", chat_materials.KIND_NAMES.get(m.kind, m.kind), m.file_name or "", m.size or "",
+                      m.md5 or "", local(m.received_at), chat_materials.STATE_NAMES.get(m.state, m.state),
+                      local(m.stored_at), m.last_error or "") for m in a.materials] or [("企业未在微信中发来材料",)],
+                    caption=f"{c.number} 企业在微信中发来的材料")]
+    r = a.archive
+    if r is None:
+        sheets.append(Sheet("归档检查", ("项目", "内容"), [("归档", "尚未立卷归档")], caption=f"{c.number} 立卷归档"))
+        return sheets
+    head = [("归档编号", r.number), ("归档人", a.staff_names.get(r.archived_by, "") or ""),
+            ("归档人身份", ACTOR_KINDS.get(r.actor_kind, r.actor_kind)), ("归档时间", local(r.archived_at)),
+            ("评价", "企业未评价" if r.rating_absent else "见「评价与整改」"),
+            ("材料退还", "无需退还" if r.no_return_needed else "见「材料交还」"), ("先行归档原因", r.reason or "")]
+    checks = [(item.get("title", ""), "齐全" if item.get("ok") else "缺少", "必备" if item.get("required") else "非必备",
+               item.get("detail", "")) for item in r.checklist or []]
+    sheets.append(Sheet("归档检查", ("检查项", "结果", "必备", "说明"), [(k, v, "", "") for k, v in head] + checks,
+                        caption=f"{c.number} 立卷归档（{r.number}）及归档时的完整性检查", wrap=True))
+    return sheets
 
 
 def _level(value: int | None) -> str:

@@ -132,6 +132,8 @@ def record(session: Session, case: Case, openid: str, level: int, *, settings: S
     case = session.scalar(sa.select(Case).where(Case.id == case.id).with_for_update()) or case
     if case.applicant_openid != openid:
         raise RatingError("只有申请企业本人可以评价该服务")
+    if case.state == CaseState.ARCHIVED:  # issue 17 item 5: the archived record is closed
+        raise RatingError(f"{case.number}{cases.ARCHIVED_MESSAGE}评价，感谢您的关注")
     rating = rating_of(session, case)
     if rating is None:
         if case.state not in AWAITING_STATES:
@@ -178,6 +180,8 @@ def add_details(session: Session, case: Case, openid: str, *, settings: Settings
     rating = rating_of(session, case)
     if rating is None or rating.openid != openid:
         raise RatingError("请先选择评价等级")
+    if case.state == CaseState.ARCHIVED:  # issue 17 item 5: the archived record is closed
+        raise RatingError(f"{case.number}{cases.ARCHIVED_MESSAGE}评价，感谢您的关注")
     given = {"efficiency": _check_score(efficiency, "效率"), "attitude": _check_score(attitude, "态度"),
              "integrity": _check_score(integrity, "廉洁"), "comment": _clean_comment(comment)}
     given = {k: v for k, v in given.items() if v is not None}

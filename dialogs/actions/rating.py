@@ -24,11 +24,13 @@ from bot.platform import clock
 from bot.platform.db import transaction
 from bot.supervision import ratings
 from bot.supervision.ratings import LEVELS, RatingError
+from bot.vocabulary import CaseState
 
 from ..forms import run_action
 from ..nlu import clean, entity_in, menu_number, question_word_in
 from ..services import Services
 from ..texts import rating as T
+from ..texts.service import ARCHIVED_REFUSED
 from .service import HandedServices
 
 if TYPE_CHECKING:  # the executor pulls in pydantic (~70 ms), which only a form run needs
@@ -202,6 +204,9 @@ class _Flow:
             self.say(T.NOTHING_TO_RATE)
             return None, True
         case, rating = rated[0]
+        if case.state == CaseState.ARCHIVED:  # issue 17 item 5: the archived record is closed
+            self.say(ARCHIVED_REFUSED.format(number=case.number))
+            return None, True
         if not ratings.may_correct(rating, self.rt.settings):
             self.say(ratings.correction_closed_text(case, rating, self.rt.settings))
             return None, True

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from rasa_sdk import Action, Tracker
 
-from bot.casework import agreements, case_actions, cases, completion, plans
+from bot.casework import agreements, archiving, case_actions, cases, completion, plans
 from bot.models import Case, CaseItem, Staff
 from bot.platform import region_service
 from bot.platform.clock import date_text, local_text
@@ -108,6 +108,8 @@ class ActionCaseProgress(ServiceAction):
                     name=commissioner.name if commissioner else texts.CORRECTION_WHO))
             if case.state == CaseState.TERMINATED and case.termination_reason:
                 lines.append(texts.PROGRESS_TERMINATED.format(reason=case.termination_reason))
+            if (archived := archiving.of_case(db, case)) is not None:  # issue 17 item 5
+                lines.append(texts.PROGRESS_ARCHIVED.format(when=local_text(archived.archived_at), number=archived.number))
             lines += progress_lines(db, case, today)  # 待企业确认办结, 交还材料 (dialogs/completion.py)
             lines += appointment_lines(db, case, today)  # the next 上门受理 / 窗口预约 (dialogs/appointments.py)
             others = len(cases.cases_of_applicant(db, tracker.sender_id)) - 1
@@ -139,8 +141,14 @@ class ActionUrge(ServiceAction):
         services = self.services
         with transaction(services.sessions) as db:
             case = _target_case(db, tracker, open_only=True)
+            if case is None and (latest := _target_case(db, tracker)) is not None \
+                    and latest.state == CaseState.ARCHIVED:
+                case = latest  # only archived ones: say so, rather than 「还没有提交过」
             if case is None:
                 dispatcher.utter_message(text=texts.NO_CASE)
+                return []
+            if case.state == CaseState.ARCHIVED:  # the archived record is closed (issue 17 item 5)
+                dispatcher.utter_message(text=texts.ARCHIVED_REFUSED.format(number=case.number))
                 return []
             urge = case_actions.urge(db, case, tracker.sender_id, services.settings, today=services.clock.today())
             dispatcher.utter_message(text=_urge_reply(urge, case.number, local_text(services.clock.now())))

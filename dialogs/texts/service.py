@@ -17,6 +17,9 @@ PROGRESS_PLAN_PROJECT = "{name}：{finish}前全部办结，{state}"  # {name}: 
 PROGRESS_PLAN_ON_TRACK = "目前按计划推进"
 PROGRESS_PLAN_BEHIND = "{late}个事项滞后，最多{n}个工作日，专员正在协调"
 PROGRESS_TERMINATED = "终止原因：{reason}"
+# 立卷归档 (issue 17 item 5, bot/casework/archiving.py): the record is closed and read-only.
+PROGRESS_ARCHIVED = "本案已于{when}立卷归档（归档编号 {number}），服务记录已封存，不能再变更；如有疑问请回复「转人工」。"
+ARCHIVED_REFUSED = "{number}已立卷归档，不能再变更（如催办、修改联系人、修改评价）。如有疑问请回复「转人工」。"
 PROGRESS_OTHERS = "您还有{n}个其他申请，发送编号（如 {number}）可查看。"
 CORRECTION_LINE = "——需补正：{missing}，请在{due}前提交{late}"
 CORRECTION_LATE = "（已过期限，请尽快提交）"

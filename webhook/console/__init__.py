@@ -103,6 +103,7 @@ from . import (  # noqa: E402,F401 - the modules attach their routes to the blue
     agreements,  # 委托协议 pages and print, 一企一策 plan (issue 17 items 2, 10)
     api,
     appointments,  # 上门受理 and 窗口预约 (issue 17 item 1)
+    archiving,  # 立卷归档: completeness check and the archive (issue 17 item 5)
     auth,
     case_details,  # 提前介入, 修改联系人 (issue 17)
     completion,  # 办结 the enterprise confirms, materials handed back (issue 17)

@@ -186,6 +186,7 @@ def _act(number: str, action: str, change: Callable[[Session, Case, Actor], None
     try:
         with transaction(sessions()) as db:
             case = _visible_case(db, number, for_update=True)
+            cases.ensure_editable(case)  # 立卷归档: an archived case is read-only (issue 17 item 5)
             if not may(g.staff, action):
                 abort(403, description="此操作由承办专员进行；主管可分派案件或添加督办记录。")
             change(db, case, Actor.person(g.staff))
