@@ -199,10 +199,7 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
         case_actions.terminate(db, case, rng.choice(["项目不具备条件", "企业主动终止"]), actor)
         case.closed_at = t
         stamp(case, t)
-        t = step(0.4)
-        cases.transition(db, case, CaseState.ARCHIVED, actor_kind=actor.kind, actor_id=actor.id,
-                         detail="终止案件立卷归档，材料已退还企业")
-        stamp(case, t)
+        _demo_file(db, kb, case, actor, lead, step, stamp)  # 立卷归档 as staff do it (issue 17 item 5)
         return case
     t = step(0.15)
     if not case_actions.complete(db, case, actor):  # 县级市: the enterprise confirms its 办结 (issue 17)
@@ -226,13 +223,12 @@ def _demo_story(db, kb, calendar, settings, rng, region, n, story, lead, start, 
     ratings.record(db, case, openid, level, settings=settings, calendar=calendar, efficiency=near(),
                    attitude=near(), integrity=max(level, 4), comment=comment, now=t, console_url=settings.public_url)
     stamp(case, t)
-    return _demo_archive(db, case, actor, final, step, stamp, lead)
+    return _demo_archive(db, case, actor, final, step, stamp, lead, kb)
 
 
-def _demo_archive(db, case, actor, final, step, stamp, lead):
+def _demo_archive(db, case, actor, final, step, stamp, lead, kb):
     import sqlalchemy as sa
 
-    from bot.casework import cases
     from bot.models import Rectification
     from bot.supervision import ratings
 
@@ -246,11 +242,36 @@ def _demo_archive(db, case, actor, final, step, stamp, lead):
             t = step(0.2)
             ratings.close_rectification(db, rect_id, lead, "已约谈专员并明确补正材料一次告知，企业表示认可", now=t)
             stamp(case, t)
-        t = step(0.5)
-        cases.transition(db, case, CaseState.ARCHIVED, actor_kind=actor.kind, actor_id=actor.id,
-                         detail="服务记录、材料清单、评价结果立卷归档")
-        stamp(case, t)
+        _demo_file(db, kb, case, actor, lead, step, stamp)
     return case
+
+
+def _demo_file(db, kb, case, actor, lead, step, stamp):
+    """立卷归档 through the console's action (bot/casework/archiving.py), so a demo archive has its
+    completeness check: a 代办 or terminated case's materials are handed back first (a 帮办
+    enterprise kept its own: 「无需退还」); where the enterprise's rating is still possible the
+    region's supervisor archives with a reason, as the check allows."""
+    from bot.casework import archiving, handbacks
+    from bot.platform.clock import SERVICE_TZ
+
+    returned = False
+    if case.mode == "代办" or case.state == CaseState.TERMINATED:
+        listed = handbacks.checklist(db, case, {code: tuple(item.materials or ()) for code, item in kb.items.items()})
+        if listed:
+            t = step(0.2)
+            day = t.astimezone(SERVICE_TZ).date()
+            handbacks.record(db, case, returned=listed[:3], allowed=listed, method="当面", returned_on=day,
+                             signed_by=case.contact_name, actor_kind=actor.kind, actor_id=actor.id, staff=actor.staff,
+                             today=day)
+            stamp(case, t)
+            returned = True
+    t = step(0.4)
+    checks = archiving.check(db, case, today=t.astimezone(SERVICE_TZ).date(), no_return_needed=not returned)
+    missing = [c for c in checks if not c.ok]
+    by = lead if missing and lead is not None and not any(c.required for c in missing) else actor.staff
+    archiving.archive(db, case, by, no_return_needed=not returned, now=t,
+                      reason="企业评价期限未满，先行立卷归档，评价结果另行跟踪" if by is lead else "")
+    stamp(case, t)
 
 
 def _demo_emulator(settings, sessions, port: int):
@@ -434,6 +455,9 @@ def cmd_demo(args) -> int:
     from .demo_agreements_plans import seed as seed_agreements_plans
 
     plans_said = seed_agreements_plans(sessions, settings)  # issue 17: 委托协议 versions, 一企一策 plans
+    from .demo_archiving import summary as archiving_summary
+
+    archiving_said = archiving_summary(sessions)  # issue 17 item 5: 立卷归档 with its completeness check
     from .demo_appointments import seed as seed_appointments
 
     appointments_said = seed_appointments(sessions, settings, calendar)  # issue 17 item 1: 上门受理, 窗口预约
@@ -456,6 +480,7 @@ def cmd_demo(args) -> int:
     print(f"  service depth: {case_details_said}")
     print(f"  办结确认 and 材料交还: {completion_said}")
     print(f"  委托协议 and 一企一策: {plans_said}")
+    print(f"  立卷归档: {archiving_said}")
     print(f"  上门受理 and 窗口预约: {appointments_said}")
     look = [
         f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
