@@ -324,3 +324,24 @@ def test_a_commissioner_cancels_and_the_enterprise_is_told(app):
     assert "发送预约给企业" not in supervisor.get(f"/console/cases/{number}").get_data(as_text=True)
     assert supervisor.post(f"/console/cases/{number}/appointments", data={
         "csrf_token": token_of(supervisor, number), "kind": "visit"}).status_code == 403
+
+
+def test_the_case_list_and_the_dashboard_show_what_is_ahead(app):
+    day = workday_after(clock.today())
+    with db_of(app) as db:
+        waiting = submit(db, openid="oList")
+        propose(db, waiting, day)
+        moved = submit(db, openid="oList2")
+        moved_id = propose(db, moved, day, kind="window", starts_at=at(day, 15)).id
+        numbers = waiting.number, moved.number
+    app.extensions["bangban_dialogs"].handle_text("oList2", "改个时间 周五下午")
+    with db_of(app) as db:
+        assert db.get(Appointment, moved_id).state == AppointmentState.RESCHEDULE_REQUESTED
+    listed = signed_in(app, "jiangbei-lead").get("/console/cases").get_data(as_text=True)  # the two commissioners' cases
+    assert f"上门受理 {day:%m-%d} 10:00" in listed and "企业请求改期" in listed
+    board = signed_in(app, "jiangbei-lead").get("/console/dashboard").get_data(as_text=True)
+    panel = board.split('id="t-appointments"')[1].split("</table>")[0]
+    assert panel.index(numbers[1]) < panel.index(numbers[0])  # the request for another time first
+    assert "企业请求改期：周五下午" in panel and "上门受理" in panel
+    other = signed_in(app, "donghu-lead").get("/console/dashboard").get_data(as_text=True)
+    assert numbers[0] not in other and "未来两周暂无预约" in other

@@ -359,3 +359,44 @@ def remind_due(session: Session, now: datetime | None = None) -> int:
                                     confirmed)
         sent += 1
     return sent
+
+
+# -- lists for the console (case list marks, the 挂图作战 panel) --------------------------------
+
+@dataclass(frozen=True)
+class AheadRow:
+    """An appointment still ahead, on the dashboard's 近期预约 panel."""
+
+    appointment: Appointment
+    case_number: str
+    company: str
+    commissioner: str | None
+
+
+def ahead_among(session: Session, case_ids: list[int]) -> dict[int, Appointment]:
+    """Of `case_ids`, each case's appointment still ahead (for the case list's marks)."""
+    if not case_ids:
+        return {}
+    rows = session.scalars(sa.select(Appointment).where(Appointment.case_id.in_(case_ids),
+                                                        Appointment.state.in_(ACTIVE_APPOINTMENT_STATES))
+                           .order_by(Appointment.id))
+    return {a.case_id: a for a in rows}  # the newest wins (one is ahead at a time)
+
+
+def ahead_in_region(session: Session, region: str, commissioner_id: int | None = None, days: int = 14,
+                    now: datetime | None = None, limit: int = 200) -> list[AheadRow]:
+    """The region's appointments in the next `days` days and every request for another time, the
+    requests first (they wait for the commissioner), then by time."""
+    now = clock.as_utc(now or utcnow())
+    cond = sa.and_(Case.region == region, Case.state.in_(OPEN_STATES),
+                   Appointment.state.in_(ACTIVE_APPOINTMENT_STATES),
+                   sa.or_(Appointment.state == AppointmentState.RESCHEDULE_REQUESTED,
+                          sa.and_(Appointment.starts_at > now, Appointment.starts_at <= now + timedelta(days=days))))
+    if commissioner_id is not None:
+        cond = sa.and_(cond, Case.commissioner_id == commissioner_id)
+    stmt = (sa.select(Appointment, Case.number, Case.company_name, Staff.name)
+            .join(Case, Case.id == Appointment.case_id).outerjoin(Staff, Staff.id == Case.commissioner_id)
+            .where(cond)
+            .order_by((Appointment.state == AppointmentState.RESCHEDULE_REQUESTED).desc(), Appointment.starts_at)
+            .limit(limit))
+    return [AheadRow(*row) for row in session.execute(stmt)]

@@ -67,3 +67,27 @@ def record_appointment_outcome(number: str, appointment_id: int):
     return _act(number, "appointment", lambda db, case, actor: appointments.record_outcome(
         db, case, appointment_id, _form("outcome"), _form("text"), actor_kind=actor.kind, actor_id=actor.id),
         "预约结果已登记，写入台账。")
+
+
+@bp.app_template_global()
+def appointment_marks_among(rows) -> dict[int, str]:
+    """The case list's mark for each case with an appointment ahead: 「企业请求改期」 (the
+    commissioner's turn) or 「上门受理 12-08 10:00」."""
+    ids = [row[0].id for row in rows if row[0].state in OPEN_STATES]
+    with sessions()() as db:
+        ahead = appointments.ahead_among(db, ids)
+    return {case_id: ("企业请求改期" if a.state == AppointmentState.RESCHEDULE_REQUESTED
+                      else f"{appointments.kind_name(a.kind)} {clock.stamp(a.starts_at, '%m-%d %H:%M')}")
+            for case_id, a in ahead.items()}
+
+
+@bp.app_template_global()
+def appointments_ahead(region: str, commissioner_id: int | None = None) -> list[dict]:
+    """挂图作战's 近期预约 panel: the next two weeks' appointments and every request for another time."""
+    with sessions()() as db:
+        rows = appointments.ahead_in_region(db, region, commissioner_id)
+    return [{"number": r.case_number, "company": r.company, "commissioner": r.commissioner,
+             "kind": appointments.kind_name(r.appointment.kind), "when": clock.stamp(r.appointment.starts_at),
+             "place": r.appointment.place, "state": appointments.state_name(r.appointment.state),
+             "wish": r.appointment.enterprise_note if r.appointment.state == AppointmentState.RESCHEDULE_REQUESTED else ""}
+            for r in rows]
