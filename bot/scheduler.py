@@ -163,7 +163,7 @@ class Jobs:
         """Remind the enterprise of tomorrow's 上门受理 / 窗口预约 (bot/casework/appointments.py), once
         each: rows are taken locked and marked reminded in the same transaction."""
         with transaction(self.sessions) as db:
-            return {"appointments_reminded": appointments.remind_due(db, now)}
+            return {"appointments_reminded": appointments.remind_due(db, now, self.settings.public_url)}
 
     def unaccepted_assignments(self, now: datetime | None = None) -> dict:
         """Cases still 'applied' after the first period: re-alert the commissioner; after the

@@ -258,6 +258,8 @@ def test_the_day_before_reminder_is_sent_once(app):
     with db_of(app) as db:
         [sent] = pushes(db, "appointment_reminder")
         assert sent.recipient_openid == "oRemind" and "明天" in sent.text and "「确认预约」" in sent.text
+        [staff] = pushes(db, "appointment_staff_reminder")
+        assert staff.recipient_openid == "oStaff_jiangbei_1" and "【明日预约】" in staff.text and "企业尚未确认" in staff.text
         assert len(ledger(db, number, "appointment:reminded")) == 1
         assert db.scalar(sa.select(sa.func.count(LedgerEntry.id)).where(LedgerEntry.action == "appointment:reminded")) == 1
     page = signed_in(app, "jiangbei-1").get(f"/console/cases/{number}").get_data(as_text=True)

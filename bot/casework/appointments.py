@@ -325,7 +325,7 @@ def request_reschedule(session: Session, appointment_id: int, openid: str, wish:
 
 # -- the scheduler ----------------------------------------------------------------------------
 
-def remind_due(session: Session, now: datetime | None = None) -> int:
+def remind_due(session: Session, now: datetime | None = None, console_url: str = "") -> int:
     """The scheduler's job: from REMIND_AT on the calendar day before, remind the enterprise of
     each appointment (proposed or confirmed) once. Idempotent across workers: only rows not yet
     reminded are taken, each locked (SKIP LOCKED on PostgreSQL), `reminded_at` set in the same
@@ -337,6 +337,7 @@ def remind_due(session: Session, now: datetime | None = None) -> int:
         return 0
     tomorrow = local.date() + timedelta(days=1)
     moment = local_datetime(local.date(), REMIND_AT)
+    # The commissioner hears of it at the same time (notify.appointment_staff_reminder).
     q = (sa.select(Appointment).where(
         Appointment.state.in_((AppointmentState.PROPOSED, AppointmentState.CONFIRMED)),
         Appointment.reminded_at.is_(None),
@@ -357,6 +358,10 @@ def remind_due(session: Session, now: datetime | None = None) -> int:
                   + ("" if confirmed else "（企业尚未确认）"))
         notify.appointment_reminder(session, case, row.id, kind_name(row.kind), row.starts_at, row.place, row.bring,
                                     confirmed)
+        commissioner = session.get(Staff, case.commissioner_id) if case.commissioner_id else None
+        if commissioner is not None:
+            notify.appointment_staff_reminder(session, case, commissioner, row.id, kind_name(row.kind), row.starts_at,
+                                              row.place, confirmed, console_url)
         sent += 1
     return sent
 

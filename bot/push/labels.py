@@ -33,7 +33,7 @@ PURPOSE_NAMES = {
     "completion_confirm": "请确认办结", "completion_objected": "办结有异议", "materials_returned": "材料交还",
     # issue 17 item 1: 上门受理 and 窗口预约
     "appointment": "预约通知", "appointment_reminder": "预约提醒", "appointment_cancelled": "预约取消",
-    "appointment_answered": "预约答复",
+    "appointment_answered": "预约答复", "appointment_staff_reminder": "明日预约提醒",
 }
 RECIPIENT_NAMES = {RecipientKind.ENTERPRISE: "企业", RecipientKind.STAFF: "工作人员"}
 STATE_NAMES = NOTIFICATION_STATES

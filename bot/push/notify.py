@@ -483,3 +483,14 @@ def appointment_answered(session: Session, case: Case, commissioner: Staff, appo
     return _to_staff(session, case, commissioner, key=f"appointment-answer:{case.number}:{appointment_id}:{event_id}",
                      purpose="appointment_answered", template="item_reported", text=text, console_url=console_url,
                      data=_data(number=case.number, item=kind, state="已确认" if confirmed else "请求改期"))
+
+
+def appointment_staff_reminder(session: Session, case: Case, commissioner: Staff, appointment_id: int, kind: str,
+                               starts_at, place: str, confirmed: bool, console_url: str = "") -> Notification | None:
+    """The day before, the commissioner too: a 上门受理 is their trip, a 窗口预约 their morning."""
+    state = "企业已确认" if confirmed else "企业尚未确认"
+    text = (f"【明日预约】{case.number} {case.company_name}\n{kind}：{appointment_time(starts_at)}\n地点：{place}\n"
+            f"{state}；联系人 {case.contact_name}。")
+    return _to_staff(session, case, commissioner, key=f"appointment-remind-staff:{appointment_id}",
+                     purpose="appointment_staff_reminder", template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item=_short_time(kind, starts_at), state="明日预约"))
