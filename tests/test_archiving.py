@@ -310,3 +310,19 @@ def test_a_handoff_about_an_archived_case_still_reaches_people_without_touching_
         handoff = handoffs.open_handoff(db, "oArchAsk", None, "归档后还能查材料吗")
         handoffs.answer(db, handoff, staff(db, "donghu-1"), "可以到窗口查阅")
         assert handoff.region == "donghu" and ledger_count(db, case) == before
+
+
+def test_the_dashboard_lists_the_cases_waiting_to_be_archived(app):
+    with db_of(app) as db:
+        waiting = delivered_case(db, openid="oWait", rate=False).number
+        done = delivered_case(db, openid="oDone")
+        archiving.archive(db, done, staff(db, "donghu-1"), no_return_needed=True)
+        done = done.number
+    page = signed_in(app, "donghu-lead").get("/console/dashboard").get_data(as_text=True)
+    panel = page[page.index('id="h-archive"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "待立卷归档" in panel and "已立卷归档 1 件" in panel
+    assert waiting in panel and done not in panel
+    row = panel[panel.index(waiting):]
+    row = row[:row.index("</tr>")]
+    assert "服务评价、材料退还" in row and f"/console/cases/{waiting}/archive" in row

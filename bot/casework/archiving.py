@@ -289,3 +289,34 @@ def archive(session: Session, case: Case, staff: Staff, *, reason: str = "", no_
     session.add(row)
     session.flush()
     return row
+
+
+# -- 挂图作战: the cases waiting to be archived ------------------------------------------------
+
+@dataclass(frozen=True)
+class Waiting:
+    case: Case
+    commissioner: str | None
+    closed_on: date | None  # 送达 or 终止
+    essential: tuple[str, ...]  # titles of the required points missing
+    optional: tuple[str, ...]  # titles of the non-essential points missing
+
+
+def waiting(session: Session, scope, *, today: date | None = None, limit: int = 50) -> list[Waiting]:
+    """Cases delivered, rated or terminated and not yet archived, within `scope` (an SQL condition
+    on Case), the longest waiting first, each with what its check still misses."""
+    rows = session.execute(
+        sa.select(Case, Staff.name).outerjoin(Staff, Staff.id == Case.commissioner_id)
+        .where(scope, Case.state.in_(ARCHIVABLE_STATES)).order_by(Case.closed_at, Case.id).limit(limit)).all()
+    out = []
+    for case, name in rows:
+        f = facts_of(session, case, today=today)
+        missing = [c for c in completeness(f) if not c.ok]
+        out.append(Waiting(case, name, f.closed_on, tuple(c.title for c in missing if c.required),
+                           tuple(c.title for c in missing if not c.required)))
+    return out
+
+
+def archived_count(session: Session, scope) -> int:
+    return session.scalar(sa.select(sa.func.count(CaseArchive.id)).join(Case, Case.id == CaseArchive.case_id)
+                          .where(scope)) or 0

@@ -4,6 +4,7 @@ case's commissioner or a supervisor of its region archives; everyone else who se
 the check and, once archived, the record."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from bot.casework import archiving
@@ -14,6 +15,7 @@ from bot.platform.db import transaction
 from bot.vocabulary import ACTOR_KINDS, CASE_STATES, Role
 
 from . import bp, sessions
+from .auth import case_scope
 from .cases import _visible_case
 
 
@@ -27,6 +29,20 @@ def archive_extras(case: Case) -> dict:
     return {"record": record, "by": by.name if by else None,
             "may": staff is not None and record is None and archiving.may_archive(staff, case)
             and case.state in archiving.ARCHIVABLE_STATES}
+
+
+@bp.app_template_global()
+def archive_board(commissioner_id: int | None = None) -> dict:
+    """挂图作战's 待立卷归档 panel: the cases the signed-in supervisor sees that wait to be archived."""
+    scope = case_scope(g.staff)
+    if commissioner_id is not None:
+        scope = sa.and_(scope, Case.commissioner_id == commissioner_id)
+    with sessions()() as db:
+        rows = archiving.waiting(db, scope)
+        done = archiving.archived_count(db, scope)
+        for row in rows:
+            db.expunge(row.case)
+    return {"rows": rows, "archived": done, "case_states": CASE_STATES}
 
 
 @bp.get("/cases/<number>/archive")
