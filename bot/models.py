@@ -284,13 +284,25 @@ class Escalation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    level: Mapped[str] = mapped_column(sa.String(16))  # 联席会议 | 工改领导小组
+    level: Mapped[str] = mapped_column(sa.String(16))  # a tier of the region's escalation_ladder (older rows: 联席会议 | 工改领导小组)
     note: Mapped[str] = mapped_column(sa.Text)
     raised_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
     raised_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | resolved
+    state: Mapped[str] = mapped_column(sa.String(12), default="open", index=True)  # open | resolved | moved_up
     resolution: Mapped[str | None] = mapped_column(sa.Text)
     resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # -- escalation tiers per region (issue 17 item 7; bot/supervision/escalations.py) --
+    # The answer is due by this working day (the tier's due_workdays); rows from before have none.
+    due_date: Mapped[date | None] = mapped_column(sa.Date, index=True)
+    # The lower tier this one was moved up from (that row's state is then moved_up).
+    previous_id: Mapped[int | None] = mapped_column(sa.ForeignKey("escalations.id"))
+    skip_reason: Mapped[str | None] = mapped_column(sa.Text)  # why a tier was skipped, when one was
+    # 「告知企业」 ticked on raise / on resolve: the enterprise was pushed it and 「我的申请」 shows it.
+    tell_enterprise: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    resolution_told: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    resolved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    # When the due-passed line was written: the scheduler's once-only guard.
+    overdue_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class CaseMaterial(Base):

@@ -7,6 +7,7 @@ Jobs (APScheduler 3, BackgroundScheduler):
   daily-digest             at `digest_hour`                one summary per supervisor
   rating-reminders         hourly                          re-invite unrated cases, twice at most
   case-materials           every `material_check_interval_s` download chat photos/files, one push per batch
+  escalation-deadlines     hourly                          flag each 协调事项 past its tier's due date once, offer the next tier
   appointment-reminders    every 15 minutes                remind a 上门受理/窗口预约 the day before, from 09:00, once
 (hours in service time, bot.platform.clock.SERVICE_TZ, whatever zone the host is in)
 The two clock-time jobs live in a persistent SQLAlchemyJobStore on DATABASE_URL, so a digest due
@@ -165,6 +166,15 @@ class Jobs:
         with transaction(self.sessions) as db:
             return {"appointments_reminded": appointments.remind_due(db, now, self.settings.public_url)}
 
+    def escalation_deadlines(self, now: datetime | None = None) -> dict:
+        """协调事项 past their tier's due date (bot/supervision/escalations.py): flagged once each (ledger
+        协调超期, supervisors offered the next tier). It never moves one up by itself: that is a person's call."""
+        from bot.supervision import escalations
+
+        today = sla.service_today(now or utcnow())
+        with transaction(self.sessions) as db:
+            return {"escalations_overdue": escalations.flag_overdue(db, today, self.settings.public_url)}
+
     def unaccepted_assignments(self, now: datetime | None = None) -> dict:
         """Cases still 'applied' after the first period: re-alert the commissioner; after the
         second period (or at once when nobody is assigned): alert the region's supervisors and
@@ -281,6 +291,8 @@ def job_definitions(settings: Settings) -> list[dict]:
         dict(id="rating-reminders", args=["rating_reminders"], jobstore="memory",
              trigger=IntervalTrigger(hours=1, timezone=tz)),
         dict(id="completion-deadlines", args=["completion_deadlines"], jobstore="memory",
+             trigger=IntervalTrigger(hours=1, timezone=tz)),
+        dict(id="escalation-deadlines", args=["escalation_deadlines"], jobstore="memory",
              trigger=IntervalTrigger(hours=1, timezone=tz)),
         dict(id="appointment-reminders", args=["appointment_reminders"], jobstore="memory",
              trigger=IntervalTrigger(minutes=15, timezone=tz)),

@@ -85,10 +85,11 @@ class RectificationState(StrEnum):
 
 
 class EscalationState(StrEnum):
-    """A 协调事项 raised to the 联席会议 (Escalation.state)."""
+    """A 协调事项 raised to a tier of the region's escalation ladder (Escalation.state)."""
 
     OPEN = "open"
     RESOLVED = "resolved"
+    MOVED_UP = "moved_up"  # raised on to the next tier (issue 17 item 7): that row carries on
 
 
 # What people read for each state (console, exports, chat, pushes), in the state machine's order.
@@ -115,7 +116,8 @@ RATING_LEVELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满�
 RECTIFICATION_STATES: dict[RectificationState, str] = {
     RectificationState.OPEN: "待回访", RectificationState.VISITED: "已回访", RectificationState.CLOSED: "已办结",
 }
-ESCALATION_STATES: dict[EscalationState, str] = {EscalationState.OPEN: "待解决", EscalationState.RESOLVED: "已解决"}
+ESCALATION_STATES: dict[EscalationState, str] = {EscalationState.OPEN: "待解决", EscalationState.RESOLVED: "已解决",
+                                                 EscalationState.MOVED_UP: "已上报上一级"}
 
 
 class InvitationState(StrEnum):

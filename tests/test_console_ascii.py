@@ -184,8 +184,9 @@ def _extras(app, manager, settings) -> dict[str, str]:
 
         # 提请协调: one open, one resolved.
         lead = person[SUPERVISOR]
-        figures.raise_escalation(db, working[2], figures.ESCALATION_LEVELS[0], "施工许可卡在用地手续", lead)
-        done = figures.raise_escalation(db, working[1], figures.ESCALATION_LEVELS[-1], "管线迁改协调", lead)
+        # None: the first tier of the region's escalation ladder (bot/supervision/escalations.py)
+        figures.raise_escalation(db, working[2], None, "施工许可卡在用地手续", lead)
+        done = figures.raise_escalation(db, working[1], None, "管线迁改协调", lead)
         figures.resolve_escalation(db, done, working[1], "已由住建局牵头解决", lead)
 
     # An open 整改 with its 回访 (a bad rating of the delivered case).

@@ -62,6 +62,8 @@ ACTION_NAMES = {
     "rating_detail": "补充评价", "rating_reminded": "评价提醒", "rectification_opened": "差评转整改",
     "revisited": "整改回访", "rectification_closed": "整改办结", "escalation:raised": "提请协调",
     "escalation:resolved": "协调结果", "push_resent": "重新发送通知",
+    # issue 17 item 7: escalation tiers (bot/supervision/escalations.py)
+    "escalation:notified": "协调通知", "escalation:overdue": "协调超期", "escalation:moved_up": "上报上一级",
     "material:received": "收到材料", "material:failed": "材料未能保存",
     # issue 17: contact changes, 重点项目, 服务选项 and 提前介入
     "contact_changed": "修改联系人", "key_project_alerted": "重点项目告知主管",

@@ -31,6 +31,9 @@ PURPOSE_NAMES = {
     "invitation_answered": "提前介入答复",
     # issue 17: 办结 the enterprise confirms, materials handed back
     "completion_confirm": "请确认办结", "completion_objected": "办结有异议", "materials_returned": "材料交还",
+    # issue 17 item 7: escalation tiers
+    "escalation": "提请协调", "escalation_overdue": "协调超期", "escalation_resolved": "协调结果",
+    "escalation_told": "协调告知", "escalation_result": "协调结果告知",
     # issue 17 item 1: 上门受理 and 窗口预约
     "appointment": "预约通知", "appointment_reminder": "预约提醒", "appointment_cancelled": "预约取消",
     "appointment_answered": "预约答复", "appointment_staff_reminder": "明日预约提醒",

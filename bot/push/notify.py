@@ -378,6 +378,58 @@ def invitation_answered(session: Session, case: Case, commissioner: Staff, accep
                      data=_data(number=case.number, item="提前介入邀请", state="已确认" if accepted else "已谢绝"))
 
 
+# -- issue 17 item 7: escalation tiers (bot/supervision/escalations.py) ------------------------
+
+def escalation_raised(session: Session, case: Case, staff: Staff, escalation_id: int, level: str, who: str,
+                      due: date, note: str, previous: str | None = None, console_url: str = "") -> Notification | None:
+    """A case problem was raised to `level` (or moved up to it from `previous`): to each colleague told."""
+    how = f"由{previous}上报至{level}" if previous else f"已提交{level}"
+    text = (f"【提请协调】{case.number} {case.company_name}\n{how}（E{escalation_id}），协调单位：{who}\n"
+            f"问题：{note[:300]}\n请于{clock.date_text(due)}前答复，结果在工作台「挂图作战 · 协调事项」中登记。")
+    return _to_staff(session, case, staff, key=f"escalation:{escalation_id}:raised:{staff.id}", purpose="escalation",
+                     template="item_reported", text=text, console_url=console_url, page="dashboard",
+                     data=_data(number=case.number, item=f"协调·{level}", state="待答复"))
+
+
+def escalation_overdue(session: Session, case: Case, staff: Staff, escalation_id: int, level: str, due: date,
+                       next_level: str | None, console_url: str = "") -> Notification | None:
+    """The tier's answer is past due (the scheduler's escalation-deadlines job): offer the next tier."""
+    offer = (f"可在工作台「挂图作战 · 协调事项」中上报{next_level}，或登记协调结果。" if next_level
+             else f"{level}已是本地区最高协调层级，请督促答复并登记协调结果。")
+    text = f"【协调超期】{case.number} {case.company_name}\n{level}（E{escalation_id}）答复期限{clock.date_text(due)}已过，尚未解决。\n{offer}"
+    return _to_staff(session, case, staff, key=f"escalation:{escalation_id}:overdue:{staff.id}",
+                     purpose="escalation_overdue", template="item_reported", text=text, console_url=console_url,
+                     page="dashboard", data=_data(number=case.number, item=f"协调·{level}", state="已超期"))
+
+
+def escalation_resolved(session: Session, case: Case, staff: Staff, escalation_id: int, level: str,
+                        resolution: str, console_url: str = "") -> Notification | None:
+    """The tier answered: the case's commissioner carries the result on."""
+    text = f"【协调结果】{case.number} {case.company_name}\n{level}（E{escalation_id}）：{resolution[:300]}"
+    return _to_staff(session, case, staff, key=f"escalation:{escalation_id}:resolved:{staff.id}",
+                     purpose="escalation_resolved", template="item_reported", text=text, console_url=console_url,
+                     data=_data(number=case.number, item=f"协调·{level}", state="已解决"))
+
+
+def escalation_to_enterprise(session: Session, case: Case, escalation_id: int, level: str,
+                             due: date) -> Notification | None:
+    """「告知企业」 ticked on raise (or carried on to the next tier): the problem is being coordinated."""
+    text = (f"【协调中】{case.number}\n{case.project_name}\n您的项目办理中遇到的问题已提交{level}协调，"
+            f"预计{clock.date_text(due)}前答复。有结果后会再通知您；回复「我的申请」可随时查看。")
+    return _to_enterprise(session, case, key=f"escalation:{escalation_id}:enterprise", purpose="escalation_told",
+                          template="progress", text=text,
+                          data=_data(number=case.number, item=f"提交{level}协调", state="协调中"))
+
+
+def escalation_result_to_enterprise(session: Session, case: Case, escalation_id: int, level: str,
+                                    resolution: str) -> Notification | None:
+    """「告知企业」 ticked on resolve: what the tier decided."""
+    text = f"【协调结果】{case.number}\n{case.project_name}\n{level}协调结果：{resolution[:300]}\n如有疑问，请直接留言。"
+    return _to_enterprise(session, case, key=f"escalation:{escalation_id}:enterprise-result",
+                          purpose="escalation_result", template="progress", text=text,
+                          data=_data(number=case.number, item=f"{level}协调", state="已有结果"))
+
+
 # -- issue 17: 办结 the enterprise confirms, materials handed back ------------------------------
 
 def completion_confirmation_requested(session: Session, case: Case, request_id: int,

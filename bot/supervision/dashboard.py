@@ -13,8 +13,8 @@ What the period applies to (the page says the same):
 Deadlines, commissioner load, open escalations and open 整改 are "now", whatever the period.
 The commissioner filter narrows every case figure to that commissioner's cases.
 
-The section at the end raises and resolves escalations (联席会议 / 工改领导小组), each with its
-ledger line.
+Escalations (raise, move up, resolve, the tiers per region) live in bot/supervision/escalations.py;
+the names below are kept so older imports still work.
 """
 from __future__ import annotations
 
@@ -24,20 +24,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bot.casework import agreements, cases, completion, handbacks, plans
 from bot.casework import archiving  # 立卷归档 (issue 17 item 5)
 from bot.casework import materials as chat_materials
 from bot.casework import appointments as case_appointments  # 上门受理 / 窗口预约 (issue 17 item 1)
-from bot.casework.cases import CaseError
 from bot.identifiers import rectification_number
-from bot.models import Case, CaseAgreement, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
+from bot.models import Case, CaseAgreement, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff
 from bot.platform import clock
 from bot.platform.clock import SERVICE_TZ, start_of_day
-from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar
-from bot.supervision import plan_board
+from bot.supervision import escalations, plan_board
 from bot.vocabulary import (
     CASE_STATES,
     ITEM_STATES,
@@ -46,14 +44,13 @@ from bot.vocabulary import (
     RECTIFICATION_STATES,
     ActorKind,
     CaseState,
-    EscalationState,
     ItemState,
     RectificationState,
     Role,
 )
 
 SATISFIED_LEVELS = (5, 4, 3)
-ESCALATION_LEVELS = ("联席会议", "工改领导小组")
+ESCALATION_LEVELS = escalations.LEGACY_LEVELS  # rows from before the per-region ladders (escalations.ladder)
 # Item states whose time a supervisor watches (待申报 has no start line in the ledger; 已办结 is the end).
 DWELL_STATES = (ItemState.SUBMITTED, ItemState.ACCEPTED, ItemState.CORRECTION, ItemState.REVIEWING)
 DEFAULT_DUE_WITHIN_WD = 3
@@ -137,17 +134,7 @@ class RatingMonth:
         return self.satisfied / self.total if self.total else None
 
 
-@dataclass
-class EscalationRow:
-    id: int
-    case_number: str
-    company: str
-    project: str
-    level: str
-    note: str
-    raised_by: str | None
-    raised_at: datetime
-    commissioner: str | None
+EscalationRow = escalations.EscalationRow
 
 
 @dataclass
@@ -292,7 +279,7 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         durations=_timed(timings, "durations", stage_durations, db, f),
         dwell=_timed(timings, "dwell", item_dwell, db, f),
         ratings=_timed(timings, "ratings", ratings_by_month, db, f),
-        escalations=_timed(timings, "escalations", open_escalations, db, f),
+        escalations=_timed(timings, "escalations", open_escalations, db, f, today),
         rectifications=_timed(timings, "rectifications", open_rectifications, db, f, today),
         performance=_timed(timings, "performance", commissioner_performance, db, f),
         key_projects=_timed(timings, "key_projects", key_project_rows, db, f, today),
@@ -526,17 +513,9 @@ def ratings_by_month(db: Session, f: Filters) -> list[RatingMonth]:
     return [RatingMonth(m, months[m]) for m in sorted(months)]
 
 
-def open_escalations(db: Session, f: Filters) -> list[EscalationRow]:
-    raiser, commissioner = aliased(Staff), aliased(Staff)
-    rows = db.execute(
-        sa.select(Escalation, Case.number, Case.company_name, Case.project_name, raiser.name, commissioner.name)
-        .join(Case, Case.id == Escalation.case_id)
-        .outerjoin(raiser, raiser.id == Escalation.raised_by)
-        .outerjoin(commissioner, commissioner.id == Case.commissioner_id)
-        .where(_case_scope(f), Escalation.state == EscalationState.OPEN)
-        .order_by(Escalation.raised_at, Escalation.id)).all()
-    return [EscalationRow(e.id, number, company, project, e.level, e.note, by, e.raised_at, who)
-            for e, number, company, project, by, who in rows]
+def open_escalations(db: Session, f: Filters, today: date | None = None) -> list[EscalationRow]:
+    """Open escalations, lowest tier first, with due dates (bot/supervision/escalations.py)."""
+    return escalations.open_rows(db, _case_scope(f), today or clock.today())
 
 
 def open_rectifications(db: Session, f: Filters, today: date) -> list[RectificationRow]:
@@ -646,39 +625,6 @@ def archive_of(db: Session, case: Case) -> Archive:
                    appointments=case_appointments.of_case(db, case))
 
 
-# -- escalations --------------------------------------------------------------------------
-
-def raise_escalation(db: Session, case: Case, level: str, note: str, supervisor: Staff) -> Escalation:
-    """Raise a case problem to 联席会议 or 工改领导小组 (one open escalation per level and case)."""
-    if level not in ESCALATION_LEVELS:
-        raise CaseError("请选择提交联席会议或工改领导小组")
-    note = xml_safe(note or "").strip()
-    if not note:
-        raise CaseError("请写明需要协调解决的问题")
-    if case.state not in OPEN_STATES:
-        raise CaseError(f"案件{case.number}当前为「{CASE_STATES[case.state]}」，只有办理中的案件可以提请协调")
-    if db.scalar(sa.select(Escalation.id).where(Escalation.case_id == case.id, Escalation.level == level,
-                                                Escalation.state == EscalationState.OPEN)) is not None:
-        raise CaseError(f"案件{case.number}已提交{level}，尚未解决")
-    escalation = Escalation(case_id=case.id, level=level, note=note[:2000], raised_by=supervisor.id,
-                            raised_at=utcnow(), state=EscalationState.OPEN)
-    db.add(escalation)
-    db.flush()
-    cases.log(db, case, "escalation:raised", f"提交{level}协调（E{escalation.id}）：{note[:500]}",
-              actor_kind=ActorKind.SUPERVISOR, actor_id=supervisor.username)
-    return escalation
-
-
-def resolve_escalation(db: Session, escalation: Escalation, case: Case, resolution: str,
-                       supervisor: Staff) -> Escalation:
-    resolution = xml_safe(resolution or "").strip()
-    if not resolution:
-        raise CaseError("请填写协调结果")
-    if escalation.state != EscalationState.OPEN:
-        raise CaseError(f"E{escalation.id} 已经解决")
-    escalation.state = EscalationState.RESOLVED
-    escalation.resolution = resolution[:2000]
-    escalation.resolved_at = utcnow()
-    cases.log(db, case, "escalation:resolved", f"{escalation.level}协调结果（E{escalation.id}）：{resolution[:500]}",
-              actor_kind=ActorKind.SUPERVISOR, actor_id=supervisor.username)
-    return escalation
+# -- escalations: moved to bot/supervision/escalations.py (these names keep older imports working)
+raise_escalation = escalations.raise_escalation
+resolve_escalation = escalations.resolve_escalation

@@ -194,9 +194,12 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
               [(m.month, *(m.counts.get(lv, 0) for lv in RATING_LEVELS), m.total, percent(m.rate))
                for m in [*d.ratings, total]],
               caption=f"好差评（满意率 = 非常满意+满意+基本满意 / 全部评价）· {scope}"),
-        Sheet("协调事项", ("编号", "案件编号", "项目单位", "项目名称", "提请层级", "问题", "提请人", "提请时间", "帮代办专员"),
+        Sheet("协调事项", ("编号", "案件编号", "项目单位", "项目名称", "提请层级", "问题", "提请人", "提请时间", "帮代办专员",
+                          "层级", "协调单位", "答复期限", "是否超期", "可上报", "告知企业", "越级理由"),
               [(f"E{e.id}", e.case_number, e.company, e.project, e.level, e.note, e.raised_by or "", e.raised_at,
-                e.commissioner or "") for e in d.escalations], caption=f"未解决的协调事项（联席会议 / 工改领导小组）· {scope}"),
+                e.commissioner or "", f"第{e.tier_no}级" if e.tier_no else "原协调层级", e.who, e.due_date or "未设期限",
+                "是" if e.overdue else "否", e.next_level or "", "是" if e.told else "否", e.skip_reason or "")
+               for e in d.escalations], caption=f"未解决的协调事项（按本地区协调层级，低层级在前）· {scope}"),
         Sheet("整改", ("编号", "案件编号", "项目单位", "评价", "评价意见", "状态", "整改期限", "负责人", "是否逾期"),
               [(r.number, r.case_number, r.company, RATING_LEVELS.get(r.level, r.level), r.comment or "",
                 r.state_label, r.due_date, r.supervisor or "", "是" if r.overdue else "否") for r in d.rectifications],
@@ -268,10 +271,13 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
                         ("整改办结时间", local(rect.closed_at))]
     sheets.append(Sheet("评价与整改", ("项目", "内容"), rating_rows, caption=f"{c.number} 好差评与整改回访"))
     if a.escalations:
-        sheets.append(Sheet("协调事项", ("编号", "提请层级", "问题", "提请人", "提请时间", "状态", "协调结果", "解决时间"),
+        sheets.append(Sheet("协调事项", ("编号", "提请层级", "问题", "提请人", "提请时间", "状态", "协调结果", "解决时间",
+                                      "答复期限", "由下级上报", "越级理由", "告知企业", "结果告知企业"),
                             [(f"E{e.id}", e.level, e.note, a.staff_names.get(e.raised_by, ""), e.raised_at,
-                              ESCALATION_STATES.get(e.state, e.state), e.resolution or "", local(e.resolved_at))
-                             for e in a.escalations], caption=f"{c.number} 联席会议 / 工改领导小组协调"))
+                              ESCALATION_STATES.get(e.state, e.state), e.resolution or "", local(e.resolved_at),
+                              e.due_date or "未设期限", f"E{e.previous_id}" if e.previous_id else "", e.skip_reason or "",
+                              "是" if e.tell_enterprise else "否", "是" if e.resolution_told else "否")
+                             for e in a.escalations], caption=f"{c.number} 协调事项（逐级提请、上报与协调结果）"))
     if a.appointments:  # 上门受理 / 窗口预约 (issue 17 item 1)
         sheets.append(appointment_sheet(a))
     if a.completions:

@@ -18,6 +18,7 @@ from bot.vocabulary import CASE_STATES, ITEM_STATES, OPEN_STATES, CaseState, Ite
 
 from .. import texts
 from ..completion import progress_lines
+from ..escalations import progress_lines as escalation_lines
 from ..appointments import progress_lines as appointment_lines
 from ..nlu import entity_in
 from ..notice import one_time_notice
@@ -111,6 +112,7 @@ class ActionCaseProgress(ServiceAction):
             if (archived := archiving.of_case(db, case)) is not None:  # issue 17 item 5
                 lines.append(texts.PROGRESS_ARCHIVED.format(when=local_text(archived.archived_at), number=archived.number))
             lines += progress_lines(db, case, today)  # 待企业确认办结, 交还材料 (dialogs/completion.py)
+            lines += escalation_lines(db, case, today)  # 协调中 / 协调结果 the enterprise was told (dialogs/escalations.py)
             lines += appointment_lines(db, case, today)  # the next 上门受理 / 窗口预约 (dialogs/appointments.py)
             others = len(cases.cases_of_applicant(db, tracker.sender_id)) - 1
             if others > 0:

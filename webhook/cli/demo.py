@@ -455,6 +455,9 @@ def cmd_demo(args) -> int:
     from .demo_agreements_plans import seed as seed_agreements_plans
 
     plans_said = seed_agreements_plans(sessions, settings)  # issue 17: 委托协议 versions, 一企一策 plans
+    from .demo_escalations import seed as seed_escalations
+
+    escalations_said = seed_escalations(sessions, settings, calendar)  # issue 17 item 7: escalation tiers
     from .demo_archiving import summary as archiving_summary
 
     archiving_said = archiving_summary(sessions)  # issue 17 item 5: 立卷归档 with its completeness check
@@ -480,6 +483,7 @@ def cmd_demo(args) -> int:
     print(f"  service depth: {case_details_said}")
     print(f"  办结确认 and 材料交还: {completion_said}")
     print(f"  委托协议 and 一企一策: {plans_said}")
+    print(f"  协调事项 (escalation tiers): {escalations_said}")
     print(f"  立卷归档: {archiving_said}")
     print(f"  上门受理 and 窗口预约: {appointments_said}")
     look = [

@@ -14,6 +14,7 @@ from bot.models import Case
 from bot.platform.clock import today as china_today
 from bot.platform.workdays import WorkCalendar
 from bot.supervision import dashboard as figures
+from bot.supervision import escalations as escalation_tiers
 from bot.supervision import exports
 from bot.vocabulary import Role
 
@@ -84,7 +85,7 @@ def dashboard():
     return render_template(
         "console/dashboard.html", d=d, f=f, people=people, chart=chart, stage_rows=stage_rows, total=total,
         commissioner_name=names.get(f.commissioner_id), levels=figures.RATING_LEVELS,
-        escalation_levels=figures.ESCALATION_LEVELS, stage_name=stage_name, query=_query_args(f),
+        escalation_ladder=escalation_tiers.ladder(f.region), stage_name=stage_name, query=_query_args(f),
         max_due=figures.LIST_LIMIT, region=region_name(g.staff.region),
     )
 

@@ -1,6 +1,8 @@
-"""Escalation to 联席会议 / 工改领导小组 (supervisors only): raise one for a case, record its
-resolution. Each writes the Escalation row and its ledger line in one transaction; the forms
-live on the 挂图作战 page, which both routes return to."""
+"""协调事项 (supervisors only), up the region's escalation ladder (bot/supervision/escalations.py):
+raise one for a case (to the next tier, or a tier chosen with a reason for any skipped), move an
+open one up to the next tier, record its resolution; 「告知企业」 on raise and resolve pushes the
+enterprise. Each writes its rows, ledger lines and pushes in one transaction; the forms live on
+the 挂图作战 page, which every route returns to."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -10,11 +12,13 @@ from werkzeug.exceptions import NotFound
 from bot.casework.cases import CaseError
 from bot.identifiers import case_number
 from bot.models import Case, Escalation, Staff
+from bot.platform.clock import date_text
 from bot.platform.db import transaction
-from bot.supervision import dashboard as figures
+from bot.supervision import escalations as tiers
 
-from . import bp, sessions
-from .dashboard import region_case, require_supervisor
+from . import bp, sessions, settings
+from .auth import case_scope
+from .dashboard import calendar, region_case, require_supervisor
 
 
 def _back():
@@ -25,16 +29,27 @@ def _back():
     return redirect(url_for("console.dashboard"), 303)
 
 
+def _tell_enterprise() -> bool:
+    return request.form.get("tell_enterprise", "") in ("1", "on", "yes")
+
+
+def _raised_text(case: Case, escalation: Escalation) -> str:
+    told = "，已告知企业" if escalation.tell_enterprise and case.applicant_openid else ""
+    return (f"已将 {case.number} 提交{escalation.level}（E{escalation.id}），答复期限 {date_text(escalation.due_date)}"
+            f"{told}，已写入台账。")
+
+
 @bp.post("/cases/<number>/escalate")
 def escalate(number: str):
     require_supervisor()
-    level = request.form.get("level", "").strip()
-    note = request.form.get("note", "")
     try:
         with transaction(sessions()) as db:
             case = region_case(db, number, for_update=True)
-            escalation = figures.raise_escalation(db, case, level, note, db.get(Staff, g.staff.id))
-            done = f"已将 {case.number} 提交{escalation.level}（E{escalation.id}），已写入台账。"
+            escalation = tiers.raise_escalation(
+                db, case, request.form.get("level", ""), request.form.get("note", ""), db.get(Staff, g.staff.id),
+                tell_enterprise=_tell_enterprise(), skip_reason=request.form.get("skip_reason", ""),
+                calendar=calendar(), console_url=settings().public_url)
+            done = _raised_text(case, escalation)
     except CaseError as err:
         flash(str(err), "error")
     else:
@@ -57,21 +72,45 @@ def escalate_by_number():
         return _back()
 
 
+def _escalation_in_scope(db, escalation_id: int) -> tuple[Escalation, Case]:
+    row = db.execute(sa.select(Escalation, Case).join(Case, Case.id == Escalation.case_id)
+                     .where(Escalation.id == escalation_id, case_scope(g.staff))
+                     .with_for_update()).first()
+    if row is None:
+        abort(404)
+    return row[0], row[1]
+
+
+@bp.post("/escalations/<int:escalation_id>/move-up")
+def move_up_escalation(escalation_id: int):
+    """上报上一级: the open escalation goes on to the next tier of the ladder."""
+    require_supervisor()
+    try:
+        with transaction(sessions()) as db:
+            escalation, case = _escalation_in_scope(db, escalation_id)
+            higher = tiers.move_up(db, escalation, case, request.form.get("note", ""), db.get(Staff, g.staff.id),
+                                   tell_enterprise=_tell_enterprise(), calendar=calendar(),
+                                   console_url=settings().public_url)
+            done = _raised_text(case, higher)
+    except CaseError as err:
+        flash(str(err), "error")
+    else:
+        flash(done, "success")
+    return _back()
+
+
 @bp.post("/escalations/<int:escalation_id>/resolve")
 def resolve_escalation(escalation_id: int):
     require_supervisor()
     try:
         with transaction(sessions()) as db:
-            row = db.execute(sa.select(Escalation, Case).join(Case, Case.id == Escalation.case_id)
-                             .where(Escalation.id == escalation_id, Case.region == g.staff.region)
-                             .with_for_update()).first()
-            if row is None:
-                abort(404)
-            escalation, case = row
-            figures.resolve_escalation(db, escalation, case, request.form.get("resolution", ""),
-                                       db.get(Staff, g.staff.id))
+            escalation, case = _escalation_in_scope(db, escalation_id)
+            tiers.resolve_escalation(db, escalation, case, request.form.get("resolution", ""),
+                                     db.get(Staff, g.staff.id), tell_enterprise=_tell_enterprise(),
+                                     console_url=settings().public_url)
+            told = "，已告知企业" if escalation.resolution_told and case.applicant_openid else ""
     except CaseError as err:
         flash(str(err), "error")
     else:
-        flash(f"E{escalation_id} 已记录协调结果，已写入台账。", "success")
+        flash(f"E{escalation_id} 已记录协调结果{told}，已写入台账。", "success")
     return _back()
