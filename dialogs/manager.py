@@ -25,7 +25,6 @@ from .actions.rating import ActionRating, rating_turn
 from .actions.service import ActionAcceptCase, ActionCaseProgress, ActionOneTimeNotice, ActionUrge
 from .case_details import CaseDetailsDialog
 from .appointments import AppointmentDialog
-from .appointments import AppointmentDialog
 from .completion import CompletionDialog
 from .context import bare_aspect, follow_up_subject, item_names, rewrite
 from .events import Events
@@ -74,6 +73,7 @@ PROFILE_REFRESH_S = 300
 # Topics that answer honestly that nobody publishes the answer (fee amounts, a person's phone):
 # the question is still what 转人工 hands over.
 NO_PUBLISHED_ANSWER = "无公开答案"
+_SERVICE_WORDS = ("帮代办", "帮办代办", "帮办", "代办")
 # An answer tagged so is a flow of steps (「第二步呢」「受理以后呢」 read its lines); the service flow
 # is where 「申请了之后呢」 goes after an answer that only listed things.
 FLOW_TAGS = {"步骤", "五步工作法"}
@@ -109,7 +109,6 @@ class DialogManager:
         self.handoff = HandoffDialog(kb, sessions, self.settings)
         self.case_details = CaseDetailsDialog(sessions, self.settings)
         self.completion = CompletionDialog(sessions, self.settings)  # 确认办结, 已收到材料 (issue 17)
-        self.appointments = AppointmentDialog(sessions, self.settings)  # 确认预约, 改个时间, 我的预约 (issue 17)
         self.appointments = AppointmentDialog(sessions, self.settings)  # 确认预约, 改个时间, 我的预约 (issue 17)
         self.events = Events(self)  # menu clicks, QR code scans, video and location (events.py)
         self.place_names = PlaceNames(kb, self.settings.region_names)
@@ -260,9 +259,6 @@ class DialogManager:
         # 「确认办结」/「有问题」, 「已收到材料」 (dialogs/completion.py, issue 17)
         if (answered := self.completion.turn(user, u, state)) is not None:
             return Turn(answered, "completion")
-        # 「确认预约」/「改个时间 …」/「我的预约」 (dialogs/appointments.py, issue 17 item 1)
-        if (answered := self.appointments.turn(user, u, state)) is not None:
-            return Turn(answered, "appointment")
         # 「确认预约」/「改个时间 …」/「我的预约」 (dialogs/appointments.py, issue 17 item 1)
         if (answered := self.appointments.turn(user, u, state)) is not None:
             return Turn(answered, "appointment")
@@ -448,24 +444,34 @@ class DialogManager:
             entry = self.kb.variant(result.topic, self._region_about(text, state, region))
             if entry is None or not figure_missing(text, entry.answer):
                 return None
-        # 「施工许可要多久 还有就是要什么材料」: a later part without a subject asks about the first's item
-        item = next((n for n in self._item_names if n in parts[0]), None)
-        found = [self.retriever.search(p) for p in parts]
-        for i in range(1, len(parts)):
-            if item and item not in parts[i] and (found[i].kind != "answer" or found[i].tentative):
-                parts[i] = f"{item}{parts[i]}"
-                found[i] = self.retriever.search(parts[i])
+        # 「施工许可要多久 还有就是要什么材料」「代办免费不 怎么申请」: a later part without a subject
+        # asks about the first's item, or the service it named
+        item = next((n for n in (*self._item_names, *_SERVICE_WORDS) if n in parts[0]), None)
+        sure = lambda r: r.kind == "answer" and not r.tentative  # noqa: E731
+        shown, asked, found = [parts[0]], [parts[0]], [self.retriever.search(parts[0])]
+        for typed in parts[1:]:
+            part, r = typed, self.retriever.search(typed)
+            if not sure(r) and item and item not in part:
+                part = f"{item}{part}"
+                r = self.retriever.search(part)
+            if not sure(r):  # 「代办怎么申请 能打电话不」: a piece unsure alone belongs to the one before
+                part, typed = f"{asked.pop()} {typed}", f"{shown.pop()} {typed}"
+                found.pop()
+                r = self.retriever.search(part)
+            shown.append(typed)
+            asked.append(part)
+            found.append(r)
         topics = [r.topic for r in found]
-        if any(r.kind != "answer" or r.tentative for r in found) or len(set(topics)) < len(topics):
+        if len(asked) < 2 or not all(sure(r) for r in found) or len(set(topics)) < len(topics):
             return None
         about = self._region_about(text, state, region)
-        turns = [self._answer_topic(t, self._region_about(p, state, about), state) for p, t in zip(parts, topics)]
+        turns = [self._answer_topic(t, self._region_about(p, state, about), state) for p, t in zip(asked, topics)]
         if any(t.intent != "consult" for t in turns):
             return None
-        for part, turn in zip(parts, turns):
+        for part, turn in zip(asked, turns):
             self._say_figure_is_missing(turn, part, about)
-        numbered = [f"{texts.ORDINALS[i]}、{part}\n{turn.reply}" for i, (part, turn) in enumerate(zip(parts, turns))]
-        reply = "\n\n".join([texts.SEVERAL_QUESTIONS.format(n=texts.QUESTION_COUNTS[len(parts)]), *numbered])
+        numbered = [f"{texts.ORDINALS[i]}、{typed}\n{turn.reply}" for i, (typed, turn) in enumerate(zip(shown, turns))]
+        reply = "\n\n".join([texts.SEVERAL_QUESTIONS.format(n=texts.QUESTION_COUNTS[len(asked)]), *numbered])
         return Turn(reply, "consult", topics[-1], result.confidence,
                     caveat=next((t.caveat for t in turns if t.caveat), None))
 

@@ -251,25 +251,26 @@ def figure_missing(question: str, answer: str) -> str | None:
 
 # Two questions in one message (「能不能上门讲讲流程，顺便问下规费谁交」). A strong joint says so in
 # words, and splits even a message the retriever reads as one question; a weak one (a question mark
-# or semicolon inside, 「还有」) splits only a message that is not already answered as a whole.
-_STRONG_JOINT = re.compile(r"[，,。；;\s]*(顺便|顺带|另外|此外|再就是|还想|还要)(再)?(问|请教|咨询|了解)(一下|下|问)?[，,：:\s]*|"
-                           r"[，,。；;\s]*(另外|此外|顺便说一下|还有个问题|还有一个问题|还有一个|第二个问题)[，,：:\s]*")
-_WEAK_JOINT = re.compile(r"(?<=[?？；;])\s*|[，,。\s]+还有(就是)?[，,\s]*")
+# or semicolon inside, 「还有」, or the spaces and commas of a phone-typed 「代办免费不 怎么申请 能打电话不」
+# where every piece asks something) splits only a message that is not already answered as a whole.
+_STRONG_JOINT = re.compile(r"[，,。；;\s]*(?:顺便|顺带|另外|此外|再就是|还想|还要)再?(?:问|请教|咨询|了解)(?:一下|下|问)?[，,：:\s]*|"
+                           r"[，,。；;\s]*(?:另外|此外|顺便说一下|还有个问题|还有一个问题|还有一个|第二个问题)[，,：:\s]*")
+_WEAK_JOINT = re.compile(r"(?<=[?？；;])\s*|[，,。\s]+还有(?:就是)?[，,\s]*")
+_PIECE_JOINT = re.compile(r"[，,\s]+")
 _SUBSTANTIAL = re.compile(r"[\u4e00-\u9fff]")
 
 
 def split_questions(text: str) -> tuple[list[str], bool]:
     """The questions a message asks, when it asks two or three, and whether it said so in words.
     A part shorter than four Chinese characters is not a question of its own (「好的？还有呢」)."""
-    for joint, strong in ((_STRONG_JOINT, True), (_WEAK_JOINT, False)):
-        parts = [p.strip(" ，,。；;？?") for p in joint.split(text) if p]
-        parts = [p for p in parts if p and len(_SUBSTANTIAL.findall(p)) >= 4 and p not in _JOINT_WORDS]
+    for joint, strong in ((_STRONG_JOINT, True), (_WEAK_JOINT, False), (_PIECE_JOINT, False)):
+        parts = [p.strip(" ，,。；;？?") for p in joint.split(text.strip())]
+        parts = [p for p in parts if p and len(_SUBSTANTIAL.findall(p)) >= 4]
+        if joint is _PIECE_JOINT and not all(question_word_in(p) or is_question(p) for p in parts):
+            continue  # 「施工许可证 要哪些材料」 is one question typed in two pieces
         if 2 <= len(parts) <= 3:
             return parts, strong
     return [text], False
-
-
-_JOINT_WORDS = {"顺便", "顺带", "另外", "此外", "再就是", "还想", "还要", "还有个问题", "还有一个问题", "第二个问题"}
 
 
 # 「我的申请怎么样了」「BD-2026-000123 到哪了」 ask about the user's own case; 「材料交了以后谁帮我们盯进度」
@@ -280,10 +281,14 @@ _OWN_CASE = re.compile(r"我(们|司)?(的|这个|那个)?(申请|案件|案子|
                        r"催(一下|一催|催|下)|^我的申请")
 
 
+# 「延津帮办的人会主动跟我们说办到哪一步了吗」 asks what the service does, in a case's words.
+_WILL_THEY = re.compile(r"(会不会|会|能不能|能)(主动|及时|定期)?(跟|给|向|告诉|通知|联系|反馈)")
+
+
 def asks_about_own_case(text: str) -> bool:
     """Whether a message is about the user's own application rather than how the service runs."""
     c = normalize_message(text)
-    return bool(case_number(text) or _OWN_CASE.search(c))
+    return bool(case_number(text) or _OWN_CASE.search(c) and not _WILL_THEY.search(c))
 
 
 _CORRECTION_TALK = re.compile(r"补正|补交|补材料|补充材料|补齐|补件|补资料")
@@ -628,6 +633,12 @@ _UNDOING = re.compile(r"撤销|撤回|取消|终止|解除|退出|不想|不要|
 # The model's small-talk and edit readings are for messages that ask nothing: 「第三步」, 「品牌叫啥」,
 # 「对应哪个指标」 and 「他的电话给一下」 ask about the last answer (its steps, its names, its people).
 _SMALL_TALK = {"help", "thanks", "greet", "edit"}
+# 「岳阳帮代办线上能干啥」「那他们能帮啥忙」「系统我们不会用，专员教不教」 ask what the service does, not
+# what this bot does (「你能干啥」「不会用」).
+_SERVICE_SUBJECT = re.compile(r"帮办|代办|帮代办|专员|代办员|帮办员|中心|窗口|大厅|他们|线上|线下|系统|政府|部门")
+# 「江北帮办咋申请」 asks how; 「申请帮办」「我想申请代办」 applies.
+_ASKS_HOW = re.compile(r"咋|怎么|怎样|如何|哪里|在哪|哪儿|能不能|可不可以|可以吗|行不行|吗$")
+_WANTS_TO = re.compile(r"(要|想|想要|需要|准备|打算)(申请|办理|找|委托|请)|现在(就)?(可以|能)(提交|申请|开始|办)|^(帮我|给我)|安排")
 # 「我们想委托代办 第一步干啥」 asks how the service goes, it does not open the form yet.
 _ASKS_A_STEP = re.compile(r"第[一二三四五六七八九十\d]{1,2}步|哪几步|几个步骤|什么步骤|啥步骤|流程(是|怎么|咋|呢|啥|什么)|(什么|啥|哪些)流程|"
                           r"步骤(是|呢|有)")
@@ -677,8 +688,11 @@ def understand(text: str, in_form: bool = False) -> Understanding:
             not (intent == "edit" and _CHANGING.search(c)):
         return by_rules
     if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c) or "谁" in c
-                                                                 or _ASKS_A_STEP.search(c)):
+                                                                 or _ASKS_A_STEP.search(c)
+                                                                 or _ASKS_HOW.search(c) and not _WANTS_TO.search(c)):
         return by_rules
+    if intent == "human" and "谁" in c and not _HUMAN_RE.search(c):
+        return by_rules  # 「负责人是谁 电话给我一下」 asks for a contact the knowledge base may hold
     if intent in ("cancel", "apply", "apply_bangban", "apply_daiban") and _UNDOING.search(c) and is_question(text):
         return by_rules  # 「中途不想办了呢」「我们想撤销代办委托可以吗」 ask about 终止, they do not do it
     if (subject := _MODEL_NEEDS_SUBJECT.get(intent)) is not None and not subject.search(c):
@@ -725,7 +739,7 @@ def understand_by_rules(text: str) -> Understanding:
     if _THANKS_RE.search(c) and not _ASKS_ABOUT.search(c.split("谢")[-1] if "谢" in c else c) and len(c) <= 14 \
             and not _asks_after_thanks(c):
         return Understanding("thanks", raw)
-    if _HELP_RE.search(c) and not any(w in c for w in _ITEM_WORDS):
+    if _HELP_RE.search(c) and not any(w in c for w in _ITEM_WORDS) and not _SERVICE_SUBJECT.search(c):
         return Understanding("help", raw)
     if _HUMAN_RE.search(c) and not re.search(r"人工(服务)?(是|的)(什么|啥)", c):
         return Understanding("human", raw)
@@ -742,7 +756,8 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("rate", raw, entities=entities)
     if number and (not rest or _PROGRESS_RE.search(rest) or len(rest) <= 4):
         return Understanding("progress", raw, entities=entities)
-    if _PROGRESS_RE.search(c) and not re.search(r"(查询|查看)进度(怎么|如何)|进度(怎么|如何)查", c):
+    if _PROGRESS_RE.search(c) and not re.search(r"(查询|查看)进度(怎么|如何)|进度(怎么|如何)查|"
+                                                r"(怎么|如何|咋)(知道|了解|查|看|掌握)(审批)?(进度|进展)", c):
         return Understanding("progress", raw, entities=entities)
     if _APPLY_CUES.search(c) and not _ASKS_ABOUT.search(re.sub(r"接下来怎么操作$", "", c)) and not _APPLIED_ASKING.search(c) \
             and "谁" not in c:  # 「申请表谁签」 asks who signs

@@ -575,6 +575,8 @@ def test_a_bare_aspect_asks_it_of_the_last_item_even_without_na_or_ne(manager):
     ("代办收费吗？要多久能办完", "免费", "工作日"),
     # The second part has no subject of its own: it asks about the first's item.
     ("施工许可要多久 还有就是要什么材料", "7日", "申请表"),
+    # Typed in pieces; 「能打电话不」 alone is unsure and belongs to 「怎么申请」.
+    ("代办免费不 怎么申请 能打电话不", "免费", "电话"),
 ])
 def test_two_questions_in_one_message_are_both_answered(manager, message, first, second):
     turn = manager.handle_text("oTwo1", message)
@@ -582,7 +584,7 @@ def test_two_questions_in_one_message_are_both_answered(manager, message, first,
     one, two = turn.reply.split("\n二、", 1)
     assert one.startswith(texts.SEVERAL_QUESTIONS.format(n="两"))
     assert re.search(first, one) and re.search(second, two), turn.reply
-    assert two.count("来源：") == 1  # each answer keeps its own source
+    assert one.count("来源：") == 1  # each answer keeps its own source (the second's may be on the next page)
 
 
 def test_a_message_asking_one_thing_is_not_split(manager):
@@ -606,6 +608,8 @@ def test_splitting_and_finding_every_region_named(kb):
     assert split_questions("东湖帮办能上门吗，顺便问下规费谁交") == (["东湖帮办能上门吗", "规费谁交"], True)
     assert split_questions("好的？还有呢")[0] == ["好的？还有呢"]  # too short to be a question of its own
     assert split_questions("另外想问一下 代办要签协议吗")[0] == ["另外想问一下 代办要签协议吗"]
+    assert split_questions("代办免费不 怎么申请 能打电话不") == (["代办免费不", "怎么申请", "能打电话不"], False)
+    assert split_questions("施工许可证 要哪些材料")[0] == ["施工许可证 要哪些材料"]  # one question in two pieces
     assert kb.find_regions("江北和岳阳 帮办有啥不一样") == ["jiangbei", "yueyang"]
     assert kb.find_regions("东湖高新区和东湖") == ["donghu"]  # a name inside a longer one counts once
     assert kb.find_regions("帮办收费吗") == []
@@ -653,3 +657,22 @@ def test_a_step_both_flows_share_is_followed_in_the_flow_being_followed(manager)
     manager.handle_text("oChain1", "受理以后呢")
     turn = manager.handle_text("oChain1", "送达以后呢")  # was 帮办's 「4. 事后评价」
     assert turn.reply.startswith("5. 事后评价")
+
+
+@pytest.mark.parametrize("message, was", [
+    ("江北帮办咋申请", "the form opened"),
+    ("岳阳帮代办线上能干啥", "the bot's own menu"),
+    ("那他们能帮啥忙", "the bot's own menu"),
+    ("延津那个工程建设项目审批系统我们不会用，帮办专员教不教", "the bot's own menu"),
+    ("负责人是谁 电话给我一下", "handed to a person"),
+    ("延津帮办的人会主动跟我们说办到哪一步了吗", "「您还没有提交过申请」"),
+])
+def test_a_question_about_the_service_is_answered_not_taken_for_a_command(manager, message, was):
+    turn = manager.handle_text("oCmd9", message)
+    assert turn.intent == "consult" and "form" not in manager.store.load("oCmd9"), was
+    assert turn.reply != texts.MENU and texts.NO_CASE not in turn.reply, was
+
+
+def test_asking_to_apply_still_applies(manager):
+    for message in ("申请帮办", "我要委托你们代办，协议怎么签听专员安排", "喂我这边有个项目要申请一下你们看看给我们怎么安排"):
+        assert manager.handle_text(f"oApply{len(message)}", message).intent in ("apply", "apply_bangban", "apply_daiban"), message
