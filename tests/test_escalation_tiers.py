@@ -295,3 +295,22 @@ def test_the_demo_seeds_a_case_moved_up_a_resolved_tier_and_an_overdue_one(app):
     assert "协调中：已提交联席会议（预计" in chat(app, "oDemo_yanjin", "我的申请")
     html = signed_in(app, "donghu-lead").get("/console/dashboard").get_data(as_text=True)
     assert "已超期" in html and numbers["donghu"] in html
+
+
+def test_the_case_page_lists_every_tier_and_a_supervisor_raises_from_it(app):
+    with db_of(app) as db:
+        number = submit(db, openid="oPage", region="yueyang").number
+    lead = signed_in(app, "yueyang-lead")
+    page = lead.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "本地区协调层级：部门会商 → 工改领导小组" in page and "本案暂无协调事项" in page
+    token = csrf_token(page)
+    r = lead.post(f"/console/cases/{number}/escalate", data={"note": "规划与消防意见冲突", "tell_enterprise": "1",
+                                                         "back": f"/console/cases/{number}", "csrf_token": token})
+    assert r.status_code == 303 and r.headers["Location"] == f"/console/cases/{number}"
+    with db_of(app) as db:
+        commissioner = db.get(Staff, cases.by_number(db, number).commissioner_id).username
+    page = signed_in(app, commissioner).get(f"/console/cases/{number}").get_data(as_text=True)
+    table = page.split('id="t-case-escalations"')[1].split("</table>")[0]
+    assert "部门会商" in table and "规划与消防意见冲突" in table and "待解决" in table and "已告知企业" in table
+    assert "提交下一层级" not in page  # a commissioner sees the tiers, the supervisor raises them
+    assert "提交部门会商协调（E" in page and "协调单位 市政务服务中心项目代办科、上级政务服务部门" in page  # the ledger lines

@@ -38,7 +38,7 @@ def seed(sessions, settings, calendar) -> str:
             case = db.scalar(sa.select(Case).where(
                 Case.region == region, Case.state.in_(OPEN_STATES), Case.submission_key.like(DEMO_PREFIX + "%"),
                 Case.applicant_openid.is_not(None), Case.commissioner_id.is_not(None))
-                .order_by((Case.state == CaseState.IN_PROGRESS).desc(), Case.id.desc()).limit(1))
+                .order_by((Case.state == CaseState.IN_PROGRESS).desc(), Case.id).limit(1))
             if case is None or lead is None:
                 continue
             url = settings.public_url

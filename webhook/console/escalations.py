@@ -13,8 +13,10 @@ from bot.casework.cases import CaseError
 from bot.identifiers import case_number
 from bot.models import Case, Escalation, Staff
 from bot.platform.clock import date_text
+from bot.platform.clock import today as china_today
 from bot.platform.db import transaction
 from bot.supervision import escalations as tiers
+from bot.vocabulary import ESCALATION_STATES, EscalationState
 
 from . import bp, sessions, settings
 from .auth import case_scope
@@ -23,8 +25,8 @@ from .dashboard import calendar, region_case, require_supervisor
 
 def _back():
     target = request.form.get("back", "")
-    # Only back to the dashboard (with its filters), never anywhere else.
-    if target.startswith("/console/dashboard") and "//" not in target and "\\" not in target:
+    # Only back to the dashboard (with its filters) or a case page, never anywhere else.
+    if target.startswith(("/console/dashboard", "/console/cases/")) and "//" not in target and "\\" not in target:
         return redirect(target, 303)
     return redirect(url_for("console.dashboard"), 303)
 
@@ -114,3 +116,18 @@ def resolve_escalation(escalation_id: int):
     else:
         flash(f"E{escalation_id} 已记录协调结果{told}，已写入台账。", "success")
     return _back()
+
+
+@bp.app_template_global()
+def escalation_extras(case: Case) -> dict:
+    """What the case page shows of its 协调事项 (every tier, open or closed) and the ladder to raise on."""
+    with sessions()() as db:
+        rows = list(db.scalars(sa.select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id)))
+        names = dict(db.execute(sa.select(Staff.id, Staff.name).where(
+            Staff.id.in_({r.raised_by for r in rows} | {r.resolved_by for r in rows} - {None}))).all()) if rows else {}
+    today = china_today()
+    return {"rows": [{"row": r, "state": ESCALATION_STATES.get(r.state, r.state), "raised_by": names.get(r.raised_by, ""),
+                      "resolved_by": names.get(r.resolved_by, ""),
+                      "overdue": r.state == EscalationState.OPEN and r.due_date is not None and r.due_date < today}
+                     for r in rows],
+            "ladder": tiers.ladder(case.region)}
