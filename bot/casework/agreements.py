@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.models import Case, CaseAgreement
-from bot.platform import clock
+from bot.platform import clock, region_tiers
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "config" / "agreements"
 DEFAULT_REGION = "default"
@@ -91,8 +91,10 @@ def versions(region: str) -> list[AgreementText]:
 
 
 def folder_of(region: str | None) -> str:
-    """The region's own folder if it has one, else default."""
-    return region if region and versions(region) else DEFAULT_REGION
+    """The region's own folder if it has one, else its nearest ancestor's (a 镇 agrees to its
+    document region's text; regions in tiers, bot/platform/region_tiers.py), else default."""
+    return next((code for code in region_tiers.chain(region) if versions(code)), DEFAULT_REGION) if region \
+        else DEFAULT_REGION
 
 
 def in_effect(region: str | None, on: date | None = None) -> AgreementText | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from bot.casework import cases, completion, plans
 from bot.casework.cases import TERMINATION_REASONS, CaseError
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
+from bot.people import region_staff
 from bot.platform import clock
 from bot.platform.config import Settings
 from bot.platform.text_safety import xml_safe
@@ -194,7 +195,7 @@ def assign(session: Session, case: Case, commissioner_id: int, actor: Actor, con
         raise CaseError("已结束的案件不能再分派")
     commissioner = session.get(Staff, commissioner_id)
     if (commissioner is None or commissioner.role != Role.COMMISSIONER or not commissioner.active
-            or commissioner.region != case.region):
+            or commissioner.region not in region_staff.serving_regions(case.region)):
         raise CaseError("只能分派给本地区在岗的帮代办专员")
     if commissioner.id == case.commissioner_id:
         raise CaseError(f"案件已由 {commissioner.name} 承办")
@@ -251,13 +252,15 @@ def _reachable(session: Session, queued: list[Notification], settings: Settings)
 
 
 def regional_commissioners(session: Session, region: str) -> list[Staff]:
+    """Who may take a case of `region`: the commissioners of its tier, the tiers above it and below
+    it (regions in tiers, bot/people/region_staff.py)."""
     return list(session.scalars(sa.select(Staff).where(
-        Staff.region == region, Staff.role == Role.COMMISSIONER, Staff.active.is_(True)).order_by(Staff.name)))
+        Staff.region.in_(region_staff.serving_regions(region)), Staff.role == Role.COMMISSIONER,
+        Staff.active.is_(True)).order_by(Staff.name)))
 
 
 def regional_supervisors(session: Session, region: str) -> list[Staff]:
-    return list(session.scalars(sa.select(Staff).where(
-        Staff.region == region, Staff.role == Role.SUPERVISOR, Staff.active.is_(True)).order_by(Staff.id)))
+    return region_staff.nearest_supervisors(session, region)  # a 镇 without its own: its 县's, or 市's
 
 
 def _ledger_event_id(session: Session, case: Case, item: CaseItem) -> int:

@@ -15,19 +15,19 @@ from sqlalchemy.orm import Session
 from bot import identifiers
 from bot.models import Case, CaseCounter, CaseItem, LedgerEntry, Rectification, Staff, utcnow
 from bot.casework import agreements, key_projects
-from bot.platform import clock, region_service
+from bot.people import region_staff
+from bot.platform import clock, region_service, region_tiers
 from bot.platform.text_safety import single_line
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
 from bot.vocabulary import (
     CASE_STATES,
     ITEM_STATES,
-    OPEN_STATES,
+    OPEN_STATES,  # noqa: F401  (callers and tests read cases.OPEN_STATES)
     ActorKind,
     CaseState,
     ItemState,
     RectificationState,
-    Role,
 )
 
 CASE_TRANSITIONS = {
@@ -140,6 +140,7 @@ class Application:
     submission_key: str | None = None
     service_option: str | None = None  # where the region offers them (bot.platform.region_service)
     agreement_version: str | None = None  # the 委托协议 version shown at consent (bot/casework/agreements.py)
+    area: str | None = None  # a sub-region of `region` the 属地 answer named (bot/platform/region_tiers.py)
 
     def cleaned(self) -> "Application":
         """The typed fields as one clean line each: a control character (which no spreadsheet,
@@ -216,15 +217,17 @@ def next_number(session: Session, year: int, prefix: str = "BD") -> str:
 
 
 def pick_commissioner(session: Session, region: str) -> Staff | None:
-    """属地 assignment: the active commissioner of the region with the fewest open cases."""
-    open_count = (
-        sa.select(sa.func.count(Case.id)).where(Case.commissioner_id == Staff.id, Case.state.in_(OPEN_STATES))
-        .correlate(Staff).scalar_subquery()
-    )
-    return session.scalar(
-        sa.select(Staff).where(Staff.region == region, Staff.role == Role.COMMISSIONER, Staff.active.is_(True))
-        .order_by(open_count, Staff.id).limit(1)
-    )
+    """属地 assignment: the active commissioner with the fewest open cases of the lowest tier that
+    has one — the 镇 itself, else its 县, else its 市 (regions in tiers, bot/people/region_staff.py)."""
+    return region_staff.least_loaded_commissioner(session, region)
+
+
+def place_of(app: Application) -> str:
+    """The region a new case belongs to: the sub-region (镇/园区/县) the form's 属地 named, or else the
+    one its project name names (「荣家湾镇标准厂房」), when it lies inside the chosen region; else that region."""
+    if app.area and region_tiers.is_within(app.area, app.region):
+        return app.area
+    return region_tiers.find_place(app.project_name, within=app.region) or app.region
 
 
 _CORRECTION_RE = re.compile(r"：请求补正——(?P<missing>.*)（期限 (?P<due>\d{4}-\d{2}-\d{2})）$", re.S)
@@ -284,7 +287,9 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
         agreement_consented_at=app.agreement_consented_at, submission_key=app.submission_key,
         service_option=app.service_option,
     )
-    commissioner = pick_commissioner(session, app.region)
+    # Regions in tiers (issue 17 item 6): the case is the 属地's; its commissioner the lowest tier's that has one.
+    case.region = place_of(app)
+    commissioner = pick_commissioner(session, case.region)
     case.commissioner_id = commissioner.id if commissioner else None
     session.add(case)
     session.flush()

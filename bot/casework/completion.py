@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.casework import cases
 from bot.casework.cases import CaseError
 from bot.models import Case, CompletionConfirmation, Staff, utcnow
-from bot.platform import clock, region_service
+from bot.platform import clock, region_service, region_tiers
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar, load_calendar
 from bot.push import notify
@@ -190,7 +190,7 @@ class WaitingRow:
 def waiting_rows(session: Session, region: str, commissioner_id: int | None = None,
                  limit: int = 200) -> list[WaitingRow]:
     """The region's cases whose 办结 waits for the enterprise, the nearest deadline first."""
-    cond = sa.and_(Case.region == region, CompletionConfirmation.state == CompletionState.PENDING,
+    cond = sa.and_(Case.region.in_(region_tiers.subtree(region)), CompletionConfirmation.state == CompletionState.PENDING,
                    Case.state.in_(OPEN_STATES))
     if commissioner_id is not None:
         cond = sa.and_(cond, Case.commissioner_id == commissioner_id)

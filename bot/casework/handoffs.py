@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from bot.casework import cases
 from bot.models import Case, Handoff, Staff
-from bot.platform import clock
+from bot.people import region_staff
+from bot.platform import clock, region_tiers
 from bot.platform.text_safety import xml_safe
 from bot.push import notify
 from bot.vocabulary import OPEN_STATES, ActorKind, CaseState, HandoffState, Role
@@ -52,10 +53,10 @@ def needs_region(session: Session, openid: str) -> bool:
 
 def _people_to_alert(session: Session, commissioner: Staff | None, region: str | None) -> list[Staff]:
     supervisors = sa.select(Staff).where(Staff.role == Role.SUPERVISOR, Staff.active.is_(True)).order_by(Staff.id)
-    if region:
-        supervisors = supervisors.where(Staff.region == region)
     people = {s.id: s for s in ([commissioner] if commissioner else [])}
-    people.update({s.id: s for s in session.scalars(supervisors)})
+    # A 镇 without supervisors of its own: its 县's (or 市's) are told (regions in tiers).
+    people.update({s.id: s for s in (region_staff.nearest_supervisors(session, region) if region
+                                     else session.scalars(supervisors))})
     return list(people.values())
 
 
@@ -91,8 +92,8 @@ def open_handoff(session: Session, openid: str, region: str | None, question: st
 def visible_to(staff: Staff):
     """Supervisors see their region and the unrouted ones; a commissioner sees those about their
     own cases and their region's that no commissioner has (another's case is not theirs to read)."""
-    if staff.role == Role.SUPERVISOR:
-        return sa.or_(Handoff.region == staff.region, Handoff.region.is_(None))
+    if staff.role == Role.SUPERVISOR:  # their region and the tiers below it (bot/platform/region_tiers.py)
+        return sa.or_(Handoff.region.in_(region_tiers.subtree(staff.region)), Handoff.region.is_(None))
     return sa.or_(Handoff.commissioner_id == staff.id,
                   sa.and_(Handoff.region == staff.region, Handoff.commissioner_id.is_(None)))
 

@@ -2,18 +2,17 @@
 the project goes on their 重点项目 挂图作战 panel at once (per region: config/region_service.yaml)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.models import Case, Staff
+from bot.people import region_staff
 from bot.platform import region_service
 from bot.push import notify
-from bot.vocabulary import Role
 
 
 def supervisors_of(session: Session, region: str) -> list[Staff]:
-    return list(session.scalars(sa.select(Staff).where(Staff.region == region, Staff.role == Role.SUPERVISOR,
-                                                       Staff.active.is_(True)).order_by(Staff.id)))
+    # Regions in tiers: a 镇 without supervisors of its own is watched by its 县's (or 市's).
+    return region_staff.nearest_supervisors(session, region)
 
 
 def to_tell(session: Session, case: Case) -> list[Staff]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.models import ApiToken, Case, Staff, utcnow
+from bot.platform import region_tiers
 from bot.vocabulary import OPEN_STATES, ROLES, Role
 
 # What a token may do, beyond what its staff member may do in the console. Writing answers with
@@ -49,6 +50,8 @@ def create_staff(session: Session, *, username: str, name: str, role: str, regio
         raise StaffError("用户名不能为空")
     if role not in ROLES:
         raise StaffError(f"角色只能是 {' / '.join(ROLES)}")
+    if problem := region_tiers.problem(region):  # a region of config/region_tiers.yaml, at any tier
+        raise StaffError(problem)
     if session.scalar(sa.select(Staff.id).where(Staff.username == username)) is not None:
         raise StaffError(f"用户名 {username} 已存在")
     staff = Staff(username=username, name=name.strip(), role=role, region=region.strip(),

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit
 
+from bot.platform import region_tiers
+
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
@@ -206,8 +208,10 @@ class Settings:
     material_quiet_s: float = 180.0
 
     def region_name(self, region_id: str | None) -> str:
-        """The region's display name; an id nobody named is shown as it is."""
-        return self.region_names.get(region_id or "", region_id or "")
+        """The region's display name (a sub-region's from config/region_tiers.yaml, unless
+        BANGBAN_REGION_NAMES renames it); an id nobody named is shown as it is."""
+        code = region_id or ""
+        return self.region_names.get(code) or region_tiers.name(code) or code
 
     @property
     def wecom_configured(self) -> bool:

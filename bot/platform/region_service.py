@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
+from bot.platform import region_tiers
 from bot.vocabulary import AppointmentKind
 
 SERVICE_OPTIONS = ("24小时帮办代办", "分阶段帮办代办", "全程帮办代办")
@@ -149,7 +150,9 @@ def config_path() -> str:
 
 def for_region(region: str | None) -> RegionService:
     default, regions = _load(config_path())
-    return regions.get(region or "", default)
+    # Regions in tiers (issue 17 item 6): a 镇 or 县 without an entry of its own takes its nearest
+    # ancestor's, i.e. its document region's (bot/platform/region_tiers.py).
+    return next((regions[code] for code in region_tiers.chain(region or "") if code in regions), default)
 
 
 def configured() -> dict[str, RegionService]:

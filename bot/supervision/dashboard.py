@@ -32,10 +32,10 @@ from bot.casework import materials as chat_materials
 from bot.casework import appointments as case_appointments  # 上门受理 / 窗口预约 (issue 17 item 1)
 from bot.identifiers import rectification_number
 from bot.models import Case, CaseAgreement, CaseItem, Escalation, LedgerEntry, Rating, Rectification, Staff
-from bot.platform import clock
+from bot.platform import clock, region_tiers
 from bot.platform.clock import SERVICE_TZ, start_of_day
 from bot.platform.workdays import WorkCalendar
-from bot.supervision import escalations, plan_board
+from bot.supervision import escalations, plan_board, region_board
 from bot.vocabulary import (
     CASE_STATES,
     ITEM_STATES,
@@ -205,6 +205,7 @@ class Dashboard:
     key_projects: list["KeyProjectRow"] = field(default_factory=list)  # 重点项目 panel (issue 17)
     completion_waiting: list = field(default_factory=list)  # 待企业确认办结 (issue 17, bot/casework/completion.py)
     plans: list = field(default_factory=list)  # 一企一策 plan against progress, by slippage (plan_board.PlanRow)
+    subregions: list = field(default_factory=list)  # per direct subordinate region (region_board.SubregionRow)
 
     @property
     def cases_total(self) -> int:
@@ -233,7 +234,7 @@ def _seconds(db: Session, later, earlier):
 
 
 def _case_scope(f: Filters):
-    cond = Case.region == f.region
+    cond = Case.region.in_(region_tiers.subtree(f.region))  # the region and the tiers below it
     if f.commissioner_id is not None:
         cond = sa.and_(cond, Case.commissioner_id == f.commissioner_id)
     return cond
@@ -286,6 +287,8 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         completion_waiting=_timed(timings, "completion_waiting", completion.waiting_rows, db, f.region,
                                   f.commissioner_id),
         plans=_timed(timings, "plans", plan_board.rows, db, _case_scope(f), calendar, today),
+        subregions=_timed(timings, "subregions", region_board.rows, db, f.region, f.since, f.until, today,
+                          f.commissioner_id),
         timings=timings,
     )
 
@@ -351,7 +354,8 @@ def commissioner_load(db: Session, f: Filters, today: date, cutoff: date) -> lis
     for sid, items, overdue, soon in db.execute(sa.select(items_q)):
         row = counts.setdefault(sid, [0, 0, 0, 0])
         row[1:] = [items, int(overdue or 0), int(soon or 0)]
-    staff_cond = sa.and_(Staff.region == f.region, Staff.role == Role.COMMISSIONER, Staff.active.is_(True))
+    staff_cond = sa.and_(Staff.region.in_(region_tiers.subtree(f.region)), Staff.role == Role.COMMISSIONER,
+                         Staff.active.is_(True))
     if f.commissioner_id is not None:
         staff_cond = Staff.id == f.commissioner_id
     people = {sid: name for sid, name in db.execute(
@@ -407,7 +411,7 @@ def commissioner_performance(db: Session, f: Filters) -> list[PerformanceRow]:
     非常满意), the bad ratings and where their 整改 stand."""
     in_period = sa.and_(_case_scope(f), Case.created_at >= f.since, Case.created_at < f.until,
                         Case.commissioner_id.is_not(None))
-    staff_cond = sa.and_(Staff.region == f.region, Staff.role == Role.COMMISSIONER)
+    staff_cond = sa.and_(Staff.region.in_(region_tiers.subtree(f.region)), Staff.role == Role.COMMISSIONER)
     if f.commissioner_id is not None:
         staff_cond = Staff.id == f.commissioner_id
     rows = {sid: PerformanceRow(sid, name) for sid, name in db.execute(
@@ -532,7 +536,8 @@ def open_rectifications(db: Session, f: Filters, today: date) -> list[Rectificat
 def commissioners(db: Session, region: str) -> list[tuple[int, str]]:
     """The region's commissioners, for the filter (inactive ones too: their history counts)."""
     return [(sid, name) for sid, name in db.execute(
-        sa.select(Staff.id, Staff.name).where(Staff.region == region, Staff.role == Role.COMMISSIONER)
+        sa.select(Staff.id, Staff.name).where(Staff.region.in_(region_tiers.subtree(region)),
+                                              Staff.role == Role.COMMISSIONER)
         .order_by(Staff.active.desc(), Staff.username))]
 
 

@@ -219,6 +219,11 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
               [(r.case_number, r.company, r.project, r.state_label, r.commissioner or "待分派", local(r.requested_at),
                 r.deadline) for r in d.completion_waiting],
               caption=f"待企业确认办结（逾期未答复视为确认，当前）· {scope}"),
+        # Regions in tiers (issue 17 item 6): the region's direct subordinates, only where it has any.
+        *([Sheet("下级地区", ("地区", "层级", "期间内申请", "未结案件", "待分派", "逾期事项", "在岗专员"),
+                 [(r.name, r.tier, r.applied, r.open_cases, r.unassigned, r.overdue_items, r.commissioners)
+                  for r in d.subregions],
+                 caption=f"下级地区（各含其下级；期间内申请按期间，其余为当前）· {scope}")] if d.subregions else []),
     ])
 
 

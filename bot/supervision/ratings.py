@@ -25,13 +25,14 @@ from bot.casework import cases
 from bot.casework.cases import CaseError
 from bot.identifiers import rectification_number
 from bot.models import Case, LedgerEntry, Notification, Rating, Rectification, Staff, WechatUser
-from bot.platform import clock
+from bot.people import region_staff
+from bot.platform import clock, region_tiers
 from bot.platform.config import Settings
 from bot.platform.db import transaction
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
-from bot.vocabulary import CASE_STATES, RATING_LEVELS, ActorKind, CaseState, RectificationState, Role
+from bot.vocabulary import CASE_STATES, RATING_LEVELS, ActorKind, CaseState, RectificationState
 
 LEVELS = RATING_LEVELS
 DIMENSIONS = {"efficiency": "效率", "attitude": "态度", "integrity": "廉洁"}
@@ -97,8 +98,8 @@ def may_correct(rating: Rating, settings: Settings, now: datetime | None = None)
 
 
 def region_supervisor(session: Session, region: str) -> Staff | None:
-    return session.scalar(sa.select(Staff).where(Staff.region == region, Staff.role == Role.SUPERVISOR,
-                                                 Staff.active.is_(True)).order_by(Staff.id).limit(1))
+    # Regions in tiers: a 镇 without supervisors of its own has its 县's (or 市's) do the 回访.
+    return next(iter(region_staff.nearest_supervisors(session, region)), None)
 
 
 # -- rating -------------------------------------------------------------------------------
@@ -240,7 +241,8 @@ def rectifications_of_region(session: Session, region: str, include_closed: bool
     open ones (待回访, 已回访), and with `include_closed` the 已办结 ones too."""
     stmt = (sa.select(Rectification, Case, Rating, Staff).join(Case, Case.id == Rectification.case_id)
             .join(Rating, Rating.id == Rectification.rating_id)
-            .outerjoin(Staff, Staff.id == Rectification.supervisor_id).where(Case.region == region))
+            .outerjoin(Staff, Staff.id == Rectification.supervisor_id)
+            .where(Case.region.in_(region_tiers.subtree(region))))  # and the tiers below it
     if not include_closed:
         stmt = stmt.where(Rectification.state != RectificationState.CLOSED)
     return list(session.execute(stmt.order_by(Rectification.due_date, Rectification.id)).all())
@@ -248,7 +250,7 @@ def rectifications_of_region(session: Session, region: str, include_closed: bool
 
 def _rectification_in(session: Session, rect_id: int, region: str) -> tuple[Rectification, Case]:
     row = session.execute(sa.select(Rectification, Case).join(Case, Case.id == Rectification.case_id)
-                          .where(Rectification.id == rect_id, Case.region == region)
+                          .where(Rectification.id == rect_id, Case.region.in_(region_tiers.subtree(region)))
                           .with_for_update(of=Rectification)).first()
     if row is None:
         raise RatingError("没有找到该整改记录")

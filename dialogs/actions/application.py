@@ -17,7 +17,7 @@ from rasa_sdk.events import SlotSet
 from bot.casework import agreements, cases
 from bot.identifiers import check_credit_code, check_phone, check_project_code, mask_credit_code
 from bot.models import Staff
-from bot.platform import clock, region_service
+from bot.platform import clock, region_service, region_tiers
 from bot.platform.db import transaction
 
 from .. import texts
@@ -48,9 +48,10 @@ EDITABLE = {
 
 DOMAIN: dict[str, Any] = {
     "version": "3.1",
-    # agreement_version: the 委托协议 version the consent step showed (bot/casework/agreements.py)
+    # agreement_version: the 委托协议 version the consent step showed (bot/casework/agreements.py);
+    # region_area: the 镇/园区/县 the 属地 answer named inside its region (bot/platform/region_tiers.py)
     "slots": {s: {"type": "any", "mappings": [{"type": "custom"}]}
-              for s in SLOTS + ["requested_slot", "ineligible", "agreement_version"]},
+              for s in SLOTS + ["requested_slot", "ineligible", "agreement_version", "region_area"]},
     "forms": {FORM: {"required_slots": SLOTS}},
     "responses": {},
     "actions": ["validate_application_form", "action_submit_application"],
@@ -138,7 +139,8 @@ def summary(slots: dict, kb) -> str:
     names = [kb.items[c].name for c in slots.get("items") or [] if c in kb.items]
     blank = texts.SUMMARY_BLANK
     text = texts.SUMMARY.format(
-        mode=slots.get("service_mode") or "", region=region.name if region else blank,
+        mode=slots.get("service_mode") or "", region=(region.name + (f"（{region_tiers.name(slots['region_area'])}）"
+                                                          if slots.get("region_area") else "")) if region else blank,
         company=slots.get("company_name") or blank, credit_code=slots.get("credit_code") or blank,
         project=slots.get("project_name") or blank,
         project_code=slots.get("project_code") or texts.SUMMARY_NO_PROJECT_CODE,
@@ -214,13 +216,18 @@ class ValidateApplicationForm(HandedServices, FormValidationAction):
         n = menu_number(clean(str(value)))
         region = value if value in kb.regions else (
             ids[n - 1] if n and 1 <= n <= len(ids) else kb.find_region(str(value)))
+        # Regions in tiers (issue 17 item 6): 「岳阳县荣家湾镇」, or a bare 「荣家湾镇」, names a 镇 whose
+        # commissioners then take the case (cases.place_of); its document region answers for it.
+        area = None if n or value in kb.regions else region_tiers.find_place(str(value), within=region)
+        if area and not region and region_tiers.root(area) in kb.regions:
+            region = region_tiers.root(area)
         if region:
             # Another region offers other 服务选项 (or none): the choice is asked again there.
             changed = tracker.get_slot("service_option") is not None and region != tracker.get_slot("region")
             # Another region's 委托协议 is another text: the consent is asked again with that one.
             other_text = (tracker.get_slot("agreement") is not None
                           and agreements.folder_of(region) != agreements.folder_of(tracker.get_slot("region")))
-            return {"region": region, **({"service_option": None} if changed else {}),
+            return {"region": region, "region_area": area, **({"service_option": None} if changed else {}),
                     **({"agreement": None, "agreement_version": None} if other_text else {})}
         _invalid(dispatcher, "region", n=len(ids))
         return {"region": None}
@@ -394,6 +401,7 @@ class ActionSubmitApplication(HandedServices, Action):
             submission_key=s.get("submission_key") or None,
             service_option=s.get("service_option") if s.get("service_option") in service_options_of(s["region"]) else None,
             agreement_version=s.get("agreement_version") if consent else None,
+            area=s.get("region_area") or None,
         )
         with transaction(rt.sessions) as db:
             case = cases.submit(db, app, rt.calendar, today=today, console_url=rt.settings.public_url)

@@ -464,6 +464,9 @@ def cmd_demo(args) -> int:
     from .demo_appointments import seed as seed_appointments
 
     appointments_said = seed_appointments(sessions, settings, calendar)  # issue 17 item 1: 上门受理, 窗口预约
+    from .demo_region_tiers import seed as seed_region_tiers
+
+    tiers_said = seed_region_tiers(sessions, settings, kb, calendar)  # issue 17: a 镇's commissioner, a 县's supervisor
     with transaction(sessions) as db:
         demo = Case.submission_key.like(_DEMO_PREFIX + "%")
         total = db.scalar(sa.select(sa.func.count(Case.id)).where(demo))
@@ -486,6 +489,7 @@ def cmd_demo(args) -> int:
     print(f"  协调事项 (escalation tiers): {escalations_said}")
     print(f"  立卷归档: {archiving_said}")
     print(f"  上门受理 and 窗口预约: {appointments_said}")
+    print(f"  regions in tiers: {tiers_said}")
     look = [
         f"  console   {settings.public_url}/console   (web chat: {settings.public_url}/chat)",
         "  sign in as a commissioner (e.g. donghu-1, jiangbei-1) or a supervisor (e.g. donghu-lead),",

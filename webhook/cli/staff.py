@@ -58,6 +58,22 @@ def cmd_staff_list(args) -> int:
     return 0
 
 
+def cmd_staff_regions(args) -> int:
+    """The hierarchy (市 → 县/区 → 镇/园区), one code a line, indented by tier: what --region takes."""
+    from bot.platform import region_tiers
+
+    def show(code: str, depth: int) -> None:
+        r = region_tiers.get(code)
+        print(f"{'  ' * depth}{code:<{24 - 2 * depth}} {r.tier_name:<5} {r.name}{'  (示例)' if r.example else ''}")
+        for child in region_tiers.children(code):
+            show(child.code, depth + 1)
+
+    for r in region_tiers.hierarchy().regions.values():
+        if r.parent is None:
+            show(r.code, 0)
+    return 0
+
+
 def cmd_staff_seed_demo(args) -> int:
     from bot.people import staff
     from bot.platform.db import transaction
@@ -214,12 +230,15 @@ def register(sub) -> None:
     s.add_argument("username")
     s.add_argument("--name", required=True)
     s.add_argument("--role", required=True, choices=list(ROLES))
-    s.add_argument("--region", required=True, help="region id, e.g. donghu")
+    s.add_argument("--region", required=True, help="region code, e.g. donghu or a sub-region such as "
+                   "yyx_rongjiawan (`bangban staff regions` lists them)")
     s.add_argument("--openid", help="their WeChat openid, for alerts")
     s.add_argument("--wecom-userid", help="their 企业微信 UserID (账号): alerts go there first")
     s.add_argument("--password", help="login password (asked for when omitted)")
     s.set_defaults(func=cmd_staff_add)
     st.add_parser("list", help="the roster").set_defaults(func=cmd_staff_list)
+    st.add_parser("regions", help="the region codes in their tiers (config/region_tiers.yaml)").set_defaults(
+        func=cmd_staff_regions)
     st.add_parser("seed-demo", help="two commissioners and a supervisor per region (demo data)").set_defaults(
         func=cmd_staff_seed_demo)
     s = st.add_parser("token", help="mint an API token for the approval system (or --list, --revoke)")

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest
 
-from bot.platform import clock
+from bot.platform import clock, region_tiers
 from bot.platform.config import Settings
 from dialogs.services import Services
 
@@ -74,8 +74,8 @@ def _catalogue(kind: str) -> dict:
 def region_name(region_id: str) -> str:
     """The configured display name (bot.platform.config.REGION_NAMES); a region only the knowledge base
     knows keeps its short name there."""
-    if region_id in settings().region_names:
-        return settings().region_name(region_id)
+    if region_id in settings().region_names or region_tiers.known(region_id):
+        return settings().region_name(region_id)  # a sub-region (镇/园区) by its config/region_tiers.yaml name
     region = _catalogue("regions").get(region_id)
     return region.short if region else region_id
 

@@ -7,11 +7,13 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from bot.models import Case, Staff
 from bot.people import staff as accounts
+from bot.platform import region_tiers
 from bot.platform.db import transaction
 from bot.vocabulary import OPEN_STATES, ROLES, Role
 
-from . import bp, sessions
+from . import bp, region_name, sessions
 from .auth import remember, staff_scope
+from .dashboard import area_choices
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -49,14 +51,47 @@ def _supervisor_only() -> None:
 @bp.get("/staff")
 def staff_list():
     _supervisor_only()
+    return _staff_page()
+
+
+def _staff_page(error: str | None = None, form=None, status: int = 200):
+    """The region's staff and the tiers' below it, with the form that adds an account."""
     open_cases = (sa.select(sa.func.count(Case.id))
                   .where(Case.commissioner_id == Staff.id, Case.state.in_(OPEN_STATES))
                   .correlate(Staff).scalar_subquery())
     with sessions()() as db:
         rows = db.execute(sa.select(Staff, open_cases, staff_scope(g.staff))
-                          .where(Staff.region == g.staff.region)
+                          .where(Staff.region.in_(region_tiers.subtree(g.staff.region)))
                           .order_by(Staff.role, Staff.active.desc(), Staff.username)).all()
-    return render_template("console/staff.html", rows=rows, roles=ROLES)
+    return render_template("console/staff.html", rows=rows, roles=ROLES, areas=area_choices(), error=error,
+                           form=form or {}, region_name=region_name), status
+
+
+# -- regions in tiers (issue 17 item 6): an account for the region or a region below it ----
+
+@bp.post("/staff/new")
+def add_staff():
+    """A supervisor adds a commissioner of their region or of a region below it, or a supervisor
+    of a region below it (a 县's supervisor sets up its 镇's); nothing is written on bad input."""
+    _supervisor_only()
+    form = request.form
+    region, role = form.get("region", "").strip(), form.get("role", Role.COMMISSIONER)
+    below = region_tiers.subtree(g.staff.region)
+    if region not in below:
+        return _staff_page("地区只能为本人所在地区或其下级地区。", form, 400)
+    if role not in (Role.COMMISSIONER, Role.SUPERVISOR) or (role == Role.SUPERVISOR and region == g.staff.region):
+        return _staff_page("主管账号只能建在下级地区；本地区只能新增帮代办专员。", form, 400)
+    if not form.get("name", "").strip():
+        return _staff_page("请填写姓名。", form, 400)
+    try:
+        with transaction(sessions()) as db:
+            person = accounts.create_staff(db, username=form.get("username", ""), name=form["name"], role=role,
+                                           region=region, password=form.get("password", ""))
+    except accounts.StaffError as err:
+        return _staff_page(f"未新增：{err}。", form, 400)
+    flash(f"已新增{ROLES.get(role, role)} {person.name}（{person.username}，{region_name(region)}）；"
+          "请其登录后修改密码，并用 `bangban staff bind-qr` 绑定微信提醒。", "success")
+    return redirect(url_for("console.staff_list"), 303)
 
 
 @bp.post("/staff/<int:staff_id>/deactivate")

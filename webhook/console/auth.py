@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFError
 from bot.identifiers import case_number
 from bot.models import Case, Staff
 from bot.people.staff import authenticate, end_sessions
+from bot.platform import region_tiers
 from bot.platform.db import transaction
 from bot.vocabulary import ROLES, Role
 
@@ -162,7 +163,7 @@ ACTIONS_BY_ROLE = {
 def case_scope(staff: Staff):
     """The SQL condition for the cases `staff` may see."""
     if staff.role == Role.SUPERVISOR:
-        return Case.region == staff.region
+        return Case.region.in_(region_tiers.subtree(staff.region))  # their region and the tiers below it
     if staff.role == Role.COMMISSIONER:
         return Case.commissioner_id == staff.id
     return sa.false()
@@ -187,7 +188,10 @@ def may(staff: Staff, action: str) -> bool:
 
 def staff_scope(staff: Staff):
     """The SQL condition for the accounts `staff` may manage (deactivate): a supervisor, the
-    commissioners of their own region; nobody else, anyone."""
+    commissioners of their own region and of the tiers below it, and the supervisors of those
+    lower tiers; nobody else, anyone."""
     if staff.role == Role.SUPERVISOR:
-        return sa.and_(Staff.region == staff.region, Staff.role == Role.COMMISSIONER)
+        below = region_tiers.subtree(staff.region)
+        return sa.or_(sa.and_(Staff.region.in_(below), Staff.role == Role.COMMISSIONER),
+                      sa.and_(Staff.region.in_(below[1:]), Staff.role == Role.SUPERVISOR))
     return sa.false()

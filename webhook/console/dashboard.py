@@ -11,6 +11,7 @@ from urllib.parse import quote
 from flask import Response, abort, g, render_template, request
 
 from bot.models import Case
+from bot.platform import region_tiers
 from bot.platform.clock import today as china_today
 from bot.platform.workdays import WorkCalendar
 from bot.supervision import dashboard as figures
@@ -34,19 +35,38 @@ def calendar() -> WorkCalendar:
     return services().calendar
 
 
+def selected_region() -> str:
+    """The supervisor's own region, or one below it picked in the 地区 selector (`?area=`); a region
+    outside their subtree is ignored (regions in tiers, bot/platform/region_tiers.py)."""
+    wanted = (request.args.get("area") or "").strip()
+    return wanted if wanted in region_tiers.subtree(g.staff.region) else g.staff.region
+
+
+def area_choices() -> list[tuple[str, str]]:
+    """(code, label) of the supervisor's region and every region below it, indented by depth."""
+    own_depth = len(region_tiers.chain(g.staff.region))
+    return [(code, "\u3000" * (len(region_tiers.chain(code)) - own_depth) + region_name(code))
+            for code in _depth_first(g.staff.region)]
+
+
+def _depth_first(code: str) -> list[str]:
+    return [code, *(c for child in region_tiers.children(code) for c in _depth_first(child.code))]
+
+
 def parse_filters(db) -> tuple[figures.Filters, list[tuple[int, str]]]:
-    """Region is always the supervisor's own; a commissioner of another region is ignored."""
+    """Region is the supervisor's own or one below it; a commissioner outside that region is ignored."""
     today = china_today()
     start = date_arg("from", date(today.year, 1, 1))
     end = date_arg("to", today)
     if end < start:
         start, end = end, start
-    people = figures.commissioners(db, g.staff.region)
+    region = selected_region()
+    people = figures.commissioners(db, region)
     wanted = request.args.get("commissioner", type=int)
     commissioner_id = wanted if wanted in {sid for sid, _ in people} else None
     due = request.args.get("due", figures.DEFAULT_DUE_WITHIN_WD, type=int)
     due = min(max(due if due is not None else figures.DEFAULT_DUE_WITHIN_WD, 0), MAX_DUE_WITHIN)
-    return figures.Filters(g.staff.region, start, end, commissioner_id, due), people
+    return figures.Filters(region, start, end, commissioner_id, due), people
 
 
 def region_case(db, number: str, for_update: bool = False) -> Case:
@@ -58,6 +78,8 @@ def _query_args(f: figures.Filters) -> dict:
     args = {"from": f.start.isoformat(), "to": f.end.isoformat(), "due": f.due_within_wd}
     if f.commissioner_id is not None:
         args["commissioner"] = f.commissioner_id
+    if f.region != g.staff.region:
+        args["area"] = f.region
     return args
 
 
@@ -86,7 +108,8 @@ def dashboard():
         "console/dashboard.html", d=d, f=f, people=people, chart=chart, stage_rows=stage_rows, total=total,
         commissioner_name=names.get(f.commissioner_id), levels=figures.RATING_LEVELS,
         escalation_ladder=escalation_tiers.ladder(f.region), stage_name=stage_name, query=_query_args(f),
-        max_due=figures.LIST_LIMIT, region=region_name(g.staff.region),
+        max_due=figures.LIST_LIMIT, region=region_name(f.region),
+        areas=area_choices() if region_tiers.children(g.staff.region) else [],
     )
 
 
