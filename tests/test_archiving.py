@@ -171,6 +171,12 @@ def test_the_rating_absence_is_recorded_after_the_wait(app):
         row = archiving.archive(db, case, staff(db, "donghu-1"), no_return_needed=True, now=later)
         assert row.rating_absent and row.reason is None
         assert "「企业未评价」" in cases.ledger_of(db, case)[-1].detail
+        number = case.number
+    book = workbook_of(signed_in(app, "donghu-lead").get(f"/console/cases/{number}/archive.xlsx"))
+    _, rating_rows = rows_after_header(book["评价与整改"], "项目")
+    assert rating_rows[0][:2] == ("评价", "企业未评价（立卷归档时记录）")
+    _, check_rows = rows_after_header(book["归档检查"], "检查项")
+    assert {r[0]: r[1] for r in check_rows}["评价"] == "企业未评价"
 
 
 def test_an_archived_case_refuses_every_change_at_the_service_layer(app):

@@ -45,6 +45,8 @@ ALLOWED_WORDS = {
 ALLOWED_PATTERNS = {
     r"BD-\d{4}-\d{6}": "case number (案件编号)",
     r"[HEZ]\d+": "record numbers: H12 转人工, E3 提请协调, Z3 整改",
+    r"GD-\d{4}-\d{6}": "archive number (归档编号, issue 17 item 5)",
+    r"M\d+": "a material received in the chat (M12, as the case page numbers them)",
     r"https?://\S+": "a URL",
     r"[A-Z]{2}\d{10,14}": "a 快递单号 (waybill number) typed by staff",
 }
@@ -357,6 +359,16 @@ def agreed_cases(demo, who: str) -> list[str]:
     return [n for n in region_cases(demo, who) if n in agreed]
 
 
+def archivable_cases(demo, who: str) -> list[str]:
+    """Of region_cases, a few closed ones: archived (the record and its check) and not yet (the form)."""
+    from bot.models import Case
+
+    with demo.app.extensions["bangban_dialogs"].sessions() as db:
+        closed = set(db.scalars(sa.select(Case.number).where(Case.state.in_(
+            ("delivered", "rated", "terminated", "archived", "completed")))))
+    return [n for n in region_cases(demo, who) if n in closed][:4]
+
+
 def console_pages(demo) -> set[str]:
     """The console blueprint's pages (GET routes that answer with HTML)."""
     return {r.endpoint for r in demo.app.url_map.iter_rules()
@@ -394,6 +406,8 @@ def test_every_console_page_reads_in_chinese(demo, browser):
             r.visit(f"/console/cases/{number}", expect=200)
         for number in agreed_cases(demo, who):  # the printable 委托书 of each 代办 (issue 17)
             r.visit(f"/console/cases/{number}/agreement", expect=200)
+        for number in archivable_cases(demo, who):  # 立卷归档's completeness check, before and after (issue 17)
+            r.visit(f"/console/cases/{number}/archive", expect=200)
         r.visit("/console/handoffs")
         r.visit("/console/handoffs?show=all")
         r.visit("/console/cases/early")  # 提前介入 (issue 17)
@@ -451,6 +465,7 @@ def test_what_actions_say_reads_in_chinese(demo, browser):
                                                             "#tracking_number": "SF123456789012"}, what="送达")
     c.submit(case("pushes"), "form.push-resend", what="重新发送")
     c.submit(case("accepted"), "form[action$='/terminate']", {"select[name=reason]": "企业主动终止"}, what="终止")
+    c.submit(case("delivered") + "/archive", "form[action$='/archive']", what="立卷归档被拒")  # its 整改 is open
     c.submit("/console/handoffs", "form[action$='/answer']", {"textarea": "已帮您联系审批科室。"}, what="答复转人工")
 
     s = Reader(browser, demo, SUPERVISOR)

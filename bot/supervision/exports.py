@@ -267,7 +267,8 @@ def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:
     r = a.rating
     rating_rows = [("评价", RATING_LEVELS.get(r.level, r.level)), ("办事效率", _level(r.efficiency)),
                    ("服务态度", _level(r.attitude)), ("廉洁自律", _level(r.integrity)),
-                   ("评价意见", r.comment or ""), ("评价时间", local(r.created_at))] if r else [("评价", "暂无评价")]
+                   ("评价意见", r.comment or ""), ("评价时间", local(r.created_at))] if r else [
+                       ("评价", "企业未评价（立卷归档时记录）" if getattr(a.archive, "rating_absent", False) else "暂无评价")]
     for rect in a.rectifications:
         rating_rows += [("整改编号", rectification_number(rect.id)),
                         ("整改状态", RECTIFICATION_STATES.get(rect.state, rect.state)),
@@ -306,10 +307,11 @@ def _archive_sheets(a: Archive) -> list[Sheet]:
     from bot.casework import materials as chat_materials
 
     c = a.case
-    sheets = [Sheet("微信材料", ("编号", "类型", "文件名", "大小（字节）", "MD5", "收到时间", "状态", "保存时间", "说明"),
+    sheets = [Sheet("微信材料", ("编号", "类型", "文件名", "大小（字节）", "文件校验码", "收到时间", "状态", "保存时间", "说明"),
                     [(f"M{m.id}", chat_materials.KIND_NAMES.get(m.kind, m.kind), m.file_name or "", m.size or "",
                       m.md5 or "", local(m.received_at), chat_materials.STATE_NAMES.get(m.state, m.state),
-                      local(m.stored_at), m.last_error or "") for m in a.materials] or [("企业未在微信中发来材料",)],
+                      local(m.stored_at), (m.last_error or "") if m.state == chat_materials.FAILED_STATE else "")
+                     for m in a.materials] or [("企业未在微信中发来材料",)],
                     caption=f"{c.number} 企业在微信中发来的材料")]
     r = a.archive
     if r is None:
