@@ -35,7 +35,14 @@ from bot.platform.region_service import EscalationTier
 from bot.platform.text_safety import xml_safe
 from bot.platform.workdays import WorkCalendar
 from bot.push import notify
-from bot.vocabulary import CASE_STATES, ESCALATION_STATES, OPEN_STATES, ActorKind, EscalationState, Role
+from bot.vocabulary import (
+    CASE_STATES,
+    ESCALATION_STATES,
+    OPEN_STATES,
+    ActorKind,
+    EscalationState,
+    Role,
+)
 
 # The two levels every region had before the ladders (rows with them stay valid).
 LEGACY_LEVELS = ("联席会议", "工改领导小组")
@@ -166,7 +173,7 @@ def raise_escalation(db: Session, case: Case, level: str | None, note: str, supe
                             tell_enterprise=bool(tell_enterprise or (current is not None and current.tell_enterprise)))
     db.add(escalation)
     db.flush()
-    actor = dict(actor_kind=ActorKind.SUPERVISOR, actor_id=supervisor.username)
+    actor = {"actor_kind": ActorKind.SUPERVISOR, "actor_id": supervisor.username}
     if current is not None:
         current.state, current.resolved_at, current.resolved_by = EscalationState.MOVED_UP, now, supervisor.id
         why = xml_safe(move_reason or "").strip() or note
