@@ -38,26 +38,6 @@ DEFAULT_LADDER = (
 
 
 @dataclass(frozen=True)
-class EscalationTier:
-    """One step of a region's escalation ladder (issue 17 item 7): where a case problem is raised,
-    who is told, how many working days the answer may take, and the document's words for it."""
-
-    level: str  # as the region's document names it; stored in Escalation.level
-    who: tuple[str, ...]  # the offices / roles the document gives the problem to (named in the push)
-    due_workdays: int
-    source: str
-    staff: tuple[str, ...] = ()  # usernames pushed besides the region's supervisors and the commissioner
-
-
-# Where a region's document gives no ladder (DESIGN.md): 专班 → 联席会议 → 工改领导小组.
-DEFAULT_LADDER = (
-    EscalationTier("专班", ("专班负责人",), 5, "DESIGN.md 通用协调路径"),
-    EscalationTier("联席会议", ("联席会议办公室",), 10, "DESIGN.md 通用协调路径"),
-    EscalationTier("工改领导小组", ("领导小组办公室",), 10, "DESIGN.md 通用协调路径"),
-)
-
-
-@dataclass(frozen=True)
 class RegionService:
     service_options: tuple[str, ...] = ()
     key_project_warn_workdays: int | None = None
@@ -71,45 +51,9 @@ class RegionService:
     plan_name: str = "一企一策计划"
     # Escalation tiers (issue 17 item 7; bot/supervision/escalations.py), lowest first.
     escalation_ladder: tuple[EscalationTier, ...] = DEFAULT_LADDER
-    # Escalation tiers (issue 17 item 7; bot/supervision/escalations.py), lowest first.
-    escalation_ladder: tuple[EscalationTier, ...] = DEFAULT_LADDER
     # 上门受理 / 窗口预约 (issue 17 item 1): the kinds of appointment a commissioner may propose here
     # (AppointmentKind values, bot/casework/appointments.py).
     appointment_kinds: tuple[str, ...] = ("window",)
-
-
-def _ladder(value, where: str) -> tuple[EscalationTier, ...]:
-    if isinstance(value, tuple) and all(isinstance(t, EscalationTier) for t in value):
-        return value  # inherited from `default`
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"{where}: escalation_ladder must be a non-empty list of tiers")
-    tiers = []
-    for n, raw in enumerate(value, 1):
-        at = f"{where}: escalation_ladder[{n}]"
-        if not isinstance(raw, dict):
-            raise ValueError(f"{at} must be a mapping with level, who, due_workdays, source")
-        level = str(raw.get("level") or "").strip()
-        if not 2 <= len(level) <= 16:
-            raise ValueError(f"{at}: level must be 2-16 characters")
-        who = raw.get("who")
-        if isinstance(who, str):
-            who = [who]
-        if not who or not all(isinstance(w, str) and w.strip() for w in who):
-            raise ValueError(f"{at}: who must name at least one office or role")
-        days = raw.get("due_workdays")
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise ValueError(f"{at}: due_workdays must be a whole number of working days >= 1")
-        source = str(raw.get("source") or "").strip()
-        if not source:
-            raise ValueError(f"{at}: source must cite the document")
-        staff = raw.get("staff") or []
-        if not isinstance(staff, list) or not all(isinstance(s, str) and s.strip() for s in staff):
-            raise ValueError(f"{at}: staff must be a list of usernames")
-        tiers.append(EscalationTier(level, tuple(w.strip() for w in who), days, source, tuple(staff)))
-    levels = [t.level for t in tiers]
-    if len(set(levels)) != len(levels):
-        raise ValueError(f"{where}: escalation_ladder names a level twice: {levels}")
-    return tuple(tiers)
 
 
 def _ladder(value, where: str) -> tuple[EscalationTier, ...]:
@@ -147,11 +91,6 @@ def _ladder(value, where: str) -> tuple[EscalationTier, ...]:
 
 
 def _entry(raw: dict, base: RegionService, where: str) -> RegionService:
-    return replace(_entry_without_ladder(raw, base, where),
-                   escalation_ladder=_ladder(raw.get("escalation_ladder", base.escalation_ladder), where))
-
-
-def _entry_without_ladder(raw: dict, base: RegionService, where: str) -> RegionService:
     return replace(_entry_without_ladder(raw, base, where),
                    escalation_ladder=_ladder(raw.get("escalation_ladder", base.escalation_ladder), where))
 
