@@ -84,7 +84,9 @@ def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
     assert "/console" in out and "bangban-demo" in out and "donghu-lead" in out and "bangban serve" in out
 
     first = figures(inspect_url)
-    assert first["regions"] == REGIONS
+    # and the case of an example 镇 (regions in tiers, webhook/cli/demo_region_tiers.py)
+    assert first["regions"] == REGIONS | {"yyx_rongjiawan"}
+    assert "routed to 荣家湾镇's 黎晓东 (yyx-rjw-1)" in out and "went elsewhere" not in out
     assert first["cases"] >= 40
     assert {"applied", "accepted", "in_progress", "completed", "delivered", "rated", "archived"} <= set(first["states"])
     assert len(first["ratings"]) >= 10
@@ -92,7 +94,7 @@ def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
     bad = sum(1 for lvl in first["ratings"] if lvl <= 2)
     assert good > 3 * bad > 0  # mostly good, a few bad
     assert first["corrections"] >= 5 and first["ledger"] > 5 * first["cases"]
-    assert first["staff"] == 15
+    assert first["staff"] == 15 + 2  # the roster, and 荣家湾镇's commissioner and 岳阳县's supervisor
     oldest, newest = first["span_days"]
     oldest, newest = (datetime.fromisoformat(v) if isinstance(v, str) else v for v in (oldest, newest))
     assert (newest - oldest).days >= 20  # spread over the last month, not all "now"

@@ -100,6 +100,7 @@ def test_routing_takes_the_lowest_tier_with_commissioners_and_walks_up(db_sessio
         # the other 镇 has no commissioner: its 县's takes it, and the case stays the 镇's
         other = cases.submit(db, application(area=OTHER_TOWN, openid="oTier3"), CAL)
         assert (other.region, other.commissioner_id) == (OTHER_TOWN, county.id)
+        assert cases.ledger_of(db, other)[-1].detail == "分派给帮代办专员 县专员（新墙镇暂无帮代办专员，由岳阳县承办）"
         county.active = False
         db.flush()
         up = cases.submit(db, application(area=OTHER_TOWN, openid="oTier4"), CAL)
@@ -179,6 +180,7 @@ def test_a_town_supervisor_sees_only_the_town_and_a_county_supervisor_all_its_to
         client = signed_in(app, lead)
         listing = client.get("/console/cases").get_data(as_text=True)
         assert n["here"] in listing and n["there"] in listing, lead
+        assert f'data-region="{TOWN}">荣家湾镇<' in listing  # the case list names the 镇 below the supervisor
         assert client.get(f"/console/cases/{n['there']}").status_code == 200
     assert n["here"] not in signed_in(app, "donghu-lead").get("/console/cases").get_data(as_text=True)
 
@@ -276,3 +278,43 @@ def test_a_supervisor_adds_a_commissioner_of_a_region_below_them_in_the_console(
         case = cases.submit(db, application(area=OTHER_TOWN, openid="oNext"), CAL)
         assert case.commissioner_id == added.id
         assert db.scalar(sa.select(Case.region).where(Case.id == case.id)) == OTHER_TOWN
+
+
+def test_the_sla_summaries_reach_the_supervisors_of_every_tier_above_a_towns_case(db_sessions):
+    """A 镇 with no supervisor of its own: its overdue items are in its 县's and its 市's 超期汇总 and 升级
+    summaries (each counting its own 辖区), never in another region's."""
+    from datetime import date
+
+    from test_sla import ITEMS, SETTINGS, make_case, run_sweep, sla_pushes
+
+    from bot.platform.db import transaction
+
+    with transaction(db_sessions) as db:
+        db.add_all([Staff(username="rjw", name="镇专员", role="commissioner", region=TOWN, wechat_openid="oTownC"),
+                    Staff(username="xian", name="县主管", role="supervisor", region=COUNTY, wechat_openid="oCounty"),
+                    Staff(username="shi", name="市主管", role="supervisor", region="yueyang", wechat_openid="oCity"),
+                    Staff(username="dh", name="东湖主管", role="supervisor", region="donghu", wechat_openid="oDh")])
+    make_case(db_sessions, region=TOWN)
+    make_case(db_sessions, openid="oEnt2", region="yueyang",  # one more at the city's own level
+              items={"市级超期事项": (date(2026, 11, 17), "reviewing")})
+    run_sweep(db_sessions)
+    summaries = {(n.recipient_openid, n.purpose): n for n in sla_pushes(db_sessions)
+                 if n.purpose in ("sla_overdue", "sla_escalate")}
+    assert set(summaries) == {("oCounty", "sla_overdue"), ("oCounty", "sla_escalate"),
+                              ("oCity", "sla_overdue"), ("oCity", "sla_escalate")}
+    overdue_in_town = sum(1 for _, (due, state) in ITEMS.items() if state != "done" and due < date(2026, 11, 18))
+    assert summaries[("oCounty", "sla_overdue")].data["count"] == str(overdue_in_town)
+    assert summaries[("oCity", "sla_overdue")].data["count"] == str(overdue_in_town + 1)
+    assert SETTINGS.sla_escalate_workdays == 3
+
+
+def test_the_daily_digest_of_a_county_counts_its_towns(db_sessions):
+    from bot.supervision.digest import region_figures
+
+    with db_sessions.begin() as db:
+        cases.submit(db, application(area=TOWN), CAL)  # nobody serves 岳阳 here: unassigned
+        cases.submit(db, application(area=OTHER_TOWN, openid="oTier2"), CAL)
+        figures = region_figures(db, CAL.add_workdays(cases.clock.today(), 0))
+    assert (figures[TOWN].open_cases, figures[TOWN].unassigned) == (1, 1)
+    assert (figures[COUNTY].open_cases, figures["yueyang"].unassigned) == (2, 2)
+    assert "donghu" not in figures

@@ -222,6 +222,13 @@ def pick_commissioner(session: Session, region: str) -> Staff | None:
     return region_staff.least_loaded_commissioner(session, region)
 
 
+def _routed_note(region: str, commissioner: Staff) -> str:
+    """Regions in tiers: what the ledger says when a 镇 had nobody and a higher tier took the case."""
+    if commissioner.region == region or not region_tiers.known(region):
+        return ""
+    return f"（{region_tiers.name(region)}暂无帮代办专员，由{region_tiers.name(commissioner.region)}承办）"
+
+
 def place_of(app: Application) -> str:
     """The region a new case belongs to: the sub-region (镇/园区/县) the form's 属地 named, or else the
     one its project name names (「荣家湾镇标准厂房」), when it lies inside the chosen region; else that region."""
@@ -309,7 +316,7 @@ def submit(session: Session, app: Application, calendar: WorkCalendar, today: da
     if commissioner is None:
         log(session, case, "unassigned", "该地区暂无可分派的帮代办专员，待主管分派")
     else:
-        log(session, case, "assigned", f"分派给帮代办专员 {commissioner.name}")
+        log(session, case, "assigned", f"分派给帮代办专员 {commissioner.name}" + _routed_note(case.region, commissioner))
         notify.new_application(session, case, commissioner, console_url)
     alert_key_project(session, case, commissioner, console_url)
     return case

@@ -146,6 +146,12 @@ def children(code: str) -> tuple[Region, ...]:
     return tuple(h.regions[c] for c in h.kids.get(code, ()))
 
 
+def watch_links() -> tuple[tuple[str, str], ...]:
+    """(region, watcher) for every configured region and each region at or above it: whose
+    supervisors watch its cases, as rows the SLA sweep joins in SQL."""
+    return tuple((code, up) for code in hierarchy().regions for up in chain(code))
+
+
 def is_within(code: str | None, top: str) -> bool:
     return bool(code) and top in chain(code)
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot.models import Case, CaseItem, Notification
+from bot.platform import region_tiers
 from bot.vocabulary import OPEN_STATES, NotificationState
 
 
@@ -35,5 +36,9 @@ def region_figures(db: Session, today) -> dict[str, RegionFigures]:
     figures: dict[str, RegionFigures] = {}
     for name, query in queries.items():
         for region, count in db.execute(query.group_by(Case.region)):
-            setattr(figures.setdefault(region, RegionFigures()), name, count)
+            # Regions in tiers: the region's figures count in every tier above it too (a 县's
+            # supervisors read their 镇's; bot/platform/region_tiers.py).
+            for watcher in region_tiers.chain(region):
+                row = figures.setdefault(watcher, RegionFigures())
+                setattr(row, name, getattr(row, name) + count)
     return figures

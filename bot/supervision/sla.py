@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff, utcnow
-from bot.platform import region_service
+from bot.platform import region_service, region_tiers
 from bot.platform.clock import SERVICE_TZ
 from bot.platform.config import Settings
 from bot.platform.workdays import WorkCalendar
@@ -48,6 +48,19 @@ NOTIFICATION_COLUMNS = (
     "url", "case_id", "state", "attempts", "next_attempt_at", "created_at", "recipient_wecom_userid",
     "recipient_staff_id",
 )
+
+
+def _watch_links():
+    """Regions in tiers (bot/platform/region_tiers.py): (region, watcher) rows, a region with itself
+    and each tier above it, so a 镇's overdue items reach its 县's and 市's supervisors in their
+    辖区 summary (a supervisor watches the tiers below). Literal rows: the hierarchy is configuration."""
+    return sa.union_all(*(sa.select(sa.literal(code, sa.String).label("region"), sa.literal(up, sa.String).label("watcher"))
+                          for code, up in region_tiers.watch_links() or (("", ""),))).subquery("watch")
+
+
+def _watcher_of(watch):
+    # A region the hierarchy does not name watches itself (flat codes, as before).
+    return sa.func.coalesce(watch.c.watcher, Case.region)
 
 
 def _reachable(staff) -> sa.ColumnElement[bool]:
@@ -225,9 +238,11 @@ class _Queries:
         one chased per item (urge_commissioners)."""
         s = self.supervisor
         today = self.dates.today.isoformat()
-        overdue = (self.open_items(Case.region.label("region"), sa.func.count().label("n"),
+        watcher = _watcher_of(watch := _watch_links())  # regions in tiers: each tier above counts it too
+        overdue = (self.open_items(watcher.label("region"), sa.func.count().label("n"),
                                    sa.func.min(CaseItem.due_date).label("oldest"))
-                   .where(CaseItem.overdue_on(self.dates.today)).group_by(Case.region).subquery("overdue"))
+                   .outerjoin(watch, watch.c.region == Case.region)
+                   .where(CaseItem.overdue_on(self.dates.today)).group_by(watcher).subquery("overdue"))
         count = sa.cast(overdue.c.n, sa.String)
         oldest = sa.cast(overdue.c.oldest, sa.String)
         key = sa.literal("sla:overdue:") + overdue.c.region + f":{today}:s" + sa.cast(s.id, sa.String)
@@ -269,11 +284,13 @@ class _Queries:
         s = self.supervisor
         m = self.settings.sla_escalate_workdays
         today = self.dates.today.isoformat()
-        new_lines = (sa.select(Case.region, sa.func.count().label("item_count"))
+        watcher = _watcher_of(watch := _watch_links())  # regions in tiers: each tier above is told too
+        new_lines = (sa.select(watcher.label("region"), sa.func.count().label("item_count"))
                      .select_from(LedgerEntry).join(Case, Case.id == LedgerEntry.case_id)
+                     .outerjoin(watch, watch.c.region == Case.region)
                      .where(LedgerEntry.action == "escalated", LedgerEntry.case_item_id.is_not(None),
                             LedgerEntry.at == self.now)
-                     .group_by(Case.region).subquery("escalated_today"))
+                     .group_by(watcher).subquery("escalated_today"))
         items = sa.cast(new_lines.c.item_count, sa.String)
         key = sa.literal("sla:escalate:") + new_lines.c.region + f":{today}:s" + sa.cast(s.id, sa.String)
         text = (sa.literal(f"【升级】{today} 本辖区新增") + items

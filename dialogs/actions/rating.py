@@ -20,7 +20,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.casework import cases
 from bot.models import Rectification
-from bot.platform import clock
+from bot.platform import clock, region_tiers
 from bot.platform.db import transaction
 from bot.supervision import ratings
 from bot.supervision.ratings import LEVELS, RatingError
@@ -318,7 +318,8 @@ class _Flow:
         if ratings.is_bad(level):
             rect = outcome.rectification or db.scalar(
                 sa.select(Rectification).where(Rectification.rating_id == outcome.rating.id))
-            region = self.rt.kb.regions.get(case.region) if self.rt.kb else None
+            # a 镇's case (regions in tiers) is named by its document region, as the knowledge base knows it
+            region = self.rt.kb.regions.get(region_tiers.root(case.region)) if self.rt.kb else None
             who = T.SORRY_WHO.format(region=region.short if region else "") if outcome.supervisor else T.SORRY_NOBODY
             name = outcome.supervisor.name if outcome.supervisor else ""
             lines.append(T.SORRY.format(who=who, name=name, due=ratings.due_text(rect.due_date)))

@@ -89,7 +89,8 @@ def not_found(err):
 def staff_context():
     staff = g.get("staff")
     return {"me": staff, "role_label": ROLES.get(staff.role, staff.role) if staff else "",
-            "region_label": region_name(staff.region) if staff else ""}
+            "region_label": region_name(staff.region) if staff else "",
+            "region_name": region_name}  # a case of a region below the supervisor's names it (regions in tiers)
 
 
 def _safe_next(target: str | None) -> str | None:
