@@ -511,8 +511,13 @@ class DialogManager:
         """Whether the message is confidently about a topic that is not any of the things a folk
         name may mean (delivery, fees of the service): then which permit it is does not matter."""
         own = self.retriever.search(text)
-        return own.kind == "answer" and not own.tentative and \
-            not any(self.retriever.mentions(own.topic, meaning) for meaning in meanings)
+        if own.kind == "answer" and not own.tentative and \
+                not any(self.retriever.mentions(own.topic, meaning) for meaning in meanings):
+            return True
+        # 「从规划证到施工证再到竣工，帮办是不是全都能管」 names other permits too: it asks about them all.
+        others = [n for n in self._item_names if n in text and not any(n in m or m in n for m in meanings)
+                  and "规划" not in n]
+        return len(others) > 0 and own.kind != "unsure"
 
     def _pick_chain(self, state: dict, region: str | None, text: str) -> None:
         """Of an answer with several flows (江北's 帮办 and 代办), the one the question's words are

@@ -676,3 +676,19 @@ def test_a_question_about_the_service_is_answered_not_taken_for_a_command(manage
 def test_asking_to_apply_still_applies(manager):
     for message in ("申请帮办", "我要委托你们代办，协议怎么签听专员安排", "喂我这边有个项目要申请一下你们看看给我们怎么安排"):
         assert manager.handle_text(f"oApply{len(message)}", message).intent in ("apply", "apply_bangban", "apply_daiban"), message
+
+
+def test_a_folk_name_among_other_permits_is_not_asked_about(manager):
+    turn = manager.handle_text("oFolk9", "我在东湖高新想问下从规划证到施工证再到竣工，帮办是不是全都能管")
+    assert not turn.reply.startswith(texts.FOLK_HEAD.split("「")[0] + "「规划证」")
+    assert manager.handle_text("oFolk8", "规划证多久能办下来").intent == "clarify"  # alone it is still asked
+
+
+@pytest.mark.parametrize("question, words", [
+    ("施工许可证要啥材料", ["监理合同", "审查合格的施工图"]),  # the list lacked 监理
+    ("jiangbei 的 electronic license 可以自己 download 吗", ["自行下载"]),  # was 「暂时答不准」
+    ("企业自己想结束代办，一般要交个什么单子", ["终止单"]),
+])
+def test_answers_hold_what_the_documents_and_notes_say(manager, question, words):
+    turn = manager.handle_text("oWords1", question)
+    assert turn.intent == "consult" and all(w in turn.reply for w in words), turn.reply
