@@ -314,3 +314,20 @@ def test_the_case_page_lists_every_tier_and_a_supervisor_raises_from_it(app):
     assert "部门会商" in table and "规划与消防意见冲突" in table and "待解决" in table and "已告知企业" in table
     assert "提交下一层级" not in page  # a commissioner sees the tiers, the supervisor raises them
     assert "提交部门会商协调（E" in page and "协调单位 市政务服务中心项目代办科、上级政务服务部门" in page  # the ledger lines
+
+
+def test_a_tier_may_name_the_colleagues_who_serve_on_it(app, tmp_path, monkeypatch):
+    custom = tmp_path / "region_service.yaml"
+    custom.write_text("regions:\n  yanjin:\n    escalation_ladder:\n"
+                      "      - {level: 联席会议, who: [项目专家团队], due_workdays: 4, source: 「项目专家团队召开联席会议」, staff: [yanjin-2]}\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("BANGBAN_REGION_SERVICE", str(custom))
+    with db_of(app) as db:
+        case = submit(db, openid="oStaffTier")
+        lead = db.scalar(sa.select(Staff).where(Staff.username == "yanjin-lead"))
+        e = escalations.raise_escalation(db, case, "", "需要专家团队研究", lead, calendar=CAL, today=date(2026, 12, 1))
+        assert (e.level, e.due_date) == ("联席会议", CAL.add_workdays(date(2026, 12, 1), 4))
+        told = {n.recipient_openid for n in pushes(db, "escalation")}
+        assert "oStaff_yanjin_2" in told and "oStaff_yanjin_lead" not in told
+        [line] = ledger(db, case.number, "escalation:notified")
+        assert "孟凡超" in line and "不告知企业" in line
