@@ -467,6 +467,7 @@ class Appointment(Base):
     outcome: Mapped[str | None] = mapped_column(sa.String(500))  # what was received, or why it did not happen
     outcome_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
+
 class CaseArchive(Base):
     """立卷归档 (issue 17 item 5; seed 004 「对帮办代办服务过程中申报材料及证照结果进行立卷归档」): who
     archived the case and when, the completeness check as it stood then (bot/casework/archiving.py),

@@ -182,6 +182,7 @@ APPOINTMENT_STATES: dict[AppointmentState, str] = {
 ACTIVE_APPOINTMENT_STATES: tuple[AppointmentState, ...] = (
     AppointmentState.PROPOSED, AppointmentState.CONFIRMED, AppointmentState.RESCHEDULE_REQUESTED)
 
+
 # -- issue 17 item 5: 立卷归档 as an action (bot/casework/archiving.py) --------------------------
 
 class ArchiveCheck(StrEnum):
