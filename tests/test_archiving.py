@@ -230,6 +230,16 @@ def test_the_commissioner_archives_from_the_case_page_and_the_archive_holds_it_a
     with db_of(app) as db:
         row = db.scalar(sa.select(CaseArchive))
         assert row.actor_kind == "commissioner" and all(c["ok"] for c in row.checklist)
+    from test_api import auth, token_for
+
+    api = app.test_client()
+    detail = api.get(f"/api/v1/cases/{number}", headers=auth(token_for(app, "donghu-1"))).get_json()
+    assert detail["state"] == "archived" and detail["archive"]["number"].startswith("GD-")
+    assert detail["archive"]["missing"] == [] and detail["archive"]["rating_absent"] is False
+    item_id = detail["items"][0]["id"]
+    refused = api.post(f"/api/v1/cases/{number}/items/{item_id}/status", json={"state": "submitted"},
+                       headers=auth(token_for(app, "donghu-1")))
+    assert refused.status_code == 409 and "归档" in refused.get_json()["message"]
     archived_check = client.get(f"/console/cases/{number}/archive").get_data(as_text=True)
     assert "归档记录" in archived_check and row.number in archived_check and "确认立卷归档" not in archived_check
 

@@ -139,7 +139,17 @@ def _case_detail(db: Session, case: Case) -> dict:
             # the 委托协议 version agreed, and when (who stays in the console: the approval system has no use for it)
             "agreement": {"region": agreed.region, "version": agreed.version, "title": agreed.title,
                           "agreed_at": _iso(agreed.agreed_at)} if agreed else None,
-            **_completion_and_handbacks(db, case)}
+            **_completion_and_handbacks(db, case), **_archive(db, case)}
+
+
+def _archive(db: Session, case: Case) -> dict:
+    """Issue 17 item 5: the 立卷归档 record, once made (the case is read-only from then on)."""
+    from bot.casework import archiving
+
+    row = archiving.of_case(db, case)
+    return {"archive": {"number": row.number, "archived_at": _iso(row.archived_at), "rating_absent": row.rating_absent,
+                        "no_return_needed": row.no_return_needed,
+                        "missing": [c["title"] for c in row.checklist if not c.get("ok")]} if row else None}
 
 
 def _completion_and_handbacks(db: Session, case: Case) -> dict:
