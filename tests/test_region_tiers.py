@@ -318,3 +318,24 @@ def test_the_daily_digest_of_a_county_counts_its_towns(db_sessions):
     assert (figures[TOWN].open_cases, figures[TOWN].unassigned) == (1, 1)
     assert (figures[COUNTY].open_cases, figures["yueyang"].unassigned) == (2, 2)
     assert "donghu" not in figures
+
+
+def test_a_bare_town_name_as_the_属地_answer_finds_its_region_and_its_commissioner(sqlite_url, kb, retriever):
+    from test_application import BANGBAN_ANSWERS, cases_of
+
+    from bot.platform.config import Settings
+    from bot.platform.kv import MemoryKV
+    from dialogs import build_manager
+
+    fill_database(sqlite_url)
+    manager = build_manager(Settings(database_url=sqlite_url), kb=kb, kv=MemoryKV(), retriever=retriever)
+    with manager.sessions.begin() as db:
+        db.add_all([Staff(username="yy1", name="市专员", role="commissioner", region="yueyang"),
+                    Staff(username="rjw1", name="荣家湾专员", role="commissioner", region=TOWN)])
+    first = manager.handle_text("oBareTown", BANGBAN_ANSWERS[0]).reply
+    assert "县区、镇或园区" in first  # the 属地 question says a 镇 may be typed
+    answers = ["荣家湾镇", *BANGBAN_ANSWERS[2:], "确认"]
+    replies = [manager.handle_text("oBareTown", m).reply for m in answers]
+    assert "岳阳市（荣家湾镇）" in replies[-2] and "荣家湾专员" in replies[-1]
+    [case] = cases_of(manager, "oBareTown")
+    assert case.region == TOWN

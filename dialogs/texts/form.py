@@ -50,7 +50,8 @@ FORM_WENT_IN = "您的申请已经提交成功：编号 {number}（{when}）。�
 QUESTIONS = {
     "service_mode": ("请选择服务方式：\n1. 帮办（专员指导您准备材料、跟踪催办，您自己申报）\n"
                      "2. 代办（签委托协议，专员代您申报、跑办）\n不确定可回复「区别」。"),
-    "region": "项目在哪个地区？（帮代办按属地提供）请回复数字：\n{options}",
+    # regions in tiers (issue 17 item 6): a 县区、镇 or 园区 typed here routes the case to its commissioners
+    "region": "项目在哪个地区？（帮代办按属地提供）请回复数字，也可以直接写项目所在的县区、镇或园区：\n{options}",
     "service_option": "本地可按需选择服务时段和范围，请回复数字：\n{options}",
     "company_name": "请输入项目单位（企业）全称，与营业执照一致：",
     "credit_code": "请输入企业的18位统一社会信用代码（营业执照上可以找到）：",
