@@ -91,7 +91,7 @@ def test_handback_or_no_return_and_lost_materials_are_non_essential():
     assert (lost.ok, lost.required) == (False, False) and "未能保存" in lost.detail
     assert by_key(completeness(facts(materials=())))[ArchiveCheck.MATERIALS].ok
     esc = by_key(completeness(facts(open_escalations=("E2 联席会议",))))[ArchiveCheck.ESCALATION]
-    assert (esc.ok, esc.required) == (False, False)
+    assert (esc.ok, esc.required) == (False, True) and "E2" in esc.detail  # it could not be resolved afterwards
 
 
 # -- the action -----------------------------------------------------------------------------

@@ -5,8 +5,8 @@ seed 001 「做好帮办代办项目相关资料的整理归档、保管和移�
 Before a case is archived its record is checked for completeness: `completeness(facts)` is a pure
 function of what `facts_of` read from the database, so the rules are tested on their own. A
 required point missing refuses archiving for everyone; a non-essential one (the rating still
-possible, materials neither handed back nor marked 「无需退还」, a chat material lost, a 协调事项
-still open) may be overridden by a supervisor of the case's region with a written reason. The
+possible, materials neither handed back nor marked 「无需退还」, a chat material lost) may be
+overridden by a supervisor of the case's region with a written reason. The
 archive (models.CaseArchive) keeps the checklist as it stood, who, when and why; the ledger gets
 one 「立卷归档」 line. From then on the case is read-only (cases.ensure_editable, checked in
 cases.log for every change).
@@ -171,10 +171,12 @@ def _rectification(f: CaseFacts) -> Check:
 
 
 def _escalation(f: CaseFacts) -> Check:
+    # Required: an escalation left open would stay on 挂图作战 with no way to record its result
+    # (an archived case takes no more ledger lines).
     if f.open_escalations:
-        return Check(ArchiveCheck.ESCALATION, False, f"协调事项未解决：{'、'.join(f.open_escalations)}",
-                     required=False, anchor="ledger")
-    return Check(ArchiveCheck.ESCALATION, True, "没有未解决的协调事项", required=False, anchor="ledger")
+        return Check(ArchiveCheck.ESCALATION, False, f"协调事项未解决：{'、'.join(f.open_escalations)}，"
+                     "请先登记协调结果", anchor="ledger")
+    return Check(ArchiveCheck.ESCALATION, True, "没有未解决的协调事项", anchor="ledger")
 
 
 # -- reading the facts ----------------------------------------------------------------------
