@@ -345,5 +345,9 @@ def test_the_case_list_and_the_dashboard_show_what_is_ahead(app):
     panel = board.split('id="t-appointments"')[1].split("</table>")[0]
     assert panel.index(numbers[1]) < panel.index(numbers[0])  # the request for another time first
     assert "企业请求改期：周五下午" in panel and "上门受理" in panel
+    sheet = workbook_of(signed_in(app, "jiangbei-lead").get("/console/export/dashboard.xlsx"))["近期预约"]
+    _, rows = rows_after_header(sheet, "案件编号")
+    assert [(r[0], r[2], r[5], r[6]) for r in rows] == [(numbers[1], "窗口预约", "企业请求改期", "周五下午"),
+                                                        (numbers[0], "上门受理", "待企业确认", None)]  # an empty cell
     other = signed_in(app, "donghu-lead").get("/console/dashboard").get_data(as_text=True)
     assert numbers[0] not in other and "未来两周暂无预约" in other

@@ -388,12 +388,14 @@ def ahead_among(session: Session, case_ids: list[int]) -> dict[int, Appointment]
     return {a.case_id: a for a in rows}  # the newest wins (one is ahead at a time)
 
 
-def ahead_in_region(session: Session, region: str, commissioner_id: int | None = None, days: int = 14,
+def ahead_in_region(session: Session, regions, commissioner_id: int | None = None, days: int = 14,
                     now: datetime | None = None, limit: int = 200) -> list[AheadRow]:
-    """The region's appointments in the next `days` days and every request for another time, the
-    requests first (they wait for the commissioner), then by time."""
+    """The appointments of the cases of `regions` (a region, or a region and the tiers below it) in
+    the next `days` days and every request for another time, the requests first (they wait for
+    the commissioner), then by time."""
     now = clock.as_utc(now or utcnow())
-    cond = sa.and_(Case.region == region, Case.state.in_(OPEN_STATES),
+    regions = [regions] if isinstance(regions, str) else list(regions)
+    cond = sa.and_(Case.region.in_(regions), Case.state.in_(OPEN_STATES),
                    Appointment.state.in_(ACTIVE_APPOINTMENT_STATES),
                    sa.or_(Appointment.state == AppointmentState.RESCHEDULE_REQUESTED,
                           sa.and_(Appointment.starts_at > now, Appointment.starts_at <= now + timedelta(days=days))))

@@ -206,6 +206,7 @@ class Dashboard:
     completion_waiting: list = field(default_factory=list)  # 待企业确认办结 (issue 17, bot/casework/completion.py)
     plans: list = field(default_factory=list)  # 一企一策 plan against progress, by slippage (plan_board.PlanRow)
     subregions: list = field(default_factory=list)  # per direct subordinate region (region_board.SubregionRow)
+    appointments: list = field(default_factory=list)  # 近期预约 (issue 17 item 1, casework/appointments.AheadRow)
 
     @property
     def cases_total(self) -> int:
@@ -287,6 +288,8 @@ def build(db: Session, f: Filters, calendar: WorkCalendar, today: date) -> Dashb
         completion_waiting=_timed(timings, "completion_waiting", completion.waiting_rows, db, f.region,
                                   f.commissioner_id),
         plans=_timed(timings, "plans", plan_board.rows, db, _case_scope(f), calendar, today),
+        appointments=_timed(timings, "appointments", case_appointments.ahead_in_region, db,
+                            region_tiers.subtree(f.region), f.commissioner_id),
         subregions=_timed(timings, "subregions", region_board.rows, db, f.region, f.since, f.until, today,
                           f.commissioner_id),
         timings=timings,

@@ -224,6 +224,7 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
                  [(r.name, r.tier, r.applied, r.open_cases, r.unassigned, r.overdue_items, r.commissioners)
                   for r in d.subregions],
                  caption=f"下级地区（各含其下级；期间内申请按期间，其余为当前）· {scope}")] if d.subregions else []),
+        appointments_ahead_sheet(d.appointments, scope),  # 上门受理 / 窗口预约 (issue 17 item 1)
     ])
 
 
@@ -348,3 +349,15 @@ def appointment_sheet(a: Archive) -> Sheet:
                    a.staff_names.get(r.proposed_by, "") if r.proposed_by else "", local(r.proposed_at),
                    local(r.answered_at), local(r.reminded_at)) for r in a.appointments],
                  caption=f"{a.case.number} 上门受理与窗口预约", wrap=True)
+
+
+def appointments_ahead_sheet(rows, scope: str) -> Sheet:
+    """挂图作战's 近期预约: the next two weeks' 上门受理 / 窗口预约 and every request for another time
+    (bot/casework/appointments.ahead_in_region), requests first."""
+    from bot.casework import appointments
+
+    return Sheet("近期预约", ("案件编号", "项目单位", "类型", "预约时间", "地点", "状态", "企业希望改期", "帮代办专员"),
+                 [(r.case_number, r.company, appointments.kind_name(r.appointment.kind), local(r.appointment.starts_at),
+                   r.appointment.place, appointments.state_name(r.appointment.state), r.appointment.enterprise_note or "",
+                   r.commissioner or "待分派") for r in rows],
+                 caption=f"近期预约（未来两周及企业请求改期的，当前）· {scope}")

@@ -82,12 +82,10 @@ def appointment_marks_among(rows) -> dict[int, str]:
 
 
 @bp.app_template_global()
-def appointments_ahead(region: str, commissioner_id: int | None = None) -> list[dict]:
-    """挂图作战's 近期预约 panel: the next two weeks' appointments and every request for another time."""
-    with sessions()() as db:
-        rows = appointments.ahead_in_region(db, region, commissioner_id)
-    return [{"number": r.case_number, "company": r.company, "commissioner": r.commissioner,
-             "kind": appointments.kind_name(r.appointment.kind), "when": clock.stamp(r.appointment.starts_at),
-             "place": r.appointment.place, "state": appointments.state_name(r.appointment.state),
-             "wish": r.appointment.enterprise_note if r.appointment.state == AppointmentState.RESCHEDULE_REQUESTED else ""}
-            for r in rows]
+def appointment_kind_name(kind: str) -> str:
+    return appointments.kind_name(kind)
+
+
+@bp.app_template_global()
+def appointment_state_name(state: str) -> str:
+    return appointments.state_name(state)
