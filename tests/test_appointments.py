@@ -351,3 +351,19 @@ def test_the_case_list_and_the_dashboard_show_what_is_ahead(app):
                                                         (numbers[0], "上门受理", "待企业确认", None)]  # an empty cell
     other = signed_in(app, "donghu-lead").get("/console/dashboard").get_data(as_text=True)
     assert numbers[0] not in other and "未来两周暂无预约" in other
+
+
+def test_terminating_the_case_calls_off_the_appointment_ahead(app):
+    from bot.casework import case_actions
+    from bot.casework.case_actions import Actor
+
+    with db_of(app) as db:
+        case = submit(db, openid="oStop")
+        number = case.number
+        row_id = propose(db, case, workday_after(clock.today())).id
+        case_actions.terminate(db, case, "企业主动终止", Actor.person(commissioner_of(db, case)))
+        assert db.get(Appointment, row_id).state == AppointmentState.CANCELLED
+        assert ledger(db, number, "appointment:cancelled")[0].startswith("案件终止，取消上门受理")
+    manager = app.extensions["bangban_dialogs"]
+    assert "没有待进行的预约" in manager.handle_text("oStop", "我的预约").reply
+    assert manager.handle_text("oStop", "改个时间 明天").intent != "appointment"

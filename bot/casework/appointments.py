@@ -236,6 +236,18 @@ def cancel(session: Session, case: Case, appointment_id: int, reason: str, *, ac
     return row
 
 
+def withdraw(session: Session, case: Case, actor_kind: str, actor_id: str | None) -> Appointment | None:
+    """The case is terminated: an appointment still ahead is off (ledger line; the 终止 push tells
+    the enterprise the service ended, so no push of its own), and the reminder skips it."""
+    row = active(session, case, for_update=True)
+    if row is None:
+        return None
+    row.state, row.outcome, row.outcome_at = AppointmentState.CANCELLED, "案件终止", utcnow()
+    cases.log(session, case, "appointment:cancelled", f"案件终止，取消{describe(row)}",
+              actor_kind=actor_kind, actor_id=actor_id)
+    return row
+
+
 def record_outcome(session: Session, case: Case, appointment_id: int, outcome: str, text: str, *,
                    actor_kind: str, actor_id: str | None, today: date | None = None) -> Appointment:
     """After the appointment: 已完成 with what was received (`text`), or 未能进行 and why."""

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot.casework import cases, completion, plans
+from bot.casework import appointments, cases, completion, plans
 from bot.casework.cases import TERMINATION_REASONS, CaseError
 from bot.models import Case, CaseItem, LedgerEntry, Notification, Staff
 from bot.people import region_staff
@@ -185,6 +185,7 @@ def terminate(session: Session, case: Case, reason: str, actor: Actor, other: st
     full = f"{reason}：{other}" if other else reason
     cases.transition(session, case, CaseState.TERMINATED, actor_kind=actor.kind, actor_id=actor.id, reason=full)
     completion.withdraw(session, case)  # a 办结 the enterprise was asked to confirm is moot now
+    appointments.withdraw(session, case, actor.kind, actor.id)  # so is a 上门受理 / 窗口预约 still ahead
     notify.terminated(session, case, full)
     notify.rating_invitation(session, case)
 
