@@ -29,6 +29,11 @@ def _without_number(text: str) -> str:
     return identifiers.CASE_NUMBER_RE.sub(" ", folded, count=1)
 
 
+def _listed(bring: str) -> str:
+    """What to bring, typed one per line in the console, as one line of the chat (「、」 between)."""
+    return "、".join(line.strip() for line in bring.splitlines() if line.strip())
+
+
 def _prefix_of(c: str) -> str | None:
     return next((p for p in sorted(T.RESCHEDULE_PREFIXES, key=len, reverse=True) if c.startswith(p)), None)
 
@@ -80,7 +85,7 @@ class AppointmentDialog:
                 who = T.CONFIRMED_TOLD.format(name=done.commissioner.name) if done.told else T.CONFIRMED_UNTOLD
                 return T.CONFIRMED.format(number=done.case.number, kind=appointments.kind_name(a.kind),
                                           when=appointment_time(a.starts_at), place=a.place,
-                                          bring=T.BRING.format(bring=a.bring) if a.bring else "", who=who)
+                                          bring=T.BRING.format(bring=_listed(a.bring)) if a.bring else "", who=who)
         except CaseError as e:
             return T.REFUSED.format(error=e)
 
@@ -98,9 +103,11 @@ class AppointmentDialog:
             target = appointment.id
         rest = _without_number(text).strip()
         wish = _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else c[len(prefix):]
-        if not wish or not clean(wish):
+        if not clean(wish) or clean(wish) in T.POLITE_TAILS:  # 「改个时间」「改个时间可以吗」: which time, then
             state[WISH_KEY] = target
             return T.ASK_WISH.format(name=commissioner.name if commissioner else T.NOBODY)
+        if is_question(text) == "sure" and not _TIME_WORDS.search(wish):
+            return None  # 「改期了怎么办」: a question about changing, answered as usual
         return self._apply_wish(user, target, wish)
 
     def _wish(self, user: str, text: str, state: dict) -> str | None:
@@ -144,7 +151,7 @@ class AppointmentDialog:
                 lines.append(T.MINE_LINE.format(number=c.number, kind=appointments.kind_name(a.kind),
                                                 when=appointment_time(a.starts_at), place=a.place,
                                                 state=T.MINE_STATES.get(a.state, appointments.state_name(a.state)),
-                                                bring=T.MINE_BRING.format(bring=a.bring) if a.bring else ""))
+                                                bring=T.MINE_BRING.format(bring=_listed(a.bring)) if a.bring else ""))
             if any(a.state in appointments.MOVABLE for a, _ in found):
                 lines.append(T.MINE_FOOT)
             return "\n".join(lines)

@@ -150,7 +150,7 @@ def test_propose_in_the_console_then_the_enterprise_confirms_in_the_chat(app):
     with db_of(app) as db:
         [told] = pushes(db, "appointment")
         assert told.recipient_openid == "oJiangbei" and "「确认预约」" in told.text and "「改个时间」" in told.text
-        assert "上门受理" in told.text and "营业执照复印件" in told.text and f"{day:%m月%d日}" in told.text
+        assert "上门受理" in told.text and "请准备：营业执照复印件、授权委托书" in told.text and f"{day:%m月%d日}" in told.text
         [line] = ledger(db, number, "appointment:proposed")
         assert "上门受理" in line and f"{day:%Y-%m-%d} 09:30" in line
     manager = app.extensions["bangban_dialogs"]
@@ -203,8 +203,12 @@ def test_another_time_goes_back_to_the_commissioner_who_proposes_again(app):
         [line] = ledger(db, number, "appointment:rescheduled")
         assert "企业希望：下周二上午" in line
         assert "【预约改期】" in pushes(db, "appointment")[-1].text
-    # 「改个时间」 alone asks for the time; the next message is it
-    ask = manager.handle_text("oMove", "改个时间")
+    # a question about changing is answered as usual, nothing recorded
+    assert manager.handle_text("oMove", "改期了怎么办").intent != "appointment"
+    with db_of(app) as db:
+        assert db.get(Appointment, new.id).state == AppointmentState.PROPOSED
+    # 「改个时间」 alone (or 「…可以吗」) asks for the time; the next message is it
+    ask = manager.handle_text("oMove", "改个时间可以吗")
     assert "方便的时间" in ask.reply
     with db_of(app) as db:
         assert db.get(Appointment, new.id).state == AppointmentState.PROPOSED

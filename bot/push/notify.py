@@ -485,7 +485,7 @@ def _short_time(kind: str, starts_at) -> str:
 
 def _appointment_lines(kind: str, starts_at, place: str, bring: str | None, note: str | None) -> str:
     return (f"类型：{kind}\n时间：{appointment_time(starts_at)}\n地点：{place}"
-            + (f"\n请准备：{bring}" if bring else "") + (f"\n说明：{note}" if note else ""))
+            + (f"\n请准备：{'、'.join(bring.splitlines())}" if bring else "") + (f"\n说明：{note}" if note else ""))
 
 
 def appointment_proposed(session: Session, case: Case, appointment_id: int, kind: str, starts_at, place: str,
