@@ -11,17 +11,27 @@ from .nlu import kb_form
 _FOLLOW_UP_RE = re.compile(r"^(那|那么|那个|还有|另外|再问下?|如果是|换成)?(?P<subject>.{1,14}?)(呢|怎么样|咋样|呐)?[?？。!！]*$")
 
 
+# 「不是，我问的是代办」 alone: the last question again, about what the user meant.
+_CORRECTED_RE = re.compile(r"^不是(的|啦)?[，,。\s]*(我)?(问|说|想问|要问|问的)的?是(?P<subject>[^，,。？?\s]{1,10}?)(呢|啊|哈|啦)?[。！!]*$")
+
+
 def is_follow_up(text: str) -> bool:
     t = text.strip()
-    return len(kb_form(t)) <= 14 and (t.startswith(("那", "还有", "另外", "换成", "如果是")) or t.rstrip("?？。").endswith("呢"))
+    return len(kb_form(t)) <= 14 and (t.startswith(("那", "还有", "另外", "换成", "如果是")) or t.rstrip("?？。").endswith("呢")
+                                      or _CORRECTED_RE.match(t) is not None)
 
 
 def follow_up_subject(text: str) -> str | None:
     """What a follow-up asks about (「那东湖呢」 → 东湖), or None if it is not a follow-up."""
     if not is_follow_up(text):
         return None
-    m = _FOLLOW_UP_RE.match(text.strip())
-    return (m.group("subject") if m else text.strip()) or None
+    t = text.strip()
+    m = _CORRECTED_RE.match(t) or _FOLLOW_UP_RE.match(t)
+    return (m.group("subject") if m else t) or None
+
+
+# 帮办 and 代办 are two services: a follow-up naming one asks the last question of it instead.
+_SERVICES = ("帮代办", "帮办", "代办")
 
 
 def item_names(kb: KnowledgeBase) -> list[str]:
@@ -62,4 +72,6 @@ def rewrite(text: str, previous_question: str, names: list[str]) -> tuple[str, s
     for name in names:
         if name in previous_question:
             return previous_question.replace(name, subject, 1), subject
+    if subject in _SERVICES and (other := next((w for w in _SERVICES if w in previous_question and w != subject), None)):
+        return previous_question.replace(other, subject, 1), subject
     return f"{subject} {previous_question}", subject

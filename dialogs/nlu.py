@@ -323,10 +323,16 @@ def without_preamble(text: str) -> str:
     (「行，懂了。那办完了证是怎么给我们」 → 「那办完了证是怎么给我们」), as typed otherwise."""
     t = (text or "").strip()
     rest = _CORRECTING.sub("", t)
-    m = _ACKNOWLEDGED_AS_TYPED.match(rest)
-    if m and len(rest) > m.end():
-        rest = rest[m.end():]
+    # 「谢谢。那谁负责监督帮办工作」「好的谢谢 那…」「然后呢 我们怎么知道进度」 ask what follows them
+    for preamble in (_ACKNOWLEDGED_AS_TYPED, _THANKED_AS_TYPED, _ACKNOWLEDGED_AS_TYPED, _THEN_FIRST):
+        m = preamble.match(rest)
+        if m and len(rest) > m.end():
+            rest = rest[m.end():]
     return rest if len(kb_form(rest)) >= 2 else t
+
+
+_THANKED_AS_TYPED = re.compile(r"^(谢谢|多谢|感谢|谢啦|谢了|辛苦了?)+(你|您|你们)?(啊|哈)?[，,。.!！~\s]+")
+_THEN_FIRST = re.compile(r"^(那)?(然后|接下来|再然后)(呢|嘞)?[，,。\s]+(?=\S{4,})")
 
 
 _ORDINAL_RE = re.compile(r"^(那|那么)?(第(?P<n>[一二两三四五六七八九十\d]{1,2})|(?P<last>最后一?|末))(步|个|项|条|点|阶段|环节)"

@@ -692,3 +692,22 @@ def test_a_folk_name_among_other_permits_is_not_asked_about(manager):
 def test_answers_hold_what_the_documents_and_notes_say(manager, question, words):
     turn = manager.handle_text("oWords1", question)
     assert turn.intent == "consult" and all(w in turn.reply for w in words), turn.reply
+
+
+def test_a_bare_correction_asks_the_last_question_of_the_other_service(manager):
+    manager.handle_text("oFix1", "我们在江北")
+    manager.handle_text("oFix1", "江北帮办包含哪些环节")  # was 「暂时答不准」 (包含 unknown to it)
+    turn = manager.handle_text("oFix1", "不是，我问的是代办")  # was a menu of 是否必须 / 什么项目
+    assert turn.topic == "service.process" and "上门受理" in turn.reply
+
+
+def test_thanks_or_then_before_a_question_is_read_past(manager):
+    from dialogs.nlu import without_preamble
+
+    assert without_preamble("谢谢。那谁负责监督帮办工作") == "那谁负责监督帮办工作"
+    assert without_preamble("然后呢 我们怎么知道进度") == "我们怎么知道进度"
+    assert without_preamble("然后呢") == "然后呢"  # alone it asks for the next step
+    manager.handle_text("oFix2", "我们在青禾市")
+    manager.handle_text("oFix2", "县级市代办收费吗")
+    turn = manager.handle_text("oFix2", "谢谢。那要是代办员乱收钱找谁")
+    assert "纪检监察" in turn.reply
