@@ -331,3 +331,32 @@ def test_a_tier_may_name_the_colleagues_who_serve_on_it(app, tmp_path, monkeypat
         assert "oStaff_yanjin_2" in told and "oStaff_yanjin_lead" not in told
         [line] = ledger(db, case.number, "escalation:notified")
         assert "孟凡超" in line and "不告知企业" in line
+
+
+def test_a_towns_case_reaches_the_supervisors_above_and_the_api_carries_its_tiers_and_visits(app):
+    """A 镇's case with no supervisor of its own: the push of its escalation goes to the 县's (here
+    the nearest tier above that has any, 延津县's yanjin-lead); the JSON API's case detail lists the
+    escalation and the case's appointments (issue 17 items 1 and 7)."""
+    from datetime import time
+
+    from test_api import auth, token_for
+
+    from bot.casework import appointments
+
+    with db_of(app) as db:
+        case = submit(db, openid="oTownCo")
+        case.region = "yanjin_dongtun"
+        lead = db.scalar(sa.select(Staff).where(Staff.username == "yanjin-lead"))
+        lead.wechat_openid = "oStaff_yanjin_lead"
+        escalations.raise_escalation(db, case, None, "东屯镇的供水接入迟迟不定", db.scalar(
+            sa.select(Staff).where(Staff.username == "yanjin-1")))
+        day = CAL.add_workdays(clock.today(), 2)
+        appointments.propose(db, case, kind="window", starts_at=appointments.local_datetime(day, time(9, 30)),
+                             place="延津县政务服务中心二楼", bring="营业执照复印件", actor_kind="commissioner", actor_id="yanjin-1",
+                             calendar=CAL)
+        number = case.number
+        assert "oStaff_yanjin_lead" in {n.recipient_openid for n in pushes(db, "escalation")}  # was nobody
+    r = app.test_client().get(f"/api/v1/cases/{number}", headers=auth(token_for(app, "yanjin-1")))
+    body = r.get_json()
+    assert [(e["level"], e["state"]) for e in body["escalations"]] == [("项目服务专员", "open")]
+    assert [(a["kind_name"], a["place"]) for a in body["appointments"]] == [("窗口预约", "延津县政务服务中心二楼")]

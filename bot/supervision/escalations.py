@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.casework import cases, plans
 from bot.casework.cases import CaseError
 from bot.models import Case, Escalation, Staff, utcnow
+from bot.people import region_staff
 from bot.platform import clock, region_service
 from bot.platform.region_service import EscalationTier
 from bot.platform.text_safety import xml_safe
@@ -41,7 +42,6 @@ from bot.vocabulary import (
     OPEN_STATES,
     ActorKind,
     EscalationState,
-    Role,
 )
 
 # The two levels every region had before the ladders (rows with them stay valid).
@@ -202,8 +202,8 @@ def move_up(db: Session, escalation: Escalation, case: Case, reason: str, superv
 
 
 def _recipients(db: Session, case: Case, tier: EscalationTier, supervisor: Staff | None) -> list[Staff]:
-    people = list(db.scalars(sa.select(Staff).where(
-        Staff.region == case.region, Staff.role == Role.SUPERVISOR, Staff.active.is_(True)).order_by(Staff.id)))
+    # A 镇's case with no supervisor of its own reaches the nearest tier above that has some.
+    people = region_staff.nearest_supervisors(db, case.region)
     if case.commissioner_id:
         people.append(db.get(Staff, case.commissioner_id))
     if tier.staff:
@@ -276,9 +276,7 @@ def flag_overdue(db: Session, today: date, console_url: str = "") -> int:
         cases.log(db, case, "escalation:overdue",
                   f"E{escalation.id} {escalation.level}答复期限{clock.date_text(escalation.due_date, today)}已过，尚未解决；{offer}",
                   actor_kind=ActorKind.SYSTEM)
-        supervisors = db.scalars(sa.select(Staff).where(Staff.region == case.region, Staff.role == Role.SUPERVISOR,
-                                                        Staff.active.is_(True)).order_by(Staff.id))
-        for supervisor in supervisors:
+        for supervisor in region_staff.nearest_supervisors(db, case.region):
             notify.escalation_overdue(db, case, supervisor, escalation.id, escalation.level, escalation.due_date,
                                       following.level if following else None, console_url)
     return len(rows)

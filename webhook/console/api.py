@@ -139,7 +139,22 @@ def _case_detail(db: Session, case: Case) -> dict:
             # the 委托协议 version agreed, and when (who stays in the console: the approval system has no use for it)
             "agreement": {"region": agreed.region, "version": agreed.version, "title": agreed.title,
                           "agreed_at": _iso(agreed.agreed_at)} if agreed else None,
-            **_completion_and_handbacks(db, case), **_archive(db, case)}
+            **_completion_and_handbacks(db, case), **_archive(db, case), **_visits_and_escalations(db, case)}
+
+
+def _visits_and_escalations(db: Session, case: Case) -> dict:
+    """Issue 17 items 1 and 7: 上门受理 / 窗口预约 and the tiers a problem of the case went up."""
+    from bot.casework import appointments
+    from bot.models import Escalation
+
+    rows = db.scalars(sa.select(Escalation).where(Escalation.case_id == case.id).order_by(Escalation.id))
+    return {"appointments": [{"kind": a.kind, "kind_name": appointments.kind_name(a.kind), "starts_at": _iso(a.starts_at),
+                              "place": a.place, "bring": a.bring, "state": a.state,
+                              "state_name": appointments.state_name(a.state), "enterprise_note": a.enterprise_note,
+                              "outcome": a.outcome} for a in appointments.of_case(db, case)],
+            "escalations": [{"id": e.id, "level": e.level, "note": e.note, "state": e.state, "raised_at": _iso(e.raised_at),
+                             "due_date": e.due_date.isoformat() if e.due_date else None, "resolution": e.resolution,
+                             "resolved_at": _iso(e.resolved_at)} for e in rows]}
 
 
 def _archive(db: Session, case: Case) -> dict:
