@@ -227,6 +227,9 @@ _FIGURES = (
     # 「能自己下载不」 asks whether, not where
     ("address", "具体地址", re.compile(r"几楼|几层|几号楼|哪栋|门牌|详细地址|具体地址|地址(是|在|给|发|多少)"),
      re.compile(r"[0-9一二三四五六七八九十]+(楼|层|号|栋)|路|街|大道")),
+    # 「刘陵办公室座机号码是多少」: a mobile number published is not the landline asked for
+    ("landline", "座机（固定电话）号码", re.compile(r"座机|固话|固定电话|办公室电话|办公电话"),
+     re.compile(r"0\d{2,3}-?\d{7,8}|\d{3,4}-\d{7,8}")),
     ("email", "邮箱", re.compile(r"邮箱|电子邮件|邮件地址|e-?mail"), re.compile(r"@")),
     ("link", "下载地址或链接", re.compile(r"(在哪|哪里|哪儿|怎么|咋|去哪)(里)?下载|下载地址|网址|链接|二维码|小程序(叫|是|在哪|名)|app(叫|是|在哪|名)"),
      re.compile(r"https?://|www\.|\.gov\.cn|小程序“|公众号“")),

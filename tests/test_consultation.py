@@ -711,3 +711,10 @@ def test_thanks_or_then_before_a_question_is_read_past(manager):
     manager.handle_text("oFix2", "县级市代办收费吗")
     turn = manager.handle_text("oFix2", "谢谢。那要是代办员乱收钱找谁")
     assert "纪检监察" in turn.reply
+
+
+def test_a_landline_asked_for_when_only_mobiles_are_published_is_said_to_be_missing(manager):
+    manager.handle_text("oLand1", "我们在岳阳")
+    turn = manager.handle_text("oLand1", "刘陵办公室座机号码是多少")  # the 导则 gives his mobile only
+    assert turn.caveat == "figure_missing" and "座机" in turn.reply.splitlines()[0]
+    assert manager.handle_text("oLand1", "岳阳帮代办电话多少").caveat is None  # a phone: the mobiles are it
