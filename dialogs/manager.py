@@ -386,10 +386,11 @@ class DialogManager:
         if result.kind == "clarify":
             result = self._without_other_regions(result, self._region_about(text, state, region))
         self.query_log.add(user, text, kb_form(text), _outcome(result), result.topic, result.confidence)
-        if follow is None and (several := self._several_questions(text, result, state, region)) is not None:
-            return several
+        # 「江北和东湖代办怎么申请 有啥不同」 compares before it splits: each region's rule side by side.
         if follow is None and (compared := self._regions_compared(text, result, state)) is not None:
             return compared
+        if follow is None and (several := self._several_questions(text, result, state, region)) is not None:
+            return several
         if result.kind != "answer":
             state["unanswered"] = text  # what 转人工 will hand over
             state["last_asked"] = text  # what 「那东湖呢」 will ask again
@@ -439,11 +440,16 @@ class DialogManager:
         parts, strong = split_questions(text)
         if len(parts) < 2:
             return None
-        if result.kind == "answer" and not result.tentative and not strong:
-            # read whole, unless its answer lacks what one part asks (「代办收费吗？要多久能办完」)
-            entry = self.kb.variant(result.topic, self._region_about(text, state, region))
-            if entry is None or not figure_missing(text, entry.answer):
-                return None
+        # Read whole and answered, the message is split only if its answer lacks what one part asks
+        # (「代办收费吗？要多久能办完」), or if the answer is that of one part and another part has one of its
+        # own (「代办收钱不 要签协议吗」 was the agreement alone).
+        whole = result.topic if result.kind == "answer" and not result.tentative and not strong else None
+        if whole is not None and self._no_published_answer(whole):
+            return None  # 「人防易地建设费按什么标准收 一平米多少」: one honest 「没有公布」 answers it all
+        if whole is not None:
+            entry = self.kb.variant(whole, self._region_about(text, state, region))
+            if entry is not None and figure_missing(text, entry.answer):
+                whole = None
         # 「施工许可要多久 还有就是要什么材料」「代办免费不 怎么申请」: a later part without a subject
         # asks about the first's item, or the service it named
         item = next((n for n in (*self._item_names, *_SERVICE_WORDS) if n in parts[0]), None)
@@ -462,7 +468,8 @@ class DialogManager:
             asked.append(part)
             found.append(r)
         topics = [r.topic for r in found]
-        if len(asked) < 2 or not all(sure(r) for r in found) or len(set(topics)) < len(topics):
+        if len(asked) < 2 or not all(sure(r) for r in found) or len(set(topics)) < len(topics) or \
+                whole is not None and whole not in topics:
             return None
         about = self._region_about(text, state, region)
         turns = [self._answer_topic(t, self._region_about(p, state, about), state) for p, t in zip(asked, topics)]

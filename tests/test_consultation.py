@@ -577,6 +577,8 @@ def test_a_bare_aspect_asks_it_of_the_last_item_even_without_na_or_ne(manager):
     ("施工许可要多久 还有就是要什么材料", "7日", "申请表"),
     # Typed in pieces; 「能打电话不」 alone is unsure and belongs to 「怎么申请」.
     ("代办免费不 怎么申请 能打电话不", "免费", "电话"),
+    # Read whole it was the agreement alone: the fee went unanswered.
+    ("代办收钱不 要签协议吗", "免费|无偿", "协议"),
 ])
 def test_two_questions_in_one_message_are_both_answered(manager, message, first, second):
     turn = manager.handle_text("oTwo1", message)
@@ -718,3 +720,13 @@ def test_a_landline_asked_for_when_only_mobiles_are_published_is_said_to_be_miss
     turn = manager.handle_text("oLand1", "刘陵办公室座机号码是多少")  # the 导则 gives his mobile only
     assert turn.caveat == "figure_missing" and "座机" in turn.reply.splitlines()[0]
     assert manager.handle_text("oLand1", "岳阳帮代办电话多少").caveat is None  # a phone: the mobiles are it
+
+
+def test_two_regions_are_compared_before_a_message_is_split(manager):
+    turn = manager.handle_text("oCmp3", "江北和东湖代办怎么申请 有啥不同")  # was 江北 alone, then 江北 again
+    assert turn.reply.startswith("【重庆市江北区】") and "【武汉东湖新技术开发区】" in turn.reply
+
+
+def test_an_honest_no_published_answer_is_not_split_into_guesses(manager):
+    turn = manager.handle_text("oFee9", "办施工许可要交多少城市基础设施配套费 每平米多少")
+    assert texts.SEVERAL_QUESTIONS.format(n="两") not in turn.reply and "300" not in turn.reply
