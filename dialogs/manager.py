@@ -444,10 +444,10 @@ class DialogManager:
         # (「代办收费吗？要多久能办完」), or if the answer is that of one part and another part has one of its
         # own (「代办收钱不 要签协议吗」 was the agreement alone).
         whole = result.topic if result.kind == "answer" and not result.tentative and not strong else None
-        if whole is not None and self._no_published_answer(whole):
-            return None  # 「人防易地建设费按什么标准收 一平米多少」: one honest 「没有公布」 answers it all
         if whole is not None:
             entry = self.kb.variant(whole, self._region_about(text, state, region))
+            if entry is not None and NO_PUBLISHED_ANSWER in entry.tags:
+                return None  # 「人防易地建设费按什么标准收 一平米多少」: one honest 「没有公布」 answers it all
             if entry is not None and figure_missing(text, entry.answer):
                 whole = None
         # 「施工许可要多久 还有就是要什么材料」「代办免费不 怎么申请」: a later part without a subject

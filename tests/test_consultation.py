@@ -629,7 +629,7 @@ def test_a_figure_asked_of_a_place_inside_a_region_says_the_document_lists_only_
 
 def test_an_email_asked_for_that_no_document_gives_is_said_to_be_missing(manager):
     manager.handle_text("oMail1", "我们在岳阳")
-    turn = manager.handle_text("oMail1", "刘陵的办公室座机或者邮箱有吗")
+    turn = manager.handle_text("oMail1", "岳阳帮代办联系人的电子邮箱是多少")
     assert turn.reply.startswith(texts.FIGURE_MISSING.format(what="邮箱").split("，")[0])
 
 
