@@ -12,7 +12,7 @@ import time
 from sqlalchemy import exc as sa_exc
 
 from bot import identifiers
-from bot.casework import case_details, cases
+from bot.casework import agreements, case_details, cases
 from bot.casework.cases import CaseError
 from bot.models import Staff
 from bot.platform.db import transaction
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 CONTACT_KEY = "contact_edit"
 INVITATION_KEY = "invitation"
+AGREEMENT_SHOWN_KEY = "invitation_agreement"  # the 委托协议 version shown with a 代办 invitation
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError)
 RETRY_S = 30  # with the database away, look for invitations again this much later (as the profile does)
 # 「修改联系人」 asks for a name (and a phone with it); 「修改电话」 for a phone.
@@ -201,10 +202,17 @@ class CaseDetailsDialog:
                     return None
                 inv, case = rows[0]
                 commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
-                return inv.id, T.INVITATION.format(
+                text = T.INVITATION.format(
                     number=case.number, project=case.project_name, mode=case.mode,
                     name=commissioner.name if commissioner else T.INVITATION_NOBODY,
                     option=T.INVITATION_OPTION.format(option=case.service_option) if case.service_option else "")
+                agreement = agreements.in_effect(case.region) if case.mode == "代办" else None
+                if agreement is None or agreements.of_case(db, case) is not None:
+                    return inv.id, text, None
+                # 代办 needs the 委托协议: accepting the invitation agrees to the version shown here
+                return inv.id, text + "\n" + T.INVITATION_AGREEMENT.format(
+                    title=agreement.title, version=agreement.version_name,
+                    url=self.settings.public_url.rstrip("/") + agreement.path), agreement.version
         except DATABASE_DOWN:
             log.warning("database unavailable: pending invitations not looked up for %s s", RETRY_S)
             self._down_until = time.monotonic() + RETRY_S
@@ -216,18 +224,20 @@ class CaseDetailsDialog:
         if found is None:
             state.pop(INVITATION_KEY, None)
             return
-        invitation_id, text = found
+        invitation_id, text, version = found
         if state.get(INVITATION_KEY) == invitation_id and u.intent != "progress":
             return
         state[INVITATION_KEY] = invitation_id
+        state[AGREEMENT_SHOWN_KEY] = version
         state["note"] = (state["note"] + "\n\n" if state.get("note") else "") + text
 
     def _answer_invitation(self, user: str, state: dict, accept: bool) -> str:
         invitation_id = state.pop(INVITATION_KEY)
+        version = state.pop(AGREEMENT_SHOWN_KEY, None)
         try:
             with transaction(self.sessions) as db:
                 case = case_details.answer_invitation(db, invitation_id, user, accept,
-                                                      console_url=self.settings.public_url)
+                                                      console_url=self.settings.public_url, agreement_version=version)
                 commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
                 if accept:
                     return T.INVITATION_ACCEPTED.format(number=case.number,

@@ -353,3 +353,33 @@ def test_an_early_case_waits_for_the_enterprise_before_acceptance_and_tells_nobo
         case_actions.terminate(db, case, "项目不具备条件", case_actions.Actor.person(staff))
         assert case.state == "terminated"
         assert db.scalar(sa.select(sa.func.count(Notification.id))) == 0  # no push to an enterprise not yet known
+
+
+def test_an_early_daiban_is_agreed_to_with_the_invitation(app):
+    """提前介入 as 代办 (issue 17 item 8): the invitation shows the region's 委托协议, and 「确认」 is
+    the consent, kept with its version like a 代办 application's (was: early cases only as 帮办)."""
+    from bot.casework import agreements
+
+    client = signed_in(app, "donghu-1")
+    r = _post_early(client, openid="oEarlyDaiban", mode="代办")
+    assert r.status_code == 303
+    number = r.headers["Location"].rsplit("/", 1)[-1]
+    manager = app.extensions["bangban_dialogs"]
+    hello = manager.handle_text("oEarlyDaiban", "你好").reply
+    shown = agreements.in_effect("donghu")
+    assert "【提前介入邀请】" in hello and f"《{shown.title}》（{shown.version_name}）" in hello and shown.path in hello
+    manager.handle_text("oEarlyDaiban", "确认")
+    with db_of(app) as db:
+        case = cases.by_number(db, number)
+        agreed = agreements.of_case(db, case)
+        assert case.mode == "代办" and agreed.version == shown.version and agreed.agreed_openid == "oEarlyDaiban"
+        [line] = ledger(db, number, "agreement_consented")
+        assert "随提前介入邀请确认" in line
+
+
+def test_an_early_daiban_needs_an_agreement_text(app, monkeypatch):
+    from bot.casework import agreements
+
+    monkeypatch.setattr(agreements, "in_effect", lambda region, on=None: None)
+    r = _post_early(signed_in(app, "donghu-1"), openid="oEarlyNo", mode="代办")
+    assert r.status_code == 422 and "尚未配置委托协议" in r.get_data(as_text=True)

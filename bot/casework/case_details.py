@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot import identifiers
-from bot.casework import cases
+from bot.casework import agreements, cases
 from bot.casework.cases import CaseError
 from bot.models import Case, CaseInvitation, Staff, utcnow
 from bot.platform import clock, region_service
@@ -124,8 +124,11 @@ def open_early(session: Session, staff: Staff, early: EarlyCase, console_url: st
         if not checked.ok:
             raise CaseError(checked.error)
         credit = checked.value
-    if early.mode != "帮办":
-        raise CaseError("提前介入先以帮办开通；代办须由企业确认委托协议后办理")
+    if early.mode not in ("帮办", "代办"):
+        raise CaseError("服务方式只能是帮办或代办")
+    if early.mode == "代办" and agreements.in_effect(staff.region) is None:
+        # the enterprise agrees to the 委托协议 when it accepts the invitation: there must be one
+        raise CaseError("本地区尚未配置委托协议文本，提前介入请先以帮办开通")
     if early.investment_type not in INVESTMENT_TYPES:
         raise CaseError("投资类型只能是社会投资或政府投资")
     offered = region_service.for_region(staff.region).service_options
@@ -172,9 +175,11 @@ def pending_for(session: Session, openid: str) -> list[tuple[CaseInvitation, Cas
 
 
 def answer_invitation(session: Session, invitation_id: int, openid: str, accept: bool,
-                      console_url: str = "") -> Case:
+                      console_url: str = "", agreement_version: str | None = None) -> Case:
     """The enterprise accepts (the case becomes its own) or declines (the case ends, 终止 with
-    the reason) a pending invitation; recorded in the ledger, the commissioner told."""
+    the reason) a pending invitation; recorded in the ledger, the commissioner told. Accepting a
+    提前介入 代办 is also the consent to the region's 委托协议 shown with the invitation
+    (`agreement_version`), kept as every 代办 application keeps it."""
     mine = {inv.id: (inv, case) for inv, case in pending_for(session, openid)}
     if invitation_id not in mine:
         raise CaseError("这份邀请已处理或不属于您")
@@ -189,6 +194,12 @@ def answer_invitation(session: Session, invitation_id: int, openid: str, accept:
         case.applicant_openid = openid
         entry = cases.log(session, case, "invitation:accepted", "企业在微信中确认接受提前介入服务",
                           actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
+        if case.mode == "代办" and agreements.of_case(session, case) is None and agreements.in_effect(case.region):
+            agreed = agreements.record(session, case, agreed_at=inv.answered_at, openid=openid,
+                                       name=case.contact_name, phone=case.contact_phone, version=agreement_version)
+            cases.log(session, case, "agreement_consented", f"企业确认代办委托协议{agreements.label(agreed)}"
+                      f"（{clock.stamp(inv.answered_at)}，随提前介入邀请确认）",
+                      actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
     else:
         entry = cases.log(session, case, "invitation:declined", "企业在微信中谢绝提前介入服务",
                           actor_kind=ActorKind.ENTERPRISE, actor_id=openid)

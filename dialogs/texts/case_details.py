@@ -28,6 +28,7 @@ CONTACT_NO_PHONE = "未留"
 # -- 提前介入 invitation ------------------------------------------------------------------------
 INVITATION = ("【提前介入邀请】{number}\n帮代办专员{name}已为贵单位的项目「{project}」提前开通免费{mode}服务{option}。\n"
               "回复「确认」接受服务，回复「不需要」谢绝。")
+INVITATION_AGREEMENT = "代办需要委托协议：回复「确认」即表示同意《{title}》（{version}），全文（可打印）：{url}"
 INVITATION_OPTION = "（{option}）"
 INVITATION_NOBODY = "（分派中）"
 INVITATION_ACCEPTED = "已确认！{number}现在是您的申请，帮代办专员{name}会与您联系。可随时回复「我的申请」查看进度。"

@@ -50,7 +50,7 @@ def open_early_case():
     if g.staff.role not in (Role.COMMISSIONER, Role.SUPERVISOR):
         abort(403)
     form = {k: _form(k) for k in ("company_name", "project_name", "contact_name", "openid", "phone", "credit_code",
-                                  "investment_type", "stage", "service_option")}
+                                  "investment_type", "stage", "service_option", "mode")}
     form["key_project"] = request.form.get("key_project") == "1"
     try:
         with transaction(sessions()) as db:
@@ -59,7 +59,8 @@ def open_early_case():
                 contact_name=form["contact_name"], openid=form["openid"] or None, phone=form["phone"] or None,
                 credit_code=form["credit_code"], investment_type=form["investment_type"] or "社会投资",
                 stage=form["stage"] or "1", key_project=form["key_project"],
-                service_option=form["service_option"] or None), console_url=settings().public_url)
+                service_option=form["service_option"] or None, mode=form["mode"] or "帮办"),
+                console_url=settings().public_url)
             number, by_openid = case.number, bool(inv.openid)
     except CaseError as err:
         flash(str(err), "error")
