@@ -383,3 +383,21 @@ def test_an_early_daiban_needs_an_agreement_text(app, monkeypatch):
     monkeypatch.setattr(agreements, "in_effect", lambda region, on=None: None)
     r = _post_early(signed_in(app, "donghu-1"), openid="oEarlyNo", mode="代办")
     assert r.status_code == 422 and "尚未配置委托协议" in r.get_data(as_text=True)
+
+
+def test_messages_of_users_without_an_invitation_do_not_look_one_up(app, monkeypatch):
+    """The invitation check read the database on every message (a third of the webhook's CPU); now
+    a list of who has one, refreshed every few seconds or when this process opens one."""
+    from bot.casework import case_details as early
+
+    looked = []
+    real = early.pending_for
+    monkeypatch.setattr(early, "pending_for", lambda db, openid: looked.append(openid) or real(db, openid))
+    manager = app.extensions["bangban_dialogs"]
+    for text in ("你好", "代办收费吗", "谢谢"):
+        manager.handle_text("oNobodyInvited", text)
+    assert looked == []
+    r = _post_early(signed_in(app, "yanjin-1"), openid="oInvitedNow")
+    assert r.status_code == 303
+    assert "【提前介入邀请】" in manager.handle_text("oInvitedNow", "你好").reply  # seen at once in this process
+    assert looked == ["oInvitedNow"]
