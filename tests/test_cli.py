@@ -166,3 +166,21 @@ def test_serve_and_gunicorn_refuse_the_default_secret_key_on_a_public_address(wo
                                "--bind", "0.0.0.0:18998", "webhook.wsgi:app"], cwd=Path(__file__).parents[1],
                               capture_output=True, text=True, timeout=60, env=_env_without_secret())
     assert gunicorn.returncode != 0 and "SECRET_KEY" in gunicorn.stderr, gunicorn.stderr[-2000:]
+
+
+def test_the_collector_is_off_during_a_commands_start_up_and_on_again_after(monkeypatch):
+    """bench/startup.py: a cold `bangban ask` spent ~10 % in the cyclic collector walking what
+    start-up builds; main turns it off for the command and on again however it ends."""
+    import gc
+
+    from webhook import cli
+
+    seen = []
+    args = cli.build_parser().parse_args(["kb", "check"])
+    monkeypatch.setattr(cli, "build_parser", lambda: type("P", (), {"parse_args": lambda self, argv: args})())
+    args.func = lambda a: seen.append(gc.isenabled()) or 0
+    assert cli.main(["kb", "check"]) == 0 and seen == [False] and gc.isenabled()
+    args.func = lambda a: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["kb", "check"])
+    assert gc.isenabled()

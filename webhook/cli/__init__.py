@@ -7,6 +7,7 @@ nothing here but the order they are listed in.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from . import database, demo, kb, serve, staff, wechat
@@ -24,8 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Start-up makes about a million objects that live as long as the process (the modules, the
+    # cached index): the cyclic collector walking them again and again was ~10 % of a cold
+    # `bangban ask` (bench/startup.py). It is off until a command is built (`started`), and on again
+    # when the command returns (a long-running one turns it on itself: startup.started).
+    gc.disable()
     try:
         return args.func(args) or 0
     except BrokenPipeError:  # `bangban ask ... | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    finally:
+        gc.enable()

@@ -7,6 +7,8 @@ import uuid
 
 from bot.platform.config import load_settings
 
+from .startup import started
+
 
 def _manager(settings):
     from dialogs import build_manager
@@ -32,6 +34,7 @@ def _serve(settings, host: str) -> int:
     from bot.scheduler import start_in_app
 
     scheduler = start_in_app(settings)  # one process here: it is the leader
+    started()
     print(f"帮办通 listening on http://{host}:{port}/wechat  (console: /console, health: /healthz)", flush=True)
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -44,6 +47,7 @@ def _serve(settings, host: str) -> int:
 def cmd_scheduler(args) -> int:
     from bot.scheduler import run_forever
 
+    started()  # the jobs build what they use as they run
     run_forever(load_settings())
     return 0
 
@@ -59,6 +63,7 @@ def cmd_ask(args) -> int:
 
 def cmd_chat(args) -> int:
     manager = _manager(load_settings())
+    started()
     user = args.user or f"cli-{uuid.uuid4().hex[:12]}"
     interactive = sys.stdin.isatty()
     if interactive:
