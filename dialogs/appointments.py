@@ -6,27 +6,20 @@ while the user has an appointment to answer, so without one 「时间可以吗�
 from __future__ import annotations
 
 import re
-import unicodedata
 
-from bot import identifiers
 from bot.casework import appointments
 from bot.casework.cases import CaseError
 from bot.models import Appointment, Case, Staff
 from bot.platform.db import transaction
 from bot.push.notify import appointment_time
 
-from .nlu import Understanding, case_number, clean, is_question
+from .nlu import Understanding, case_number, clean, is_question, without_case_number
 from .texts import appointments as T
 
 WISH_KEY = "appointment_wish"  # the appointment whose 「改个时间」 still needs the time wished for
 _LEAD = re.compile(r"^[\s，,。.:：、]+")
 # A message naming a time is the answer to 「您方便什么时间」 even when it ends in 「可以吗」.
 _TIME_WORDS = re.compile(r"周|星期|礼拜|明天|后天|今天|上午|下午|中午|早上|晚上|月底|月初|\d+\s*[点:：号日月]|[一二三四五六七八九十]+[点号日]")
-
-
-def _without_number(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text or "")
-    return identifiers.CASE_NUMBER_RE.sub(" ", folded, count=1)
 
 
 def _listed(bring: str) -> str:
@@ -49,7 +42,7 @@ class AppointmentDialog:
             reply = self._wish(user, text, state)
             if reply is not None:
                 return reply
-        c = clean(_without_number(text))
+        c = clean(without_case_number(text))
         if c in T.MINE_WORDS:
             return self._mine(user)
         if c in T.CONFIRM_WORDS:
@@ -101,7 +94,7 @@ class AppointmentDialog:
             appointment, case = found[0]
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             target = appointment.id
-        rest = _without_number(text).strip()
+        rest = without_case_number(text).strip()
         wish = _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else c[len(prefix):]
         if not clean(wish) or clean(wish) in T.POLITE_TAILS:  # 「改个时间」「改个时间可以吗」: which time, then
             state[WISH_KEY] = target

@@ -6,11 +6,9 @@ on as usual when this returns None: only these commands, or the reason it asked 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import sqlalchemy as sa
 
-from bot import identifiers
 from bot.casework import completion, handbacks
 from bot.casework.cases import CaseError
 from bot.models import Case, CompletionConfirmation, Staff
@@ -18,18 +16,12 @@ from bot.platform.clock import date_text
 from bot.platform.db import transaction
 from bot.vocabulary import CompletionState
 
-from .nlu import Understanding, case_number, clean, is_question
+from .nlu import Understanding, case_number, clean, is_question, without_case_number
 from .texts import completion as T
 
 REASON_KEY = "completion_reason"  # the case number whose 「有问题」 still needs its reason
 CANCEL_WORDS = {"取消", "算了", "不提了", "没事了", "没问题了", "不用了"}
 _LEAD = re.compile(r"^[\s，,。.:：、]+")
-
-
-def _without_number(text: str) -> str:
-    """The message without the case number written in it (「有问题 BD-2026-000001 证还没拿到」)."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    return identifiers.CASE_NUMBER_RE.sub(" ", folded, count=1)
 
 
 class CompletionDialog:
@@ -43,7 +35,7 @@ class CompletionDialog:
             reply = self._reason(user, text, state)
             if reply is not None:
                 return reply
-        c = clean(_without_number(text))
+        c = clean(without_case_number(text))
         if c in T.CONFIRM_WORDS:
             return self._confirm(user, case_number(text))
         prefix = next((p for p in T.OBJECT_PREFIXES if c.startswith(p)), None)
@@ -89,7 +81,7 @@ class CompletionDialog:
                 return self._which(found)
             case = found[0]
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
-        rest = _without_number(text).strip()
+        rest = without_case_number(text).strip()
         reason = _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else ""
         if not reason or not clean(reason):
             state[REASON_KEY] = case.number

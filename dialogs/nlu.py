@@ -124,6 +124,11 @@ def case_number(text: str) -> str | None:
     return find_case_number(text)
 
 
+def without_case_number(text: str) -> str:
+    """The message without the case number written in it (「有问题 BD-2026-000001 证还没拿到」)."""
+    return CASE_NUMBER_RE.sub(" ", unicodedata.normalize("NFKC", text or ""), count=1)
+
+
 def service_mode(cleaned: str) -> str | None:
     """帮办 or 代办 when the message chooses exactly one of them (不要代办 chooses 帮办)."""
     c = re.sub(r"(不要|不用|不需要|不选)(帮办|代办)", "", cleaned)
