@@ -268,6 +268,12 @@ class SharedTokenWeChatClient(WeChatClient):
                 raise
             logger.info("access_token rejected (%s); refreshing once and retrying", err.errcode)
         fresh = self.refresh_access_token(stale=token)
+        for part in (kwargs.get("files") or {}).values():
+            # an upload's file was read to its end by the first try: the retry sends it whole
+            # (it sent nothing, and WeChat answered 41005 media data missing)
+            stream = part[1] if isinstance(part, tuple) else part
+            if hasattr(stream, "seek"):
+                stream.seek(0)
         return super()._request(method, url_or_endpoint,
                                 params={**params, "access_token": fresh}, **kwargs)
 
