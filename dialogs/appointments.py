@@ -27,8 +27,11 @@ def _listed(bring: str) -> str:
     return "、".join(line.strip() for line in bring.splitlines() if line.strip())
 
 
+_PREFIXES = sorted(T.RESCHEDULE_PREFIXES, key=len, reverse=True)  # longest first: 「改个时间」 before 「改」
+
+
 def _prefix_of(c: str) -> str | None:
-    return next((p for p in sorted(T.RESCHEDULE_PREFIXES, key=len, reverse=True) if c.startswith(p)), None)
+    return next((p for p in _PREFIXES if c.startswith(p)), None)
 
 
 class AppointmentDialog:

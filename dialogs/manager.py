@@ -367,7 +367,7 @@ class DialogManager:
         # In a follow-up only its own subject can be the folk name (「那施工证呢」 after a question
         # naming 规划许可 is about 施工许可).
         folk = self.retriever.ambiguity(follow[1] if follow else text)
-        if folk is not None and follow is None and self._about_neither(text, folk[1]):
+        if folk is not None and follow is None and self._about_neither(text, *folk):
             folk = None  # 「规划证下来能给我们寄过来不」 asks about 送达, whichever permit it is
         if folk is not None:
             term, meanings = folk
@@ -514,7 +514,7 @@ class DialogManager:
         return Turn(texts.STEP.format(line=line, title=entry.title, n=len(lines), source=source), "consult",
                     entry.topic)
 
-    def _about_neither(self, text: str, meanings: tuple[str, ...]) -> bool:
+    def _about_neither(self, text: str, term: str, meanings: tuple[str, ...]) -> bool:
         """Whether the message is confidently about a topic that is not any of the things a folk
         name may mean (delivery, fees of the service): then which permit it is does not matter."""
         own = self.retriever.search(text)
@@ -522,8 +522,7 @@ class DialogManager:
                 not any(self.retriever.mentions(own.topic, meaning) for meaning in meanings):
             return True
         # 「从规划证到施工证再到竣工，帮办是不是全都能管」 names other permits too: it asks about them all.
-        others = [n for n in self._item_names if n in text and not any(n in m or m in n for m in meanings)
-                  and "规划" not in n]
+        others = [n for n in self._item_names if n in text and not any(n in m or m in n for m in (term, *meanings))]
         return len(others) > 0 and own.kind != "unsure"
 
     def _pick_chain(self, state: dict, region: str | None, text: str) -> None:

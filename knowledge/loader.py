@@ -58,6 +58,10 @@ class KnowledgeBase:
         for e in self.entries:
             topics[e.topic].append(e)
         self.topics: dict[str, list[Entry]] = dict(topics)
+        # Names as messages are compared (normal form), made once: every question looks for them.
+        self._region_names = [(n, r.id) for r in self.regions.values() for n in map(normalize, r.names) if n]
+        self._places = [(normalize(p), r.id, p) for r in self.regions.values() for p in r.places if normalize(p)]
+        self._other_places = [(normalize(p), p) for p in self.lexicon.other_places]
 
     def variant(self, topic: str, region: str | None) -> Entry | None:
         """The entry that answers `topic` for `region`: its own variant, else the general one.
@@ -87,11 +91,9 @@ class KnowledgeBase:
         """The region a message names (东湖, 江北区, 岳阳 ...), longest alias first."""
         t = normalize(text)
         best: tuple[int, str] | None = None
-        for region in self.regions.values():
-            for name in region.names:
-                n = normalize(name)
-                if n and n in t and (best is None or len(n) > best[0]):
-                    best = (len(n), region.id)
+        for n, rid in self._region_names:
+            if n in t and (best is None or len(n) > best[0]):
+                best = (len(n), rid)
         return best[1] if best else None
 
     def find_regions(self, text: str) -> list[str]:
@@ -99,13 +101,11 @@ class KnowledgeBase:
         jiangbei, yueyang); a name inside a longer one counts once (东湖 in 东湖高新区)."""
         t = normalize(text)
         spans: list[tuple[int, int, str]] = []
-        for region in self.regions.values():
-            for name in region.names:
-                n = normalize(name)
-                start = t.find(n) if n else -1
-                while start >= 0:
-                    spans.append((start, start + len(n), region.id))
-                    start = t.find(n, start + 1)
+        for n, rid in self._region_names:
+            start = t.find(n)
+            while start >= 0:
+                spans.append((start, start + len(n), rid))
+                start = t.find(n, start + 1)
         kept: list[tuple[int, int, str]] = []
         for start, end, rid in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):  # longest first
             if not any(start < e and s < end for s, e, _ in kept):
@@ -120,13 +120,13 @@ class KnowledgeBase:
         """(region, place) for a place inside a region that a message names (华容县 → yueyang); the
         one named last when there are several (「岳阳县下面比如华容县」 asks about 华容县)."""
         t = normalize(text)
-        named = [(t.rfind(normalize(p)), r.id, p) for r in self.regions.values() for p in r.places if normalize(p) in t]
+        named = [(t.rfind(n), rid, p) for n, rid, p in self._places if n in t]
         return max(named)[1:] if named else None
 
     def find_other_place(self, text: str) -> str | None:
         """A province or city the message names whose rules we do not hold (湖北省, 广东, 上海 ...)."""
         t = normalize(text)
-        return next((p for p in self.lexicon.other_places if normalize(p) in t), None)
+        return next((p for n, p in self._other_places if n in t), None)
 
 
 def _read_list(path: Path, problems: Problems) -> list[dict]:
