@@ -299,7 +299,13 @@ def action_server(sqlite_url, kb_cache_dir):
         pytest.fail("action server did not start")
     yield base
     proc.terminate()
-    proc.wait(10)
+    # communicate, not wait: it drains the server's log pipe, which a full pipe would otherwise
+    # block on while shutting down (CI once timed out here after 10 s on a busy machine).
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
 
 
 def _post(url, payload):
