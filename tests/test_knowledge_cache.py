@@ -132,3 +132,30 @@ def test_the_shipped_kb_is_small_enough_for_its_topic_classifier(retriever):
     # Above classifier.MAX_WORK the retriever silently falls back to BM25 alone (it happened when the
     # seed-coverage round doubled the paraphrases): retune the limit or the classifier, knowingly.
     assert retriever.classifier is not None
+
+
+def test_our_bytecode_is_written_even_where_python_would_not_write_it(tmp_path, monkeypatch):
+    """scripts/install and `bangban kb build` compile our packages: this machine kind sets
+    PYTHONDONTWRITEBYTECODE, and without bytecode every start compiled them again (~0.2 s)."""
+    import importlib.util
+    import os
+    import time
+
+    from webhook.cli.startup import compile_packages
+
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge", ignore=shutil.ignore_patterns("__pycache__", "data"))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    sources = sorted((tmp_path / "knowledge").rglob("*.py"))
+    assert len(sources) > 5
+    assert compile_packages(tmp_path, ("knowledge",))
+    cached = {s: Path(importlib.util.cache_from_source(s)) for s in sources}
+    assert all(p.is_file() for p in cached.values())
+    # An edited module is compiled again; the others are left as they were.
+    edited, other = sources[0], sources[1]
+    before = {s: p.stat().st_mtime_ns for s, p in cached.items()}
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    later = time.time() + 5
+    os.utime(edited, (later, later))
+    assert compile_packages(tmp_path, ("knowledge",))
+    assert cached[edited].stat().st_mtime_ns != before[edited]
+    assert cached[other].stat().st_mtime_ns == before[other]

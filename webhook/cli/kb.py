@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from bot.platform.config import load_settings
 
+from .startup import PACKAGES, compile_packages
+
 
 def cmd_kb_check(args) -> int:
     from knowledge import check
@@ -31,6 +33,10 @@ def cmd_kb_build(args) -> int:
     r = load_retriever(settings.kb_cache_dir)
     print(f"knowledge index {digest()} ready in {settings.kb_cache_dir} ({time.perf_counter() - t0:.1f} s; "
           f"{len(r.topics)} topics, classifier {'on' if r.classifier else 'off'})")
+    if not compile_packages():
+        print("bytecode: some modules did not compile (see above)")
+        return 1
+    print(f"bytecode of {', '.join(PACKAGES)} up to date")
     return 0
 
 
