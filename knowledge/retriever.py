@@ -92,13 +92,6 @@ class Result:
         return self.candidates[0].topic if self.candidates else None
 
 
-def _document_frequency(docs: Sequence[frozenset[str]]) -> dict[str, int]:
-    df: Counter[str] = Counter()
-    for d in docs:
-        df.update(d)
-    return dict(df)
-
-
 class _Field:
     """Postings with precomputed BM25 weights: scoring a query is a sum of array slices."""
 
@@ -125,7 +118,21 @@ class _Field:
             flat += p
         self.post_docs = np.fromiter((i for i, _ in flat), np.int32, len(flat))
         self.post_weights = np.fromiter((w for _, w in flat), np.float32, len(flat))
-        self.doc_terms = [frozenset(d) for d in docs]
+        # Which terms a document holds is read from the postings (each term's documents ascend),
+        # not kept as a set per document: those ~20k frozensets were a third of loading the
+        # cached index (bench/startup.py).
+
+    def contains(self, term: str, doc: int) -> bool:
+        span = self.spans.get(term)
+        if span is None:
+            return False
+        docs = self.post_docs[span[0]:span[1]]
+        i = int(np.searchsorted(docs, doc))
+        return i < len(docs) and docs[i] == doc
+
+    def document_frequency(self, term: str) -> int:
+        a, b = self.spans.get(term, (0, 0))
+        return b - a
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         spans = [self.spans[t] for t in set(terms) if t in self.spans]
@@ -141,7 +148,7 @@ class _Field:
         if not uniq:
             return 0.0
         total = sum(self.idf.get(t, self.max_idf) for t in uniq)
-        found = sum(self.idf[t] for t in uniq if t in self.doc_terms[doc])
+        found = sum(self.idf[t] for t in uniq if self.contains(t, doc))
         return found / total if total else 0.0
 
 
@@ -280,16 +287,8 @@ class Retriever:
     def _on_subject(self, terms: Terms, topic: str) -> bool:
         field = self.topic_words
         limit = max(self.GENERIC_SHARE * field.n_docs, 3)  # a small KB has few topics to share a word
-        doc = field.doc_terms[self.topics.index(topic)]
-        df = self._topic_df
-        return any(w in doc and df.get(w, 0) <= limit for w in set(terms.words))
-
-    @property
-    def _topic_df(self) -> dict[str, int]:
-        cached = self.__dict__.get("_df")
-        if cached is None:
-            cached = self.__dict__["_df"] = _document_frequency(self.topic_words.doc_terms)
-        return cached
+        doc = self.topics.index(topic)
+        return any(field.contains(w, doc) and field.document_frequency(w) <= limit for w in set(terms.words))
 
     def ambiguity(self, text: str) -> tuple[str, tuple[str, ...]] | None:
         """(folk name, what it may mean) when the question uses a name of several things and
@@ -310,8 +309,8 @@ class Retriever:
 
     def mentions(self, topic: str, text: str) -> bool:
         """Whether a topic's questions use any content word of `text` (is the answer about it?)."""
-        words = set(self.analyzer.terms(text).words)
-        return bool(words & self.topic_words.doc_terms[self.topics.index(topic)])
+        doc = self.topics.index(topic)
+        return any(self.topic_words.contains(w, doc) for w in set(self.analyzer.terms(text).words))
 
     def features(self, terms: Terms, top_topic: int, candidates: tuple[Candidate, ...]) -> tuple[float, float, float]:
         """(log1p top score, runner-up / top, share of the question's information the topic covers).
