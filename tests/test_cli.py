@@ -184,3 +184,20 @@ def test_the_collector_is_off_during_a_commands_start_up_and_on_again_after(monk
     with pytest.raises(ZeroDivisionError):
         cli.main(["kb", "check"])
     assert gc.isenabled()
+
+
+def test_the_process_entry_freezes_what_the_command_built_before_exiting(monkeypatch):
+    """The interpreter's last collection at exit walked everything start-up built again: 0.2-0.5 s
+    of a cold `bangban ask` (bench/startup.py). run() freezes it first, and exits with main's code."""
+    import gc
+
+    from webhook import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    gc.unfreeze()  # whatever an earlier in-process command froze
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.run()
+        assert exit_.value.code == 3 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on: let the collector see its objects again

@@ -1,5 +1,3 @@
-import sys
+from webhook.cli import run
 
-from webhook.cli import main
-
-sys.exit(main())
+run()
