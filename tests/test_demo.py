@@ -237,3 +237,16 @@ def test_demo_serve_runs_the_bot_on_the_emulator(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert f"console   http://127.0.0.1:{port}/console" in out  # PUBLIC_URL follows PORT
     assert re.search(r"\d+ sent, 0 failed", out), out[-2000:]
+
+
+def test_demo_serve_with_the_bot_and_the_emulator_on_one_port_says_so_before_seeding(tmp_path):
+    """PORT=8765 is the emulator's default port: it used to seed for a minute, then fail with
+    「Address already in use」 from the second server."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PUBLIC_URL",
+                                                             "WECHAT_API_BASE")}
+    out = subprocess.run([BANGBAN, "demo", "--serve"], cwd=tmp_path, env={**env, "PORT": "8765"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "8765" in out.stderr and "another port" in out.stderr
+    assert "demo data" not in out.stdout
+    assert not list(tmp_path.rglob("*.sqlite3"))  # refused before the database is even opened

@@ -421,6 +421,10 @@ def cmd_demo(args) -> int:
 
     started = time.monotonic()
     settings = load_settings()
+    if args.serve and settings.port == args.emulator_port:  # said now, not after a minute of seeding
+        print(f"the bot (PORT) and the WeChat emulator (--emulator-port) would both listen on {settings.port}: "
+              "give one of them another port", file=sys.stderr)
+        return 2
     if refusal := _demo_refusal(settings.database_url, args.force):
         print(refusal, file=sys.stderr)
         return 1
