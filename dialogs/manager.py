@@ -801,7 +801,10 @@ class DialogManager:
         turn = self.form.fill(user, slots, {k: v for k, v in prefill.items() if v})
         state["form"] = {"slots": turn.slots, "requested": turn.requested}
         intro = texts.FORM_START.format(mode=mode or texts.FORM_EITHER_MODE)
-        return Turn("\n".join([intro, *turn.messages]), u.intent)
+        hint = []
+        if turn.requested == "region" and (talked := state.get("last_region")) in self.kb.regions:
+            hint = [texts.REGION_HINT.format(region=self.kb.regions[talked].name, n=list(self.kb.regions).index(talked) + 1)]
+        return Turn("\n".join([intro, *turn.messages, *hint]), u.intent)
 
     def _in_form(self, user: str, u: Understanding, state: dict) -> Turn:
         form = state["form"]

@@ -124,6 +124,18 @@ def test_cancel_midway_leaves_cleanly(manager):
     assert after.intent == "consult" and "来源" in after.reply
 
 
+def test_the_region_a_conversation_was_about_is_offered_not_assumed_when_applying(manager):
+    """「东湖代办怎么申请」 then 「我要申请代办」 asked the region as if nothing had been said."""
+    assert manager.handle_text("oEntHint", "东湖代办怎么申请").intent == "consult"
+    start = manager.handle_text("oEntHint", "我要申请代办").reply
+    names = [line.split(". ", 1)[1] for line in start.splitlines() if line[:1].isdigit() and ". " in line]
+    n = names.index(manager.kb.regions["donghu"].name) + 1
+    assert texts.REGION_HINT.format(region=manager.kb.regions["donghu"].name, n=n) in start
+    assert "项目单位" in manager.handle_text("oEntHint", str(n)).reply  # the number it offered is 东湖's
+    # Nothing talked about: no hint.
+    assert "您刚才问的是" not in manager.handle_text("oEntNoHint", "我要申请代办").reply
+
+
 def test_question_midway_is_answered_and_form_resumes(manager):
     talk(manager, "oEnt6", BANGBAN_ANSWERS[:4])  # next question: project name
     turn = manager.handle_text("oEnt6", "施工许可证一般多久能办下来？")

@@ -116,4 +116,7 @@ SUMMARY_ITEM_SEPARATOR = "、"
 # {who} of SUBMITTED: the commissioner the case went to, or that one is being found.
 SUBMITTED_WHO = "帮代办专员{name}将与{contact}联系（一般1个工作日内）。"
 SUBMITTED_UNASSIGNED = "我们正在为您分派帮代办专员，分派后会通知您。"
+# Under the region question when the conversation was about one region (「东湖代办怎么申请」, then
+# 「我要申请代办」): said, not assumed; a consultant may ask about one place and apply for another.
+REGION_HINT = "您刚才问的是{region}：项目在那里，回复「{n}」即可。"
 INELIGIBLE_SOURCE = "当地实施方案"  # {source} of INELIGIBLE when the region names no document
