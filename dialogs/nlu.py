@@ -653,6 +653,9 @@ _SERVICE_SUBJECT = re.compile(r"帮办|代办|帮代办|专员|代办员|帮办�
 # 「江北帮办咋申请」 asks how; 「申请帮办」「我想申请代办」 applies.
 _ASKS_HOW = re.compile(r"咋|怎么|怎样|如何|哪里|在哪|哪儿|能不能|可不可以|可以吗|行不行|吗$")
 _WANTS_TO = re.compile(r"(要|想|想要|需要|准备|打算)(申请|办理|找|委托|请)|现在(就)?(可以|能)(提交|申请|开始|办)|^(帮我|给我)|安排")
+# 「江北帮办专员能帮我们干点啥」 asks what the service does: an apply reading with a question word
+# and no word of applying (申请, 委托) or wanting to is a question.
+_APPLY_VERB = re.compile(r"申请|委托")
 # 「我们想委托代办 第一步干啥」 asks how the service goes, it does not open the form yet.
 _ASKS_A_STEP = re.compile(r"第[一二三四五六七八九十\d]{1,2}步|哪几步|几个步骤|什么步骤|啥步骤|流程(是|怎么|咋|呢|啥|什么)|(什么|啥|哪些)流程|"
                           r"步骤(是|呢|有)")
@@ -703,7 +706,9 @@ def understand(text: str, in_form: bool = False) -> Understanding:
         return by_rules
     if intent in ("apply", "apply_bangban", "apply_daiban") and (_APPLIED_ASKING.search(c) or _STOPPING.search(c) or "谁" in c
                                                                  or _ASKS_A_STEP.search(c)
-                                                                 or _ASKS_HOW.search(c) and not _WANTS_TO.search(c)):
+                                                                 or _ASKS_HOW.search(c) and not _WANTS_TO.search(c)
+                                                                 or question_word_in(text) and not _WANTS_TO.search(c)
+                                                                 and not _APPLY_VERB.search(c)):
         return by_rules
     if intent == "human" and "谁" in c and not _HUMAN_RE.search(c):
         return by_rules  # 「负责人是谁 电话给我一下」 asks for a contact the knowledge base may hold
