@@ -480,9 +480,9 @@ def test_how_the_service_runs_is_answered_for_someone_without_a_case(manager, qu
     assert manager.handle_text("oO5", "我的申请到哪一步了").reply == texts.NO_CASE
 
 
-@pytest.mark.parametrize("message", ["申请表谁签", "那评价好的呢", "好差评 what is 差评"])
+@pytest.mark.parametrize("message", ["申请表谁签", "那评价好的呢", "好差评 what is 差评", "江北帮办专员能帮我们干点啥，就光指导一下？"])
 def test_questions_about_the_form_or_ratings_do_not_start_them(manager, message):
-    # 「申请表谁签」 opened the application form; the other two the rating flow.
+    # 「申请表谁签」 and 「…专员能帮我们干点啥」 opened the application form; two others the rating flow.
     turn = manager.handle_text("oO6", message)
     assert turn.intent == "consult" and "form" not in manager.store.load("oO6")
 
