@@ -407,7 +407,12 @@ class DialogManager:
             return elsewhere
         if result.kind == "clarify":
             options = [c.topic for c in result.candidates]
-            state["menu"] = {"kind": "topics", "options": options}
+            # The region the question named answers the option chosen and a short follow-up
+            # (「我们在东湖，…怎么弄」, then 「1」 or 「要钱吗」, got the general answer, or every region's).
+            named = self.kb.find_region(text)
+            state["menu"] = {"kind": "topics", "options": options, "about": named}
+            if named:
+                state["last_region"] = named
             lines = [f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1)]
             reply = "\n".join([texts.CLARIFY_HEAD, *lines, texts.CLARIFY_TAIL])
             return Turn(reply, "consult", None, result.confidence)
@@ -775,7 +780,7 @@ class DialogManager:
             turn = self._answer_topic(menu["topic"], choice, state)
             turn.reply = texts.REGION_SET.format(region=self.kb.regions[choice].name) + "\n" + turn.reply
             return turn
-        turn = self._answer_topic(choice, region, state)
+        turn = self._answer_topic(choice, menu.get("about") or region, state)
         turn.intent = "select"
         return turn
 

@@ -100,6 +100,17 @@ def test_clarification_menu_answers_by_number(sqlite_url, fixture_kb):
     assert manager.handle_text("u8", "1").reply == texts.MENU_EXPIRED  # a menu answers one message only
 
 
+def test_an_option_chosen_from_a_menu_answers_for_the_region_the_question_named(sqlite_url, fixture_kb):
+    # 「我们在东湖，想找人帮忙跑施工许可，怎么弄」 then 「1」 got the general answer, not 东湖's.
+    unsure_retriever = Retriever(fixture_kb, thresholds=Thresholds(answer=0.999, clarify=0.0, menu_ratio=0.0))
+    manager = build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV(), retriever=unsure_retriever)
+    turn = manager.handle_text("u8r", "我们在江北，哪些项目可以申请帮办代办")
+    assert texts.CLARIFY_HEAD in turn.reply
+    options = manager.store.load("u8r")["menu"]["options"]
+    chosen = manager.handle_text("u8r", str(options.index("service.scope") + 1))
+    assert chosen.intent == "select" and "社会投资建设项目" in chosen.reply  # 江北's, no region question
+
+
 def test_human_handoff_and_thanks(manager):
     assert manager.handle_text("u9", "转人工").intent == "human"
     assert manager.handle_text("u9", "谢谢").reply == texts.THANKS
