@@ -342,3 +342,10 @@ def test_the_dashboard_lists_the_cases_waiting_to_be_archived(app):
     row = panel[panel.index(waiting):]
     row = row[:row.index("</tr>")]
     assert "服务评价、材料退还" in row and f"/console/cases/{waiting}/archive" in row
+    # The Excel export of 挂图作战 holds the same list as its own sheet.
+    sheet = workbook_of(signed_in(app, "donghu-lead").get("/console/export/dashboard.xlsx"))["待立卷归档"]
+    header, rows = rows_after_header(sheet, "案件编号")
+    assert header[5:] == ("送达/终止", "缺少（必备）", "缺少（可由主管说明原因）")
+    assert [r[0] for r in rows] == [waiting]
+    missing = f"{rows[0][6] or ''}{rows[0][7] or ''}"
+    assert "服务评价" in missing and "材料退还" in missing

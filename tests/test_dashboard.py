@@ -295,7 +295,7 @@ def test_dashboard_export_has_the_page_tables(app):
     assert wb.sheetnames == ["案件状态", "案件阶段", "逾期事项", "临期事项", "专员工作量", "专员考核", "办理用时", "事项环节停留",
                              "好差评", "协调事项", "整改", "重点项目", "计划与进度", "待企业确认办结",
                              "下级地区",  # 东湖's 园区 (config/region_tiers.yaml)
-                             "近期预约"]  # 上门受理 / 窗口预约 (tests/test_appointments.py)
+                             "近期预约", "待立卷归档"]  # 上门受理 / 窗口预约, 立卷归档 (tests/test_appointments.py, test_archiving.py)
     header, rows = rows_after_header(wb["逾期事项"], "案件编号")
     assert header[-2:] == ("逾期天数", "逾期工作日")
     assert [(r[0], r[8]) for r in rows] == [(seed.numbers["b"], 10), (seed.numbers["a"], 5)]

@@ -155,7 +155,8 @@ def ledger_workbook(rows: Sequence[LedgerRow], region: str, start: date, end: da
                            caption=f"服务记录台账 · {region} · {start:%Y-%m-%d} 至 {end:%Y-%m-%d} · 共 {len(rows)} 条")])
 
 
-def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commissioner: str | None = None) -> bytes:
+def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commissioner: str | None = None,
+                       archive_waiting: Sequence = ()) -> bytes:
     f = d.filters
     scope = f"{region} · {f.start:%Y-%m-%d} 至 {f.end:%Y-%m-%d}" + (f" · 专员：{commissioner}" if commissioner else "")
     item_headers = ("案件编号", "项目单位", "项目名称", "审批事项", "审批部门", "事项状态", "承诺办结日", "帮代办专员")
@@ -225,7 +226,18 @@ def dashboard_workbook(d: Dashboard, region: str, stage_name=lambda s: s, commis
                   for r in d.subregions],
                  caption=f"下级地区（各含其下级；期间内申请按期间，其余为当前）· {scope}")] if d.subregions else []),
         appointments_ahead_sheet(d.appointments, scope),  # 上门受理 / 窗口预约 (issue 17 item 1)
+        archive_waiting_sheet(archive_waiting, scope),  # 立卷归档 (issue 17 item 5)
     ])
+
+
+def archive_waiting_sheet(rows, scope: str) -> Sheet:
+    """挂图作战's 待立卷归档 panel as a sheet (bot/casework/archiving.waiting rows)."""
+    return Sheet("待立卷归档", ("案件编号", "项目单位", "项目名称", "状态", "帮代办专员", "送达/终止", "缺少（必备）",
+                             "缺少（可由主管说明原因）"),
+                 [(r.case.number, r.case.company_name, r.case.project_name, CASE_STATES.get(r.case.state, r.case.state),
+                   r.commissioner or "待分派", r.closed_on or "", "、".join(r.essential), "、".join(r.optional))
+                  for r in rows],
+                 caption=f"待立卷归档（已送达、已评价或已终止，尚未归档，当前）· {scope}")
 
 
 def archive_workbook(a: Archive, region: str, stage_name=lambda s: s) -> bytes:

@@ -31,9 +31,9 @@ def archive_extras(case: Case) -> dict:
             and case.state in archiving.ARCHIVABLE_STATES}
 
 
-@bp.app_template_global()
-def archive_board(commissioner_id: int | None = None) -> dict:
-    """挂图作战's 待立卷归档 panel: the cases the signed-in supervisor sees that wait to be archived."""
+def waiting_board(commissioner_id: int | None = None) -> tuple[list[archiving.Waiting], int]:
+    """The cases the signed-in staff sees that wait to be archived, and how many are archived: the
+    same for 挂图作战's panel and its Excel export."""
     scope = case_scope(g.staff)
     if commissioner_id is not None:
         scope = sa.and_(scope, Case.commissioner_id == commissioner_id)
@@ -42,6 +42,13 @@ def archive_board(commissioner_id: int | None = None) -> dict:
         done = archiving.archived_count(db, scope)
         for row in rows:
             db.expunge(row.case)
+    return rows, done
+
+
+@bp.app_template_global()
+def archive_board(commissioner_id: int | None = None) -> dict:
+    """挂图作战's 待立卷归档 panel: the cases the signed-in supervisor sees that wait to be archived."""
+    rows, done = waiting_board(commissioner_id)
     return {"rows": rows, "archived": done, "case_states": CASE_STATES}
 
 

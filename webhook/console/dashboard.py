@@ -21,6 +21,7 @@ from bot.vocabulary import Role
 
 from ..params import date_arg
 from . import bp, charts, region_name, services, sessions, stage_name
+from .archiving import waiting_board
 from .auth import case_or_404, case_scope
 
 MAX_DUE_WITHIN = 30
@@ -137,8 +138,9 @@ def export_dashboard():
     with sessions()() as db:
         f, people = parse_filters(db)
         d = figures.build(db, f, calendar(), china_today())
+    waiting, _ = waiting_board(f.commissioner_id)
     region = region_name(f.region)
-    data = exports.dashboard_workbook(d, region, stage_name, dict(people).get(f.commissioner_id))
+    data = exports.dashboard_workbook(d, region, stage_name, dict(people).get(f.commissioner_id), waiting)
     return _xlsx(data, f"挂图作战-{region}-{d.today:%Y%m%d}.xlsx")
 
 
