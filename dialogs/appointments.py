@@ -10,6 +10,7 @@ import re
 from bot.casework import appointments
 from bot.casework.cases import CaseError
 from bot.models import Appointment, Case, Staff
+from bot.vocabulary import ACTIVE_APPOINTMENT_STATES
 from bot.platform.db import transaction
 from bot.push.notify import appointment_time
 
@@ -28,10 +29,15 @@ def _listed(bring: str) -> str:
 
 
 _PREFIXES = sorted(T.RESCHEDULE_PREFIXES, key=len, reverse=True)  # longest first: 「改个时间」 before 「改」
+_CANCEL_PREFIXES = sorted(T.CANCEL_PREFIXES, key=len, reverse=True)
 
 
 def _prefix_of(c: str) -> str | None:
     return next((p for p in _PREFIXES if c.startswith(p)), None)
+
+
+def _cancel_prefix_of(c: str) -> str | None:
+    return next((p for p in _CANCEL_PREFIXES if c.startswith(p)), None)
 
 
 class AppointmentDialog:
@@ -53,6 +59,9 @@ class AppointmentDialog:
         prefix = _prefix_of(c)
         if prefix is not None:
             return self._reschedule(user, text, c, prefix, state)
+        prefix = _cancel_prefix_of(c)
+        if prefix is not None and is_question(text) != "sure":  # 「取消预约要提前说吗」 is a question
+            return self._cancel(user, text, c, prefix)
         return None
 
     # -- finding the appointment ------------------------------------------------------------
@@ -61,10 +70,10 @@ class AppointmentDialog:
         found = appointments.of_applicant(db, user, states)
         return [(a, c) for a, c in found if c.number == number] if number else found
 
-    def _which(self, found) -> str:
+    def _which(self, found, command: str) -> str:
         options = "\n".join(T.WHICH_LINE.format(number=c.number, kind=appointments.kind_name(a.kind),
                                                 when=appointment_time(a.starts_at)) for a, c in found)
-        return T.WHICH.format(n=len(found), options=options, example=found[0][1].number)
+        return T.WHICH.format(n=len(found), options=options, command=command, example=found[0][1].number)
 
     # -- 确认预约 -------------------------------------------------------------------------------
 
@@ -75,7 +84,7 @@ class AppointmentDialog:
                 if not found:
                     return T.NOTHING_TO_CONFIRM if names_it else None
                 if len(found) > 1:
-                    return self._which(found)
+                    return self._which(found, "确认预约")
                 done = appointments.confirm(db, found[0][0].id, user, console_url=self.settings.public_url)
                 a = done.appointment
                 who = T.CONFIRMED_TOLD.format(name=done.commissioner.name) if done.told else T.CONFIRMED_UNTOLD
@@ -93,7 +102,7 @@ class AppointmentDialog:
             if not found:
                 return None  # 「改时间」 with nothing to move: an ordinary message (a question about time limits …)
             if len(found) > 1:
-                return self._which(found)
+                return self._which(found, "改个时间")
             appointment, case = found[0]
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             target = appointment.id
@@ -117,7 +126,7 @@ class AppointmentDialog:
                     return None
                 return T.WISH_CANCELLED.format(number=case.number, kind=appointments.kind_name(a.kind),
                                                when=appointment_time(a.starts_at))
-        if c in T.CONFIRM_WORDS or c in T.MINE_WORDS or _prefix_of(c) is not None:
+        if c in T.CONFIRM_WORDS or c in T.MINE_WORDS or _prefix_of(c) is not None or _cancel_prefix_of(c) is not None:
             return None  # another command: read as usual
         if not c or (is_question(text) == "sure" and not _TIME_WORDS.search(text)):
             return None  # a question instead of a time: answered as usual, nothing recorded
@@ -132,6 +141,29 @@ class AppointmentDialog:
                 who = T.RESCHEDULE_TOLD.format(name=done.commissioner.name) if done.told else T.RESCHEDULE_UNTOLD
                 return T.RESCHEDULE_ASKED.format(number=done.case.number, kind=appointments.kind_name(a.kind),
                                                  when=appointment_time(a.starts_at), wish=a.enterprise_note, who=who)
+        except CaseError as e:
+            return T.REFUSED.format(error=e)
+
+    # -- 取消预约 -------------------------------------------------------------------------------
+
+    def _cancel(self, user: str, text: str, c: str, prefix: str) -> str:
+        rest = without_case_number(text).strip()
+        reason = _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else c[len(prefix):]
+        if clean(reason) in T.POLITE_TAILS or clean(reason) in ("了", "吧", "掉", "一下吧"):
+            reason = ""
+        try:
+            with transaction(self.sessions) as db:
+                found = self._open(db, user, ACTIVE_APPOINTMENT_STATES, case_number(text))
+                if not found:
+                    return T.NOTHING_TO_CANCEL
+                if len(found) > 1:
+                    return self._which(found, "取消预约")
+                done = appointments.cancel_by_enterprise(db, found[0][0].id, user, reason,
+                                                         console_url=self.settings.public_url)
+                a = done.appointment
+                who = T.CANCEL_TOLD.format(name=done.commissioner.name) if done.told else T.CANCEL_UNTOLD
+                return T.APPOINTMENT_CANCELLED.format(number=done.case.number, kind=appointments.kind_name(a.kind),
+                                                      when=appointment_time(a.starts_at), who=who)
         except CaseError as e:
             return T.REFUSED.format(error=e)
 

@@ -20,6 +20,7 @@ from bot.platform import clock, region_service
 from bot.platform.config import Settings
 from bot.scheduler import Jobs, job_definitions
 from bot.vocabulary import ActorKind, AppointmentState
+from dialogs.texts import appointments as texts
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashes")
 CODE = "91500105M000100Y41"
@@ -330,6 +331,35 @@ def test_a_commissioner_cancels_and_the_enterprise_is_told(app):
     assert "发送预约给企业" not in supervisor.get(f"/console/cases/{number}").get_data(as_text=True)
     assert supervisor.post(f"/console/cases/{number}/appointments", data={
         "csrf_token": token_of(supervisor, number), "kind": "visit"}).status_code == 403
+
+
+def test_the_enterprise_calls_an_appointment_off_in_the_chat_and_the_commissioner_is_told(app):
+    with db_of(app) as db:
+        case = submit(db, openid="oCallOff")
+        number = case.number
+        row_id = propose(db, case, workday_after(clock.today())).id
+    manager = app.extensions["bangban_dialogs"]
+    # A question about cancelling is answered as usual, nothing changed.
+    assert manager.handle_text("oCallOff", "取消预约要提前多久说？").intent != "appointment"
+    with db_of(app) as db:
+        assert db.get(Appointment, row_id).state == AppointmentState.PROPOSED
+    listed = manager.handle_text("oCallOff", "我的预约").reply
+    assert "「取消预约」" in listed
+    done = manager.handle_text("oCallOff", "取消预约，我们自己去窗口办")
+    assert done.intent == "appointment" and "已取消" in done.reply and number in done.reply
+    with db_of(app) as db:
+        row = db.get(Appointment, row_id)
+        assert row.state == AppointmentState.CANCELLED and "我们自己去窗口办" in row.outcome
+        [line] = ledger(db, number, "appointment:cancelled")
+        assert line.startswith("企业在微信中取消") and line.endswith("原因：我们自己去窗口办")
+        [told] = pushes(db, "appointment_answered")
+        assert told.recipient_openid == "oStaff_jiangbei_1" and "企业已取消" in told.text and "我们自己去窗口办" in told.text
+    # Nothing left to cancel: said so, nothing more recorded; the case page shows it called off.
+    assert manager.handle_text("oCallOff", "取消预约").reply == texts.NOTHING_TO_CANCEL
+    with db_of(app) as db:
+        assert len(ledger(db, number, "appointment:cancelled")) == 1
+    page = signed_in(app, "jiangbei-1").get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "企业取消" in page
 
 
 def test_the_case_list_and_the_dashboard_show_what_is_ahead(app):

@@ -289,13 +289,13 @@ def _answer_target(session: Session, appointment_id: int, openid: str) -> tuple[
     return row, case
 
 
-def _tell_commissioner(session: Session, case: Case, row: Appointment, confirmed: bool, event_id: int,
-                       console_url: str) -> tuple[Staff | None, bool]:
+def _tell_commissioner(session: Session, case: Case, row: Appointment, answer: str, event_id: int,
+                       console_url: str, note: str | None = None) -> tuple[Staff | None, bool]:
     commissioner = session.get(Staff, case.commissioner_id) if case.commissioner_id else None
     if commissioner is None:
         return None, False
     sent = notify.appointment_answered(session, case, commissioner, row.id, kind_name(row.kind), row.starts_at,
-                                       confirmed, row.enterprise_note, event_id, console_url)
+                                       answer, note, event_id, console_url)
     return commissioner, sent is not None
 
 
@@ -313,7 +313,7 @@ def confirm(session: Session, appointment_id: int, openid: str, console_url: str
     entry = cases.log(session, case, "appointment:confirmed", f"企业在微信中确认{describe(row)}",
                       actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
     session.flush()
-    commissioner, told = _tell_commissioner(session, case, row, True, entry.id, console_url)
+    commissioner, told = _tell_commissioner(session, case, row, "confirmed", entry.id, console_url)
     return Answered(row, case, commissioner, told)
 
 
@@ -331,7 +331,27 @@ def request_reschedule(session: Session, appointment_id: int, openid: str, wish:
     entry = cases.log(session, case, "appointment:reschedule_requested",
                       f"企业希望改期（原定{describe(row)}）：{wish}", actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
     session.flush()
-    commissioner, told = _tell_commissioner(session, case, row, False, entry.id, console_url)
+    commissioner, told = _tell_commissioner(session, case, row, "reschedule", entry.id, console_url, wish)
+    return Answered(row, case, commissioner, told)
+
+
+def cancel_by_enterprise(session: Session, appointment_id: int, openid: str, reason: str = "",
+                         console_url: str = "", now: datetime | None = None) -> Answered:
+    """「取消预约」: the enterprise calls the visit or the window appointment off (it will come to the
+    window itself, the materials are not ready ...). The ledger keeps it; the commissioner is told."""
+    row, case = _answer_target(session, appointment_id, openid)
+    if row.state not in ACTIVE_APPOINTMENT_STATES:
+        raise CaseError(f"这次预约当前为「{state_name(row.state)}」，无需取消")
+    if clock.as_utc(row.starts_at) <= clock.as_utc(now or utcnow()):
+        raise CaseError("这次预约的时间已经过了，请直接留言告诉专员")
+    reason = _clean(reason, "取消原因", MAX_WISH)
+    row.state, row.answered_at = AppointmentState.CANCELLED, utcnow()
+    row.outcome, row.outcome_at = "企业取消" + (f"：{reason}" if reason else ""), utcnow()
+    entry = cases.log(session, case, "appointment:cancelled",
+                      f"企业在微信中取消{describe(row)}" + (f"；原因：{reason}" if reason else ""),
+                      actor_kind=ActorKind.ENTERPRISE, actor_id=openid)
+    session.flush()
+    commissioner, told = _tell_commissioner(session, case, row, "cancelled", entry.id, console_url, reason or None)
     return Answered(row, case, commissioner, told)
 
 

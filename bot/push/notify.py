@@ -522,19 +522,25 @@ def appointment_cancelled(session: Session, case: Case, appointment_id: int, kin
                           data=_data(number=case.number, item=_short_time(kind, starts_at), state="已取消"))
 
 
+APPOINTMENT_ANSWERS = {"confirmed": "已确认", "reschedule": "请求改期", "cancelled": "企业取消"}
+
+
 def appointment_answered(session: Session, case: Case, commissioner: Staff, appointment_id: int, kind: str,
-                         starts_at, confirmed: bool, wish: str | None, event_id: int,
+                         starts_at, answer: str, note: str | None, event_id: int,
                          console_url: str = "") -> Notification | None:
-    """The enterprise confirmed the appointment, or asked for another time (`wish`: in its words)."""
-    if confirmed:
-        what = f"企业已确认{appointment_time(starts_at)}的{kind}。"
+    """The enterprise confirmed the appointment, asked for another time (`note`: the time it wishes,
+    in its words), or called it off (`note`: why, when it said)."""
+    when = appointment_time(starts_at)
+    if answer == "confirmed":
+        what = f"企业已确认{when}的{kind}。"
+    elif answer == "cancelled":
+        what = f"企业已取消{when}的{kind}" + (f"：{note[:200]}" if note else "。") + "\n如仍需上门或预约，请与企业另行商定。"
     else:
-        what = (f"企业希望改期（原定{appointment_time(starts_at)}的{kind}）：{(wish or '未写明时间')[:200]}\n"
-                f"请与企业商定后在工作台重新约定。")
+        what = f"企业希望改期（原定{when}的{kind}）：{(note or '未写明时间')[:200]}\n请与企业商定后在工作台重新约定。"
     text = f"【预约答复】{case.number} {case.company_name}\n{what}"
     return _to_staff(session, case, commissioner, key=f"appointment-answer:{case.number}:{appointment_id}:{event_id}",
                      purpose="appointment_answered", template="item_reported", text=text, console_url=console_url,
-                     data=_data(number=case.number, item=kind, state="已确认" if confirmed else "请求改期"))
+                     data=_data(number=case.number, item=kind, state=APPOINTMENT_ANSWERS[answer]))
 
 
 def appointment_staff_reminder(session: Session, case: Case, commissioner: Staff, appointment_id: int, kind: str,

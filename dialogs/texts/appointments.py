@@ -8,6 +8,9 @@ CONFIRM_NAMES_IT = {"确认预约", "预约确认", "确认预约时间", "我�
                     "确认窗口预约"}
 RESCHEDULE_PREFIXES = ("改个时间", "改一下时间", "改下时间", "改时间", "换个时间", "换一个时间", "换时间", "另约时间",
                        "重新约时间", "预约改期", "改期", "改约", "时间不合适", "时间不方便", "那天不方便")
+# 「取消预约 我们自己去窗口」: the enterprise calls it off (what follows is its reason).
+CANCEL_PREFIXES = ("取消预约", "预约取消", "取消这次预约", "取消上门受理", "取消上门", "取消窗口预约", "不用上门了",
+                   "不用上门", "不需要上门了", "不需要上门", "不约了")
 # 「改个时间可以吗」 names no time: the chat asks for one.
 POLITE_TAILS = {"可以吗", "可以么", "可以不", "行吗", "行么", "行不行", "好吗", "好不好", "可不可以", "能不能", "吗", "呢", "吧", "一下"}
 MINE_WORDS = {"我的预约", "查看预约", "查看我的预约", "我的预约信息", "预约信息", "我的预约呢", "我的上门预约",
@@ -20,7 +23,7 @@ CONFIRMED_TOLD = "已告知帮代办专员{name}。"
 CONFIRMED_UNTOLD = "专员会在工作台看到您的确认。"
 BRING = "\n请准备：{bring}"
 NOTHING_TO_CONFIRM = "您目前没有待确认的预约。专员约定上门受理或窗口预约后会通知您；回复「我的预约」可查看已有的预约。"
-WHICH = "您有 {n} 个预约待答复：\n{options}\n请在回复中写上案件编号，如「确认预约 {example}」。"
+WHICH = "您有 {n} 个预约待答复：\n{options}\n请在回复中写上案件编号，如「{command} {example}」。"
 WHICH_LINE = "{number} {kind} {when}"
 ASK_WISH = ("好的，请告诉我们您方便的时间（如「下周二上午」或「12月10日下午3点」），我们转告专员{name}重新安排。"
             "不改了请回复「取消」。")
@@ -29,6 +32,10 @@ RESCHEDULE_ASKED = ("已转达您希望改期：{number} {kind}（原定{when}�
                     "专员重新约定后会再通知您。")
 RESCHEDULE_TOLD = "已告知帮代办专员{name}，"
 RESCHEDULE_UNTOLD = "已记录在服务台账，专员会在工作台看到，"
+APPOINTMENT_CANCELLED = "已取消：{number} {kind}（原定{when}）\n{who}如需再约，直接留言或回复「转人工」。"
+CANCEL_TOLD = "已告知帮代办专员{name}。"
+CANCEL_UNTOLD = "已记录在服务台账，专员会在工作台看到。"
+NOTHING_TO_CANCEL = "您目前没有待进行的预约，无需取消。回复「我的预约」可查看预约记录。"
 REFUSED = "未能处理：{error}"
 NOBODY = "帮代办专员"
 
@@ -36,7 +43,7 @@ MINE_HEAD = "您的预约（{n} 个）："
 MINE_LINE = "{number} {kind}：{when}，{place}（{state}）{bring}"
 MINE_BRING = "\n  请准备：{bring}"
 MINE_NONE = "您目前没有待进行的预约。需要上门受理或窗口预约，可直接留言，或回复「我的申请」查看办理进度。"
-MINE_FOOT = "待确认的请回复「确认预约」；不方便请回复「改个时间」并写明方便的时间。"
+MINE_FOOT = "待确认的请回复「确认预约」；不方便请回复「改个时间」并写明方便的时间；不需要了请回复「取消预约」。"
 MINE_STATES = {"proposed": "待您确认", "confirmed": "您已确认", "reschedule_requested": "您已请求改期，等专员重新安排"}
 
 # 「我的申请」
