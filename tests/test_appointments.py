@@ -31,9 +31,9 @@ def app(console_app):
     return console_app
 
 
-def submit(db, openid="oJiangbei", region="jiangbei"):
+def submit(db, openid="oJiangbei", region="jiangbei", mode="代办"):
     case = cases.submit(db, cases.Application(
-        mode="代办", applicant_openid=openid, company_name="重庆示例建设有限公司", credit_code=CODE,
+        mode=mode, applicant_openid=openid, company_name="重庆示例建设有限公司", credit_code=CODE,
         project_name="江北示例厂房项目", region=region, investment_type="社会投资", stage="3",
         contact_name="陈经理", contact_phone="13912500031", items=(PERMIT,),
         agreement_consented_at=clock.now()), CAL)
@@ -90,6 +90,22 @@ def test_the_regions_offer_what_their_documents_say_and_bad_configuration_is_ref
     monkeypatch.setenv("BANGBAN_REGION_SERVICE", str(bad))
     with pytest.raises(ValueError, match="appointment_kinds"):
         region_service.for_region("jiangbei")
+    bad.write_text("regions:\n  jiangbei:\n    visit_modes: [代跑]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="visit_modes"):
+        region_service.for_region("jiangbei")
+
+
+def test_a_visit_is_offered_for_the_modes_the_regions_document_has_it_for(app):
+    # 江北's 帮办 is 咨询指导 at the window or by phone; 上门受理 is in its 代办 mechanism. 东湖's 帮办专员
+    # 「上门主动告知」: both modes there.
+    with db_of(app) as db:
+        bangban = submit(db, openid="oJbBangban", mode="帮办")
+        assert appointments.kinds_for(bangban) == ["window"]
+        assert appointments.kinds_for(submit(db, openid="oJbDaiban")) == ["visit", "window"]
+        assert appointments.kinds_for(submit(db, openid="oDhBangban", region="donghu", mode="帮办")) == ["visit", "window"]
+        with pytest.raises(CaseError, match="本地区帮办不提供上门受理（可约定：窗口预约）"):
+            propose(db, bangban, workday_after(clock.today()))
+        assert appointments.of_case(db, bangban) == []
 
 
 def test_bad_proposals_are_refused_with_a_clear_reason_and_change_nothing(app):

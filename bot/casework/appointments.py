@@ -68,8 +68,11 @@ def state_name(state: str) -> str:
 
 
 def kinds_for(case: Case) -> list[AppointmentKind]:
-    """The kinds the case's region offers (config/region_service.yaml `appointment_kinds`)."""
-    return [AppointmentKind(k) for k in region_service.for_region(case.region).appointment_kinds]
+    """The kinds the case's region offers for its service mode (config/region_service.yaml
+    `appointment_kinds`, and `visit_modes` for 上门受理)."""
+    service = region_service.for_region(case.region)
+    return [AppointmentKind(k) for k in service.appointment_kinds
+            if k != AppointmentKind.VISIT or case.mode in service.visit_modes]
 
 
 def local_datetime(day: date, at: time) -> datetime:
@@ -184,7 +187,8 @@ def propose(session: Session, case: Case, *, kind: str, starts_at: datetime, pla
     offered = kinds_for(case)
     if kind not in offered:
         names = "、".join(kind_name(k) for k in offered) or "无"
-        raise CaseError(f"本地区不提供{kind_name(kind)}（可约定：{names}）")
+        by_mode = kind in region_service.for_region(case.region).appointment_kinds  # offered, not for this mode
+        raise CaseError(f"本地区{case.mode if by_mode else ''}不提供{kind_name(kind)}（可约定：{names}）")
     if not case.applicant_openid:
         raise CaseError("企业尚未在微信中确认提前介入，无法向企业发送预约")
     now = now or utcnow()

@@ -54,6 +54,9 @@ class RegionService:
     # 上门受理 / 窗口预约 (issue 17 item 1): the kinds of appointment a commissioner may propose here
     # (AppointmentKind values, bot/casework/appointments.py).
     appointment_kinds: tuple[str, ...] = ("window",)
+    # The service modes a 上门受理 is offered for, where `visit` is among the kinds: 江北's document
+    # has it in the 代办 mechanism only (帮办 is 咨询指导 at the window or by phone).
+    visit_modes: tuple[str, ...] = ("帮办", "代办")
 
 
 def _ladder(value, where: str) -> tuple[EscalationTier, ...]:
@@ -111,7 +114,15 @@ def _entry_without_ladder(raw: dict, base: RegionService, where: str) -> RegionS
                          bool(raw.get("completion_confirmation", base.completion_confirmation)), confirm_days,
                          _plan_name(raw.get("plan_name", base.plan_name), where),
                          appointment_kinds=_appointment_kinds(raw.get("appointment_kinds", base.appointment_kinds),
-                                                              where))
+                                                              where),
+                         visit_modes=_visit_modes(raw.get("visit_modes", base.visit_modes), where))
+
+
+def _visit_modes(value, where: str) -> tuple[str, ...]:
+    modes = tuple(value or ())
+    if not modes or any(m not in ("帮办", "代办") for m in modes) or len(set(modes)) != len(modes):
+        raise ValueError(f"{where}: visit_modes must be 帮办, 代办 or both, got {list(modes)}")
+    return modes
 
 
 def _plan_name(value, where: str) -> str:
