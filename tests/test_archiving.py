@@ -19,7 +19,7 @@ from bot.casework.archiving import CaseFacts, completeness
 from bot.casework.case_actions import Actor
 from bot.casework.cases import ArchivedCaseError, CaseError
 from bot.models import CaseArchive, CaseMaterial, LedgerEntry, Notification, Staff
-from bot.platform import clock
+from bot.platform import clock, region_service
 from bot.platform.config import Settings
 from bot.supervision import ratings
 from bot.vocabulary import ArchiveCheck, CaseState, ItemState
@@ -177,6 +177,27 @@ def test_the_rating_absence_is_recorded_after_the_wait(app):
     assert rating_rows[0][:2] == ("评价", "企业未评价（立卷归档时记录）")
     _, check_rows = rows_after_header(book["归档检查"], "检查项")
     assert {r[0]: r[1] for r in check_rows}["评价"] == "企业未评价"
+
+
+def test_the_rating_wait_is_the_regions(app, tmp_path, monkeypatch):
+    config = tmp_path / "region_service.yaml"
+    config.write_text("regions:\n  donghu:\n    rating_wait_days: 2\n", encoding="utf-8")
+    monkeypatch.setenv("BANGBAN_REGION_SERVICE", str(config))
+    with db_of(app) as db:
+        case = delivered_case(db, openid="oWait2", rate=False)
+        today = clock.today()
+        [waiting] = [c for c in archiving.check(db, case, today=today) if c.key == "rating"]
+        assert not waiting.ok and "2 天内可评价" in waiting.detail
+        [absent] = [c for c in archiving.check(db, case, today=today + timedelta(days=2)) if c.key == "rating"]
+        assert absent.ok and absent.detail.startswith(archiving.NOT_RATED) and "2 天未评价" in absent.detail
+        number = case.number
+    page = signed_in(app, "donghu-lead").get(f"/console/cases/{number}/archive").get_data(as_text=True)
+    assert "2 天内未评价的" in page
+    bad = tmp_path / "bad.yaml"  # (the configuration is read once per file)
+    bad.write_text("regions:\n  donghu:\n    rating_wait_days: 0\n", encoding="utf-8")
+    monkeypatch.setenv("BANGBAN_REGION_SERVICE", str(bad))
+    with pytest.raises(ValueError, match="rating_wait_days"):
+        region_service.for_region("donghu")
 
 
 def test_an_archived_case_refuses_every_change_at_the_service_layer(app):

@@ -25,7 +25,8 @@ from bot.casework import agreements, cases, handbacks
 from bot.casework import materials as chat_materials
 from bot.casework.cases import ArchivedCaseError, CaseError
 from bot.models import Case, CaseArchive, Escalation, LedgerEntry, Rating, Rectification, Staff, utcnow
-from bot.platform import clock
+from bot.platform import clock, region_service
+from bot.platform.region_service import RegionService
 from bot.platform.text_safety import xml_safe
 from bot.vocabulary import (
     ARCHIVE_CHECKS,
@@ -41,8 +42,9 @@ from bot.vocabulary import (
 )
 
 # The enterprise rates after 送达 or 终止 (reminded after rating_reminder_hours); a case whose
-# enterprise has not rated in this many days is archived with 「企业未评价」 recorded, not held open.
-RATING_WAIT_DAYS = 7
+# enterprise has not rated in its region's rating_wait_days (config/region_service.yaml) is archived
+# with 「企业未评价」 recorded, not held open.
+RATING_WAIT_DAYS = RegionService.rating_wait_days  # the default
 MAX_REASON = 300
 # The states a case may be archived from (cases.CASE_TRANSITIONS).
 ARCHIVABLE_STATES = (CaseState.DELIVERED, CaseState.RATED, CaseState.TERMINATED)
@@ -216,7 +218,8 @@ def facts_of(session: Session, case: Case, *, today: date | None = None, no_retu
         termination_reason=case.termination_reason, delivery=delivered.detail if delivered else None,
         closed_on=clock.to_local(closed_at).date() if closed_at else None,
         rating=_rating_text(rating) if rating else None, handbacks=returned, no_return_needed=no_return_needed,
-        materials=materials, open_rectifications=rectifications, open_escalations=escalations)
+        materials=materials, open_rectifications=rectifications, open_escalations=escalations,
+        rating_wait_days=region_service.for_region(case.region).rating_wait_days)
 
 
 def check(session: Session, case: Case, *, today: date | None = None, no_return_needed: bool = False) -> list[Check]:

@@ -57,6 +57,9 @@ class RegionService:
     # The service modes a 上门受理 is offered for, where `visit` is among the kinds: 江北's document
     # has it in the 代办 mechanism only (帮办 is 咨询指导 at the window or by phone).
     visit_modes: tuple[str, ...] = ("帮办", "代办")
+    # 立卷归档 (issue 17 item 5): days after 送达 or 终止 an enterprise has to rate before the case may
+    # be archived with 「企业未评价」 (no document sets it: the operator's).
+    rating_wait_days: int = 7
 
 
 def _ladder(value, where: str) -> tuple[EscalationTier, ...]:
@@ -115,7 +118,15 @@ def _entry_without_ladder(raw: dict, base: RegionService, where: str) -> RegionS
                          _plan_name(raw.get("plan_name", base.plan_name), where),
                          appointment_kinds=_appointment_kinds(raw.get("appointment_kinds", base.appointment_kinds),
                                                               where),
-                         visit_modes=_visit_modes(raw.get("visit_modes", base.visit_modes), where))
+                         visit_modes=_visit_modes(raw.get("visit_modes", base.visit_modes), where),
+                         rating_wait_days=_days(raw.get("rating_wait_days", base.rating_wait_days), "rating_wait_days",
+                                                where))
+
+
+def _days(value, key: str, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 90:
+        raise ValueError(f"{where}: {key} must be a whole number of days from 1 to 90")
+    return value
 
 
 def _visit_modes(value, where: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from bot.casework import archiving
 from bot.casework.cases import CaseError
 from bot.identifiers import case_number
 from bot.models import Case, Staff
+from bot.platform import region_service
 from bot.platform.db import transaction
 from bot.vocabulary import ACTOR_KINDS, CASE_STATES, Role
 
@@ -68,7 +69,7 @@ def archive_check(number: str):
         essential=[c for c in missing if c.required], optional=[c for c in missing if not c.required],
         may_archive=record is None and archiving.may_archive(g.staff, case),
         is_supervisor=g.staff.role == Role.SUPERVISOR, case_states=CASE_STATES, actor_kinds=ACTOR_KINDS,
-        archivable=case.state in archiving.ARCHIVABLE_STATES, rating_wait_days=archiving.RATING_WAIT_DAYS,
+        archivable=case.state in archiving.ARCHIVABLE_STATES, rating_wait_days=region_service.for_region(case.region).rating_wait_days,
         no_return=archiving.NO_RETURN, max_reason=archiving.MAX_REASON)
 
 
