@@ -473,6 +473,16 @@ class DialogManager:
             asked.append(part)
             found.append(r)
         topics = [r.topic for r in found]
+        if len(asked) >= 2 and not sure(found[0]) and all(sure(r) for r in found[1:]) and result.kind == "clarify" \
+                and len(set(topics[1:])) == len(topics) - 1 and \
+                set(topics[1:]) <= {c.topic for c in result.candidates} and \
+                not any(self._no_published_answer(c.topic) for c in (*result.candidates, *found[0].candidates)):
+            # 「…帮办多久反馈一次？还有帮办是一对一吗」: the whole message's menu mixed both questions. The
+            # later part, sure alone and among the menu's options (a short piece alone can be sure of the
+            # wrong thing: 「收费标准是多少」 after a permit is not the service's fee), is answered; the
+            # first gets its own menu or 「答不准」. A message near an unpublished fact (「镇代办员的工资多少
+            # 是不是公务员编制」) is read whole: its other half alone is easily answered from a neighbour.
+            return self._partly_answered(text, shown, asked, found, state, region)
         if len(asked) < 2 or not all(sure(r) for r in found) or len(set(topics)) < len(topics) or \
                 whole is not None and whole not in topics:
             return None
@@ -485,6 +495,32 @@ class DialogManager:
         numbered = [f"{texts.ORDINALS[i]}、{typed}\n{turn.reply}" for i, (typed, turn) in enumerate(zip(shown, turns))]
         reply = "\n\n".join([texts.SEVERAL_QUESTIONS.format(n=texts.QUESTION_COUNTS[len(asked)]), *numbered])
         return Turn(reply, "consult", topics[-1], result.confidence,
+                    caveat=next((t.caveat for t in turns if t.caveat), None))
+
+    def _partly_answered(self, text: str, shown: list[str], asked: list[str], found: list[Result], state: dict,
+                         region: str | None) -> Turn | None:
+        about = self._region_about(text, state, region)
+        turns = [self._answer_topic(r.topic, self._region_about(p, state, about), state)
+                 for p, r in zip(asked[1:], found[1:])]
+        if any(t.intent != "consult" for t in turns):
+            return None
+        for part, turn in zip(asked[1:], turns):
+            self._say_figure_is_missing(turn, part, about)
+        first = found[0]
+        answered = {r.topic for r in found[1:]}
+        options = [c.topic for c in first.candidates if c.topic not in answered] if first.kind == "clarify" else []
+        if len(options) >= 2:
+            lines = [f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1)]
+            unsure = "\n".join([texts.CLARIFY_HEAD, *lines])
+        else:
+            unsure = texts.PART_UNSURE
+        state["unanswered"] = asked[0]  # what 转人工 hands over
+        replies = [unsure, *(t.reply for t in turns)]
+        numbered = [f"{texts.ORDINALS[i]}、{typed}\n{reply}" for i, (typed, reply) in enumerate(zip(shown, replies))]
+        reply = "\n\n".join([texts.SEVERAL_QUESTIONS.format(n=texts.QUESTION_COUNTS[len(asked)]), *numbered])
+        if len(options) >= 2:  # the menu answers the next message, as any menu (set last: answers pop it)
+            state["menu"] = {"kind": "topics", "options": options, "about": self.kb.find_region(text)}
+        return Turn(reply, "consult", turns[-1].topic, first.confidence,
                     caveat=next((t.caveat for t in turns if t.caveat), None))
 
     def _regions_compared(self, text: str, result: Result, state: dict) -> Turn | None:

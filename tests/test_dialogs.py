@@ -111,6 +111,44 @@ def test_an_option_chosen_from_a_menu_answers_for_the_region_the_question_named(
     assert chosen.intent == "select" and "社会投资建设项目" in chosen.reply  # 江北's, no region question
 
 
+class _Scripted:
+    """The fixture's retriever, with the readings of some texts written by the test."""
+
+    def __init__(self, real, script: dict):
+        self._real, self._script = real, script
+
+    def search(self, text):
+        return self._script.get(text) or self._real.search(text)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def test_two_questions_the_whole_of_which_is_a_menu_get_the_sure_one_answered_and_a_menu_for_the_other(
+        sqlite_url, fixture_kb):
+    # 「延津审批过程中有问题，帮办多久反馈一次？还有帮办是一对一吗」 got one menu mixing both questions.
+    from knowledge import Candidate, Result
+
+    first, second = "施工许可证材料和时限怎么说", "还有代办要钱吗"
+    menu = lambda *topics: Result("clarify", tuple(Candidate(t, 10.0 - i) for i, t in enumerate(topics)), 0.6)  # noqa: E731
+    script = {f"{first}？{second}": menu("materials.construction_permit", "service.free",
+                                        "materials.construction_permit_time"),
+              first: menu("materials.construction_permit", "materials.construction_permit_time"),
+              second: Result("answer", (Candidate("service.free", 20.0),), 0.95)}
+    manager = build_manager(Settings(database_url=sqlite_url), kb=fixture_kb, kv=MemoryKV(),
+                            retriever=_Scripted(fixture_retriever(fixture_kb), script))
+    turn = manager.handle_text("u8p", f"{first}？{second}")
+    assert turn.reply.startswith(texts.SEVERAL_QUESTIONS.format(n="两"))
+    one, two = turn.reply.split("\n\n")[1:]
+    assert one.startswith(f"一、{first}") and texts.CLARIFY_HEAD in one and "施工许可证多久能办下来" in one
+    assert two.startswith(f"二、{second}") and "一律免费" in two and "帮办代办收费吗" not in one
+    chosen = manager.handle_text("u8p", "2")
+    assert chosen.intent == "select" and "7日内" in chosen.reply
+    # The sure half is not among the whole message's menu: read whole, one menu as before.
+    script[f"{first}？{second}"] = menu("materials.construction_permit", "materials.construction_permit_time")
+    assert manager.handle_text("u8q", f"{first}？{second}").reply.startswith(texts.CLARIFY_HEAD)
+
+
 def test_human_handoff_and_thanks(manager):
     assert manager.handle_text("u9", "转人工").intent == "human"
     assert manager.handle_text("u9", "谢谢").reply == texts.THANKS

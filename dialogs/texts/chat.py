@@ -37,6 +37,8 @@ NO_REGIONAL_RULE = "{region}的文件对此没有单独规定，一般做法如�
 REGION_SILENT_GENERAL = "{region}的文件没有公布这方面的具体规定，下面是国家层面的一般规定，具体以当地公布为准："
 REGION_SILENT_OTHERS = "{region}的文件对此没有单独规定，下面是其他地区文件的做法，仅供参考："
 SEVERAL_QUESTIONS = "您问了{n}个问题，分别回答如下："
+# One of several questions in a message that no topic answers with confidence.
+PART_UNSURE = "这个问题我暂时答不准，可以单独换个说法再问，或回复「转人工」由帮代办专员解答。"
 ORDINALS = ("一", "二", "三")
 QUESTION_COUNTS = {2: "两", 3: "三"}
 FIGURE_MISSING = "您问的{what}，收录的文件里没有写明（可回复「转人工」向帮代办专员确认）；相关规定如下："
