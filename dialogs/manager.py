@@ -327,7 +327,15 @@ class DialogManager:
                                            or self._read_in_context(text, state) is not None))
 
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
-        text = self.place_names.for_kb(text)  # 「青禾市代办要钱吗」: the knowledge base's 某县级市
+        # 「青禾市代办要钱吗」: the knowledge base's 某县级市; 「荣家湾镇的项目能代办吗」: a 镇 of config/
+        # region_tiers.yaml is read as the place above it the knowledge base knows (岳阳县), and said.
+        lower = self.place_names.lower_place(text)
+        turn = self._consult_read(user, self.place_names.for_kb(text), state, region)
+        if lower is not None and turn.topic and turn.intent in ("consult", "select"):
+            turn.reply = texts.LOWER_PLACE.format(place=lower.name, where=lower.where, region=lower.region) + "\n" + turn.reply
+        return turn
+
+    def _consult_read(self, user: str, text: str, state: dict, region: str | None) -> Turn:
         text = without_preamble(text)  # 「行，懂了。那办完了证是怎么给我们」 asks 「那办完了证是怎么给我们」
         self.handoff.noticed(text, state)
         if state.get("last_topic") and (n := ordinal(text)) is not None and (step := self._step_of(state, region, n)):

@@ -730,3 +730,15 @@ def test_two_regions_are_compared_before_a_message_is_split(manager):
 def test_an_honest_no_published_answer_is_not_split_into_guesses(manager):
     turn = manager.handle_text("oFee9", "办施工许可要交多少城市基础设施配套费 每平米多少")
     assert texts.SEVERAL_QUESTIONS.format(n="两") not in turn.reply and "300" not in turn.reply
+
+
+def test_a_town_of_the_region_tiers_is_read_as_the_place_above_it_and_said(manager):
+    # 「荣家湾镇的项目能代办吗」 (a 镇 of config/region_tiers.yaml under 岳阳县) was 「暂时答不准」.
+    turn = manager.handle_text("oTown1", "荣家湾镇的项目能代办吗")
+    assert turn.topic and turn.reply.startswith(texts.LOWER_PLACE.format(place="荣家湾镇", where="岳阳县（岳阳市）",
+                                                                          region="岳阳市"))
+    assert "岳阳" in turn.reply.splitlines()[-1]  # cited from 岳阳's document
+    fee = manager.handle_text("oTown1", "要钱吗")  # the follow-up stays in 岳阳
+    assert fee.topic == "service.fee" and "岳阳" in fee.reply
+    # A name too common to say where (many counties have a 城关镇) is not read as one.
+    assert "城关镇属" not in manager.handle_text("oTown2", "城关镇的项目能代办吗").reply
