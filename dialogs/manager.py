@@ -442,6 +442,8 @@ class DialogManager:
             self._say_figure_is_missing(turn, text, about)
         if turn.intent == "consult" and turn.caveat is None:
             self._say_place_is_not_listed(turn, text)
+        if turn.intent == "consult" and turn.caveat is None:
+            self._say_other_place_is_not_held(turn, text, named)
         turn.confidence = result.confidence
         if result.tentative and turn.intent == "consult":
             turn.reply += "\n" + texts.TENTATIVE_TAIL
@@ -785,6 +787,17 @@ class DialogManager:
         if what := figure_missing(text, turn.reply):
             turn.reply = texts.FIGURE_MISSING.format(what=what) + "\n" + turn.reply
             turn.caveat = turn.caveat or "figure_missing"
+
+    def _say_other_place_is_not_held(self, turn: Turn, text: str, named: str | None) -> None:
+        """「渝北区的帮代办是不是跟江北一样的流程」 names one of our regions and a place whose documents we
+        do not hold: the answer is our region's, and says first that the other place's is not here."""
+        if named is None or not turn.topic or not turn.topic.startswith(("service.", "local.")):
+            return
+        place = self.kb.find_other_place(text)
+        if place is None or says_where_a_company_is_from(text, place):
+            return
+        turn.reply = texts.OTHER_PLACE_BESIDE.format(place=place, region=self.kb.regions[named].name) + "\n" + turn.reply
+        turn.caveat = "other_place"
 
     def _say_place_is_not_listed(self, turn: Turn, text: str) -> None:
         """「华容县的帮代办联系电话多少」: 岳阳's 导则 covers its 县市区 but gives the city's leads and

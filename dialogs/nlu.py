@@ -473,8 +473,11 @@ def is_only_a_name(subject: str, names) -> bool:
 
 
 def says_where_a_company_is_from(text: str, place: str) -> bool:
-    """「外省企业」「公司注册在外省」: where the company is from, not whose rules its project follows."""
-    return place in _VAGUE_PLACES or "注册" in text
+    """「外省企业」「公司注册在外省」「我们公司在北京，项目在江北」: where the company is from, not whose
+    rules its project follows."""
+    p = re.escape(place)
+    return place in _VAGUE_PLACES or "注册" in text or bool(re.search(
+        rf"(公司|企业|总部|集团)[^，,。；;]{{0,4}}{p}|{p}[^，,。；;]{{0,3}}(公司|企业|集团|来的)", text))
 
 
 def option_named(canonical: str, options) -> int | None:

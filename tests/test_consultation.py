@@ -742,3 +742,20 @@ def test_a_town_of_the_region_tiers_is_read_as_the_place_above_it_and_said(manag
     assert fee.topic == "service.fee" and "岳阳" in fee.reply
     # A name too common to say where (many counties have a 城关镇) is not read as one.
     assert "城关镇属" not in manager.handle_text("oTown2", "城关镇的项目能代办吗").reply
+
+
+def test_a_place_we_hold_nothing_for_beside_one_of_ours_is_said_to_be_missing(manager):
+    # 「渝北区的帮代办跟江北一样免费吗」 got 江北's rule as if it answered for 渝北 too.
+    turn = manager.handle_text("oBeside1", "渝北区的帮代办跟江北一样免费吗")
+    assert turn.reply.startswith(texts.OTHER_PLACE_BESIDE.format(place="渝北", region="重庆市江北区"))
+    assert turn.caveat == "other_place"
+    # Where the company is from is not whose rules the project follows.
+    fee = manager.handle_text("oBeside2", "我们公司在北京，项目在江北，代办要钱吗")
+    assert fee.topic == "service.fee" and "北京" not in fee.reply and "免费" in fee.reply
+
+
+def test_a_lone_candidate_a_little_below_the_old_threshold_is_answered(manager):
+    # Thresholds.plausible 0.75 → 0.70 (blind G-S: five more answered, none wrong): 「开不了工能延期不」
+    # was 「暂时答不准」 with the construction permit's extension the only candidate.
+    turn = manager.handle_text("oLone", "开不了工能延期不")
+    assert turn.intent == "consult" and turn.topic and "延期" in turn.reply

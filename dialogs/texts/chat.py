@@ -45,6 +45,7 @@ FIGURE_MISSING = "您问的{what}，收录的文件里没有写明（可回复�
 # A 镇 or 园区 (config/region_tiers.yaml) answered with the documents of the place above it.
 LOWER_PLACE = "{place}属{where}，以下按{region}的文件回答："
 PLACE_NOT_LISTED = "{region}的文件没有单独公布{place}的{what}，下面是{region}市级的，{place}的请向当地政务服务中心询问："
+OTHER_PLACE_BESIDE = "{place}的做法收录的文件里没有（请向当地政务服务中心询问），下面是{region}的："
 OTHER_PLACE_GENERAL = "{place}的具体规定我们没有收录，下面是国家层面的一般规定，具体以当地公布为准："
 MENU_EXPIRED = "这个编号已经过期了，请直接输入您的问题。"
 MENU_OUT_OF_RANGE = "请回复列表中的数字（1-{n}），或直接输入您的问题。"
