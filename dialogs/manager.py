@@ -41,6 +41,7 @@ from .nlu import (
     flow_chain_texts,
     flow_chains,
     flow_lines,
+    from_pinyin,
     handoff_question,
     is_only_a_name,
     is_question,
@@ -155,7 +156,10 @@ class DialogManager:
     def _turn(self, user: str, text: str, state: dict, stateless: bool = False) -> Turn:
         # While the conversation awaits an answer (a form slot, a rating, the question for 转人工),
         # replies like 「无」「没有」 are answers, which the rules read exactly.
-        u = understand(text, in_form=any(k in state for k in ("form", "rating", "awaiting_handoff", REGION_KEY)))
+        answering = any(k in state for k in ("form", "rating", "awaiting_handoff", REGION_KEY))
+        if not answering:  # (an answer, a company's name, is kept as typed)
+            text = from_pinyin(text)  # 「jiangbei bangdaiban keyi shangmen ma」
+        u = understand(text, in_form=answering)
         if u.intent == "more" and not state.get("pages"):
             # Nothing more to show: 「全部」 at the items question is the form's answer, and a 「更多」
             # the model read into 「那供水呢」 is a follow-up question.

@@ -63,6 +63,39 @@ _ENGLISH = [
 ]
 
 
+# A whole message typed in pinyin (the input method switched off): the words of this service and
+# the question words, so 「jiangbei bangdaiban keyi shangmen ma」 reads as 「江北帮代办可以上门吗」.
+# Only a message with no Chinese at all, most of whose words are here, is read so (from_pinyin):
+# English messages, and the names people type in a form, are left as they are.
+_PINYIN = {
+    "bangdaiban": "帮代办", "bangban": "帮办", "daiban": "代办", "daibanyuan": "代办员", "zhuanyuan": "专员",
+    "lianxi": "联系", "dianhua": "电话", "shangmen": "上门", "shoufei": "收费", "mianfei": "免费",
+    "yaoqian": "要钱", "qian": "钱", "cailiao": "材料", "shenqing": "申请", "shenpi": "审批", "xukezheng": "许可证",
+    "shigong": "施工", "guihua": "规划", "yanshou": "验收", "jungong": "竣工", "liucheng": "流程", "jindu": "进度",
+    "cuiban": "催办", "pingjia": "评价", "xiangmu": "项目", "fuwu": "服务", "banli": "办理", "ban": "办",
+    "zheng": "证", "xieyi": "协议", "weituo": "委托", "chuangkou": "窗口", "zhongxin": "中心", "tian": "天",
+    "jiangbei": "江北", "yanjin": "延津", "yueyang": "岳阳", "donghu": "东湖", "guanggu": "光谷",
+    "zenme": "怎么", "zenmeyang": "怎么样", "shenme": "什么", "sha": "啥", "ma": "吗", "keyi": "可以",
+    "duoshao": "多少", "duojiu": "多久", "nali": "哪里", "nar": "哪儿", "shei": "谁", "weishenme": "为什么",
+    "yisi": "意思", "shi": "是", "you": "有", "meiyou": "没有", "bu": "不", "yao": "要", "neng": "能",
+    "ji": "几", "ming": "名", "ge": "个", "shaoyu": "少于", "shao": "少", "yu": "于", "duo": "多", "gei": "给", "women": "我们", "wo": "我",
+    "ni": "你", "nimen": "你们", "de": "的", "le": "了", "ne": "呢", "na": "那", "zhe": "这", "hai": "还",
+    "he": "和", "qu": "去", "zai": "在", "yuan": "员", "ren": "人", "fuze": "负责", "guan": "管",
+}
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+
+def from_pinyin(text: str) -> str:
+    """The message in Chinese when it is one typed wholly in pinyin (see _PINYIN), else itself."""
+    t = unicodedata.normalize("NFKC", text or "").lower()
+    if re.search(r"[\u4e00-\u9fff]", t):
+        return text
+    words = _LATIN_WORD.findall(t)
+    if len(words) < 3 or sum(w in _PINYIN for w in words) < 0.7 * len(words):
+        return text
+    return _LATIN_WORD.sub(lambda m: _PINYIN.get(m.group(0), m.group(0)), t).replace(" ", "")
+
+
 def clean(text: str) -> str:
     """The message as the rules read it: width and case folded (NFKC, lower case), the spaces and
     punctuation people type removed; emoji and other symbols stay (「妥了👌」, 「1+1+n」)."""

@@ -759,3 +759,15 @@ def test_a_lone_candidate_a_little_below_the_old_threshold_is_answered(manager):
     # was 「暂时答不准」 with the construction permit's extension the only candidate.
     turn = manager.handle_text("oLone", "开不了工能延期不")
     assert turn.intent == "consult" and turn.topic and "延期" in turn.reply
+
+
+def test_a_message_typed_wholly_in_pinyin_is_read_as_the_chinese(manager):
+    # 「bangdaiban shi shenme yisi」 was 「暂时答不准」; 「yanjin you bangban zhuanyuan ma」 opened the 帮办 form.
+    assert manager.handle_text("oPy1", "bangdaiban shi shenme yisi").topic == \
+        manager.handle_text("oPy2", "帮代办是什么意思").topic == "service.what_is"
+    assert "form" not in manager.store.load("oPy3") and \
+        manager.handle_text("oPy3", "yanjin you bangban zhuanyuan ma, zenme lianxi").intent == "consult"
+    # English is not pinyin.
+    from dialogs.nlu import from_pinyin
+    assert from_pinyin("can you help me apply") == "can you help me apply"
+    assert from_pinyin("What are the approval stages for a construction project?").startswith("What are")
