@@ -109,7 +109,12 @@ def test_demo_seeds_a_month_of_cases_in_every_region_once(target):
 
 
 def test_demo_with_emulator_delivers_the_pushes(tmp_path):
-    r, _ = run_demo(tmp_path, None, "--with-emulator")
+    import socket
+
+    with socket.socket() as s:  # not the default 8765: a developer's own `bangban demo --serve` may hold it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r, _ = run_demo(tmp_path, None, "--with-emulator", "--emulator-port", str(port))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "sent" in r.stdout
     states = figures(f"sqlite:///{tmp_path / 'var' / 'bangban.sqlite3'}")["notifications"]
