@@ -599,6 +599,8 @@ _MORE_RE = re.compile(r"^(更多|继续|继续说|下一页|下一条|还有呢|
                       r"往下说|没说完|说完|全部|看全文|剩下的)$")
 _CANCEL_RE = re.compile(r"^(取消|算了|不办了|不要了|退出|不申请了|先不了|先不办了|不用了|结束|停|停止|不弄了|以后再说|回头再说|"
                         r"不想(办|申请|填)了|放弃|不填了|先这样|暂时不(办|申请|用)了)")
+# 「取消了会怎样」「停了咋办」 ask what follows a cancellation.
+_ASKS_WHAT_FOLLOWS = re.compile(r"怎样|咋|会不会|要不要|影响")
 _HELP_RE = re.compile(r"^(菜单|帮助|功能|使用说明|怎么用|教教我|0|目录|主菜单|返回菜单)$|你(都)?能(帮我)?(做|干|办)(什么|啥|嘛)|你会(什么|啥)|"
                       r"有(哪些|什么|啥)功能|不会用|怎么使用|使用方法|你是谁|能干啥|能帮(我)?(什么|啥)忙|这个(公众号|号)(能|可以)(干|做)|怎么玩")
 _HUMAN_RE = re.compile(r"人工|真人|找(个)?专员|联系专员|联系工作人员|(给我|帮我)?打(个)?电话(给我)?$|专员给我打|找(你们)?领导|^客服$|"
@@ -783,8 +785,9 @@ def understand_by_rules(text: str) -> Understanding:
         return Understanding("select", raw, number=n)
     if _MORE_RE.match(c):
         return Understanding("more", raw)
-    if _CANCEL_RE.match(c) and len(c) <= 10:
-        return Understanding("cancel", raw)
+    if _CANCEL_RE.match(c) and len(c) <= 10 and not (is_question(raw) == "sure" or question_word_in(c[2:])
+                                                     or _ASKS_WHAT_FOLLOWS.search(c)):
+        return Understanding("cancel", raw)  # 「取消预约要提前多久说？」「取消了会怎样」 ask, they do not cancel
     if number and _ACCEPT_RE.search(rest) and not _ACCEPT_QUESTION_RE.search(rest):
         return Understanding("accept_case", raw, entities=entities)
     if c in GREET:
