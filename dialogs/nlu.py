@@ -205,7 +205,7 @@ _ASKS_ABOUT = re.compile(r"怎么|如何|怎样|咋|哪里|在哪|哪儿|什么|
 # mark and the usual question words; only maybe for spoken endings and short cues (「代办要交钱不」,
 # 「你们几点下班」), which a company or project name can contain too: the manager then treats it as
 # a question only when the knowledge base answers it outright.
-_SURE_QUESTION = re.compile(r"[?？]|吗$|呢$|什么|怎么|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
+_SURE_QUESTION = re.compile(r"[?？]|吗$|呢$|什么|怎么|怎样|如何|哪些|多久|几天|多长时间|要不要|能不能|是否|为啥|为什么")
 _MAYBE_QUESTION = re.compile(r"(不|没|么|嘛|没有|不了|行不|可以不|是不)$|几点|几号|几时|啥|咋|多少|要钱|收费|交钱|"
                              r"能否|可否|有没有|是不是|可不可以|行不行|需不需要|用不用")
 
@@ -218,7 +218,7 @@ def is_question(text: str) -> str | None:
     return "maybe" if _MAYBE_QUESTION.search(t.rstrip("。.!！~ ")) else None
 
 
-_QUESTION_WORD = re.compile(r"[?？]|吗|怎么|什么|啥|多久|几(天|个|号|时)|哪|如何|是否|能不能|可以不")
+_QUESTION_WORD = re.compile(r"[?？]|吗|怎么|怎样|什么|啥|多久|几(天|个|号|时)|哪|如何|是否|能不能|可以不")
 
 
 def question_word_in(text: str) -> bool:

@@ -164,6 +164,15 @@ def test_question_the_kb_cannot_answer_at_a_free_text_field_is_not_validated_as_
     assert "项目名称" in manager.handle_text("oEnt6c", VALID_CODE).reply  # the form goes on as before
 
 
+@pytest.mark.parametrize("question", ["取消了会怎样", "取消预约要提前多久说"])
+def test_a_question_about_cancelling_midway_neither_cancels_nor_fills_the_form(manager, question):
+    # 「取消了会怎样」 cancelled the form; read as a question it was then taken as the company's name.
+    talk(manager, "oEnt6d", BANGBAN_ANSWERS[:2])  # next question: the company's name
+    turn = manager.handle_text("oEnt6d", question)
+    assert texts.FORM_RESUME in turn.reply and "项目单位" in turn.reply.split(texts.FORM_RESUME)[-1]
+    assert manager.store.load("oEnt6d")["form"]["slots"]["company_name"] is None
+
+
 def test_edit_contact_before_submitting(manager):
     talk(manager, "oEnt7", BANGBAN_ANSWERS)
     assert "联系人" in manager.handle_text("oEnt7", "修改联系人").reply
