@@ -337,6 +337,9 @@ class DialogManager:
         turn = self._consult_read(user, self.place_names.for_kb(text), state, region)
         if lower is not None and turn.topic and turn.intent in ("consult", "select"):
             turn.reply = texts.LOWER_PLACE.format(place=lower.name, where=lower.where, region=lower.region) + "\n" + turn.reply
+            # The form's region question offers it while the talk stays in its region (its commissioners
+            # take the case).
+            state["last_place"] = [lower.name, lower.region]
         return turn
 
     def _consult_read(self, user: str, text: str, state: dict, region: str | None) -> Turn:
@@ -869,7 +872,10 @@ class DialogManager:
         intro = texts.FORM_START.format(mode=mode or texts.FORM_EITHER_MODE)
         hint = []
         if turn.requested == "region" and (talked := state.get("last_region")) in self.kb.regions:
-            hint = [texts.REGION_HINT.format(region=self.kb.regions[talked].name, n=list(self.kb.regions).index(talked) + 1)]
+            name = self.kb.regions[talked].name
+            place, within = state.get("last_place") or (None, None)
+            hint = [texts.REGION_HINT_PLACE.format(place=place, region=name) if within == name
+                    else texts.REGION_HINT.format(region=name, n=list(self.kb.regions).index(talked) + 1)]
         return Turn("\n".join([intro, *turn.messages, *hint]), u.intent)
 
     def _in_form(self, user: str, u: Understanding, state: dict) -> Turn:

@@ -134,6 +134,14 @@ def test_the_region_a_conversation_was_about_is_offered_not_assumed_when_applyin
     assert "项目单位" in manager.handle_text("oEntHint", str(n)).reply  # the number it offered is 东湖's
     # Nothing talked about: no hint.
     assert "您刚才问的是" not in manager.handle_text("oEntNoHint", "我要申请代办").reply
+    # A 镇 talked about (config/region_tiers.yaml) is offered by name, and typing it routes there.
+    manager.handle_text("oEntTown", "荣家湾镇的项目能代办吗")
+    manager.handle_text("oEntTown", "要钱吗")
+    start = manager.handle_text("oEntTown", "我要申请代办").reply
+    assert texts.REGION_HINT_PLACE.format(place="荣家湾镇", region=manager.kb.regions["yueyang"].name) in start
+    assert "项目单位" in manager.handle_text("oEntTown", "荣家湾镇").reply
+    slots = manager.store.load("oEntTown")["form"]["slots"]
+    assert (slots["region"], slots["region_area"]) == ("yueyang", "yyx_rongjiawan")
 
 
 def test_question_midway_is_answered_and_form_resumes(manager):

@@ -119,4 +119,5 @@ SUBMITTED_UNASSIGNED = "我们正在为您分派帮代办专员，分派后会�
 # Under the region question when the conversation was about one region (「东湖代办怎么申请」, then
 # 「我要申请代办」): said, not assumed; a consultant may ask about one place and apply for another.
 REGION_HINT = "您刚才问的是{region}：项目在那里，回复「{n}」即可。"
+REGION_HINT_PLACE = "您刚才问的是{place}（{region}）：项目在那里，回复「{place}」即可，由当地的专员受理。"
 INELIGIBLE_SOURCE = "当地实施方案"  # {source} of INELIGIBLE when the region names no document
