@@ -63,8 +63,9 @@ class Thresholds:
     clarify: float = 0.50    # at or above (and below answer): offer a numbered menu
     # A menu that would hold one option is answered (tentatively) from this confidence up, and
     # below it the bot says it is not sure: a lone weak match is seldom the question's topic.
-    # 0.75 until blind set S; 0.70 answers five more on blind G-S with none wrong, 0.65 answered
-    # 「混凝土强度等级怎么选」 from 好差评's levels (bench/kb_eval.py).
+    # 0.75 until blind set S; 0.70 answers three more answerable questions right on blind G-S and
+    # eight traps honestly instead of 「答不准」, none wrong; 0.65 answered 「混凝土强度等级怎么选」 from
+    # 好差评's levels (bench/kb_eval.py).
     plausible: float = 0.70
     menu_ratio: float = 0.6  # menu shows runners-up scoring at least this share of the top
     # Logistic model over (bias, log1p(top score), runner-up ratio, coverage): P(top topic right),
