@@ -32,12 +32,14 @@ _PREFIXES = sorted(T.RESCHEDULE_PREFIXES, key=len, reverse=True)  # longest firs
 _CANCEL_PREFIXES = sorted(T.CANCEL_PREFIXES, key=len, reverse=True)
 
 
-def _prefix_of(c: str) -> str | None:
-    return next((p for p in _PREFIXES if c.startswith(p)), None)
+def _prefix_of(c: str, prefixes=_PREFIXES) -> str | None:
+    return next((p for p in prefixes if c.startswith(p)), None)
 
 
-def _cancel_prefix_of(c: str) -> str | None:
-    return next((p for p in _CANCEL_PREFIXES if c.startswith(p)), None)
+def _after(text: str, c: str, prefix: str) -> str:
+    """What the message says after its command word (「改个时间 下周二上午」 → 「下周二上午」), as typed."""
+    rest = without_case_number(text).strip()
+    return _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else c[len(prefix):]
 
 
 class AppointmentDialog:
@@ -59,7 +61,7 @@ class AppointmentDialog:
         prefix = _prefix_of(c)
         if prefix is not None:
             return self._reschedule(user, text, c, prefix, state)
-        prefix = _cancel_prefix_of(c)
+        prefix = _prefix_of(c, _CANCEL_PREFIXES)
         if prefix is not None and is_question(text) != "sure":  # 「取消预约要提前说吗」 is a question
             return self._cancel(user, text, c, prefix)
         return None
@@ -106,8 +108,7 @@ class AppointmentDialog:
             appointment, case = found[0]
             commissioner = db.get(Staff, case.commissioner_id) if case.commissioner_id else None
             target = appointment.id
-        rest = without_case_number(text).strip()
-        wish = _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else c[len(prefix):]
+        wish = _after(text, c, prefix)
         if not clean(wish) or clean(wish) in T.POLITE_TAILS:  # 「改个时间」「改个时间可以吗」: which time, then
             state[WISH_KEY] = target
             return T.ASK_WISH.format(name=commissioner.name if commissioner else T.NOBODY)
@@ -126,7 +127,7 @@ class AppointmentDialog:
                     return None
                 return T.WISH_CANCELLED.format(number=case.number, kind=appointments.kind_name(a.kind),
                                                when=appointment_time(a.starts_at))
-        if c in T.CONFIRM_WORDS or c in T.MINE_WORDS or _prefix_of(c) is not None or _cancel_prefix_of(c) is not None:
+        if c in T.CONFIRM_WORDS or c in T.MINE_WORDS or _prefix_of(c) is not None or _prefix_of(c, _CANCEL_PREFIXES) is not None:
             return None  # another command: read as usual
         if not c or (is_question(text) == "sure" and not _TIME_WORDS.search(text)):
             return None  # a question instead of a time: answered as usual, nothing recorded
@@ -147,9 +148,8 @@ class AppointmentDialog:
     # -- 取消预约 -------------------------------------------------------------------------------
 
     def _cancel(self, user: str, text: str, c: str, prefix: str) -> str:
-        rest = without_case_number(text).strip()
-        reason = _LEAD.sub("", rest[len(prefix):]).strip() if rest.startswith(prefix) else c[len(prefix):]
-        if clean(reason) in T.POLITE_TAILS or clean(reason) in ("了", "吧", "掉", "一下吧"):
+        reason = _after(text, c, prefix)
+        if clean(reason) in T.POLITE_TAILS | T.CANCEL_TAILS:  # 「取消预约吧」 gives no reason
             reason = ""
         try:
             with transaction(self.sessions) as db:

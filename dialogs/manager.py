@@ -333,8 +333,8 @@ class DialogManager:
     def _consult(self, user: str, text: str, state: dict, region: str | None) -> Turn:
         # 「青禾市代办要钱吗」: the knowledge base's 某县级市; 「荣家湾镇的项目能代办吗」: a 镇 of config/
         # region_tiers.yaml is read as the place above it the knowledge base knows (岳阳县), and said.
-        lower = self.place_names.lower_place(text)
-        turn = self._consult_read(user, self.place_names.for_kb(text), state, region)
+        text, lower = self.place_names.for_kb(text)
+        turn = self._consult_read(user, text, state, region)
         if lower is not None and turn.topic and turn.intent in ("consult", "select"):
             turn.reply = texts.LOWER_PLACE.format(place=lower.name, where=lower.where, region=lower.region) + "\n" + turn.reply
             # The form's region question offers it while the talk stays in its region (its commissioners
@@ -424,12 +424,10 @@ class DialogManager:
             options = [c.topic for c in result.candidates]
             # The region the question named answers the option chosen and a short follow-up
             # (「我们在东湖，…怎么弄」, then 「1」 or 「要钱吗」, got the general answer, or every region's).
-            named = self.kb.find_region(text)
-            state["menu"] = {"kind": "topics", "options": options, "about": named}
-            if named:
-                state["last_region"] = named
-            lines = [f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1)]
-            reply = "\n".join([texts.CLARIFY_HEAD, *lines, texts.CLARIFY_TAIL])
+            lines, state["menu"] = self._topic_menu(options, text)
+            if state["menu"]["about"]:
+                state["last_region"] = state["menu"]["about"]
+            reply = "\n".join([*lines, texts.CLARIFY_TAIL])
             return Turn(reply, "consult", None, result.confidence)
         if self._no_published_answer(result.topic):
             state["unanswered"] = text  # an honest "nobody publishes this": 转人工 hands it over
@@ -526,19 +524,21 @@ class DialogManager:
         first = found[0]
         answered = {r.topic for r in found[1:]}
         options = [c.topic for c in first.candidates if c.topic not in answered] if first.kind == "clarify" else []
-        if len(options) >= 2:
-            lines = [f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1)]
-            unsure = "\n".join([texts.CLARIFY_HEAD, *lines])
-        else:
-            unsure = texts.PART_UNSURE
+        lines, menu = self._topic_menu(options, text) if len(options) >= 2 else ([texts.PART_UNSURE], None)
         state["unanswered"] = asked[0]  # what 转人工 hands over
-        replies = [unsure, *(t.reply for t in turns)]
+        replies = ["\n".join(lines), *(t.reply for t in turns)]
         numbered = [f"{texts.ORDINALS[i]}、{typed}\n{reply}" for i, (typed, reply) in enumerate(zip(shown, replies))]
         reply = "\n\n".join([texts.SEVERAL_QUESTIONS.format(n=texts.QUESTION_COUNTS[len(asked)]), *numbered])
-        if len(options) >= 2:  # the menu answers the next message, as any menu (set last: answers pop it)
-            state["menu"] = {"kind": "topics", "options": options, "about": self.kb.find_region(text)}
+        if menu is not None:  # the menu answers the next message, as any menu (set last: answers pop it)
+            state["menu"] = menu
         return Turn(reply, "consult", turns[-1].topic, first.confidence,
                     caveat=next((t.caveat for t in turns if t.caveat), None))
+
+    def _topic_menu(self, options: list[str], text: str) -> tuple[list[str], dict]:
+        """A numbered menu of topics (its head and lines) and its state: the region the question
+        named answers the option chosen."""
+        lines = [texts.CLARIFY_HEAD, *(f"{i}. {self.kb.topic_title(t)}" for i, t in enumerate(options, 1))]
+        return lines, {"kind": "topics", "options": options, "about": self.kb.find_region(text)}
 
     def _regions_compared(self, text: str, result: Result, state: dict) -> Turn | None:
         """「江北和岳阳 帮办申请方式有啥不一样」 names two regions: the topic is answered for each, side
@@ -631,8 +631,8 @@ class DialogManager:
         not hold, asked about the service itself, gets the honest 「只收录五个地区」 — not one of our
         regions' rules as if it were that place's. (A national rule asked about it is answered, saying
         whose rule it is: _say_whose_rule. 「公司注册在外省」 is about the company, not the project.)"""
-        place = None if named else self.kb.find_other_place(text)
-        if place is None or says_where_a_company_is_from(text, place) or OTHER_REGIONS_TOPIC not in self.kb.topics:
+        place = None if named else self._other_place_asked(text)
+        if place is None or OTHER_REGIONS_TOPIC not in self.kb.topics:
             return None
         entry = self.kb.variant(topic, about)
         if entry is None or entry.general_guidance or not topic.startswith(("service.", "local.", "bot.")):
@@ -795,13 +795,18 @@ class DialogManager:
             turn.reply = texts.FIGURE_MISSING.format(what=what) + "\n" + turn.reply
             turn.caveat = turn.caveat or "figure_missing"
 
+    def _other_place_asked(self, text: str) -> str | None:
+        """A place whose documents we do not hold that the question asks about (not where the
+        company is from: 「公司注册在外省」)."""
+        place = self.kb.find_other_place(text)
+        return None if place is None or says_where_a_company_is_from(text, place) else place
+
     def _say_other_place_is_not_held(self, turn: Turn, text: str, named: str | None) -> None:
         """「渝北区的帮代办是不是跟江北一样的流程」 names one of our regions and a place whose documents we
         do not hold: the answer is our region's, and says first that the other place's is not here."""
         if named is None or not turn.topic or not turn.topic.startswith(("service.", "local.")):
             return
-        place = self.kb.find_other_place(text)
-        if place is None or says_where_a_company_is_from(text, place):
+        if (place := self._other_place_asked(text)) is None:
             return
         turn.reply = texts.OTHER_PLACE_BESIDE.format(place=place, region=self.kb.regions[named].name) + "\n" + turn.reply
         turn.caveat = "other_place"

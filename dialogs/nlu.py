@@ -78,7 +78,8 @@ _PINYIN = {
     "zenme": "怎么", "zenmeyang": "怎么样", "shenme": "什么", "sha": "啥", "ma": "吗", "keyi": "可以",
     "duoshao": "多少", "duojiu": "多久", "nali": "哪里", "nar": "哪儿", "shei": "谁", "weishenme": "为什么",
     "yisi": "意思", "shi": "是", "you": "有", "meiyou": "没有", "bu": "不", "yao": "要", "neng": "能",
-    "ji": "几", "ming": "名", "ge": "个", "shaoyu": "少于", "shao": "少", "yu": "于", "duo": "多", "gei": "给", "women": "我们", "wo": "我",
+    "ji": "几", "ming": "名", "ge": "个", "shaoyu": "少于", "shao": "少", "yu": "于", "duo": "多", "gei": "给",
+    "women": "我们", "wo": "我",
     "ni": "你", "nimen": "你们", "de": "的", "le": "了", "ne": "呢", "na": "那", "zhe": "这", "hai": "还",
     "he": "和", "qu": "去", "zai": "在", "yuan": "员", "ren": "人", "fuze": "负责", "guan": "管",
 }
@@ -88,7 +89,7 @@ _LATIN_WORD = re.compile(r"[a-z]+")
 def from_pinyin(text: str) -> str:
     """The message in Chinese when it is one typed wholly in pinyin (see _PINYIN), else itself."""
     t = unicodedata.normalize("NFKC", text or "").lower()
-    if re.search(r"[\u4e00-\u9fff]", t):
+    if _SUBSTANTIAL.search(t):  # any Chinese: typed with the input method on
         return text
     words = _LATIN_WORD.findall(t)
     if len(words) < 3 or sum(w in _PINYIN for w in words) < 0.7 * len(words):

@@ -58,12 +58,14 @@ class PlaceNames:
             text = text.replace(placeholder, shown)
         return text
 
-    def for_kb(self, text: str) -> str:
+    def for_kb(self, text: str) -> tuple[str, LowerPlace | None]:
+        """The message in the knowledge base's names, and the 镇 or 园区 it named, read as the place
+        above it (「荣家湾镇的项目能代办吗」: 岳阳县's, so 岳阳's)."""
         for typed, placeholder in self._in:
             text = text.replace(typed, placeholder)
-        if (lower := self.lower_place(text)) is not None:  # 「荣家湾镇的项目能代办吗」: 岳阳县's, so 岳阳's
+        if (lower := self.lower_place(text)) is not None:
             text = text.replace(lower.typed, lower.within, 1)
-        return text
+        return text, lower
 
     def lower_place(self, text: str) -> LowerPlace | None:
         """The 镇 or 园区 below the knowledge base's places that the message names, longest name first."""

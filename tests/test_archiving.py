@@ -167,7 +167,7 @@ def test_a_supervisor_archives_with_a_non_essential_part_missing_only_with_a_rea
 def test_the_rating_absence_is_recorded_after_the_wait(app):
     with db_of(app) as db:
         case = delivered_case(db, rate=False)
-        later = datetime.now(timezone.utc) + timedelta(days=archiving.RATING_WAIT_DAYS)
+        later = datetime.now(timezone.utc) + timedelta(days=region_service.for_region("donghu").rating_wait_days)
         row = archiving.archive(db, case, staff(db, "donghu-1"), no_return_needed=True, now=later)
         assert row.rating_absent and row.reason is None
         assert "「企业未评价」" in cases.ledger_of(db, case)[-1].detail

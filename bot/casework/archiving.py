@@ -44,7 +44,6 @@ from bot.vocabulary import (
 # The enterprise rates after 送达 or 终止 (reminded after rating_reminder_hours); a case whose
 # enterprise has not rated in its region's rating_wait_days (config/region_service.yaml) is archived
 # with 「企业未评价」 recorded, not held open.
-RATING_WAIT_DAYS = RegionService.rating_wait_days  # the default
 MAX_REASON = 300
 # The states a case may be archived from (cases.CASE_TRANSITIONS).
 ARCHIVABLE_STATES = (CaseState.DELIVERED, CaseState.RATED, CaseState.TERMINATED)
@@ -70,7 +69,7 @@ class CaseFacts:
     materials: tuple[tuple[str, str], ...] = ()  # (label, CaseMaterial state) of each chat material
     open_rectifications: tuple[str, ...] = ()  # numbers of 整改 not closed
     open_escalations: tuple[str, ...] = ()  # 协调事项 not resolved (E12 联席会议)
-    rating_wait_days: int = RATING_WAIT_DAYS
+    rating_wait_days: int = RegionService.rating_wait_days  # the region's (facts_of), else the default
 
 
 @dataclass(frozen=True)

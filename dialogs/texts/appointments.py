@@ -11,6 +11,7 @@ RESCHEDULE_PREFIXES = ("改个时间", "改一下时间", "改下时间", "改�
 # 「取消预约 我们自己去窗口」: the enterprise calls it off (what follows is its reason).
 CANCEL_PREFIXES = ("取消预约", "预约取消", "取消这次预约", "取消上门受理", "取消上门", "取消窗口预约", "不用上门了",
                    "不用上门", "不需要上门了", "不需要上门", "不约了")
+CANCEL_TAILS = {"了", "吧", "掉", "一下吧"}  # 「取消预约吧」「不约了」: no reason given
 # 「改个时间可以吗」 names no time: the chat asks for one.
 POLITE_TAILS = {"可以吗", "可以么", "可以不", "行吗", "行么", "行不行", "好吗", "好不好", "可不可以", "能不能", "吗", "呢", "吧", "一下"}
 MINE_WORDS = {"我的预约", "查看预约", "查看我的预约", "我的预约信息", "预约信息", "我的预约呢", "我的上门预约",
